@@ -1,0 +1,89 @@
+"""A park as frozen values: resources, companies with their processes, pipelines, calibration.
+
+Files are read and validated in `experiments.scenario_io`; the synthetic generator builds the
+same values in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from market.policy import Policy
+from market.resources import Resource
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    """One process of a company. Quantities per step; inputs and by-products per unit of product.
+
+    The daily load is capacity x utilisation, varied by a normal factor with coefficient of
+    variation `variability` and clipped to [0, capacity].
+    """
+
+    name: str
+    product: str
+    unit: str
+    capacity: float
+    sale_price: float
+    inputs: dict[str, float] = field(default_factory=dict)
+    byproducts: dict[str, float] = field(default_factory=dict)
+    utilisation: float = 1.0
+    variability: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CompanySpec:
+    name: str
+    sector: str
+    location: tuple[float, float]
+    processes: tuple[ProcessSpec, ...]
+    storage: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSpec:
+    source: str
+    target: str
+    resource: str
+    length_km: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A published annual figure the scenario should reproduce, with its citation.
+
+    metric: "flow" (annual quantity of `resource` shipped from `from_company` to `to_company`),
+    "exchanged" (annual quantity of `resources` delivered between park companies),
+    "co2_avoided" (t a year against the no-symbiosis baseline), or "output" (annual output of
+    `product` by `company`).
+    """
+
+    metric: str
+    value: float
+    unit: str
+    citation: str
+    year: str
+    tolerance: float = 0.2
+    from_company: str = ""
+    to_company: str = ""
+    resource: str = ""
+    resources: tuple[str, ...] = ()
+    company: str = ""
+    product: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    resources: dict[str, Resource]
+    companies: tuple[CompanySpec, ...]
+    pipelines: tuple[PipelineSpec, ...] = ()
+    policy: Policy = Policy()
+    steps_per_year: int = 365
+    targets: tuple[Target, ...] = ()
+    origin: str = ""
+
+    def company_index(self) -> dict[str, int]:
+        return {c.name: i for i, c in enumerate(self.companies)}

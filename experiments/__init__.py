@@ -1,0 +1,1 @@
+"""Run configs, scenario files, running and writing runs; later sweeps and analysis."""

@@ -1,0 +1,141 @@
+"""The run config: one frozen value that the command line, the browser page and sweeps share.
+
+Every setting has a dotted path (`steps`, `policy.carbon_tax`, `market.mechanism`); the schema
+is the dataclasses themselves, so adding a field adds a key everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, get_type_hints
+
+from experiments.problems import InputError, nearest
+from market.policy import Policy
+from market.settings import MarketSettings
+
+DEFAULT_SCENARIO = "kalundborg"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    scenario: str = DEFAULT_SCENARIO
+    steps: int = 365
+    seed: int = 0
+    policy: Policy = field(default_factory=Policy)
+    market: MarketSettings = field(default_factory=MarketSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, Enum):
+                return v.value
+            if dataclasses.is_dataclass(v):
+                return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            return v
+        return plain(self)
+
+
+_CHECKS = {
+    "steps": lambda v: None if v >= 1 else "must be at least 1",
+    "seed": lambda v: None if v >= 0 else "must be >= 0",
+    "market.k": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1",
+    "policy.carbon_tax": lambda v: None if v >= 0 else "must be >= 0",
+    "policy.landfill_tax": lambda v: None if v >= 0 else "must be >= 0",
+    "policy.virgin_tax": lambda v: None if v >= 0 else "must be >= 0",
+}
+
+
+def keys() -> dict[str, type]:
+    """Every settable dotted path and its type."""
+    out: dict[str, type] = {}
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            t = hints[f.name]
+            if dataclasses.is_dataclass(t):
+                walk(t, f"{prefix}{f.name}.")
+            else:
+                out[f"{prefix}{f.name}"] = t
+    walk(RunConfig, "")
+    return out
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value read as a TOML value (numbers, true/false, quoted strings); else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
+    if isinstance(t, type) and issubclass(t, Enum):
+        valid = [m.value for m in t]
+        if raw in valid:
+            return t(raw), None
+        guess = nearest(str(raw), valid)
+        hint = f" (did you mean '{guess}'?)" if guess else f" (valid: {', '.join(valid)})"
+        return None, f"unknown value '{raw}'{hint}"
+    if t is bool:
+        return (raw, None) if isinstance(raw, bool) else (None, f"must be true or false, got {raw!r}")
+    if t is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw, None
+        return None, f"must be an integer, got {raw!r}"
+    if t is float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw), None
+        return None, f"must be a number, got {raw!r}"
+    if t is str:
+        return str(raw), None
+    return None, f"cannot be set from the command line (type {t})"
+
+
+def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -> RunConfig:
+    """`base` with dotted-path assignments applied; every problem is reported at once."""
+    valid = keys()
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for key, raw in assignments.items():
+        if key not in valid:
+            guess = nearest(key, valid)
+            hint = f" (did you mean '{guess}'?)" if guess else f" (valid: {', '.join(sorted(valid))})"
+            problems.append(f"{source} {key}: unknown key{hint}")
+            continue
+        value, problem = _convert(key, valid[key], raw)
+        if problem is None and key in _CHECKS:
+            problem = _CHECKS[key](value)
+        if problem:
+            problems.append(f"{source} {key}: {problem}")
+        else:
+            values[key] = value
+    if problems:
+        raise InputError(problems)
+    cfg = base
+    for key, value in values.items():
+        cfg = _replace_path(cfg, key.split("."), value)
+    return cfg
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings from the command line into a dict, reporting malformed ones."""
+    out: dict[str, Any] = {}
+    problems = []
+    for item in items:
+        if "=" not in item:
+            problems.append(f"--set {item}: expected KEY=VALUE, e.g. --set policy.carbon_tax=80")
+            continue
+        k, v = item.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _replace_path(obj: Any, path: list[str], value: Any) -> Any:
+    if len(path) == 1:
+        return dataclasses.replace(obj, **{path[0]: value})
+    return dataclasses.replace(obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value)})

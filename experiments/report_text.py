@@ -1,0 +1,66 @@
+"""The readable text summary `run.py` prints after a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(v: float) -> str:
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:,.2f} M"
+    if a >= 1e4:
+        return f"{v / 1e3:,.1f} k"
+    if a >= 100:
+        return f"{v:,.0f}"
+    return f"{v:,.2f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return [fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
+
+
+def render(summary: dict[str, Any], top: int = 12) -> str:
+    k = summary["kpis"]
+    years = summary["steps"] / summary["steps_per_year"]
+    lines = [
+        f"Ecopark: {summary['scenario']} for {summary['steps']} steps ({years:.2g} years), seed {summary['seed']}, "
+        f"{summary['companies_count']} companies",
+        "",
+        "Key figures (against the same park with no exchanges)",
+        f"  gains from trade        EUR {_num(k['gains_from_trade_eur'])}",
+        f"  savings vs baseline     EUR {_num(k['savings_vs_baseline_eur'])}",
+        f"  CO2 avoided             {_num(k['co2_avoided_t'])} t",
+        f"  active links            {k['active_links']}",
+        f"  symbiosis share         {k['symbiosis_share']:.0%} of companies in at least one exchange",
+        f"  trades                  {k['trades']:,}",
+        "",
+    ]
+    flows = summary["flows"][:top]
+    if flows:
+        lines.append(f"Top flows (of {len(summary['flows'])})")
+        rows = [[f["from"], f["to"], f["resource"], _num(f["quantity"]), f["unit"]] for f in flows]
+        lines += ["  " + s for s in _table(["from", "to", "resource", "quantity", "unit"], rows, {3})]
+        lines.append("")
+    comps = sorted(summary["companies"], key=lambda c: -c["savings_eur"])
+    shown = [c for c in comps if abs(c["savings_eur"]) > 0.5][:top]
+    if shown:
+        lines.append("Savings per company (EUR, against the baseline)")
+        rows = [[c["name"], c["sector"], _num(c["savings_eur"]), _num(c["profit_eur"])] for c in shown]
+        lines += ["  " + s for s in _table(["company", "sector", "savings", "profit"], rows, {2, 3})]
+        rest = len(comps) - len(shown)
+        if rest > 0:
+            lines.append(f"  ... and {rest} more in summary.json")
+        lines.append("")
+    targets = summary.get("targets") or []
+    if targets:
+        lines.append("Published figures (a year) against the model")
+        rows = [[t["label"], _num(t["published"]), _num(t["modelled"]), t["unit"], f"{t['deviation']:+.1%}",
+                 "ok" if t["within_tolerance"] else f"OFF (>{t['tolerance']:.0%})", f"{t['source']}, {t['year']}"]
+                for t in targets]
+        lines += ["  " + s for s in _table(["figure", "published", "model", "unit", "diff", "", "source"], rows, {1, 2, 4})]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""Running one configured simulation beside its no-symbiosis baseline and summarising it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.model import ParkModel
+from agents.scenario import Scenario, Target
+from experiments import scenario_io
+from experiments.config import RunConfig, apply
+
+KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
+             "symbiosis_share", "trades")
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    scenario: Scenario
+    summary: dict[str, Any]
+    timeseries: pd.DataFrame
+    trades: pd.DataFrame
+
+
+def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dict[str, Any]) -> tuple[RunConfig, Scenario]:
+    """The run config and its scenario. The scenario's own [policy] is the starting point;
+    --set keys override it, then explicit options override --set."""
+    base = RunConfig()
+    sets = dict(sets)
+    name = scenario if scenario is not None else sets.pop("scenario", base.scenario)
+    sets.pop("scenario", None)
+    park = scenario_io.load(str(name))
+    base = dataclasses.replace(base, scenario=str(name), policy=park.policy)
+    cfg = apply(base, sets)
+    if steps is not None:
+        cfg = apply(cfg, {"steps": steps}, source="--steps")
+    if seed is not None:
+        cfg = apply(cfg, {"seed": seed}, source="--seed")
+    return cfg, park
+
+
+def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
+    """Run the park and its baseline (same seed, exchanges off) and build the outputs."""
+    model = ParkModel(park, cfg.policy, cfg.market, cfg.seed)
+    model.run(cfg.steps, progress)
+    base = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed)
+    base.run(cfg.steps, progress)
+    return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model))
+
+
+def _timeseries(model: ParkModel, base: ParkModel) -> pd.DataFrame:
+    rows = []
+    for rec, b in zip(model.records, base.records):
+        row = {
+            "step": rec.step,
+            "gains_from_trade_eur": rec.gains_from_trade_eur,
+            "profit_eur": rec.profit_eur,
+            "baseline_profit_eur": b.profit_eur,
+            "savings_vs_baseline_eur": rec.profit_eur - b.profit_eur,
+            "co2_t": rec.co2_t,
+            "baseline_co2_t": b.co2_t,
+            "co2_avoided_t": b.co2_t - rec.co2_t,
+            "taxes_eur": rec.taxes_eur,
+            "trades": rec.trades,
+            "active_links": rec.active_links,
+            "symbiosis_share": rec.symbiosis_share,
+        }
+        for r in sorted(model.park.resources):
+            row[f"exchanged_{r}"] = rec.exchanged.get(r, 0.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _trades(model: ParkModel) -> pd.DataFrame:
+    names = [c.name for c in model.park.companies]
+    res = model.park.resources
+    log = model.trade_log
+    return pd.DataFrame({
+        "step": np.array([t.step for t in log], dtype=np.int64),
+        "seller": pd.Series([names[t.seller] for t in log], dtype=object),
+        "buyer": pd.Series([names[t.buyer] for t in log], dtype=object),
+        "resource": pd.Series([t.resource for t in log], dtype=object),
+        "unit": pd.Series([res[t.resource].unit for t in log], dtype=object),
+        "shipped": np.array([t.shipped for t in log], dtype=float),
+        "delivered": np.array([t.delivered for t in log], dtype=float),
+        "price_eur": np.array([t.price for t in log], dtype=float),
+        "payment_eur": np.array([t.payment for t in log], dtype=float),
+        "transport_cost_eur": np.array([t.transport_cost for t in log], dtype=float),
+        "distance_km": np.array([t.distance_km for t in log], dtype=float),
+    })
+
+
+def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) -> dict[str, Any]:
+    names = [c.name for c in park.companies]
+    flows: dict[tuple[int, int, str], float] = {}
+    for t in model.trade_log:
+        key = (t.seller, t.buyer, t.resource)
+        flows[key] = flows.get(key, 0.0) + t.delivered
+    members = {k[0] for k in flows} | {k[1] for k in flows}
+    kpis = {
+        "gains_from_trade_eur": float(sum(r.gains_from_trade_eur for r in model.records)),
+        "savings_vs_baseline_eur": float(model.accounts_profit.sum() - base.accounts_profit.sum()),
+        "co2_avoided_t": float(base.co2_t - model.co2_t),
+        "active_links": len(flows),
+        "symbiosis_share": len(members) / max(1, len(names)),
+        "trades": len(model.trade_log),
+        "profit_eur": float(model.accounts_profit.sum()),
+        "baseline_profit_eur": float(base.accounts_profit.sum()),
+        "co2_t": float(model.co2_t),
+        "baseline_co2_t": float(base.co2_t),
+        "taxes_eur": float(model.taxes_eur),
+        "baseline_taxes_eur": float(base.taxes_eur),
+    }
+    summary: dict[str, Any] = {
+        "scenario": park.name,
+        "scenario_source": cfg.scenario,
+        "description": park.description,
+        "steps": cfg.steps,
+        "seed": cfg.seed,
+        "steps_per_year": park.steps_per_year,
+        "companies_count": len(names),
+        "kpis": kpis,
+        "flows": [
+            {"from": names[s], "to": names[b], "resource": r, "quantity": q, "unit": park.resources[r].unit}
+            for (s, b, r), q in sorted(flows.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "companies": [
+            {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": c.profit_eur,
+             "savings_eur": c.profit_eur - bc.profit_eur}
+            for c, bc in zip(model.companies, base.companies)
+        ],
+        "resources": {
+            r: {"unit": park.resources[r].unit, **{k: float(v) for k, v in
+                                                   model.resource_totals.get(r, {}).items()}}
+            for r in sorted(park.resources)
+        },
+    }
+    for r, row in summary["resources"].items():
+        for k in ("exchanged", "bought_outside", "disposed"):
+            row.setdefault(k, 0.0)
+    summary["targets"] = [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets]
+    return summary
+
+
+def _check_target(t: Target, park: Scenario, model: ParkModel, base: ParkModel, steps: int,
+                  flows: dict[tuple[int, int, str], float]) -> dict[str, Any]:
+    idx = park.company_index()
+    per_year = park.steps_per_year / steps
+    if t.metric == "flow":
+        total = flows.get((idx[t.from_company], idx[t.to_company], t.resource), 0.0)
+        what = f"{t.resource} {t.from_company} -> {t.to_company}"
+    elif t.metric == "exchanged":
+        total = sum(model.resource_totals.get(r, {}).get("exchanged", 0.0) for r in t.resources)
+        what = "exchanged " + " + ".join(t.resources)
+    elif t.metric == "co2_avoided":
+        total = base.co2_t - model.co2_t
+        what = "CO2 avoided"
+    else:
+        total = model.output_totals.get((idx[t.company], t.product), 0.0)
+        what = f"{t.product} output of {t.company}"
+    modelled = total * per_year
+    deviation = (modelled - t.value) / t.value if t.value else float("nan")
+    return {
+        "label": t.label or what, "metric": t.metric, "published": t.value, "modelled": modelled,
+        "unit": t.unit, "year": t.year, "source": t.citation, "deviation": deviation,
+        "tolerance": t.tolerance, "within_tolerance": bool(abs(deviation) <= t.tolerance),
+    }

@@ -1,0 +1,381 @@
+"""Reading scenario files (TOML) into `agents.scenario.Scenario`, with validation that reports
+every problem at once, each naming the file, the key path, what is wrong and a fix."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from agents.scenario import CompanySpec, PipelineSpec, ProcessSpec, Scenario, Target
+from experiments.problems import InputError, Problems
+from market.policy import Policy
+from market.resources import Mode, Resource
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # str | number | int | bool | location | amounts | names | mode | metric
+    required: bool = False
+    default: Any = None
+    check: Callable[[Any], str | None] | None = None  # returns a problem or None
+
+
+def _at_least(lo: float, strict: bool = False) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        bad = v <= lo if strict else v < lo
+        return f"must be {'>' if strict else '>='} {lo:g}, got {v!r}" if bad else None
+    return check
+
+
+def _between(lo: float, hi: float, hi_open: bool = False) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        bad = v < lo or (v >= hi if hi_open else v > hi)
+        return f"must be between {lo:g} and {hi:g}{' (exclusive)' if hi_open else ''}, got {v!r}" if bad else None
+    return check
+
+
+SCENARIO_KEYS = {
+    "name": Field("str", required=True),
+    "description": Field("str", default=""),
+    "steps_per_year": Field("int", default=365, check=_at_least(1)),
+}
+RESOURCE_KEYS = {
+    "unit": Field("str", required=True),
+    "virgin_price": Field("number", required=True, check=_at_least(0)),
+    "disposal_cost": Field("number", required=True),
+    "co2_virgin": Field("number", default=0.0, check=_at_least(0)),
+    "co2_disposal": Field("number", default=0.0, check=_at_least(0)),
+    "transport": Field("mode", default="truck"),
+    "transport_cost": Field("number", default=0.0, check=_at_least(0)),
+    "loss_per_km": Field("number", default=0.0, check=_between(0, 1, hi_open=True)),
+    "shelf_life": Field("int", default=0, check=_at_least(0)),
+    "landfill": Field("bool", default=False),
+    "virgin_material": Field("bool", default=False),
+}
+COMPANY_KEYS = {
+    "name": Field("str", required=True),
+    "sector": Field("str", required=True),
+    "location": Field("location", required=True),
+    "storage": Field("amounts", default={}),
+    "processes": Field("list", required=True),
+}
+PROCESS_KEYS = {
+    "name": Field("str", required=True),
+    "product": Field("str", required=True),
+    "unit": Field("str", required=True),
+    "capacity": Field("number", required=True, check=_at_least(0, strict=True)),
+    "sale_price": Field("number", required=True),
+    "utilisation": Field("number", default=1.0, check=_between(0, 1)),
+    "variability": Field("number", default=0.0, check=_at_least(0)),
+    "inputs": Field("amounts", default={}),
+    "byproducts": Field("amounts", default={}),
+}
+PIPELINE_KEYS = {
+    "from": Field("str", required=True),
+    "to": Field("str", required=True),
+    "resource": Field("str", required=True),
+    "length_km": Field("number", default=None, check=_at_least(0, strict=True)),
+}
+POLICY_KEYS = {
+    "carbon_tax": Field("number", default=0.0, check=_at_least(0)),
+    "landfill_tax": Field("number", default=0.0, check=_at_least(0)),
+    "virgin_tax": Field("number", default=0.0, check=_at_least(0)),
+}
+METRICS = ("flow", "exchanged", "co2_avoided", "output")
+TARGET_KEYS = {
+    "metric": Field("str", required=True),
+    "value": Field("number", required=True),
+    "unit": Field("str", required=True),
+    "source": Field("str", required=True),
+    "year": Field("str", required=True),
+    "tolerance": Field("number", default=0.2, check=_at_least(0, strict=True)),
+    "label": Field("str", default=""),
+    "from": Field("str", default=""),
+    "to": Field("str", default=""),
+    "resource": Field("str", default=""),
+    "resources": Field("names", default=[]),
+    "company": Field("str", default=""),
+    "product": Field("str", default=""),
+}
+TOP_KEYS = ("scenario", "resources", "companies", "pipelines", "policy", "targets")
+
+
+def _typename(v: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(v), type(v).__name__)
+
+
+def _coerce(kind: str, v: Any) -> tuple[Any, str | None]:
+    """The value as `kind`, or a problem."""
+    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind == "str":
+        return (v, None) if isinstance(v, str) else (None, f"must be a string, got {_typename(v)}")
+    if kind == "number":
+        if not number:
+            return None, f"must be a number, got {_typename(v)}"
+        if not math.isfinite(v):
+            return None, f"must be a finite number, got {v!r}"
+        return float(v), None
+    if kind == "int":
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return (v, None) if isinstance(v, int) and not isinstance(v, bool) else (None, f"must be an integer, got {_typename(v)}")
+    if kind == "bool":
+        return (v, None) if isinstance(v, bool) else (None, f"must be true or false, got {_typename(v)}")
+    if kind == "location":
+        ok = isinstance(v, list) and len(v) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        return ((float(v[0]), float(v[1])), None) if ok else (None, "must be [x, y] in km, two numbers")
+    if kind == "names":
+        ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
+        return (tuple(v), None) if ok else (None, "must be a list of names")
+    if kind == "list":
+        return (v, None) if isinstance(v, list) else (None, f"must be a list of tables ([[...]]), got {_typename(v)}")
+    if kind == "amounts":
+        if not isinstance(v, dict):
+            return None, f"must be a table {{resource = quantity}}, got {_typename(v)}"
+        return v, None
+    if kind == "mode":
+        valid = [m.value for m in Mode]
+        return (Mode(v), None) if v in valid else (None, f"must be one of {', '.join(valid)}, got {v!r}")
+    raise AssertionError(kind)
+
+
+def _table(p: Problems, path: str, raw: Any, schema: dict[str, Field]) -> dict[str, Any] | None:
+    """Checked values of one table with defaults filled in; None if it is not a table."""
+    if not isinstance(raw, dict):
+        p.add(path, f"must be a table, got {_typename(raw)}")
+        return None
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in schema:
+            p.add(f"{path}.{key}" if path else key, "unknown key", valid=schema, got=key)
+    for key, f in schema.items():
+        where = f"{path}.{key}" if path else key
+        if key not in raw:
+            if f.required:
+                p.add(where, "missing (required)")
+            out[key] = f.default
+            continue
+        value, problem = _coerce(f.kind, raw[key])
+        if problem is None and f.check is not None and value is not None:
+            problem = f.check(value)
+        if problem:
+            p.add(where, problem)
+            out[key] = f.default
+        else:
+            out[key] = value
+    return out
+
+
+def _amounts(p: Problems, path: str, table: dict, resources: dict, strict_positive: bool = True) -> dict[str, float]:
+    out = {}
+    for r, q in table.items():
+        if r not in resources:
+            p.add(f"{path}", f"unknown resource '{r}'", valid=resources, got=r)
+            continue
+        value, problem = _coerce("number", q)
+        if problem is None and value is not None and (value <= 0 if strict_positive else value < 0):
+            problem = f"must be > 0, got {q!r}"
+        if problem:
+            p.add(f"{path}.{r}", problem)
+            continue
+        out[r] = value
+    return out
+
+
+def parse(data: dict, label: str) -> Scenario:
+    """Build a Scenario from parsed TOML, or raise InputError listing every problem."""
+    p = Problems(f"scenario {label}")
+    for key in data:
+        if key not in TOP_KEYS:
+            p.add(key, "unknown section", valid=TOP_KEYS, got=key)
+    head = _table(p, "scenario", data.get("scenario", {}), SCENARIO_KEYS) or {}
+    if "scenario" not in data:
+        p.items.pop()  # the missing name is reported below with a clearer fix
+        p.add("scenario", "missing section: add [scenario] with name = \"...\"")
+
+    resources: dict[str, Resource] = {}
+    raw_res = data.get("resources", {})
+    if not isinstance(raw_res, dict) or not raw_res:
+        p.add("resources", "must hold at least one [resources.NAME] table")
+        raw_res = {}
+    for name, raw in raw_res.items():
+        t = _table(p, f"resources.{name}", raw, RESOURCE_KEYS)
+        if t is not None and None not in (t["unit"], t["virgin_price"], t["disposal_cost"]):
+            resources[name] = Resource(name=name, **t)
+
+    companies: list[CompanySpec] = []
+    raw_comp = data.get("companies", [])
+    if not isinstance(raw_comp, list) or not raw_comp:
+        p.add("companies", "must hold at least one [[companies]] table")
+        raw_comp = []
+    seen: set[str] = set()
+    for ci, raw in enumerate(raw_comp):
+        cpath = f"companies[{ci}]"
+        t = _table(p, cpath, raw, COMPANY_KEYS)
+        if t is None:
+            continue
+        if t["name"] in seen:
+            p.add(f"{cpath}.name", f"duplicate company name '{t['name']}'")
+        seen.add(t["name"] or "")
+        storage = _amounts(p, f"{cpath}.storage", t["storage"] or {}, resources)
+        for r in storage:
+            if r in resources and resources[r].shelf_life == 0:
+                p.add(f"{cpath}.storage.{r}", f"resource '{r}' has shelf_life 0 and cannot be stored: "
+                      f"give it a shelf_life or remove it from storage")
+        procs: list[ProcessSpec] = []
+        raw_procs = t["processes"] or []
+        if not raw_procs and "processes" in raw:
+            p.add(f"{cpath}.processes", "needs at least one [[companies.processes]] table")
+        pnames: set[str] = set()
+        for pi, rawp in enumerate(raw_procs):
+            ppath = f"{cpath}.processes[{pi}]"
+            tp = _table(p, ppath, rawp, PROCESS_KEYS)
+            if tp is None:
+                continue
+            if tp["name"] in pnames:
+                p.add(f"{ppath}.name", f"duplicate process name '{tp['name']}' in this company")
+            pnames.add(tp["name"] or "")
+            inputs = _amounts(p, f"{ppath}.inputs", tp["inputs"] or {}, resources)
+            byproducts = _amounts(p, f"{ppath}.byproducts", tp["byproducts"] or {}, resources)
+            if None in (tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"]):
+                continue
+            procs.append(ProcessSpec(tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"],
+                                     inputs, byproducts, tp["utilisation"], tp["variability"]))
+        if None in (t["name"], t["sector"], t["location"]):
+            continue
+        companies.append(CompanySpec(t["name"], t["sector"], t["location"], tuple(procs), storage))
+
+    names = [c.name for c in companies]
+    pipelines: list[PipelineSpec] = []
+    raw_pipes = data.get("pipelines", [])
+    if not isinstance(raw_pipes, list):
+        p.add("pipelines", "must be a list of [[pipelines]] tables")
+        raw_pipes = []
+    for k, raw in enumerate(raw_pipes):
+        path = f"pipelines[{k}]"
+        t = _table(p, path, raw, PIPELINE_KEYS)
+        if t is None:
+            continue
+        ok = True
+        for end in ("from", "to"):
+            if t[end] is not None and t[end] not in names:
+                p.add(f"{path}.{end}", f"unknown company '{t[end]}'", valid=names, got=t[end])
+                ok = False
+        if t["resource"] is not None and t["resource"] not in resources:
+            p.add(f"{path}.resource", f"unknown resource '{t['resource']}'", valid=resources, got=t["resource"])
+            ok = False
+        elif t["resource"] is not None and resources[t["resource"]].transport is not Mode.PIPELINE:
+            p.add(f"{path}.resource", f"resource '{t['resource']}' travels by "
+                  f"{resources[t['resource']].transport.value}, not pipeline: set its transport = \"pipeline\" "
+                  f"or remove this pipeline")
+            ok = False
+        if t["from"] is not None and t["from"] == t["to"]:
+            p.add(path, "a pipeline needs two different companies")
+            ok = False
+        if ok and None not in (t["from"], t["to"], t["resource"]):
+            pipelines.append(PipelineSpec(t["from"], t["to"], t["resource"], t["length_km"]))
+
+    policy = Policy()
+    if "policy" in data:
+        tp = _table(p, "policy", data["policy"], POLICY_KEYS)
+        if tp is not None:
+            policy = Policy(**{k: (v if v is not None else 0.0) for k, v in tp.items()})
+
+    targets: list[Target] = []
+    raw_t = data.get("targets", [])
+    if not isinstance(raw_t, list):
+        p.add("targets", "must be a list of [[targets]] tables")
+        raw_t = []
+    for k, raw in enumerate(raw_t):
+        path = f"targets[{k}]"
+        t = _table(p, path, raw, TARGET_KEYS)
+        if t is None:
+            continue
+        if t["metric"] is not None and t["metric"] not in METRICS:
+            p.add(f"{path}.metric", f"unknown metric '{t['metric']}'", valid=METRICS, got=t["metric"])
+            continue
+        needs = {"flow": ("from", "to", "resource"), "exchanged": ("resources",),
+                 "output": ("company", "product"), "co2_avoided": ()}.get(t["metric"] or "", ())
+        for key in needs:
+            if not t[key]:
+                p.add(f"{path}.{key}", f"missing: metric '{t['metric']}' needs {', '.join(needs)}")
+        for key in ("from", "to", "company"):
+            if t[key] and t[key] not in names:
+                p.add(f"{path}.{key}", f"unknown company '{t[key]}'", valid=names, got=t[key])
+        for r in ([t["resource"]] if t["resource"] else []) + list(t["resources"] or ()):
+            if r not in resources:
+                p.add(f"{path}.resources" if t["resources"] else f"{path}.resource",
+                      f"unknown resource '{r}'", valid=resources, got=r)
+        if None in (t["metric"], t["value"], t["unit"], t["source"], t["year"]):
+            continue
+        targets.append(Target(
+            metric=t["metric"], value=t["value"], unit=t["unit"], citation=t["source"], year=t["year"],
+            tolerance=t["tolerance"], from_company=t["from"], to_company=t["to"], resource=t["resource"],
+            resources=tuple(t["resources"] or ()), company=t["company"], product=t["product"], label=t["label"]))
+    for target in targets:
+        if target.metric == "output" and target.company in names:
+            comp = companies[names.index(target.company)]
+            products = {pr.product for pr in comp.processes}
+            if target.product not in products:
+                p.add("targets", f"company '{target.company}' makes no product '{target.product}'",
+                      valid=products, got=target.product)
+
+    p.raise_if_any()
+    return Scenario(
+        name=head["name"], description=head["description"] or "", resources=resources,
+        companies=tuple(companies), pipelines=tuple(pipelines), policy=policy,
+        steps_per_year=head["steps_per_year"], targets=tuple(targets), origin=label)
+
+
+def read_file(path: Path) -> Scenario:
+    label = path.name
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([f"scenario {path}: file not found"]) from None
+    except UnicodeDecodeError as e:
+        raise InputError([f"scenario {label}: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError([f"scenario {label}: not valid TOML: {e}"]) from None
+    return parse(data, label)
+
+
+def builtin_names() -> list[str]:
+    return sorted(f.stem for f in SCENARIO_DIR.glob("*.toml"))
+
+
+def load(name_or_path: str) -> Scenario:
+    """A built-in name (`kalundborg`), `synthetic:SIZE[:SEED]`, or a path to a TOML file."""
+    if name_or_path.startswith(SYNTHETIC + ":") or name_or_path == SYNTHETIC:
+        return _synthetic(name_or_path)
+    if name_or_path in builtin_names():
+        return read_file(SCENARIO_DIR / f"{name_or_path}.toml")
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return read_file(path)
+    from experiments.problems import nearest
+    guess = nearest(name_or_path, builtin_names() + ["synthetic:SIZE"])
+    hint = f" (did you mean '{guess}'?)" if guess else ""
+    raise InputError([f"scenario '{name_or_path}': no built-in scenario or file of that name{hint}; "
+                      f"run `python run.py scenarios` for the list, or give a path to a .toml file"])
+
+
+def _synthetic(spec: str) -> Scenario:
+    parts = spec.split(":")
+    usage = "write synthetic:SIZE or synthetic:SIZE:SEED, e.g. synthetic:1000"
+    if len(parts) not in (2, 3) or not all(x.isdigit() for x in parts[1:]):
+        raise InputError([f"scenario '{spec}': {usage}"])
+    size = int(parts[1])
+    seed = int(parts[2]) if len(parts) == 3 else 0
+    if size < 2:
+        raise InputError([f"scenario '{spec}': a park needs at least 2 companies; {usage}"])
+    from experiments.synthetic import generate
+    return generate(size, seed)

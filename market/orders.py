@@ -1,0 +1,48 @@
+"""Orders and trades: the frozen messages between companies and the market."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A limit order for one step.
+
+    `price` is EUR per unit: for a bid the most the buyer pays per unit delivered, for an ask
+    the least the seller accepts per unit shipped. An ask may be negative: the seller pays up to
+    that much to be rid of a waste.
+    """
+
+    owner: int
+    resource: str
+    side: Side
+    quantity: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A matched exchange. The buyer pays `price` per unit delivered; the seller ships
+    `shipped`, pays `transport_cost` for the journey, and `shipped - delivered` is lost on the
+    way."""
+
+    step: int
+    seller: int
+    buyer: int
+    resource: str
+    shipped: float
+    delivered: float
+    price: float
+    transport_cost: float
+    distance_km: float
+
+    @property
+    def payment(self) -> float:
+        return self.price * self.delivered

@@ -1,0 +1,200 @@
+"""Settlement: the one place where goods and money move.
+
+After the mechanism has matched orders, `settle` books, for every company and resource:
+self-use of its own by-products and stock, the trades (the buyer pays the price per unit
+delivered, the seller pays the journey), purchases outside the park for needs still open,
+and storage or disposal of surplus still unsold. Taxes go to the government account; CO2 of
+virgin supply and of disposal is counted where it arises. Agents read the ledger; they never
+write to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from market.orders import Trade
+from market.policy import Policy
+from market.resources import Resource
+from market.storage import Store
+
+TOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a company produces this step and what that yields and needs (units per step)."""
+
+    company: int
+    revenue: float
+    output: dict[str, float]
+    byproducts: dict[str, float]
+    inputs: dict[str, float]
+
+
+@dataclass
+class ResourceAccount:
+    """Quantities of one resource in one step, park-wide."""
+
+    produced: float = 0.0
+    consumed: float = 0.0
+    self_used: float = 0.0
+    shipped: float = 0.0
+    exchanged: float = 0.0  # delivered to a park partner
+    lost: float = 0.0
+    bought_outside: float = 0.0
+    disposed: float = 0.0
+    stock_before: float = 0.0
+    stock_after: float = 0.0
+
+    def imbalance(self) -> float:
+        """Produced + bought + old stock - consumed - disposed - lost - new stock: zero."""
+        return (self.produced + self.bought_outside + self.stock_before
+                - self.consumed - self.disposed - self.lost - self.stock_after)
+
+
+@dataclass
+class StepAccount:
+    step: int
+    profit: np.ndarray
+    resources: dict[str, ResourceAccount]
+    co2_t: float = 0.0
+    taxes: float = 0.0
+    gains_from_trade: float = 0.0
+    trade_gains: list[float] = field(default_factory=list)
+
+
+class Ledger:
+    """Cash and stores of every company; changed only by the functions of this module."""
+
+    def __init__(self, n: int, resources: dict[str, Resource], policy: Policy,
+                 storage: dict[tuple[int, str], float]):
+        self.n = n
+        self.resources = resources
+        self.policy = policy
+        self.cash = np.zeros(n)
+        self.government = 0.0
+        self.stores: dict[tuple[int, str], Store] = {
+            key: Store(cap) for key, cap in storage.items()
+            if cap > 0 and resources[key[1]].shelf_life > 0
+        }
+        self.stores_of: dict[int, list[str]] = defaultdict(list)
+        for c, r in self.stores:
+            self.stores_of[c].append(r)
+        self._buy = {r: policy.buy_price(res) for r, res in resources.items()}
+        self._buy_tax = {r: policy.buy_tax(res) for r, res in resources.items()}
+        self._dispose = {r: policy.dispose_price(res) for r, res in resources.items()}
+        self._dispose_tax = {r: policy.dispose_tax(res) for r, res in resources.items()}
+
+    def stock(self, company: int, resource: str) -> float:
+        store = self.stores.get((company, resource))
+        return store.level if store else 0.0
+
+    def buy_price(self, resource: str) -> float:
+        return self._buy[resource]
+
+    def dispose_price(self, resource: str) -> float:
+        return self._dispose[resource]
+
+    def unit_gain(self, resource: str) -> tuple[float, float]:
+        """(value of a unit delivered to a buyer, value of a unit shipped away by a seller)."""
+        return self._buy[resource], self._dispose[resource]
+
+
+def open_step(ledger: Ledger, step: int) -> StepAccount:
+    """Start a step's account: stock past its shelf life is disposed of before companies plan,
+    so nobody offers what is about to spoil."""
+    acc = StepAccount(step=step, profit=np.zeros(ledger.n), resources=defaultdict(ResourceAccount))
+    for (c, r), store in ledger.stores.items():
+        acc.resources[r].stock_before += store.level
+        gone = store.expire(step)
+        if gone > 0:
+            _dispose(ledger, acc, acc.profit, c, r, gone)
+    return acc
+
+
+def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iterable[Trade]) -> StepAccount:
+    """Move goods and money for one step and complete the park's account of it."""
+    step = acc.step
+    res = ledger.resources
+    money = acc.profit
+
+    sold: dict[tuple[int, str], float] = defaultdict(float)
+    got: dict[tuple[int, str], float] = defaultdict(float)
+    for t in trades:
+        sold[(t.seller, t.resource)] += t.shipped
+        got[(t.buyer, t.resource)] += t.delivered
+        money[t.buyer] -= t.payment
+        money[t.seller] += t.payment - t.transport_cost
+        ra = acc.resources[t.resource]
+        ra.shipped += t.shipped
+        ra.exchanged += t.delivered
+        ra.lost += t.shipped - t.delivered
+        buy, dispose = ledger.unit_gain(t.resource)
+        g = buy * t.delivered + dispose * t.shipped - t.transport_cost
+        acc.trade_gains.append(g)
+        acc.gains_from_trade += g
+
+    touched: dict[int, set[str]] = defaultdict(set)
+    for c, r in list(sold) + list(got):
+        touched[c].add(r)
+    for p in plans:
+        c = p.company
+        money[c] += p.revenue
+        for r in sorted(set(p.byproducts) | set(p.inputs) | touched.get(c, set())):
+            ra = acc.resources[r]
+            made = p.byproducts.get(r, 0.0)
+            need = p.inputs.get(r, 0.0)
+            ra.produced += made
+            ra.consumed += need
+            store = ledger.stores.get((c, r))
+            in_store = store.level if store else 0.0
+            available = made + in_store
+            own = min(need, available)
+            ra.self_used += own
+            out = sold.get((c, r), 0.0)
+            if out > available - own + TOL * max(1.0, available):
+                raise ValueError(f"company {c} shipped {out:g} {r} but had {available - own:g}")
+            out = min(out, available - own)
+            # Oldest first: self-use and sales draw on the store before this step's output.
+            from_store = store.take(own + out) if store else 0.0
+            fresh_left = made - (own + out - from_store)
+            open_need = need - own - got.get((c, r), 0.0)
+            if open_need > TOL * max(1.0, need):
+                _buy_outside(ledger, acc, money, c, r, open_need)
+            if fresh_left > 1e-12:
+                overflow = fresh_left
+                if store is not None:
+                    overflow = store.put(fresh_left, step + res[r].shelf_life + 1)
+                if overflow > 1e-12:
+                    _dispose(ledger, acc, money, c, r, overflow)
+
+    for (c, r), store in ledger.stores.items():
+        acc.resources[r].stock_after += store.level
+
+    ledger.cash += money
+    acc.resources = dict(acc.resources)
+    return acc
+
+
+def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
+    res = ledger.resources[r]
+    money[c] -= q * ledger.buy_price(r)
+    tax = q * ledger._buy_tax[r]
+    ledger.government += tax
+    acc.taxes += tax
+    acc.co2_t += q * res.co2_virgin
+    acc.resources[r].bought_outside += q
+
+
+def _dispose(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
+    res = ledger.resources[r]
+    money[c] -= q * ledger.dispose_price(r)
+    tax = q * ledger._dispose_tax[r]
+    ledger.government += tax
+    acc.taxes += tax
+    acc.co2_t += q * res.co2_disposal
+    acc.resources[r].disposed += q

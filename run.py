@@ -1,0 +1,106 @@
+"""Ecopark command line: simulate a park, list scenarios.
+
+    python run.py                      # Kalundborg, 365 daily steps, seed 0, outputs in results/
+    python run.py simulate --scenario chemelot --steps 100 --set policy.carbon_tax=80 --out out/
+    python run.py scenarios
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from experiments.problems import InputError
+
+DEFAULT_ARGS = ["simulate"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run.py", description="Ecopark: simulate eco-industrial parks whose companies trade surplus resources.",
+        epilog="With no command, runs `simulate` on the default scenario (kalundborg, 365 steps, seed 0).")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("simulate", help="run one park and its no-exchange baseline, write outputs",
+                       description="Run one park beside its no-symbiosis baseline (same seed, exchanges off), "
+                                   "print a summary and write summary.json, timeseries.parquet, trades.parquet "
+                                   "and config.toml.")
+    s.add_argument("--scenario", help="built-in name (see `run.py scenarios`), synthetic:SIZE[:SEED], or a .toml path "
+                                      "(default: kalundborg)")
+    s.add_argument("--steps", type=int, help="steps to simulate, a step is a day (default 365)")
+    s.add_argument("--seed", type=int, help="root seed of the run (default 0)")
+    s.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a config key by dotted path, e.g. policy.carbon_tax=80 (repeatable); "
+                        "`run.py keys` lists them")
+    s.add_argument("--out", type=Path, help="output folder (default results/SCENARIO-seedSEED)")
+    s.add_argument("--quiet", action="store_true", help="print only the output folder")
+
+    sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
+    sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
+    return p
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from experiments import runner
+    from experiments.config import parse_sets
+    from experiments.outputs import write_run
+    from experiments.report_text import render
+
+    cfg, park = runner.resolve(args.scenario, args.steps, args.seed, parse_sets(args.sets))
+    out = args.out or Path("results") / f"{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}-seed{cfg.seed}"
+    with tqdm(total=2 * cfg.steps, desc=f"{park.name}", unit="step", leave=False, disable=None) as bar:
+        result = runner.simulate(cfg, park, bar)
+    write_run(result, out)
+    if not args.quiet:
+        print(render(result.summary))
+    print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, config.toml)")
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from experiments import scenario_io
+
+    print("Built-in scenarios:")
+    for name in scenario_io.builtin_names():
+        park = scenario_io.load(name)
+        first = (park.description.strip().splitlines() or [""])[0]
+        print(f"  {name:<14} {len(park.companies):>3} companies  {first}")
+    print("  synthetic:N    a generated park of N companies from a library of process recipes "
+          "(synthetic:N:SEED for another park)")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from experiments.config import RunConfig, keys
+
+    defaults = RunConfig().to_dict()
+    for key, t in keys().items():
+        value = defaults
+        for part in key.split("."):
+            value = value[part]
+        print(f"  {key:<22} {getattr(t, '__name__', str(t)):<14} default {value!r}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv or DEFAULT_ARGS)
+    if args.command is None:
+        args = _parser().parse_args(DEFAULT_ARGS + argv)
+    handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys}
+    try:
+        return handlers[args.command](args)
+    except InputError as e:
+        for line in e.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
