@@ -103,13 +103,13 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
         if key not in valid:
             guess = nearest(key, valid)
             hint = f" (did you mean '{guess}'?)" if guess else f" (valid: {', '.join(sorted(valid))})"
-            problems.append(f"{source} {key}: unknown key{hint}")
+            problems.append(f"--set {key}: unknown key{hint}")
             continue
         value, problem = _convert(key, valid[key], raw)
         if problem is None and key in _CHECKS:
             problem = _CHECKS[key](value)
         if problem:
-            problems.append(f"{source} {key}: {problem}")
+            problems.append(f"{source} {key}: {problem}" if source == "--set" else f"--{key}: {problem}")
         else:
             values[key] = value
     if problems:

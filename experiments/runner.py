@@ -13,6 +13,7 @@ from agents.model import ParkModel
 from agents.scenario import Scenario, Target
 from experiments import scenario_io
 from experiments.config import RunConfig, apply
+from experiments.problems import InputError
 
 KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
              "symbiosis_share", "trades")
@@ -30,17 +31,24 @@ class RunResult:
 def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dict[str, Any]) -> tuple[RunConfig, Scenario]:
     """The run config and its scenario. The scenario's own [policy] is the starting point;
     --set keys override it, then explicit options override --set."""
-    base = RunConfig()
     sets = dict(sets)
-    name = scenario if scenario is not None else sets.pop("scenario", base.scenario)
+    name = str(scenario if scenario is not None else sets.pop("scenario", RunConfig().scenario))
     sets.pop("scenario", None)
-    park = scenario_io.load(str(name))
-    base = dataclasses.replace(base, scenario=str(name), policy=park.policy)
-    cfg = apply(base, sets)
-    if steps is not None:
-        cfg = apply(cfg, {"steps": steps}, source="--steps")
-    if seed is not None:
-        cfg = apply(cfg, {"seed": seed}, source="--seed")
+    explicit = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
+    problems: list[str] = []
+    for source, assignments in (("--set", sets), ("option", explicit)):
+        try:
+            apply(RunConfig(), assignments, source=source)
+        except InputError as e:
+            problems += e.problems
+    try:
+        park = scenario_io.load(name)
+    except InputError as e:
+        problems += e.problems
+    if problems:
+        raise InputError(problems)
+    base = dataclasses.replace(RunConfig(), scenario=name, policy=park.policy)
+    cfg = apply(apply(base, sets), explicit)
     return cfg, park
 
 

@@ -51,7 +51,7 @@ RESOURCE_KEYS = {
     "disposal_cost": Field("number", required=True),
     "co2_virgin": Field("number", default=0.0, check=_at_least(0)),
     "co2_disposal": Field("number", default=0.0, check=_at_least(0)),
-    "transport": Field("mode", default="truck"),
+    "transport": Field("mode", default=Mode.TRUCK),
     "transport_cost": Field("number", default=0.0, check=_at_least(0)),
     "loss_per_km": Field("number", default=0.0, check=_between(0, 1, hi_open=True)),
     "shelf_life": Field("int", default=0, check=_at_least(0)),

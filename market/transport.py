@@ -13,11 +13,34 @@ and are solved exactly by sorting, which avoids a solver call for most steps.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import highspy
 import numpy as np
-from scipy import sparse
 
 EPS = 1e-9
+_solver: highspy.Highs | None = None
+
+
+def _highs_solver() -> highspy.Highs:
+    """One HiGHS instance per process, reused: building one costs more than solving a small
+    LP. HiGHS prints a banner from C on the first construction, before any option can silence
+    it; standard output is pointed at /dev/null for that one call so runs print only our text."""
+    global _solver
+    if _solver is None:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            _solver = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _solver.setOptionValue("output_flag", False)
+    return _solver
 
 
 def solve(
@@ -82,10 +105,14 @@ def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarra
     s_ids, s_row = np.unique(ei, return_inverse=True)
     b_ids, b_row = np.unique(ej, return_inverse=True)
     ns, nb, n = len(s_ids), len(b_ids), len(g)
-    rows = np.concatenate([s_row, ns + b_row])
-    cols = np.concatenate([np.arange(n), np.arange(n)])
-    vals = np.concatenate([np.ones(n), f])
-    a = sparse.csc_matrix((vals, (rows, cols)), shape=(ns + nb, n))
+    # Each column (edge) has two entries, its seller's row then its buyer's row: the
+    # column-wise matrix is written directly rather than through scipy.sparse.
+    index = np.empty(2 * n, dtype=np.int32)
+    index[0::2] = s_row
+    index[1::2] = ns + b_row
+    value = np.empty(2 * n)
+    value[0::2] = 1.0
+    value[1::2] = f
     lp = highspy.HighsLp()
     lp.num_col_ = n
     lp.num_row_ = ns + nb
@@ -95,11 +122,10 @@ def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarra
     lp.row_lower_ = np.full(ns + nb, -highspy.kHighsInf)
     lp.row_upper_ = np.concatenate([supply[s_ids], demand[b_ids]]).astype(float)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = value
+    h = _highs_solver()
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
