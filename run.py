@@ -42,14 +42,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from experiments.config import parse_sets, resolve
+
+    # Input is checked before the model's heavier imports, so a typo is reported at once.
+    cfg, park = resolve(args.scenario, args.steps, args.seed, parse_sets(args.sets))
+
     from tqdm import tqdm
 
     from experiments import runner
-    from experiments.config import parse_sets
     from experiments.outputs import write_run
     from experiments.report_text import render
 
-    cfg, park = runner.resolve(args.scenario, args.steps, args.seed, parse_sets(args.sets))
     out = args.out or Path("results") / f"{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}-seed{cfg.seed}"
     with tqdm(total=2 * cfg.steps, desc=f"{park.name}", unit="step", leave=False, disable=None) as bar:
         result = runner.simulate(cfg, park, bar)

@@ -36,6 +36,7 @@ class Company(mesa.Agent):
         self._caps = np.array([p.capacity for p in spec.processes], dtype=float)
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)
         self._cv = np.array([p.variability for p in spec.processes], dtype=float)
+        self._uses = frozenset(r for p in spec.processes for r in p.inputs)
 
     @property
     def name(self) -> str:
@@ -78,13 +79,18 @@ class Company(mesa.Agent):
         return Plan(self.index, revenue, output, byproducts, inputs)
 
     def orders(self, plan: Plan, ledger: Ledger, rng: np.random.Generator) -> list[Order]:
-        """Net positions after self-use, priced by the company's strategy."""
-        out = []
+        """Net positions after self-use, priced by the company's strategy.
+
+        Surplus has two reservation prices. What the company could keep in its own store and
+        use later as an input is worth what it would otherwise pay outside for that input;
+        the rest is worth minus its disposal cost. The two parts are posted as two asks, so a
+        company never sells today what it would have to buy back tomorrow at a loss.
+        """
+        out: list[Order] = []
         for r in sorted(set(plan.byproducts) | set(plan.inputs)):
             net = plan.byproducts.get(r, 0.0) + ledger.stock(self.index, r) - plan.inputs.get(r, 0.0)
             if net > 1e-9:
-                price = self.strategy.price(Side.SELL, -ledger.dispose_price(r), rng)
-                out.append(Order(self.index, r, Side.SELL, net, price))
+                out.extend(self._asks(r, net, ledger, rng))
             elif net < -1e-9:
                 price = self.strategy.price(Side.BUY, ledger.buy_price(r), rng)
                 out.append(Order(self.index, r, Side.BUY, -net, price))
@@ -92,6 +98,15 @@ class Company(mesa.Agent):
         for r in ledger.stores_of.get(self.index, ()):
             level = ledger.stock(self.index, r)
             if r not in plan.byproducts and r not in plan.inputs and level > 1e-9:
-                price = self.strategy.price(Side.SELL, -ledger.dispose_price(r), rng)
-                out.append(Order(self.index, r, Side.SELL, level, price))
+                out.extend(self._asks(r, level, ledger, rng))
+        return out
+
+    def _asks(self, r: str, surplus: float, ledger: Ledger, rng: np.random.Generator) -> list[Order]:
+        keep = min(surplus, ledger.store_capacity(self.index, r)) if r in self._uses else 0.0
+        out = []
+        if keep > 1e-9:
+            out.append(Order(self.index, r, Side.SELL, keep, self.strategy.price(Side.SELL, ledger.buy_price(r), rng)))
+        if surplus - keep > 1e-9:
+            price = self.strategy.price(Side.SELL, -ledger.dispose_price(r), rng)
+            out.append(Order(self.index, r, Side.SELL, surplus - keep, price))
         return out

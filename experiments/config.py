@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, get_type_hints
 
+from agents.scenario import Scenario
+from experiments import scenario_io
 from experiments.problems import InputError, nearest
 from market.policy import Policy
 from market.settings import MarketSettings
@@ -139,3 +141,27 @@ def _replace_path(obj: Any, path: list[str], value: Any) -> Any:
     if len(path) == 1:
         return dataclasses.replace(obj, **{path[0]: value})
     return dataclasses.replace(obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value)})
+
+
+def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dict[str, Any]) -> tuple[RunConfig, Scenario]:
+    """The run config and its scenario. The scenario's own [policy] is the starting point;
+    --set keys override it, then explicit options override --set."""
+    sets = dict(sets)
+    name = str(scenario if scenario is not None else sets.pop("scenario", RunConfig().scenario))
+    sets.pop("scenario", None)
+    explicit = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
+    problems: list[str] = []
+    for source, assignments in (("--set", sets), ("option", explicit)):
+        try:
+            apply(RunConfig(), assignments, source=source)
+        except InputError as e:
+            problems += e.problems
+    try:
+        park = scenario_io.load(name)
+    except InputError as e:
+        problems += e.problems
+    if problems:
+        raise InputError(problems)
+    base = dataclasses.replace(RunConfig(), scenario=name, policy=park.policy)
+    cfg = apply(apply(base, sets), explicit)
+    return cfg, park

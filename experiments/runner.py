@@ -11,9 +11,7 @@ import pandas as pd
 
 from agents.model import ParkModel
 from agents.scenario import Scenario, Target
-from experiments import scenario_io
-from experiments.config import RunConfig, apply
-from experiments.problems import InputError
+from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
 KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
              "symbiosis_share", "trades")
@@ -26,30 +24,6 @@ class RunResult:
     summary: dict[str, Any]
     timeseries: pd.DataFrame
     trades: pd.DataFrame
-
-
-def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dict[str, Any]) -> tuple[RunConfig, Scenario]:
-    """The run config and its scenario. The scenario's own [policy] is the starting point;
-    --set keys override it, then explicit options override --set."""
-    sets = dict(sets)
-    name = str(scenario if scenario is not None else sets.pop("scenario", RunConfig().scenario))
-    sets.pop("scenario", None)
-    explicit = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
-    problems: list[str] = []
-    for source, assignments in (("--set", sets), ("option", explicit)):
-        try:
-            apply(RunConfig(), assignments, source=source)
-        except InputError as e:
-            problems += e.problems
-    try:
-        park = scenario_io.load(name)
-    except InputError as e:
-        problems += e.problems
-    if problems:
-        raise InputError(problems)
-    base = dataclasses.replace(RunConfig(), scenario=name, policy=park.policy)
-    cfg = apply(apply(base, sets), explicit)
-    return cfg, park
 
 
 def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:

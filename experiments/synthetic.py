@@ -269,7 +269,7 @@ def generate(size: int, seed: int) -> Scenario:
 
     kinds = _repair_mix(rng.choice(len(RECIPES), size=size, p=_WEIGHTS), rng)
     side = SPACING_KM * math.sqrt(size)
-    xy = np.round(rng.uniform(0.0, side, size=(size, 2)), 2)
+    xy = np.minimum(np.round(rng.uniform(0.0, side, size=(size, 2)), 2), side)  # rounding must not leave the map
     lo = np.array([RECIPES[k].capacity[0] for k in kinds])
     hi = np.array([RECIPES[k].capacity[1] for k in kinds])
     capacity = np.exp(rng.uniform(np.log(lo), np.log(hi)))

@@ -13,6 +13,14 @@ from market.network import Network
 from market.orders import Order, Trade
 
 
+def reach_km(network: Network, resource: str, ask: np.ndarray, bid: np.ndarray) -> float:
+    """Beyond this distance no pair of these orders can gain: the best bid less the lowest ask
+    no longer covers the transport cost (losses only lower the gain further)."""
+    cost = network.resources[resource].transport_cost
+    best = max(0.0, float(bid.max())) - float(ask.min())
+    return best / cost if cost > 0 else np.inf
+
+
 @dataclass(frozen=True)
 class CallMarket:
     """Collects every order of the step, then matches them to maximise declared gains.
@@ -38,11 +46,11 @@ class CallMarket:
     def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int) -> list[Trade]:
         sellers = np.array([o.owner for o in asks], dtype=np.int64)
         buyers = np.array([o.owner for o in bids], dtype=np.int64)
-        e = network.edges(resource, sellers, buyers)
-        if len(e.i) == 0:
-            return []
         ask = np.array([o.price for o in asks])
         bid = np.array([o.price for o in bids])
+        e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
+        if len(e.i) == 0:
+            return []
         supply = np.array([o.quantity for o in asks])
         demand = np.array([o.quantity for o in bids])
         gain = e.share * bid[e.j] - ask[e.i] - e.cost

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from market.resources import Mode, Resource
 
@@ -45,14 +46,17 @@ class Network:
     positions: np.ndarray
     resources: dict[str, Resource]
     pipelines: tuple[Pipeline, ...] = ()
-    _pipe_index: dict[tuple[int, int, str], float] = field(init=False, repr=False, compare=False)
+    _pipes_of: dict[str, list[tuple[int, int, float]]] = field(init=False, repr=False, compare=False)
+
+    # Above this many seller-buyer pairs, truck routes are found with a k-d tree within the
+    # largest distance at which any pair could still gain, instead of trying every pair.
+    DENSE_PAIRS = 20_000
 
     def __post_init__(self) -> None:
-        index: dict[tuple[int, int, str], float] = {}
+        pipes: dict[str, list[tuple[int, int, float]]] = {}
         for p in self.pipelines:
-            index[(p.a, p.b, p.resource)] = p.length_km
-            index[(p.b, p.a, p.resource)] = p.length_km
-        object.__setattr__(self, "_pipe_index", index)
+            pipes.setdefault(p.resource, []).append((p.a, p.b, p.length_km))
+        object.__setattr__(self, "_pipes_of", pipes)
 
     def with_pipelines(self, extra: tuple[Pipeline, ...]) -> "Network":
         return Network(self.positions, self.resources, self.pipelines + tuple(extra))
@@ -60,29 +64,51 @@ class Network:
     def distance(self, a: int, b: int) -> float:
         return float(np.hypot(*(self.positions[a] - self.positions[b])))
 
-    def edges(self, resource: str, sellers: np.ndarray, buyers: np.ndarray) -> Edges:
-        """All routes from `sellers` to `buyers` (company indices) that can carry `resource`."""
+    def edges(self, resource: str, sellers: np.ndarray, buyers: np.ndarray, max_km: float = np.inf) -> Edges:
+        """All routes from `sellers` to `buyers` (company indices) that can carry `resource`.
+
+        Routes longer than `max_km` may be left out: a mechanism passes the distance beyond
+        which no pair could gain, so large parks do not enumerate every pair.
+        """
         r = self.resources[resource]
         if r.transport is Mode.PIPELINE:
-            ii, jj, dd = [], [], []
-            for a, s in enumerate(sellers):
-                for b, t in enumerate(buyers):
-                    length = self._pipe_index.get((int(s), int(t), resource))
-                    if length is not None:
-                        ii.append(a)
-                        jj.append(b)
-                        dd.append(length)
-            i = np.asarray(ii, dtype=np.int64)
-            j = np.asarray(jj, dtype=np.int64)
-            d = np.asarray(dd, dtype=float)
+            i, j, d = self._pipe_routes(resource, sellers, buyers)
+        elif len(sellers) * len(buyers) > self.DENSE_PAIRS and np.isfinite(max_km):
+            i, j, d = self._near_routes(sellers, buyers, max_km)
         else:
             i, j = np.meshgrid(np.arange(len(sellers)), np.arange(len(buyers)), indexing="ij")
             i, j = i.ravel(), j.ravel()
             diff = self.positions[sellers][i] - self.positions[buyers][j]
             d = np.hypot(diff[:, 0], diff[:, 1])
-            keep = sellers[i] != buyers[j]
-            i, j, d = i[keep], j[keep], d[keep]
+        keep = sellers[i] != buyers[j]
+        i, j, d = i[keep], j[keep], d[keep]
         share = np.clip(1.0 - r.loss_per_km * d, 0.0, 1.0)
         cost = r.transport_cost * d
         ok = share > 0.0
         return Edges(i[ok], j[ok], d[ok], share[ok], cost[ok])
+
+    def _pipe_routes(self, resource: str, sellers: np.ndarray, buyers: np.ndarray):
+        s_pos: dict[int, list[int]] = {}
+        for a, s in enumerate(sellers.tolist()):
+            s_pos.setdefault(s, []).append(a)
+        b_pos: dict[int, list[int]] = {}
+        for b, t in enumerate(buyers.tolist()):
+            b_pos.setdefault(t, []).append(b)
+        ii, jj, dd = [], [], []
+        for a, b, length in self._pipes_of.get(resource, ()):
+            for x, y in ((a, b), (b, a)):
+                for si in s_pos.get(x, ()):
+                    for bj in b_pos.get(y, ()):
+                        ii.append(si)
+                        jj.append(bj)
+                        dd.append(length)
+        return np.asarray(ii, dtype=np.int64), np.asarray(jj, dtype=np.int64), np.asarray(dd, dtype=float)
+
+    def _near_routes(self, sellers: np.ndarray, buyers: np.ndarray, max_km: float):
+        ts = cKDTree(self.positions[sellers])
+        tb = cKDTree(self.positions[buyers])
+        pairs = ts.sparse_distance_matrix(tb, max_km, output_type="ndarray")
+        i = pairs["i"].astype(np.int64)
+        j = pairs["j"].astype(np.int64)
+        diff = self.positions[sellers][i] - self.positions[buyers][j]
+        return i, j, np.hypot(diff[:, 0], diff[:, 1])

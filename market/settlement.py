@@ -93,6 +93,10 @@ class Ledger:
         store = self.stores.get((company, resource))
         return store.level if store else 0.0
 
+    def store_capacity(self, company: int, resource: str) -> float:
+        store = self.stores.get((company, resource))
+        return store.capacity if store else 0.0
+
     def buy_price(self, resource: str) -> float:
         return self._buy[resource]
 

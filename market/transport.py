@@ -58,9 +58,13 @@ def solve(
         return x
     idx = np.flatnonzero(use)
     ei, ej, g, f = i[idx], j[idx], gain[idx], share[idx]
-    if len(np.unique(ei)) == 1:
+    # The sorting shortcuts assume one edge per (seller, buyer) pair; two routes between the
+    # same pair make a knapsack with two constraints, left to HiGHS.
+    pair = ei * (int(ej.max()) + 1) + ej
+    simple = len(np.unique(pair)) == len(pair)
+    if simple and len(np.unique(ei)) == 1:
         x[idx] = _one_seller(supply[ei[0]], demand, ej, g, f)
-    elif len(np.unique(ej)) == 1:
+    elif simple and len(np.unique(ej)) == 1:
         x[idx] = _one_buyer(supply, demand[ej[0]], ei, g, f)
     else:
         x[idx] = _highs(supply, demand, ei, ej, g, f)

@@ -1,0 +1,153 @@
+"""`market.transport.solve` against an LP built independently here and solved by scipy.
+
+The oracle states the problem from the module docstring again, from scratch: one row per seller
+(sum of shipments <= supply), one per buyer (sum of delivered shipments <= demand), maximise the
+gain. Random problems go through each of the three code paths of `solve`: one seller, one buyer
+(both solved by sorting) and the general case (HiGHS).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from market.transport import solve
+from tests.strategies import tenths
+
+TOL = 1e-7
+
+
+def oracle(supply, demand, i, j, gain, share) -> float:
+    """Optimal objective of the transportation problem with losses, by scipy's HiGHS."""
+    n = len(gain)
+    if n == 0:
+        return 0.0
+    a = np.zeros((len(supply) + len(demand), n))
+    for e in range(n):
+        a[i[e], e] = 1.0
+        a[len(supply) + j[e], e] = share[e]
+    res = linprog(-np.asarray(gain), A_ub=a, b_ub=np.concatenate([supply, demand]),
+                  bounds=[(0, None)] * n, method="highs")
+    assert res.status == 0, res.message
+    return -res.fun
+
+
+@st.composite
+def problems(draw, sellers=(1, 3), buyers=(1, 3), one_seller=False, one_buyer=False):
+    """(supply, demand, i, j, gain, share) on a random subset of the seller x buyer pairs."""
+    ns = draw(st.integers(*sellers))
+    nb = draw(st.integers(*buyers))
+    pairs = [(a, b) for a in range(ns) for b in range(nb)]
+    if one_seller:
+        s = draw(st.integers(0, ns - 1))
+        pairs = [(a, b) for a, b in pairs if a == s]
+    if one_buyer:
+        t = draw(st.integers(0, nb - 1))
+        pairs = [(a, b) for a, b in pairs if b == t]
+    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, min_size=1, max_size=len(pairs)))
+    n = len(chosen)
+    supply = np.array([draw(tenths(0, 10)) for _ in range(ns)])
+    demand = np.array([draw(tenths(0, 10)) for _ in range(nb)])
+    gain = np.array([draw(tenths(-10, 10)) for _ in range(n)])
+    # share in (0.5, 1]
+    share = np.array([draw(st.integers(51, 100)) / 100 for _ in range(n)])
+    i = np.array([a for a, _ in chosen], dtype=np.int64)
+    j = np.array([b for _, b in chosen], dtype=np.int64)
+    return supply, demand, i, j, gain, share
+
+
+def check(supply, demand, i, j, gain, share) -> np.ndarray:
+    """Assert `solve` is feasible, ships nothing at a loss, and reaches the oracle's optimum."""
+    x = solve(supply, demand, i, j, gain, share)
+    assert x.shape == gain.shape
+    assert np.all(x >= 0)
+    assert np.all(x[gain <= 0] == 0), "shipped on an edge that gains nothing"
+    shipped = np.bincount(i, weights=x, minlength=len(supply))
+    delivered = np.bincount(j, weights=share * x, minlength=len(demand))
+    assert np.all(shipped <= supply + TOL), (shipped, supply)
+    assert np.all(delivered <= demand + TOL), (delivered, demand)
+    best = oracle(supply, demand, i, j, gain, share)
+    got = float(gain @ x)
+    assert abs(got - best) <= TOL * max(1.0, abs(best)), (got, best, x)
+    return x
+
+
+def arrays(supply, demand, i, j, gain, share):
+    return (np.array(supply, float), np.array(demand, float), np.array(i, np.int64), np.array(j, np.int64),
+            np.array(gain, float), np.array(share, float))
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems(one_seller=True, buyers=(1, 5)))
+def test_one_seller_matches_lp(p):
+    check(*p)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems(one_buyer=True, sellers=(1, 5)))
+def test_one_buyer_matches_lp(p):
+    check(*p)
+
+
+@settings(max_examples=80, deadline=None)
+@given(problems(sellers=(2, 3), buyers=(2, 3)))
+# Two sellers and two buyers on every pair: the general (HiGHS) path.
+@example(arrays([4, 3], [5, 2], [0, 0, 1, 1], [0, 1, 0, 1], [3, 5, 4, -1], [0.9, 1.0, 0.6, 1.0]))
+# Two sellers, but one has only losing edges: after dropping those, one seller is left.
+@example(arrays([4, 3], [5, 2], [0, 0, 1, 1], [0, 1, 0, 1], [3, 5, -4, 0], [0.9, 1.0, 0.6, 1.0]))
+def test_general_matches_lp(p):
+    check(*p)
+
+
+def test_one_buyer_ranks_by_gain_per_unit_delivered():
+    # Seller 0 gains more per unit shipped (1.0 vs 0.9) but half of it is lost on the way:
+    # per unit of the buyer's demand it is worth 2.0, seller 1's is worth 0.9. The buyer's
+    # 1 unit of demand goes to seller 0 (2 shipped, 1 delivered).
+    s, d, i, j, g, f = arrays([5, 5], [1], [0, 1], [0, 0], [1.0, 0.9], [0.5, 1.0])
+    x = check(s, d, i, j, g, f)
+    np.testing.assert_allclose(x, [2.0, 0.0])
+
+
+def test_one_seller_ranks_by_gain_per_unit_shipped():
+    # One unit of supply: the edge that gains more per unit shipped wins, whatever its loss.
+    s, d, i, j, g, f = arrays([1], [5, 5], [0, 0], [0, 1], [1.0, 0.9], [0.6, 1.0])
+    x = check(s, d, i, j, g, f)
+    np.testing.assert_allclose(x, [1.0, 0.0])
+
+
+def test_nothing_to_gain_ships_nothing():
+    s, d, i, j, g, f = arrays([3, 3], [3, 3], [0, 0, 1, 1], [0, 1, 0, 1], [0, -1, -2, 0], [1, 1, 1, 1])
+    assert np.all(solve(s, d, i, j, g, f) == 0)
+
+
+def test_no_edges():
+    s, d, i, j, g, f = arrays([3], [3], [], [], [], [])
+    assert solve(s, d, i, j, g, f).shape == (0,)
+
+
+def test_tiny_integer_instance_by_enumeration():
+    # A second oracle that does not use an LP at all: every whole-unit shipment plan of a
+    # 2 x 2 lossless instance (whole-unit data has a whole-unit optimum).
+    s, d, i, j, g, f = arrays([2, 3], [3, 2], [0, 0, 1, 1], [0, 1, 0, 1], [4, 6, 5, 1], [1, 1, 1, 1])
+    best = -np.inf
+    for x in itertools.product(range(4), repeat=4):
+        x = np.array(x, float)
+        if (np.bincount(i, x, 2) <= s).all() and (np.bincount(j, x, 2) <= d).all():
+            best = max(best, g @ x)
+    assert best == 6 * 2 + 5 * 3  # seller 0 -> buyer 1 (2 units), seller 1 -> buyer 0 (3 units)
+    x = solve(s, d, i, j, g, f)
+    assert g @ x == pytest.approx(best, rel=TOL)
+
+
+def test_two_routes_between_the_same_pair():
+    # Found by the property tests: the sorting shortcuts assume one edge per pair.
+    # Supply 2, demand 1. Route 0 gains 2 a unit shipped but loses half (4 per unit delivered);
+    # route 1 gains 3 and loses nothing. Best: ship 2 on route 0 (gain 4), not 1 on route 1 (3).
+    s, d, i, j, g, f = arrays([2], [1], [0, 0], [0, 0], [2.0, 3.0], [0.5, 1.0])
+    assert oracle(s, d, i, j, g, f) == pytest.approx(4.0)
+    check(s, d, i, j, g, f)
