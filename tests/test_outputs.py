@@ -1,0 +1,32 @@
+"""Outputs land whole or not at all."""
+
+import pytest
+
+from experiments import outputs, runner
+from tests.conftest import EXAMPLE
+
+
+def _result():
+    cfg, park = runner.resolve(str(EXAMPLE), 5, 0, {})
+    return runner.simulate(cfg, park)
+
+
+def test_a_write_that_fails_midway_leaves_no_folder_and_no_debris(tmp_path, monkeypatch):
+    result = _result()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(result.trades), "to_parquet", boom)
+    with pytest.raises(OSError):
+        outputs.write_run(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rewriting_replaces_the_old_outputs_whole(tmp_path):
+    out = tmp_path / "out"
+    outputs.write_run(_result(), out)
+    (out / "stale.txt").write_text("from an older run")
+    outputs.write_run(_result(), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert not (out / "stale.txt").exists()
