@@ -9,7 +9,7 @@ import mesa
 import numpy as np
 
 from agents.scenario import CompanySpec
-from agents.strategies import Strategy
+from agents.strategies import Quote, Strategy
 from market.orders import Order, Side
 from market.settlement import Ledger, Plan
 
@@ -92,7 +92,7 @@ class Company(mesa.Agent):
             if net > 1e-9:
                 out.extend(self._asks(r, net, ledger, rng))
             elif net < -1e-9:
-                price = self.strategy.price(Side.BUY, ledger.buy_price(r), rng)
+                price = self.strategy.price(self._quote(Side.BUY, r, ledger.buy_price(r), ledger), rng)
                 out.append(Order(self.index, r, Side.BUY, -net, price))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(self.index, ()):
@@ -101,12 +101,15 @@ class Company(mesa.Agent):
                 out.extend(self._asks(r, level, ledger, rng))
         return out
 
+    def _quote(self, side: Side, r: str, reservation: float, ledger: Ledger) -> Quote:
+        return Quote(side, r, reservation, -ledger.dispose_price(r), ledger.buy_price(r), self.model.t)
+
     def _asks(self, r: str, surplus: float, ledger: Ledger, rng: np.random.Generator) -> list[Order]:
         keep = min(surplus, ledger.store_capacity(self.index, r)) if r in self._uses else 0.0
         out = []
         if keep > 1e-9:
-            out.append(Order(self.index, r, Side.SELL, keep, self.strategy.price(Side.SELL, ledger.buy_price(r), rng)))
+            out.append(Order(self.index, r, Side.SELL, keep, self.strategy.price(self._quote(Side.SELL, r, ledger.buy_price(r), ledger), rng)))
         if surplus - keep > 1e-9:
-            price = self.strategy.price(Side.SELL, -ledger.dispose_price(r), rng)
+            price = self.strategy.price(self._quote(Side.SELL, r, -ledger.dispose_price(r), ledger), rng)
             out.append(Order(self.index, r, Side.SELL, surplus - keep, price))
         return out

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from market import transport
-from market.mechanism import book_by_resource
+from market.mechanism import Traders, book_by_resource
 from market.network import Network
 from market.orders import Order, Trade
 
@@ -37,7 +37,8 @@ class CallMarket:
     k: float = 0.5
     name: str = "call"
 
-    def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator) -> list[Trade]:
+    def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
+              traders: Traders | None = None) -> list[Trade]:
         trades: list[Trade] = []
         for resource, (asks, bids) in sorted(book_by_resource(orders).items()):
             trades.extend(self._clear_one(resource, asks, bids, network, step))

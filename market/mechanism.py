@@ -9,14 +9,60 @@ from typing import Protocol
 import numpy as np
 
 from market.network import Network
-from market.orders import Order, Side, Trade
+from market.orders import MarketEvent, Order, Side, Trade
+
+
+class Negotiator(Protocol):
+    """One side of a bilateral negotiation over the price of one unit delivered.
+
+    Offers alternate; the protocol asks `accepts` before the negotiator makes its own next
+    offer, and ends with no deal after `deadline` rounds (Rubinstein 1982 protocol with a
+    deadline; tactics after Faratin, Sierra & Jennings 1998)."""
+
+    def propose(self, round_: int, deadline: int) -> float: ...
+
+    def accepts(self, price: float, round_: int, deadline: int) -> bool: ...
+
+
+class Traders(Protocol):
+    """What a mechanism may ask of the traders behind the orders, without seeing them.
+
+    The market never imports agents; the model hands a `Traders` to `clear`."""
+
+    def requote(self, order: Order, rng: np.random.Generator) -> float:
+        """A fresh limit price for `order` (its owner re-submits, as in a CDA round)."""
+        ...
+
+    def observe(self, event: MarketEvent) -> None:
+        """Tell every trader of the event's resource what just happened in the market."""
+        ...
+
+    def negotiator(self, order: Order, reservation: float, floor: float, ceiling: float) -> Negotiator:
+        """The owner's negotiator for one pair: `reservation` is its limit per unit delivered
+        for this pair (transport and losses included), [floor, ceiling] the price range."""
+        ...
+
+
+class Fixed:
+    """Traders that always quote their order's price and ignore events: truthful, passive."""
+
+    def requote(self, order: Order, rng: np.random.Generator) -> float:
+        return order.price
+
+    def observe(self, event: MarketEvent) -> None:
+        return None
+
+    def negotiator(self, order: Order, reservation: float, floor: float, ceiling: float) -> Negotiator:
+        raise NotImplementedError("Fixed traders do not negotiate; give the mechanism real Traders")
 
 
 class Mechanism(Protocol):
     name: str
 
-    def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator) -> list[Trade]:
-        """Match `orders` over `network` and return the trades of this step."""
+    def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
+              traders: Traders | None = None) -> list[Trade]:
+        """Match `orders` over `network` and return the trades of this step. `traders` lets a
+        mechanism ask for re-quotes, report events and get negotiators; None means `Fixed`."""
         ...
 
 

@@ -46,3 +46,16 @@ class Trade:
     @property
     def payment(self) -> float:
         return self.price * self.delivered
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEvent:
+    """Something every trader of a resource can see: a shout (`accepted` false) or a trade at
+    `price` (`accepted` true). Prices are per unit delivered for bids and per unit shipped for
+    asks, as in `Order`. Learning strategies such as ZIP (Cliff 1997) adapt on these."""
+
+    step: int
+    resource: str
+    side: Side
+    price: float
+    accepted: bool
