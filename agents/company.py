@@ -3,6 +3,7 @@ offers what it has left. It never touches the ledger: the market settles everyth
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -15,6 +16,7 @@ from market.settlement import Ledger, Plan
 
 if TYPE_CHECKING:
     from agents.model import ParkModel
+    from agents.tactics import Tactic
 
 
 class Company(mesa.Agent):
@@ -25,11 +27,12 @@ class Company(mesa.Agent):
     using its own by-products and stock.
     """
 
-    def __init__(self, model: "ParkModel", index: int, spec: CompanySpec, strategy: Strategy):
+    def __init__(self, model: "ParkModel", index: int, spec: CompanySpec, strategy: Strategy, tactic: Tactic):
         super().__init__(model)
         self.index = index
         self.spec = spec
         self.strategy = strategy
+        self.tactic = tactic
         self.down = False
         self.profit_eur = 0.0
         self._processes = spec.processes
@@ -78,38 +81,43 @@ class Company(mesa.Agent):
                 inputs[r] = inputs.get(r, 0.0) + a * q
         return Plan(self.index, revenue, output, byproducts, inputs)
 
-    def orders(self, plan: Plan, ledger: Ledger, rng: np.random.Generator) -> list[Order]:
-        """Net positions after self-use, priced by the company's strategy.
+    def positions(self, plan: Plan, ledger: Ledger) -> list[Order]:
+        """The company's true needs and surpluses after self-use, each priced at its
+        reservation: the truthful orders. The market is measured against these.
 
         Surplus has two reservation prices. What the company could keep in its own store and
         use later as an input is worth what it would otherwise pay outside for that input;
-        the rest is worth minus its disposal cost. The two parts are posted as two asks, so a
-        company never sells today what it would have to buy back tomorrow at a loss.
+        the rest is worth minus its disposal cost. The two parts are two asks, so a company
+        never sells today what it would have to buy back tomorrow at a loss.
         """
         out: list[Order] = []
         for r in sorted(set(plan.byproducts) | set(plan.inputs)):
             net = plan.byproducts.get(r, 0.0) + ledger.stock(self.index, r) - plan.inputs.get(r, 0.0)
             if net > 1e-9:
-                out.extend(self._asks(r, net, ledger, rng))
+                out.extend(self._asks(r, net, ledger))
             elif net < -1e-9:
-                price = self.strategy.price(self._quote(Side.BUY, r, ledger.buy_price(r), ledger), rng)
-                out.append(Order(self.index, r, Side.BUY, -net, price))
+                out.append(Order(self.index, r, Side.BUY, -net, ledger.buy_price(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(self.index, ()):
             level = ledger.stock(self.index, r)
             if r not in plan.byproducts and r not in plan.inputs and level > 1e-9:
-                out.extend(self._asks(r, level, ledger, rng))
+                out.extend(self._asks(r, level, ledger))
         return out
 
-    def _quote(self, side: Side, r: str, reservation: float, ledger: Ledger) -> Quote:
-        return Quote(side, r, reservation, -ledger.dispose_price(r), ledger.buy_price(r), self.model.t)
-
-    def _asks(self, r: str, surplus: float, ledger: Ledger, rng: np.random.Generator) -> list[Order]:
+    def _asks(self, r: str, surplus: float, ledger: Ledger) -> list[Order]:
         keep = min(surplus, ledger.store_capacity(self.index, r)) if r in self._uses else 0.0
         out = []
         if keep > 1e-9:
-            out.append(Order(self.index, r, Side.SELL, keep, self.strategy.price(self._quote(Side.SELL, r, ledger.buy_price(r), ledger), rng)))
+            out.append(Order(self.index, r, Side.SELL, keep, ledger.buy_price(r)))
         if surplus - keep > 1e-9:
-            price = self.strategy.price(self._quote(Side.SELL, r, -ledger.dispose_price(r), ledger), rng)
-            out.append(Order(self.index, r, Side.SELL, surplus - keep, price))
+            out.append(Order(self.index, r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
         return out
+
+    def quote(self, true_order: Order, ledger: Ledger) -> Quote:
+        """What the strategy sees when it prices `true_order`."""
+        r = true_order.resource
+        return Quote(true_order.side, r, true_order.price, -ledger.dispose_price(r), ledger.buy_price(r), self.model.t)
+
+    def price(self, true_order: Order, ledger: Ledger, rng: np.random.Generator) -> Order:
+        """The order the company posts: its true order re-priced by its strategy."""
+        return replace(true_order, price=self.strategy.price(self.quote(true_order, ledger), rng))

@@ -9,12 +9,16 @@ import numpy as np
 
 from agents.company import Company
 from agents.scenario import Scenario
-from agents.strategies import Truthful
+from agents.population import population
+from agents.strategies import STRATEGIES, Truthful
+from agents.tactics import TACTICS
+from agents.traders import ParkTraders
 from market.network import Network, Pipeline
-from market.orders import Trade
+from market.orders import MarketEvent, Side, Trade
 from market.policy import Policy
 from market.settings import MarketSettings
 from market.settlement import Ledger, StepAccount, open_step, settle
+from market.welfare import optimal_gain, realised_gain
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,8 @@ class StepRecord:
 
     step: int
     gains_from_trade_eur: float
+    optimal_gains_eur: float
+    budget_eur: float
     profit_eur: float
     co2_t: float
     taxes_eur: float
@@ -47,7 +53,8 @@ class ParkModel(mesa.Model):
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
         self.market = market if market is not None else MarketSettings()
-        self.ops_rng, self.market_rng = self.rng.spawn(2)
+        # Spawned children depend only on their index, so adding a stream never shifts another.
+        self.ops_rng, self.market_rng, setup_rng = self.rng.spawn(3)
         self.mechanism = self.market.build()
         self.t = 0
         index = scenario.company_index()
@@ -60,9 +67,14 @@ class ParkModel(mesa.Model):
         self.network = Network(positions, dict(scenario.resources), tuple(pipes))
         storage = {(i, r): cap for i, c in enumerate(scenario.companies) for r, cap in c.storage.items()}
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
+        strategies = population(self.market.strategies.shares(), [c.strategy for c in scenario.companies], setup_rng)
+        tactics = population(self.market.tactics.shares(), [c.tactic for c in scenario.companies], setup_rng)
         self.companies: list[Company] = [
-            Company(self, i, spec, Truthful()) for i, spec in enumerate(scenario.companies)
+            Company(self, i, spec, STRATEGIES[s](), TACTICS[t]())
+            for i, (spec, s, t) in enumerate(zip(scenario.companies, strategies, tactics))
         ]
+        self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
+        self._all_truthful = all(isinstance(c.strategy, Truthful) for c in self.companies)
         self._margins = [c.margins(self.ledger) for c in self.companies]
         self.records: list[StepRecord] = []
         self.trade_log: list[Trade] = []
@@ -78,12 +90,72 @@ class ParkModel(mesa.Model):
         acc = open_step(self.ledger, t)
         plans = [c.plan(self.ledger, self.ops_rng, m) for c, m in zip(self.companies, self._margins)]
         trades: list[Trade] = []
+        true_orders: list = []
+        orders: list = []
+        optimum = realised = 0.0
         if self.market.exchanges:
-            orders = [o for c, p in zip(self.companies, plans) for o in c.orders(p, self.ledger, self.market_rng)]
-            trades = self.mechanism.clear(orders, self.network, t, self.market_rng)
+            true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
+            if self._all_truthful:
+                orders = true_orders
+            else:
+                orders = [self.companies[o.owner].price(o, self.ledger, self.market_rng) for o in true_orders]
+            traders = ParkTraders(self.companies, self.ledger, true_orders, self.market_rng)
+            trades = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
+            if not getattr(self.mechanism, "reports_events", False) and self._learners:
+                self._report(traders, orders, trades)
+            optimum = optimal_gain(true_orders, self.network)
+            realised = realised_gain(trades, true_orders)
         settle(self.ledger, acc, plans, trades)
-        self._collect(acc, plans, trades)
+        if self._learners:
+            self._learn(true_orders, orders, trades)
+        self._collect(acc, plans, trades, optimum, realised)
         self.t += 1
+
+    def _report(self, traders: ParkTraders, orders: list, trades: list[Trade]) -> None:
+        """For a sealed-bid mechanism, what a trader could have seen: every trade, as an
+        accepted bid at the buyer's price and an accepted ask at the seller's net per unit
+        shipped, and every order left (partly) unfilled as a shout nobody took."""
+        t = self.t
+        filled: dict[tuple[int, str, Side], float] = {}
+        for tr in trades:
+            traders.observe(MarketEvent(t, tr.resource, Side.BUY, tr.price, True))
+            traders.observe(MarketEvent(t, tr.resource, Side.SELL, (tr.receipt - tr.transport_cost) / tr.shipped, True))
+            filled[(tr.seller, tr.resource, Side.SELL)] = filled.get((tr.seller, tr.resource, Side.SELL), 0.0) + tr.shipped
+            filled[(tr.buyer, tr.resource, Side.BUY)] = filled.get((tr.buyer, tr.resource, Side.BUY), 0.0) + tr.delivered
+        for o in orders:
+            key = (o.owner, o.resource, o.side)
+            done = min(o.quantity, filled.get(key, 0.0))
+            if key in filled:
+                filled[key] -= done
+            if done < o.quantity - 1e-9:
+                traders.observe(MarketEvent(t, o.resource, o.side, o.price, False))
+
+    def _learn(self, true_orders: list, orders: list, trades: list[Trade]) -> None:
+        """End of step: each learning company hears how each of its orders fared, judged
+        against the order's true reservation."""
+        moved: dict[tuple[int, str, Side], list[float]] = {}
+        for tr in trades:
+            s = moved.setdefault((tr.seller, tr.resource, Side.SELL), [0.0, 0.0])
+            s[0] += tr.shipped
+            s[1] += tr.receipt - tr.transport_cost
+            b = moved.setdefault((tr.buyer, tr.resource, Side.BUY), [0.0, 0.0])
+            b[0] += tr.delivered
+            b[1] -= tr.payment
+        learners = {c.index for c in self._learners}
+        for true, o in zip(true_orders, orders):
+            if o.owner not in learners:
+                continue
+            company = self.companies[o.owner]
+            key = (o.owner, o.resource, o.side)
+            qty, money = moved.get(key, (0.0, 0.0))
+            traded = min(o.quantity, qty)
+            if key in moved:
+                moved[key][0] -= traded
+            q = company.quote(true, self.ledger)
+            # Surplus over the outside option, at the true reservation of this order.
+            unit_money = money / qty if qty > 0 else 0.0
+            surplus = traded * (unit_money - q.reservation) if o.side is Side.SELL else traded * (q.reservation + unit_money)
+            company.strategy.on_outcome(q, o.price, o.quantity, traded, surplus, self.market_rng)
 
     def run(self, steps: int, progress=None) -> None:
         for _ in range(steps):
@@ -91,7 +163,7 @@ class ParkModel(mesa.Model):
             if progress is not None:
                 progress.update(1)
 
-    def _collect(self, acc: StepAccount, plans, trades: list[Trade]) -> None:
+    def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float) -> None:
         self.last_account = acc
         self.trade_log.extend(trades)
         self.accounts_profit += acc.profit
@@ -115,7 +187,9 @@ class ParkModel(mesa.Model):
         members = {t.seller for t in trades} | {t.buyer for t in trades}
         self.records.append(StepRecord(
             step=acc.step,
-            gains_from_trade_eur=acc.gains_from_trade,
+            gains_from_trade_eur=realised,
+            optimal_gains_eur=optimum,
+            budget_eur=acc.budget,
             profit_eur=float(acc.profit.sum()),
             co2_t=acc.co2_t,
             taxes_eur=acc.taxes,

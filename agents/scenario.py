@@ -38,6 +38,8 @@ class CompanySpec:
     location: tuple[float, float]
     processes: tuple[ProcessSpec, ...]
     storage: dict[str, float] = field(default_factory=dict)
+    strategy: str = ""  # bidding strategy; "" takes one from the run's population mix
+    tactic: str = ""  # negotiation tactic; "" takes one from the run's population mix
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,16 @@ company holds one strategy instance; a strategy that keeps state keeps it per (r
 Prices are additive, not multiplicative: a seller's reservation is often negative (minus its
 disposal cost), so a margin is a share of the distance between the reservation and the far end
 of the market's price range [floor, ceiling].
+
+Traits every strategy declares: "stochastic" (draws from the generator it is given),
+"learns" (the hooks change later prices), "constrained" (never bids above its reservation as a
+buyer nor asks below it as a seller) and "memory": "none", "step" (learns from `on_outcome`
+only) or "event" (learns from `on_market`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -68,10 +73,266 @@ class Truthful(Strategy):
     strategy in a truthful mechanism (Vickrey 1961; McAfee 1992)."""
 
     name: ClassVar[str] = "truthful"
-    traits: ClassVar[dict[str, object]] = {"stochastic": False, "learns": False}
+    traits: ClassVar[dict[str, object]] = {"stochastic": False, "learns": False, "constrained": True,
+                                           "memory": "none"}
 
     def price(self, q: Quote, rng: np.random.Generator) -> float:
         return q.reservation
 
 
-STRATEGIES: dict[str, type[Strategy]] = {"truthful": Truthful}
+def _at_margin(q: Quote, margin: float) -> float:
+    """The price `margin` of the way from the reservation to the far end of the range: a
+    seller asks above its reservation, a buyer bids below it. Margin 0 is truthful."""
+    if q.side is Side.BUY:
+        return q.reservation - margin * q.room
+    return q.reservation + margin * q.room
+
+
+def _margin_of(q: Quote, price: float) -> float:
+    """Inverse of `_at_margin` (the caller checks that `q.room` is positive)."""
+    gap = q.reservation - price if q.side is Side.BUY else price - q.reservation
+    return gap / q.room
+
+
+def _check_range(owner: str, key: str, lo_hi: tuple[float, float], lo: float, hi: float) -> None:
+    a, b = lo_hi
+    if not lo <= a <= b <= hi:
+        raise ValueError(f"{owner}: {key}={lo_hi!r} must be (low, high) with {lo} <= low <= high <= {hi}")
+
+
+@dataclass
+class ZIU(Strategy):
+    """Zero intelligence, unconstrained (Gode & Sunder 1993, "Allocative efficiency of markets
+    with zero-intelligence traders", JPE 101(1)): a price uniform on [floor, ceiling] whatever
+    the reservation, so it can trade at a loss. The control that shows how much of a market's
+    efficiency comes from the budget constraint alone.
+
+    Gode and Sunder drew from one fixed range for both sides; here the range is the quote's,
+    with floor and ceiling taken in either order when a park makes them cross.
+    """
+
+    name: ClassVar[str] = "ziu"
+    traits: ClassVar[dict[str, object]] = {"stochastic": True, "learns": False, "constrained": False,
+                                           "memory": "none"}
+
+    def price(self, q: Quote, rng: np.random.Generator) -> float:
+        lo, hi = min(q.floor, q.ceiling), max(q.floor, q.ceiling)
+        return lo + (hi - lo) * rng.random()
+
+
+@dataclass
+class ZIC(Strategy):
+    """Zero intelligence, constrained (Gode & Sunder 1993, JPE 101(1)): a buyer bids uniform on
+    [floor, reservation], a seller asks uniform on [reservation, ceiling]; never at a loss.
+
+    When the reservation lies beyond the far end of the range (a buyer whose reservation is
+    below the floor, a seller whose reservation is above the ceiling) there is no room, and the
+    strategy quotes its reservation: the only price that is neither a loss nor pointless. One
+    uniform is drawn in every case, so the random stream does not depend on the quote.
+    """
+
+    name: ClassVar[str] = "zic"
+    traits: ClassVar[dict[str, object]] = {"stochastic": True, "learns": False, "constrained": True,
+                                           "memory": "none"}
+
+    def price(self, q: Quote, rng: np.random.Generator) -> float:
+        return _at_margin(q, rng.random())
+
+
+@dataclass
+class ZipState:
+    """What a ZIP trader keeps for one (resource, side): its margin (a share of the room), its
+    learning rate beta, its momentum gamma, and the last price change Gamma (price units)."""
+
+    margin: float
+    beta: float
+    momentum: float
+    change: float = 0.0
+
+
+@dataclass
+class ZIP(Strategy):
+    """Zero intelligence plus (Cliff 1997, "Minimal-intelligence agents for bargaining
+    behaviours in market-based environments", HP Labs Technical Report HPL-97-141).
+
+    Each (resource, side) has a profit margin mu in [0, 1]; a seller asks reservation +
+    mu * (ceiling - reservation), a buyer bids reservation - mu * (reservation - floor). On the
+    first use of a (resource, side), mu, the learning rate beta and the momentum gamma are drawn
+    once from the uniform ranges below (Cliff's values). On each market event (a shout at price
+    p, accepted or not) a seller
+      - raises its margin if the shout was accepted and its own price <= p;
+      - else lowers it if the shout was an accepted bid and its own price >= p;
+      - else lowers it if the shout was an unaccepted ask and its own price >= p;
+    and a buyer mirrors this (raises its margin, i.e. bids lower, after a trade at p <= its bid;
+    lowers it after an accepted ask >= its bid, or an unaccepted bid >= its bid). The move is
+    Widrow-Hoff with momentum towards a target price tau a little beyond p:
+    Delta = beta * (tau - price), Gamma <- gamma * Gamma + (1 - gamma) * Delta, and the new
+    margin is that of price + Gamma, clipped to [0, 1] so the trader never crosses its
+    reservation (nor the far end of the range).
+
+    Adaptations, and why:
+    - Cliff's margins are multiplicative (price = limit * (1 + mu)). Here prices are additive
+      and often negative, so mu is a share of the room, as for every strategy of this module.
+    - Cliff's target is tau = R * p + A, with R ~ U[1, 1 + c_R], A ~ U[0, c_A] to go up and
+      R ~ U[1 - c_R, 1], A ~ U[-c_A, 0] to go down, c_R = c_A = 0.05 and A in currency units.
+      With p < 0, R * p would move the target the wrong way, and an absolute A means something
+      different for every resource. Here tau = p +/- (r * |p| + a * (ceiling - floor)) with
+      r ~ U[0, c_R], a ~ U[0, c_A]: the same as Cliff's for p > 0 and a range of width 1, and a
+      ZIP trader behaves the same whatever the currency unit of a resource.
+    - Cliff clips nothing: a move that would take a seller below its limit is refused. Clipping
+      to [0, 1] keeps the step as far as the bound allows.
+    - In Cliff's market only active traders (with a unit still to trade) lower their margins;
+      every trader raises. A strategy does not know whether its company still has units, so it
+      updates on every event it is shown: the caller decides who hears what.
+    - A raise (own price <= p) is checked before a lowering (own price >= p), so a trader whose
+      price equals p raises, as in Cliff's Bristol Stock Exchange (BSE) code.
+    - With no room (reservation at or beyond the far end) the price is the reservation whatever
+      mu is, and events leave the state as it is.
+    """
+
+    name: ClassVar[str] = "zip"
+    traits: ClassVar[dict[str, object]] = {"stochastic": True, "learns": True, "constrained": True,
+                                           "memory": "event"}
+
+    margin_range: tuple[float, float] = (0.05, 0.35)
+    beta_range: tuple[float, float] = (0.1, 0.5)
+    momentum_range: tuple[float, float] = (0.0, 0.1)
+    relative_perturbation: float = 0.05  # c_R
+    absolute_perturbation: float = 0.05  # c_A, as a share of ceiling - floor
+    state: dict[tuple[str, Side], ZipState] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_range("ZIP", "margin_range", self.margin_range, 0.0, 1.0)
+        _check_range("ZIP", "beta_range", self.beta_range, 0.0, 1.0)
+        _check_range("ZIP", "momentum_range", self.momentum_range, 0.0, 1.0)
+        if self.relative_perturbation < 0 or self.absolute_perturbation < 0:
+            raise ValueError("ZIP: relative_perturbation and absolute_perturbation must be >= 0")
+
+    def _state(self, q: Quote, rng: np.random.Generator) -> ZipState:
+        key = (q.resource, q.side)
+        s = self.state.get(key)
+        if s is None:
+            s = ZipState(margin=float(rng.uniform(*self.margin_range)),
+                         beta=float(rng.uniform(*self.beta_range)),
+                         momentum=float(rng.uniform(*self.momentum_range)))
+            self.state[key] = s
+        return s
+
+    def price(self, q: Quote, rng: np.random.Generator) -> float:
+        return _at_margin(q, self._state(q, rng).margin)
+
+    def on_market(self, q: Quote, event: MarketEvent, rng: np.random.Generator) -> None:
+        if event.resource != q.resource:
+            raise ValueError(f"ZIP.on_market: event of {event.resource!r} shown with a quote of "
+                             f"{q.resource!r}; pass the quote of the resource the event is about")
+        s = self._state(q, rng)
+        if q.room <= 0:
+            return
+        own, p = _at_margin(q, s.margin), event.price
+        # +1: move the price up, -1: down, 0: leave it. A seller raising its margin and a buyer
+        # lowering its margin both move the price up.
+        sell = q.side is Side.SELL
+        if event.accepted and (own <= p if sell else own >= p):
+            direction = 1 if sell else -1  # raise the margin
+        elif event.accepted and event.side is not q.side and (own >= p if sell else own <= p):
+            direction = -1 if sell else 1  # lower it: the other side accepted a worse price
+        elif not event.accepted and event.side is q.side and (own >= p if sell else own <= p):
+            direction = -1 if sell else 1  # lower it: a rival shouted a better price
+        else:
+            return
+        r = rng.uniform(0.0, self.relative_perturbation)
+        a = rng.uniform(0.0, self.absolute_perturbation)
+        target = p + direction * (r * abs(p) + a * max(q.ceiling - q.floor, 0.0))
+        delta = s.beta * (target - own)
+        s.change = s.momentum * s.change + (1.0 - s.momentum) * delta
+        s.margin = float(min(1.0, max(0.0, _margin_of(q, own + s.change))))
+
+
+@dataclass
+class RothErev(Strategy):
+    """Reinforcement learning over a grid of margins (Roth & Erev 1995, "Learning in
+    extensive-form games", Games and Economic Behavior 8; with forgetting and experimentation as
+    in Erev & Roth 1998, "Predicting how people play games", AER 88(4)).
+
+    Each (resource, side) has K actions, margins 0, max_margin / (K - 1), ..., max_margin
+    (defaults: K = 10, margins 0, 0.1, ..., 0.9), and a propensity for each, all s(1) / K at
+    first. An order's margin is drawn with probability proportional to propensity. After the
+    step, the action that produced the order's price is found back from the price, and with
+    reward x, every propensity becomes (1 - phi) * q_j + x * (1 - epsilon) for the chosen
+    action and (1 - phi) * q_j + x * epsilon / (K - 1) for the others, then at least
+    `min_propensity` (Erev & Roth's truncation, which keeps every action alive).
+
+    The reward is the surplus over the outside option as a share of the most the order could
+    have earned, x = max(surplus, 0) / (offered * room): about traded / offered * margin in a
+    pay-as-bid market. Rewards are thus comparable across resources and currency units, and
+    typically in [0, 1]; s(1) = 9 is Erev & Roth's initial strength with their A(1), the mean
+    absolute payoff, taken as 1, the largest normalised reward. Erev & Roth reinforce x - x_min;
+    x_min is 0 here, since a constrained order never earns less than its outside option.
+    Orders without room (all margins give the same price) teach nothing and are skipped.
+    Finding the action back from the price, rather than remembering the last draw, keeps two
+    orders of one (resource, side) in one step apart.
+    """
+
+    name: ClassVar[str] = "roth_erev"
+    traits: ClassVar[dict[str, object]] = {"stochastic": True, "learns": True, "constrained": True,
+                                           "memory": "step"}
+
+    actions: int = 10
+    max_margin: float = 0.9
+    strength: float = 9.0  # s(1)
+    recency: float = 0.1  # phi, forgetting
+    experimentation: float = 0.2  # epsilon
+    min_propensity: float = 1e-4  # v
+    propensities: dict[tuple[str, Side], list[float]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.actions < 2:
+            raise ValueError(f"RothErev: actions={self.actions} must be at least 2")
+        if not 0.0 <= self.max_margin <= 1.0:
+            raise ValueError(f"RothErev: max_margin={self.max_margin} must be in [0, 1]")
+        if not 0.0 <= self.recency < 1.0 or not 0.0 <= self.experimentation <= 1.0:
+            raise ValueError("RothErev: recency must be in [0, 1) and experimentation in [0, 1]")
+        if self.strength <= 0 or self.min_propensity <= 0:
+            raise ValueError("RothErev: strength and min_propensity must be positive")
+
+    def margin(self, k: int) -> float:
+        return self.max_margin * k / (self.actions - 1)
+
+    def _propensities(self, q: Quote) -> list[float]:
+        key = (q.resource, q.side)
+        if key not in self.propensities:
+            self.propensities[key] = [self.strength / self.actions] * self.actions
+        return self.propensities[key]
+
+    def probabilities(self, q: Quote) -> tuple[float, ...]:
+        """The chance of each margin for `q`'s (resource, side)."""
+        props = self.propensities.get((q.resource, q.side)) or [1.0] * self.actions
+        total = sum(props)
+        return tuple(v / total for v in props)
+
+    def price(self, q: Quote, rng: np.random.Generator) -> float:
+        props = self._propensities(q)
+        u = rng.random() * sum(props)
+        k, acc = 0, props[0]
+        while acc <= u and k < self.actions - 1:
+            k += 1
+            acc += props[k]
+        return _at_margin(q, self.margin(k))
+
+    def on_outcome(self, q: Quote, price: float, offered: float, traded: float, surplus: float,
+                   rng: np.random.Generator) -> None:
+        if q.room <= 0 or offered <= 0:
+            return
+        step = self.max_margin / (self.actions - 1)
+        k = 0 if step == 0 else min(self.actions - 1, max(0, round(_margin_of(q, price) / step)))
+        x = max(surplus, 0.0) / (offered * q.room)
+        props = self._propensities(q)
+        rest = x * self.experimentation / (self.actions - 1)
+        for j, v in enumerate(props):
+            gain = x * (1.0 - self.experimentation) if j == k else rest
+            props[j] = max(self.min_propensity, (1.0 - self.recency) * v + gain)
+
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    s.name: s for s in (Truthful, ZIU, ZIC, ZIP, RothErev)
+}

@@ -43,6 +43,8 @@ _CHECKS = {
     "steps": lambda v: None if v >= 1 else "must be at least 1",
     "seed": lambda v: None if v >= 0 else "must be >= 0",
     "market.k": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1",
+    "market.rounds": lambda v: None if v >= 1 else "must be at least 1",
+    "market.deadline": lambda v: None if v >= 1 else "must be at least 1",
     "policy.carbon_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.landfill_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.virgin_tax": lambda v: None if v >= 0 else "must be >= 0",
@@ -117,8 +119,22 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
     if problems:
         raise InputError(problems)
     cfg = base
+    for group in ("strategies", "tactics"):
+        # Naming some shares of a mix names the whole mix: the shares not named are 0, so
+        # `--set market.strategies.zic=0.5 --set market.strategies.zip=0.5` means just that.
+        if any(k.startswith(f"market.{group}.") for k in values):
+            mix = getattr(cfg.market, group)
+            zero = dataclasses.replace(mix, **{f.name: 0.0 for f in dataclasses.fields(mix)})
+            cfg = _replace_path(cfg, ["market", group], zero)
     for key, value in values.items():
         cfg = _replace_path(cfg, key.split("."), value)
+    for group in ("strategies", "tactics"):
+        if any(k.startswith(f"market.{group}.") for k in values):
+            shares = getattr(cfg.market, group).shares()
+            if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-9:
+                listed = ", ".join(f"{k}={v:g}" for k, v in shares.items() if v)
+                raise InputError([f"{source} market.{group}: shares must be >= 0 and sum to 1 (shares not named are 0), got {listed or 'none'}: "
+                                  f"name every share you want, e.g. --set market.{group}.{next(iter(shares))}=1"])
     return cfg
 
 

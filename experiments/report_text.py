@@ -16,6 +16,10 @@ def _num(v: float) -> str:
     return f"{v:,.2f}"
 
 
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None or v != v else f"{v:.1%}"
+
+
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     def fmt(cells: list[str]) -> str:
@@ -32,6 +36,8 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
         "",
         "Key figures (against the same park with no exchanges)",
         f"  gains from trade        EUR {_num(k['gains_from_trade_eur'])}",
+        f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum (EUR {_num(k.get('optimal_gains_eur', 0.0))}), "
+        f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}",
         f"  savings vs baseline     EUR {_num(k['savings_vs_baseline_eur'])}",
         f"  CO2 avoided             {_num(k['co2_avoided_t'])} t",
         f"  active links            {k['active_links']}",

@@ -35,12 +35,20 @@ def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
     return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model))
 
 
+def efficiency(realised: float, optimum: float) -> float:
+    """Realised / optimal gains; NaN when nothing could be gained (no market to judge)."""
+    return realised / optimum if optimum > 1e-9 else float("nan")
+
+
 def _timeseries(model: ParkModel, base: ParkModel) -> pd.DataFrame:
     rows = []
     for rec, b in zip(model.records, base.records):
         row = {
             "step": rec.step,
             "gains_from_trade_eur": rec.gains_from_trade_eur,
+            "optimal_gains_eur": rec.optimal_gains_eur,
+            "market_efficiency": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
+            "mechanism_budget_eur": rec.budget_eur,
             "profit_eur": rec.profit_eur,
             "baseline_profit_eur": b.profit_eur,
             "savings_vs_baseline_eur": rec.profit_eur - b.profit_eur,
@@ -84,8 +92,10 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         key = (t.seller, t.buyer, t.resource)
         flows[key] = flows.get(key, 0.0) + t.delivered
     members = {k[0] for k in flows} | {k[1] for k in flows}
+    realised = float(sum(r.gains_from_trade_eur for r in model.records))
+    optimum = float(sum(r.optimal_gains_eur for r in model.records))
     kpis = {
-        "gains_from_trade_eur": float(sum(r.gains_from_trade_eur for r in model.records)),
+        "gains_from_trade_eur": realised,
         "savings_vs_baseline_eur": float(model.accounts_profit.sum() - base.accounts_profit.sum()),
         "co2_avoided_t": float(base.co2_t - model.co2_t),
         "active_links": len(flows),
@@ -97,6 +107,10 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         "baseline_co2_t": float(base.co2_t),
         "taxes_eur": float(model.taxes_eur),
         "baseline_taxes_eur": float(base.taxes_eur),
+        "optimal_gains_eur": optimum,
+        # null, not NaN, when nothing could be gained: JSON has no NaN, and None == None.
+        "market_efficiency": None if optimum <= 1e-9 else efficiency(realised, optimum),
+        "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
     }
     summary: dict[str, Any] = {
         "scenario": park.name,
@@ -104,6 +118,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         "description": park.description,
         "steps": cfg.steps,
         "seed": cfg.seed,
+        "mechanism": cfg.market.mechanism.value,
         "steps_per_year": park.steps_per_year,
         "companies_count": len(names),
         "kpis": kpis,

@@ -64,6 +64,8 @@ COMPANY_KEYS = {
     "location": Field("location", required=True),
     "storage": Field("amounts", default={}),
     "processes": Field("list", required=True),
+    "strategy": Field("str", default=""),
+    "tactic": Field("str", default=""),
 }
 PROCESS_KEYS = {
     "name": Field("str", required=True),
@@ -249,9 +251,16 @@ def parse(data: dict, label: str) -> Scenario:
                 continue
             procs.append(ProcessSpec(tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"],
                                      inputs, byproducts, tp["utilisation"], tp["variability"]))
+        from agents.strategies import STRATEGIES
+        from agents.tactics import TACTICS
+        for key, registry in (("strategy", STRATEGIES), ("tactic", TACTICS)):
+            if t[key] and t[key] not in registry:
+                p.add(f"{cpath}.{key}", f"unknown {key} '{t[key]}'", valid=registry, got=t[key])
+                t[key] = ""
         if None in (t["name"], t["sector"], t["location"]):
             continue
-        companies.append(CompanySpec(t["name"], t["sector"], t["location"], tuple(procs), storage))
+        companies.append(CompanySpec(t["name"], t["sector"], t["location"], tuple(procs), storage,
+                                     t["strategy"] or "", t["tactic"] or ""))
 
     names = [c.name for c in companies]
     pipelines: list[PipelineSpec] = []

@@ -29,9 +29,10 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A matched exchange. The buyer pays `price` per unit delivered; the seller ships
-    `shipped`, pays `transport_cost` for the journey, and `shipped - delivered` is lost on the
-    way."""
+    """A matched exchange. The buyer pays `price` per unit delivered; the seller receives
+    `seller_price` per unit delivered (the same as `price` unless the mechanism keeps a
+    budget), ships `shipped`, pays `transport_cost` for the journey, and `shipped - delivered`
+    is lost on the way."""
 
     step: int
     seller: int
@@ -42,10 +43,18 @@ class Trade:
     price: float
     transport_cost: float
     distance_km: float
+    seller_price: float | None = None
 
     @property
     def payment(self) -> float:
+        """What the buyer pays."""
         return self.price * self.delivered
+
+    @property
+    def receipt(self) -> float:
+        """What the seller receives before paying the journey. Less than `payment` only in a
+        mechanism that keeps a budget surplus (McAfee's trade reduction)."""
+        return (self.price if self.seller_price is None else self.seller_price) * self.delivered
 
 
 @dataclass(frozen=True, slots=True)

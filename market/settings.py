@@ -2,27 +2,79 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from enum import Enum
 
-from market.call import CallMarket
 from market.mechanism import Mechanism
 
 
 class MechanismName(str, Enum):
     CALL = "call"
+    CDA = "cda"
+    MCAFEE = "mcafee"
+    BILATERAL = "bilateral"
+    PLANNER = "planner"
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyMix:
+    """Shares of the companies using each bidding strategy (they must sum to 1). Companies are
+    assigned at the start of a run, by the run's generator, in exactly these proportions
+    (largest remainders); a company's own `strategy` in the scenario file takes precedence."""
+
+    truthful: float = 1.0
+    zic: float = 0.0
+    ziu: float = 0.0
+    zip: float = 0.0
+    roth_erev: float = 0.0
+
+    def shares(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class TacticMix:
+    """Shares of the companies using each negotiation tactic (Faratin et al. 1998)."""
+
+    linear: float = 1.0
+    boulware: float = 0.0
+    conceder: float = 0.0
+
+    def shares(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
 class MarketSettings:
-    """mechanism: which mechanism clears the step; k: the seller's share of a matched pair's
-    gain in the call market's pricing; exchanges: false runs the no-symbiosis baseline."""
+    """mechanism: which mechanism clears each step. k: the seller's share of a matched pair's
+    gain in the call market's pricing. rounds: arrival rounds of the continuous double auction
+    per step. deadline: rounds of a bilateral negotiation. exchanges: false runs the
+    no-symbiosis baseline. strategies, tactics: the population of bidders and negotiators."""
 
     mechanism: MechanismName = MechanismName.CALL
     k: float = 0.5
+    rounds: int = 10
+    deadline: int = 25  # Linear vs Linear agrees on 95 % of random deals from about 20 rounds
     exchanges: bool = True
+    strategies: StrategyMix = field(default_factory=StrategyMix)
+    tactics: TacticMix = field(default_factory=TacticMix)
 
     def build(self) -> Mechanism:
-        if self.mechanism is MechanismName.CALL:
+        m = self.mechanism
+        if m is MechanismName.CALL:
+            from market.call import CallMarket
             return CallMarket(k=self.k)
-        raise ValueError(f"unknown mechanism {self.mechanism!r}")
+        if m is MechanismName.PLANNER:
+            from market.planner import Planner
+            return Planner()
+        if m is MechanismName.CDA:
+            from market.cda import ContinuousDoubleAuction
+            return ContinuousDoubleAuction(rounds=self.rounds)
+        if m is MechanismName.MCAFEE:
+            from market.mcafee import McAfee
+            return McAfee()
+        if m is MechanismName.BILATERAL:
+            from market.bilateral import Bilateral
+            return Bilateral(deadline=self.deadline)
+        raise ValueError(f"unknown mechanism {m!r}")

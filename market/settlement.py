@@ -63,8 +63,7 @@ class StepAccount:
     resources: dict[str, ResourceAccount]
     co2_t: float = 0.0
     taxes: float = 0.0
-    gains_from_trade: float = 0.0
-    trade_gains: list[float] = field(default_factory=list)
+    budget: float = 0.0  # kept by the market operator (buyers paid more than sellers received)
 
 
 class Ledger:
@@ -77,6 +76,7 @@ class Ledger:
         self.policy = policy
         self.cash = np.zeros(n)
         self.government = 0.0
+        self.operator = 0.0
         self.stores: dict[tuple[int, str], Store] = {
             key: Store(cap) for key, cap in storage.items()
             if cap > 0 and resources[key[1]].shelf_life > 0
@@ -103,10 +103,6 @@ class Ledger:
     def dispose_price(self, resource: str) -> float:
         return self._dispose[resource]
 
-    def unit_gain(self, resource: str) -> tuple[float, float]:
-        """(value of a unit delivered to a buyer, value of a unit shipped away by a seller)."""
-        return self._buy[resource], self._dispose[resource]
-
 
 def open_step(ledger: Ledger, step: int) -> StepAccount:
     """Start a step's account: stock past its shelf life is disposed of before companies plan,
@@ -132,15 +128,12 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
         sold[(t.seller, t.resource)] += t.shipped
         got[(t.buyer, t.resource)] += t.delivered
         money[t.buyer] -= t.payment
-        money[t.seller] += t.payment - t.transport_cost
+        money[t.seller] += t.receipt - t.transport_cost
+        acc.budget += t.payment - t.receipt
         ra = acc.resources[t.resource]
         ra.shipped += t.shipped
         ra.exchanged += t.delivered
         ra.lost += t.shipped - t.delivered
-        buy, dispose = ledger.unit_gain(t.resource)
-        g = buy * t.delivered + dispose * t.shipped - t.transport_cost
-        acc.trade_gains.append(g)
-        acc.gains_from_trade += g
 
     touched: dict[int, set[str]] = defaultdict(set)
     for c, r in list(sold) + list(got):
@@ -180,6 +173,7 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
         acc.resources[r].stock_after += store.level
 
     ledger.cash += money
+    ledger.operator += acc.budget
     acc.resources = dict(acc.resources)
     return acc
 

@@ -104,7 +104,26 @@ def _one_buyer(supply: np.ndarray, d: float, ei: np.ndarray, g: np.ndarray, f: n
     return x
 
 
-def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
+def solve_with_prices(
+    supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarray, gain: np.ndarray, share: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Optimal shipments and the LP's dual values: the rent of a unit of each seller's supply
+    (`u`, per unit shipped) and of each buyer's demand (`v`, per unit delivered), both >= 0.
+    On every edge that carries a flow, gain = u_seller + share x v_buyer."""
+    x = np.zeros(len(gain))
+    u = np.zeros(len(supply))
+    v = np.zeros(len(demand))
+    idx = np.flatnonzero(gain > EPS)
+    if len(idx):
+        xs, us, vs = _highs(supply, demand, i[idx], j[idx], gain[idx], share[idx], duals=True)
+        x[idx] = xs
+        u[np.unique(i[idx])] = us
+        v[np.unique(j[idx])] = vs
+    return x, u, v
+
+
+def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
+           duals: bool = False):
     # Only sellers and buyers that touch a useful edge become rows.
     s_ids, s_row = np.unique(ei, return_inverse=True)
     b_ids, b_row = np.unique(ej, return_inverse=True)
@@ -134,5 +153,38 @@ def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarra
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS could not clear the market: {h.modelStatusToString(h.getModelStatus())}")
-    x = np.asarray(h.getSolution().col_value, dtype=float)
-    return np.where(x > EPS, x, 0.0)
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    x = np.where(x > EPS, x, 0.0)
+    if not duals:
+        return x
+    # HiGHS minimises -gain: a binding <= row has a non-positive dual; the rent is its negative.
+    y = -np.asarray(sol.row_dual, dtype=float)
+    y = np.where(y > 0, y, 0.0)
+    return x, y[:ns], y[ns:]
+
+
+def clear_uniform(bid: np.ndarray, bid_qty: np.ndarray, ask: np.ndarray, ask_qty: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match bids and asks of one market with no transport between traders, by sorting.
+
+    Highest bids meet lowest asks while the bid is above the ask; that greedy match is optimal
+    when every unit travels free and whole. Returns (bid index, ask index, quantity) per matched
+    pair, in O(n log n).
+    """
+    bo = np.argsort(-bid, kind="stable")
+    ao = np.argsort(ask, kind="stable")
+    bq = np.cumsum(bid_qty[bo])
+    aq = np.cumsum(ask_qty[ao])
+    # Matched volume: walk the merged breakpoints of both cumulative schedules.
+    cuts = np.union1d(bq, aq)
+    cuts = cuts[cuts <= min(bq[-1], aq[-1]) + EPS]
+    lo = np.concatenate([[0.0], cuts[:-1]])
+    bi = np.searchsorted(bq, lo, side="right")
+    ai = np.searchsorted(aq, lo, side="right")
+    ok = (bi < len(bo)) & (ai < len(ao))
+    bi, ai, lo, hi = bi[ok], ai[ok], lo[ok], cuts[ok]
+    gains = bid[bo[bi]] - ask[ao[ai]]
+    keep = (gains > EPS) & (hi - lo > EPS)
+    return bo[bi[keep]], ao[ai[keep]], (hi - lo)[keep]
+

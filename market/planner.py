@@ -1,0 +1,51 @@
+"""The park operator as a central planner: clears at the social optimum, prices from duals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from market import transport
+from market.call import reach_km
+from market.mechanism import Traders, book_by_resource
+from market.network import Network
+from market.orders import Order, Trade
+
+
+@dataclass(frozen=True)
+class Planner:
+    """Matches the declared orders at the optimum of the transportation problem (as the call
+    market does) but prices every unit at the LP's dual values: the competitive-equilibrium,
+    or locational marginal, prices of the network (Samuelson 1952 spatial equilibrium;
+    Schweppe et al. 1988 for spot pricing over a network).
+
+    A buyer pays its bid less the rent `v` of its demand row, per unit delivered; its seller then
+    receives its ask plus the rent `u` of its supply row, per unit shipped, after transport.
+    On every used route gain = u + share x v, so the budget balances exactly and every party
+    keeps exactly its rent: nobody trades beyond its declared limit.
+    """
+
+    name: str = "planner"
+
+    def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
+              traders: Traders | None = None) -> list[Trade]:
+        out: list[Trade] = []
+        for resource, (asks, bids) in sorted(book_by_resource(orders).items()):
+            sellers = np.array([o.owner for o in asks], dtype=np.int64)
+            buyers = np.array([o.owner for o in bids], dtype=np.int64)
+            ask = np.array([o.price for o in asks])
+            bid = np.array([o.price for o in bids])
+            e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
+            if len(e.i) == 0:
+                continue
+            gain = e.share * bid[e.j] - ask[e.i] - e.cost
+            supply = np.array([o.quantity for o in asks])
+            demand = np.array([o.quantity for o in bids])
+            x, _, v = transport.solve_with_prices(supply, demand, e.i, e.j, gain, e.share)
+            for n in np.flatnonzero(x > 0):
+                q = float(x[n])
+                out.append(Trade(step, int(sellers[e.i[n]]), int(buyers[e.j[n]]), resource, q, q * float(e.share[n]),
+                                 float(bid[e.j[n]] - v[e.j[n]]), float(e.cost[n]) * q, float(e.distance[n])))
+        return out

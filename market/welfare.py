@@ -1,0 +1,78 @@
+"""The yardstick: the social optimum of a step and the gains a mechanism actually realised.
+
+Both are measured on the companies' true reservation prices (their outside options), whatever
+they declared. The optimum is what a planner who knows every surplus and need would achieve by
+moving resources over the same network: the transportation problem of `market.transport`
+solved on truthful orders. Market efficiency = realised gains / optimal gains.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from market import transport
+from market.mechanism import book_by_resource
+from market.network import Network
+from market.orders import Order, Side, Trade
+
+
+def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
+    """The largest total gain any matching of these (truthful) orders could reach."""
+    total = 0.0
+    for resource, (asks, bids) in book_by_resource(true_orders).items():
+        sellers = np.array([o.owner for o in asks], dtype=np.int64)
+        buyers = np.array([o.owner for o in bids], dtype=np.int64)
+        ask = np.array([o.price for o in asks])
+        bid = np.array([o.price for o in bids])
+        cost = network.resources[resource].transport_cost
+        reach = (max(0.0, bid.max()) - ask.min()) / cost if cost > 0 else np.inf
+        e = network.edges(resource, sellers, buyers, max_km=reach)
+        if len(e.i) == 0:
+            continue
+        gain = e.share * bid[e.j] - ask[e.i] - e.cost
+        supply = np.array([o.quantity for o in asks])
+        demand = np.array([o.quantity for o in bids])
+        x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
+        total += float(gain @ x)
+    return total
+
+
+def realised_gain(trades: Iterable[Trade], true_orders: Sequence[Order]) -> float:
+    """Gains of the trades at true values: what buyers would have paid outside for what they
+    received, less what sellers' shipments were worth to them, less transport.
+
+    A company may have several true asks for one resource (what it could keep and use later is
+    worth more than what it would dispose of); its shipments are valued against its cheapest
+    reservations first, the allocation that leaves it best off.
+    """
+    shipped: dict[tuple[int, str], float] = defaultdict(float)
+    got: dict[tuple[int, str], float] = defaultdict(float)
+    transport_paid = 0.0
+    for t in trades:
+        shipped[(t.seller, t.resource)] += t.shipped
+        got[(t.buyer, t.resource)] += t.delivered
+        transport_paid += t.transport_cost
+    asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    for o in true_orders:
+        (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(o)
+    total = -transport_paid
+    for key, q in shipped.items():
+        total -= _schedule_value(q, sorted(asks.get(key, []), key=lambda o: o.price), key, "sold")
+    for key, q in got.items():
+        total += _schedule_value(q, sorted(bids.get(key, []), key=lambda o: -o.price), key, "bought")
+    return total
+
+
+def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str) -> float:
+    value, left = 0.0, q
+    for o in orders:
+        take = min(left, o.quantity)
+        value += take * o.price
+        left -= take
+    if left > 1e-6 * max(1.0, q):
+        raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")
+    return value
