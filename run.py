@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="output folder (default results/SCENARIO-seedSEED)")
     s.add_argument("--quiet", action="store_true", help="print only the output folder")
 
+    lab = sub.add_parser("market-lab", help="classic induced-value market experiments beside published figures",
+                         description="Run the Gode & Sunder, Cliff, McAfee, call-market and bilateral experiments "
+                                     "on Ecopark's mechanisms and strategies, with no park, and print them beside "
+                                     "the published figures. With --market, run them on your own schedule of bids "
+                                     "and asks (docs/market-lab.md).")
+    lab.add_argument("--seeds", type=int, default=50, help="random markets (or seeds) per experiment (default 50)")
+    lab.add_argument("--market", type=Path, help="a TOML file of buyers' values and sellers' costs to replay")
+
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
     return p
@@ -61,6 +69,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(render(result.summary))
     print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, config.toml)")
     return 0
+
+
+def cmd_market_lab(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise InputError([f"--seeds: must be at least 1, got {args.seeds}"])
+    from experiments import market_lab
+
+    market = market_lab.read_market(args.market) if args.market else None
+    rows = market_lab.run(args.seeds, market)
+    title = (f"Market lab: {market.name} from {args.market}" if market else
+             "Market lab: induced-value experiments on Ecopark's mechanisms")
+    print(market_lab.render(rows, title))
+    return 0 if all(r.ok for r in rows) else 1
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -93,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv or DEFAULT_ARGS)
     if args.command is None:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
-    handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys}
+    handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
+                "market-lab": cmd_market_lab}
     try:
         return handlers[args.command](args)
     except InputError as e:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from agents.model import ParkModel
 from agents.scenario import Scenario, Target
+from market.settlement import closing_stock_value
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
 KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
@@ -92,17 +93,20 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         key = (t.seller, t.buyer, t.resource)
         flows[key] = flows.get(key, 0.0) + t.delivered
     members = {k[0] for k in flows} | {k[1] for k in flows}
+    # Profit with the stock left at the end valued at its disposal cost, in both runs alike.
+    profit = np.array([c.profit_eur for c in model.companies]) + closing_stock_value(model.ledger)
+    base_profit = np.array([c.profit_eur for c in base.companies]) + closing_stock_value(base.ledger)
     realised = float(sum(r.gains_from_trade_eur for r in model.records))
     optimum = float(sum(r.optimal_gains_eur for r in model.records))
     kpis = {
         "gains_from_trade_eur": realised,
-        "savings_vs_baseline_eur": float(model.accounts_profit.sum() - base.accounts_profit.sum()),
+        "savings_vs_baseline_eur": float(profit.sum() - base_profit.sum()),
         "co2_avoided_t": float(base.co2_t - model.co2_t),
         "active_links": len(flows),
         "symbiosis_share": len(members) / max(1, len(names)),
         "trades": len(model.trade_log),
-        "profit_eur": float(model.accounts_profit.sum()),
-        "baseline_profit_eur": float(base.accounts_profit.sum()),
+        "profit_eur": float(profit.sum()),
+        "baseline_profit_eur": float(base_profit.sum()),
         "co2_t": float(model.co2_t),
         "baseline_co2_t": float(base.co2_t),
         "taxes_eur": float(model.taxes_eur),
@@ -127,9 +131,9 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
             for (s, b, r), q in sorted(flows.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "companies": [
-            {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": c.profit_eur,
-             "savings_eur": c.profit_eur - bc.profit_eur}
-            for c, bc in zip(model.companies, base.companies)
+            {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": float(profit[c.index]),
+             "savings_eur": float(profit[c.index] - base_profit[c.index])}
+            for c in model.companies
         ],
         "resources": {
             r: {"unit": park.resources[r].unit, **{k: float(v) for k, v in

@@ -9,7 +9,7 @@ import numpy as np
 
 from market import transport
 from market.mechanism import Traders, book_by_resource
-from market.network import Network
+from market.network import Network, free_routes
 from market.orders import Order, Trade
 
 
@@ -49,6 +49,14 @@ class CallMarket:
         buyers = np.array([o.owner for o in bids], dtype=np.int64)
         ask = np.array([o.price for o in asks])
         bid = np.array([o.price for o in bids])
+        supply = np.array([o.quantity for o in asks])
+        demand = np.array([o.quantity for o in bids])
+        if free_routes(network, resource, np.concatenate([sellers, buyers])) and not set(sellers.tolist()) & set(buyers.tolist()):
+            # Every unit travels free: the highest bids meet the lowest asks, by sorting.
+            bi, ai, q = transport.clear_uniform(bid, demand, ask, supply)
+            price = self.k * bid[bi] + (1.0 - self.k) * ask[ai]
+            return [Trade(step, int(s), int(b), resource, float(x), float(x), float(p), 0.0, 0.0)
+                    for s, b, x, p in zip(sellers[ai], buyers[bi], q, price)]
         e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
         if len(e.i) == 0:
             return []

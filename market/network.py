@@ -112,3 +112,19 @@ class Network:
         j = pairs["j"].astype(np.int64)
         diff = self.positions[sellers][i] - self.positions[buyers][j]
         return i, j, np.hypot(diff[:, 0], diff[:, 1])
+
+
+def free_routes(network: Network, resource: str, companies: np.ndarray) -> bool:
+    """True when every pair of distinct `companies` is a route of `resource` with delivered
+    share 1 and cost 0, which is what `Network.edges` returns for a truck or ship resource whose
+    traders all sit in one place, or one that travels free and without loss.
+
+    A mechanism can then rank orders by price alone, without enumerating the pairs: a market of
+    100,000 co-located traders has 2.5e9 of them."""
+    r = network.resources[resource]
+    if r.transport is Mode.PIPELINE:
+        return False
+    if r.transport_cost == 0 and r.loss_per_km == 0:
+        return True
+    pos = network.positions[companies]
+    return bool((pos == pos[0]).all())

@@ -178,6 +178,16 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     return acc
 
 
+def closing_stock_value(ledger: Ledger) -> np.ndarray:
+    """What each company's remaining stock is worth when a run ends: minus what disposing of
+    it would cost. Without it a run that keeps its stores full (the baseline) would look
+    cheaper by the disposal it has only put off. Reads the ledger, changes nothing."""
+    value = np.zeros(ledger.n)
+    for (c, r), store in ledger.stores.items():
+        value[c] -= store.level * ledger.dispose_price(r)
+    return value
+
+
 def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
     res = ledger.resources[r]
     money[c] -= q * ledger.buy_price(r)
