@@ -1,0 +1,79 @@
+"""Every mechanism, run inside the park: the optimum is the yardstick, nobody trades beyond its
+limit, and the budget has the sign its mechanism promises."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.model import ParkModel
+from experiments import runner
+from market.mechanism import Fixed
+from market.orders import Side
+from market.planner import Planner
+from market.settings import MarketSettings, MechanismName
+from tests.conftest import EXAMPLE
+from tests.strategies import order_books, parks
+from tests.test_call_market import brute_force_gain
+
+MECHANISMS = [m.value for m in MechanismName]
+
+
+@settings(max_examples=60, deadline=None)
+@given(order_books(max_traders=5))
+def test_planner_reaches_the_brute_force_optimum_at_prices_inside_every_limit(bk):
+    trades = Planner().clear(bk.orders, bk.network, 0, np.random.default_rng(0), Fixed())
+    got = 0.0
+    for t in trades:
+        ask, bid = bk.order_of(t.seller, Side.SELL), bk.order_of(t.buyer, Side.BUY)
+        got += bid.price * t.delivered - ask.price * t.shipped - t.transport_cost
+        assert t.price <= bid.price + 1e-6
+        assert (t.receipt - t.transport_cost) / t.shipped >= ask.price - 1e-6
+    assert got == pytest.approx(brute_force_gain(bk), rel=1e-7, abs=1e-7)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+@settings(max_examples=6, deadline=None)
+@given(park=parks(max_companies=5), seed=st.integers(0, 1000))
+def test_no_mechanism_beats_the_optimum_or_trades_at_a_loss(mechanism, park, seed):
+    market = dataclasses.replace(MarketSettings(), mechanism=MechanismName(mechanism))
+    model = ParkModel(park, market=market, seed=seed)
+    model.run(8)
+    for rec in model.records:
+        assert rec.gains_from_trade_eur <= rec.optimal_gains_eur + 1e-6 * max(1.0, rec.optimal_gains_eur)
+        assert rec.gains_from_trade_eur >= -1e-6  # truthful companies never lose by trading
+        assert rec.budget_eur >= -1e-6
+        if mechanism in ("call", "planner"):
+            assert rec.gains_from_trade_eur == pytest.approx(rec.optimal_gains_eur, rel=1e-6, abs=1e-6)
+        if mechanism != "mcafee":
+            assert rec.budget_eur == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_every_mechanism_runs_the_example_park_and_reports_efficiency(mechanism):
+    cfg, park = runner.resolve(str(EXAMPLE), 20, 0, {"market.mechanism": mechanism})
+    s = runner.simulate(cfg, park).summary
+    assert s["mechanism"] == mechanism
+    assert 0.9 <= s["kpis"]["market_efficiency"] <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize("mix", [{"market.strategies.zic": 0.5, "market.strategies.zip": 0.5},
+                                 {"market.strategies.roth_erev": 1.0},
+                                 {"market.strategies.ziu": 1.0}])
+def test_a_strategy_mix_runs_and_is_reproducible(mix):
+    cfg, park = runner.resolve(str(EXAMPLE), 15, 2, {**mix, "market.mechanism": "cda"})
+    a = runner.simulate(cfg, park)
+    b = runner.simulate(cfg, park)
+    assert a.trades.equals(b.trades)
+    assert a.summary["kpis"]["market_efficiency"] <= 1.0 + 1e-9
+
+
+def test_the_population_follows_the_mix_exactly():
+    from agents.population import population
+
+    names = population({"zic": 0.5, "zip": 0.25, "truthful": 0.25}, [""] * 8, np.random.default_rng(0))
+    assert sorted(names) == ["truthful"] * 2 + ["zic"] * 4 + ["zip"] * 2
+    fixed = population({"zic": 1.0}, ["", "zip", ""], np.random.default_rng(0))
+    assert fixed == ["zic", "zip", "zic"]
