@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -489,15 +488,3 @@ def test_a_negotiator_that_oversteps_is_held_to_its_order():
     out = negotiate(Linear().negotiator(10, 0, 40, B), pushover, 4, buyer_opens=True, buyer_limit=10, seller_limit=5)
     assert out.log[0] == Offer(0, B, 0.0, False)  # 0 is below the seller's limit of 5: no deal
     assert out.price is None or 5 <= out.price <= 10
-
-
-def test_runtime_of_a_busy_step():
-    # 40 sellers and 40 buyers of one truck resource, 10 rounds each: well under a second.
-    rng = np.random.default_rng(1)
-    n = 80
-    positions = rng.uniform(0, 10, (n, 2))
-    orders = [Order(c, "r", S if c < 40 else B, float(rng.integers(1, 5)), float(rng.uniform(0, 50))) for c in range(n)]
-    r = Resource("r", "t", virgin_price=0.0, disposal_cost=0.0, transport=Mode.TRUCK, transport_cost=0.5)
-    start = time.perf_counter()
-    trades = Bilateral().clear(orders, Network(positions, {"r": r}), 0, np.random.default_rng(0), TacticTraders())
-    assert trades and time.perf_counter() - start < 2.0

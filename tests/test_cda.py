@@ -327,3 +327,75 @@ def test_list_scan_and_array_scan_agree(bk, seed):
 def test_rounds_must_be_positive():
     with pytest.raises(ValueError, match="rounds must be at least 1"):
         ContinuousDoubleAuction(rounds=0)
+
+
+def naive_cda(bk: Book, seed: int, traders, rounds: int) -> list[tuple]:
+    """A brute-force reading of the documented rules: every arrival scans every resting quote
+    on the other side for the best one over its route. Slow and plain, to check the books."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    orders = {S: [o for o in bk.orders if o.side is S and o.quantity > 0],
+              B: [o for o in bk.orders if o.side is B and o.quantity > 0]}
+    if not orders[S] or not orders[B]:
+        return []
+    sellers = np.array([o.owner for o in orders[S]])
+    buyers = np.array([o.owner for o in orders[B]])
+    e = bk.network.edges(bk.resource, sellers, buyers)
+    route = {(int(i), int(j)): (float(f), float(c)) for i, j, f, c in zip(e.i, e.j, e.share, e.cost)}
+    left = {S: [o.quantity for o in orders[S]], B: [o.quantity for o in orders[B]]}
+    resting: dict = {}
+    out, seq = [], 0
+    for r in range(rounds):
+        active = [(side, x) for side in (S, B) for x, q in enumerate(left[side]) if q > 1e-9]
+        if not any(s is S for s, _ in active) or not any(s is B for s, _ in active):
+            break
+        for n in rng.permutation(len(active)):
+            side, x = active[n]
+            if left[side][x] <= 1e-9:
+                continue
+            o = orders[side][x]
+            price = o.price if r == 0 else traders.requote(replace(o, quantity=left[side][x]), rng)
+            resting.pop((side, x), None)
+            while left[side][x] > 1e-9:
+                best = None
+                for (oside, y), (p, sq) in resting.items():
+                    if oside is side:
+                        continue
+                    a, b = (x, y) if side is S else (y, x)
+                    if (a, b) not in route:
+                        continue
+                    f, c = route[(a, b)]
+                    if side is B:
+                        key, ok = (p + c) / f, (p + c) / f <= price
+                    else:
+                        key, ok = -(f * p - c), f * p - c >= price
+                    if ok and (best is None or (key, sq) < best[0]):
+                        best = ((key, sq), y, p, f, c)
+                if best is None:
+                    break
+                _, y, p, f, c = best
+                a, b = (x, y) if side is S else (y, x)
+                shipped = min(left[S][a], left[B][b] / f)
+                left[S][a] -= shipped
+                left[B][b] -= shipped * f
+                pay = (p + c) / f if side is B else p
+                out.append((orders[S][a].owner, orders[B][b].owner, shipped, pay))
+                if left[S if side is B else B][y] <= 1e-9:
+                    resting.pop((S if side is B else B, y))
+            if left[side][x] > 1e-9:
+                resting[(side, x)] = (price, seq)
+            seq += 1
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(order_books(max_traders=5, loss_per_km=None), st.integers(0, 2**32 - 1))
+def test_the_auction_matches_a_brute_force_reading_of_its_rules(bk, seed):
+    for traders, rounds in ((Passive(), 3), (ZeroIntelligence(), 4)):
+        got = [(t.seller, t.buyer, t.shipped, t.price) for t in clear(bk, seed, traders, rounds)]
+        want = naive_cda(bk, seed, traders, rounds)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g[:2] == w[:2]
+            assert g[2:] == pytest.approx(w[2:], rel=1e-9, abs=1e-9)
