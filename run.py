@@ -44,6 +44,24 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--seeds", type=int, default=50, help="random markets (or seeds) per experiment (default 50)")
     lab.add_argument("--market", type=Path, help="a TOML file of buyers' values and sellers' costs to replay")
 
+    sw = sub.add_parser("sweep", help="run a parameter sweep serially or on Ray, resumable",
+                        description="Run every run of a sweep file (docs/sweeps.md). Each finished run is written "
+                                    "as it completes to DIR/runs/, and DIR/results.parquet holds them all, so an "
+                                    "interrupted sweep continues with --resume. With --workers 1 it runs serially; "
+                                    "otherwise on a local Ray bound to 127.0.0.1, or on the cluster at --address.")
+    sw.add_argument("file", type=Path, help="the sweep file (TOML)")
+    sw.add_argument("--out", type=Path, required=True, help="the sweep folder")
+    sw.add_argument("--workers", type=int, default=1, help="parallel runs (default 1: serial, no Ray)")
+    sw.add_argument("--address", help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
+                                      "(default: $RAY_ADDRESS when set with --workers > 1, else a local Ray)")
+    sw.add_argument("--resume", action="store_true", help="continue the sweep already in --out")
+
+    rp = sub.add_parser("report", help="tables, sensitivity indices and charts of a sweep folder",
+                        description="Write DIR/report/: the mean and 95 % confidence interval of each KPI per "
+                                    "parameter combination, Sobol or Morris indices when the design was one, PNG "
+                                    "charts of KPIs against each parameter, and an EMA Workbench export.")
+    rp.add_argument("dir", type=Path, help="a sweep folder (with results.parquet)")
+
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
     return p
@@ -84,6 +102,34 @@ def cmd_market_lab(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in rows) else 1
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments import sweep, sweep_run
+
+    if args.workers < 1:
+        raise InputError([f"--workers: must be at least 1, got {args.workers}"])
+    spec = sweep.read(args.file)
+    n = len(spec.runs())
+    where = "serially" if args.workers == 1 and not args.address else (
+        f"on Ray at {args.address}" if args.address else f"on a local Ray with {args.workers} workers (127.0.0.1)")
+    print(f"Sweep '{spec.name}': {n} runs ({len(spec.points())} points x {spec.replicates} replicates), {where}")
+    try:
+        df = sweep_run.run_sweep(spec, args.out, args.workers, args.address, args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are kept in {args.out}/runs; continue with --resume", file=sys.stderr)
+        return 130
+    failed = int((df["status"] != "ok").sum()) if len(df) else 0
+    print(f"{len(df)} of {n} runs finished, {failed} failed; results in {args.out}/results.parquet")
+    print(f"  pandas: pd.read_parquet('{args.out}/results.parquet'); report: python run.py report {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from experiments import report
+
+    print(report.write_report(args.dir))
+    return 0
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from experiments import scenario_io
 
@@ -115,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
-                "market-lab": cmd_market_lab}
+                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report}
     try:
         return handlers[args.command](args)
     except InputError as e:

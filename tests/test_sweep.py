@@ -1,0 +1,206 @@
+"""Sweeps: files are validated, rows do not depend on the executor, nothing finished is lost."""
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments import sweep, sweep_run
+from experiments.problems import InputError
+from tests.conftest import EXAMPLE, run_cli
+from tests.sweep_helpers import failing_on_point_1, kill_once
+
+SWEEP = f"""
+[sweep]
+name = "tiny"
+design = "grid"
+replicates = 2
+seed = 11
+
+[base]
+scenario = "{EXAMPLE}"
+steps = 8
+
+[parameters]
+"policy.carbon_tax" = [0, 60]
+"market.mechanism" = ["call", "cda"]
+"""
+
+
+def spec(text: str = SWEEP) -> sweep.Sweep:
+    return sweep.parse(tomllib.loads(text), "sweep tiny.toml", text)
+
+
+def stable(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["wall_s", "worker_pid", "worker_rss_mb", "started_unix"]).sort_values("run_id").reset_index(drop=True)
+
+
+def test_runs_cross_axes_and_share_seeds_across_points():
+    runs = spec().runs()
+    assert len(runs) == 2 * 2 * 2
+    assert len({r.run_id for r in runs}) == len(runs)
+    by_rep = {}
+    for r in runs:
+        by_rep.setdefault(r.replicate, set()).add(r.seed)
+    assert all(len(s) == 1 for s in by_rep.values())  # common random numbers across points
+    assert len({next(iter(s)) for s in by_rep.values()}) == 2
+
+
+def test_sampled_designs_draw_reproducible_points_inside_the_ranges():
+    text = SWEEP.replace('design = "grid"', 'design = "lhs"\nsamples = 5').replace(
+        '"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = { min = 10, max = 20 }')
+    a, b = spec(text).points(), spec(text).points()
+    assert a == b and len(a) == 5 * 2
+    assert all(10 <= p["policy.carbon_tax"] <= 20 for p in a)
+    sob = SWEEP.replace('design = "grid"', 'design = "sobol"\nsamples = 4').replace(
+        '"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = { min = 0, max = 50 }\n"policy.landfill_tax" = { min = 0, max = 50 }'
+    ).replace('"market.mechanism" = ["call", "cda"]\n', "")
+    assert len(spec(sob).points()) == 4 * (2 + 2)  # Saltelli without second order: N (D + 2)
+
+
+@pytest.mark.parametrize("change, message", [
+    (('design = "grid"', 'design = "grd"'), "sweep.design: unknown design 'grd' (did you mean 'grid'?)"),
+    (('"policy.carbon_tax" = [0, 60]', '"policy.carbn_tax" = [0, 60]'), "parameters.policy.carbn_tax: unknown key (did you mean 'policy.carbon_tax'?)"),
+    (('"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = { min = 0, max = 60 }'), "needs a sampling design"),
+    (('"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = [0, -60]'), "value -60: must be >= 0"),
+    (('replicates = 2', 'replicates = 0'), "sweep.replicates: must be an integer >= 1"),
+    (('[base]', '[bse]'), "bse: unknown section (did you mean 'base'?)"),
+    (('"market.mechanism" = ["call", "cda"]', '"market.mechanism" = ["call", "cdaa"]'), "did you mean 'cda'?"),
+])
+def test_bad_sweep_files_name_the_key_and_the_fix(change, message):
+    with pytest.raises(InputError) as e:
+        spec(SWEEP.replace(*change))
+    assert any(message in p for p in e.value.problems), e.value.problems
+
+
+def test_bad_sweep_file_on_the_command_line_exits_2_and_runs_nothing(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text(SWEEP.replace('design = "grid"', 'design = "sobol"'))
+    r = run_cli("sweep", str(f), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "a sobol design varies ranges only" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_serial_sweep_writes_every_row_and_a_manifest(tmp_path):
+    df = sweep_run.run_sweep(spec(), tmp_path / "s", progress=False)
+    assert len(df) == 8 and (df["status"] == "ok").all()
+    assert {"policy.carbon_tax", "market.mechanism", "gains_from_trade_eur", "market_efficiency", "seed"} <= set(df.columns)
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["sweep_file"] == SWEEP and "numpy" in manifest["versions"]
+    assert pd.read_parquet(tmp_path / "s" / "results.parquet").equals(df)
+
+
+class Interrupt:
+    """Runs normally, then raises KeyboardInterrupt (as Ctrl-C would) before run number `at`."""
+
+    def __init__(self, at: int):
+        self.at, self.count = at, 0
+
+    def __call__(self, task):
+        self.count += 1
+        if self.count == self.at:
+            raise KeyboardInterrupt
+        return sweep_run.execute(task)
+
+
+def test_resume_after_an_interruption_loses_and_duplicates_nothing(tmp_path):
+    full = stable(sweep_run.run_sweep(spec(), tmp_path / "full", progress=False))
+    with pytest.raises(KeyboardInterrupt):
+        sweep_run.run_sweep(spec(), tmp_path / "cut", run_fn=Interrupt(4), progress=False)
+    partial = pd.read_parquet(tmp_path / "cut" / "results.parquet")
+    assert len(partial) == 3
+    with pytest.raises(InputError, match="add --resume"):
+        sweep_run.run_sweep(spec(), tmp_path / "cut", progress=False)
+    calls = []
+    resumed = sweep_run.run_sweep(spec(), tmp_path / "cut", resume=True, progress=False,
+                                  run_fn=lambda t: calls.append(t.run.run_id) or sweep_run.execute(t))
+    assert len(calls) == 5 and not set(calls) & set(partial["run_id"])
+    pd.testing.assert_frame_equal(stable(resumed), full)
+
+
+def test_resuming_a_different_sweep_is_refused(tmp_path):
+    sweep_run.run_sweep(spec(), tmp_path / "s", progress=False)
+    with pytest.raises(InputError, match="holds a different sweep"):
+        sweep_run.run_sweep(spec(SWEEP.replace("seed = 11", "seed = 12")), tmp_path / "s", resume=True, progress=False)
+
+
+def test_a_failing_run_is_recorded_and_the_rest_complete(tmp_path):
+    df = sweep_run.run_sweep(spec(), tmp_path / "s", run_fn=failing_on_point_1, progress=False)
+    assert len(df) == 8
+    bad = df[df["status"] == "error"]
+    assert set(bad["point"]) == {1} and bad["error"].str.contains("file not found").all()
+    assert (df[df["point"] != 1]["status"] == "ok").all()
+
+
+def _loopback(ip: str) -> bool:
+    import ipaddress
+
+    a = ipaddress.ip_address(ip.split("%")[0])
+    mapped = getattr(a, "ipv4_mapped", None)
+    return a.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+# --- Ray ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def local_ray():
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(**sweep_run.ray_init_kwargs(2, None))
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_local_ray_gives_the_serial_rows_retries_a_killed_worker_and_listens_on_loopback(tmp_path, local_ray):
+    import psutil
+
+    park = tmp_path / "park.toml"
+    park.write_text(EXAMPLE.read_text())
+    text = SWEEP.replace(str(EXAMPLE), str(park))
+    serial = stable(sweep_run.run_sweep(spec(text), tmp_path / "serial", progress=False))
+    on_ray = sweep_run.run_sweep(spec(text), tmp_path / "ray", workers=2, run_fn=kill_once, progress=False)
+    assert (park.parent / "killed-p00002-r000").exists()  # the worker did die once
+    pd.testing.assert_frame_equal(stable(on_ray), serial)
+    assert on_ray["worker_pid"].nunique() >= 2
+    exposed = []
+    for c in psutil.net_connections(kind="inet"):
+        if c.status == psutil.CONN_LISTEN and c.pid and not _loopback(c.laddr.ip):
+            try:
+                name = " ".join(psutil.Process(c.pid).cmdline())
+            except psutil.Error:
+                continue
+            if "ray" in name:
+                exposed.append((c.laddr, name[:80]))
+    assert exposed == []
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_two_node_cluster_gives_the_same_rows(tmp_path, local_ray):
+    from ray.cluster_utils import Cluster
+
+    serial = stable(sweep_run.run_sweep(spec(), tmp_path / "serial", progress=False))
+    local_ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
+                                                            "include_dashboard": False})
+    cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    try:
+        local_ray.init(address=cluster.address, runtime_env=sweep_run.ray_init_kwargs(2, None)["runtime_env"])
+        assert len([n for n in local_ray.nodes() if n["Alive"]]) == 2
+        got = sweep_run.run_sweep(spec(), tmp_path / "cluster", workers=2, progress=False)
+    finally:
+        local_ray.shutdown()
+        cluster.shutdown()
+        local_ray.init(**sweep_run.ray_init_kwargs(2, None))  # leave the module fixture as it was
+    pd.testing.assert_frame_equal(stable(got), serial)
