@@ -1,8 +1,9 @@
-"""Ecopark command line: simulate a park, list scenarios.
+"""Ecopark command line: simulate a park, list scenarios, open the browser page.
 
     python run.py                      # Kalundborg, 365 daily steps, seed 0, outputs in results/
     python run.py simulate --scenario chemelot --steps 100 --set policy.carbon_tax=80 --out out/
     python run.py scenarios
+    python run.py viz                  # the browser page on http://127.0.0.1:8765/
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ def _parser() -> argparse.ArgumentParser:
                                     "parameter combination, Sobol or Morris indices when the design was one, PNG "
                                     "charts of KPIs against each parameter, and an EMA Workbench export.")
     rp.add_argument("dir", type=Path, help="a sweep folder (with results.parquet)")
+
+    viz = sub.add_parser("viz", help="start the browser page: the live park and the comparison of results",
+                         description="Start the Solara page (live park at /, comparison of result folders at "
+                                     "/compare) and print its address. Offline machines first fill Solara's asset "
+                                     "cache once: uv run python tools/solara_assets.py")
+    viz.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    viz.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only)")
+    viz.add_argument("--results", type=Path, help="folder whose result folders the comparison page lists "
+                                                  "(default results/)")
 
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
@@ -130,6 +141,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_viz(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import subprocess
+
+    from tools.solara_assets import cache_dir, missing
+
+    if not 0 < args.port < 65536:
+        raise InputError([f"--port: must be between 1 and 65535, got {args.port}"])
+    if args.results is not None and not args.results.is_dir():
+        raise InputError([f"--results {args.results}: no such folder"])
+    exe = Path(sys.executable).with_name("solara")
+    solara = str(exe) if exe.exists() else shutil.which("solara")
+    if solara is None:
+        raise InputError(["viz: the `solara` command is not installed in this environment; run `uv sync`"])
+    left = missing(cache_dir())
+    if left:
+        print(f"warning: Solara's asset cache ({cache_dir()}) lacks {', '.join(left)}. Without a network the page "
+              "stays blank; fill the cache once with: uv run python tools/solara_assets.py", file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: anyone who can reach this machine can use the page, and its "
+              "comparison tab reads any folder path typed into it", file=sys.stderr)
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
+    if args.results is not None:
+        env["ECOPARK_RESULTS"] = str(args.results.resolve())
+    app = Path(__file__).resolve().parent / "viz" / "app.py"
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Ecopark page: http://{shown}:{args.port}/ (live park; comparison at /compare). Ctrl-C stops it.",
+          flush=True)
+    proc = subprocess.Popen([solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"],
+                            env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 0
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from experiments import scenario_io
 
@@ -161,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
-                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report}
+                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz}
     try:
         return handlers[args.command](args)
     except InputError as e:
