@@ -73,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     viz.add_argument("--results", type=Path, help="folder whose result folders the comparison page lists "
                                                   "(default results/)")
 
+    cp = sub.add_parser("compare", help="compare incentive schemes on common seeds",
+                        description="Run each incentive scheme (policies/NAME.toml or a path) on the same seeds "
+                                    "and print and write each KPI's mean and 95 % confidence interval per scheme, "
+                                    "the government's net cost and the cost per tonne of CO2 avoided against the "
+                                    "first scheme.")
+    cp.add_argument("--scenario", default=None, help="built-in name, synthetic:N or a path (default kalundborg)")
+    cp.add_argument("--schemes", default="baseline,carbon-tax,landfill-tax,exchange-subsidy",
+                    help="comma-separated schemes; the first is the reference (default: %(default)s)")
+    cp.add_argument("--replicates", type=int, default=5, help="seeds per scheme (default 5)")
+    cp.add_argument("--steps", type=int, default=365, help="steps per run (default 365)")
+    cp.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    cp.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
+    cp.add_argument("--out", type=Path, help="output folder (default results/compare-SCENARIO)")
+
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
     return p
@@ -183,6 +197,40 @@ def cmd_viz(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from experiments import compare, schemes
+    from experiments.config import resolve
+
+    problems = []
+    for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
+        if v < 1:
+            problems.append(f"{flag}: must be at least 1, got {v}")
+    found = []
+    for name in [x.strip() for x in args.schemes.split(",") if x.strip()]:
+        try:
+            found.append(schemes.load(name))
+        except InputError as e:
+            problems += e.problems
+    if len({s.name for s in found}) != len(found):
+        problems.append("--schemes: a scheme is named twice")
+    if problems:
+        raise InputError(problems)
+    cfg, park = resolve(args.scenario, args.steps, args.seed, {})
+    order = [s.name for s in found]
+    out = args.out or Path("results") / f"compare-{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}"
+    print(f"Comparing {', '.join(order)} on {park.name}: {args.replicates} replicates x {args.steps} steps")
+    df = compare.run(cfg.scenario, found, args.replicates, args.steps, args.seed, args.workers)
+    failed = df[df["status"] != "ok"]
+    table = compare.summarise(df, order)
+    compare.write(df, table, order, out)
+    print(compare.render(table, order))
+    print(f"reference: {order[0]}; ± is the 95 % confidence half-width over replicates")
+    if len(failed):
+        print(f"{len(failed)} runs failed: see {out}/runs.parquet (column error)")
+    print(f"Written to {out}/ (compare.csv, compare.png, runs.parquet)")
+    return 0
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from experiments import scenario_io
 
@@ -214,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
-                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz}
+                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz,
+                "compare": cmd_compare}
     try:
         return handlers[args.command](args)
     except InputError as e:

@@ -96,7 +96,7 @@ class Company(mesa.Agent):
             if net > 1e-9:
                 out.extend(self._asks(r, net, ledger))
             elif net < -1e-9:
-                out.append(Order(self.index, r, Side.BUY, -net, ledger.buy_price(r)))
+                out.append(Order(self.index, r, Side.BUY, -net, ledger.park_buy_value(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(self.index, ()):
             level = ledger.stock(self.index, r)
@@ -116,7 +116,7 @@ class Company(mesa.Agent):
     def quote(self, true_order: Order, ledger: Ledger) -> Quote:
         """What the strategy sees when it prices `true_order`."""
         r = true_order.resource
-        return Quote(true_order.side, r, true_order.price, -ledger.dispose_price(r), ledger.buy_price(r), self.model.t)
+        return Quote(true_order.side, r, true_order.price, -ledger.dispose_price(r), ledger.park_buy_value(r), self.model.t)
 
     def price(self, true_order: Order, ledger: Ledger, rng: np.random.Generator) -> Order:
         """The order the company posts: its true order re-priced by its strategy."""

@@ -32,6 +32,7 @@ class StepRecord:
     profit_eur: float
     co2_t: float
     taxes_eur: float
+    subsidies_eur: float
     trades: int
     active_links: int
     symbiosis_share: float
@@ -81,6 +82,7 @@ class ParkModel(mesa.Model):
         self.accounts_profit = np.zeros(len(self.companies))
         self.co2_t = 0.0
         self.taxes_eur = 0.0
+        self.subsidies_eur = 0.0
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
         self.last_account: StepAccount | None = None
@@ -174,6 +176,7 @@ class ParkModel(mesa.Model):
                 self.output_totals[key] = self.output_totals.get(key, 0.0) + q
         self.co2_t += acc.co2_t
         self.taxes_eur += acc.taxes
+        self.subsidies_eur += acc.subsidies
         for r, ra in acc.resources.items():
             tot = self.resource_totals.setdefault(r, {"exchanged": 0.0, "bought_outside": 0.0, "disposed": 0.0,
                                                      "lost": 0.0, "produced": 0.0, "consumed": 0.0})
@@ -193,6 +196,7 @@ class ParkModel(mesa.Model):
             profit_eur=float(acc.profit.sum()),
             co2_t=acc.co2_t,
             taxes_eur=acc.taxes,
+            subsidies_eur=acc.subsidies,
             trades=len(trades),
             active_links=len(links),
             symbiosis_share=len(members) / max(1, len(self.companies)),

@@ -48,6 +48,7 @@ _CHECKS = {
     "policy.carbon_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.landfill_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.virgin_tax": lambda v: None if v >= 0 else "must be >= 0",
+    "policy.exchange_subsidy": lambda v: None if v >= 0 else "must be >= 0",
 }
 
 

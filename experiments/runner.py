@@ -57,6 +57,7 @@ def _timeseries(model: ParkModel, base: ParkModel) -> pd.DataFrame:
             "baseline_co2_t": b.co2_t,
             "co2_avoided_t": b.co2_t - rec.co2_t,
             "taxes_eur": rec.taxes_eur,
+            "subsidies_eur": rec.subsidies_eur,
             "trades": rec.trades,
             "active_links": rec.active_links,
             "symbiosis_share": rec.symbiosis_share,
@@ -110,6 +111,9 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         "co2_t": float(model.co2_t),
         "baseline_co2_t": float(base.co2_t),
         "taxes_eur": float(model.taxes_eur),
+        "subsidies_eur": float(model.subsidies_eur),
+        # What the scheme costs the government: subsidies paid less taxes raised.
+        "government_net_cost_eur": float(model.subsidies_eur - model.taxes_eur),
         "baseline_taxes_eur": float(base.taxes_eur),
         "optimal_gains_eur": optimum,
         # null, not NaN, when nothing could be gained: JSON has no NaN, and None == None.

@@ -88,6 +88,7 @@ POLICY_KEYS = {
     "carbon_tax": Field("number", default=0.0, check=_at_least(0)),
     "landfill_tax": Field("number", default=0.0, check=_at_least(0)),
     "virgin_tax": Field("number", default=0.0, check=_at_least(0)),
+    "exchange_subsidy": Field("number", default=0.0, check=_at_least(0)),
 }
 METRICS = ("flow", "exchanged", "co2_avoided", "output")
 TARGET_KEYS = {

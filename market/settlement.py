@@ -64,6 +64,7 @@ class StepAccount:
     co2_t: float = 0.0
     taxes: float = 0.0
     budget: float = 0.0  # kept by the market operator (buyers paid more than sellers received)
+    subsidies: float = 0.0  # paid by the government for units exchanged
 
 
 class Ledger:
@@ -100,6 +101,10 @@ class Ledger:
     def buy_price(self, resource: str) -> float:
         return self._buy[resource]
 
+    def park_buy_value(self, resource: str) -> float:
+        """A buyer's value of a unit from a park partner (outside cost + exchange subsidy)."""
+        return self._buy[resource] + self.policy.exchange_subsidy
+
     def dispose_price(self, resource: str) -> float:
         return self._dispose[resource]
 
@@ -121,6 +126,7 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     step = acc.step
     res = ledger.resources
     money = acc.profit
+    subsidy = ledger.policy.exchange_subsidy
 
     sold: dict[tuple[int, str], float] = defaultdict(float)
     got: dict[tuple[int, str], float] = defaultdict(float)
@@ -130,6 +136,9 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
         money[t.buyer] -= t.payment
         money[t.seller] += t.receipt - t.transport_cost
         acc.budget += t.payment - t.receipt
+        if subsidy:
+            money[t.buyer] += subsidy * t.delivered
+            acc.subsidies += subsidy * t.delivered
         ra = acc.resources[t.resource]
         ra.shipped += t.shipped
         ra.exchanged += t.delivered
@@ -174,6 +183,7 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
 
     ledger.cash += money
     ledger.operator += acc.budget
+    ledger.government -= acc.subsidies
     acc.resources = dict(acc.resources)
     return acc
 
