@@ -1,0 +1,137 @@
+"""Figures of the comparison page: schemes side by side, KPIs against a swept parameter, and
+sensitivity indices. Error bars and bands are 95 % confidence intervals of the mean over
+replicates (`viz.results.mean_ci`); a scheme with one run has none."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from viz.results import KPI_LABELS, ResultSet, scheme_label, summarise
+
+COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#5d4037", "#455a64")
+
+
+def _grid(n: int, cols: int = 3) -> tuple[int, int]:
+    cols = min(cols, max(n, 1))
+    return math.ceil(max(n, 1) / cols), cols
+
+
+def _style(ax) -> None:
+    ax.tick_params(labelsize=8)
+    ax.grid(True, color="#eeeeee", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for spine in ("top", "right"):
+        ax.spines[spine].set_visible(False)
+
+
+def _scale(kpi: str, values: np.ndarray) -> tuple[float, str]:
+    """Shares as %, large money in M or k: (factor, suffix for the title)."""
+    if kpi in ("market_efficiency", "symbiosis_share"):
+        return 100.0, " (%)"
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if len(finite) else 0.0
+    if top >= 1e6:
+        return 1e-6, ", millions"
+    if top >= 1e4:
+        return 1e-3, ", thousands"
+    return 1.0, ""
+
+
+def schemes_figure(rs: ResultSet, kpis: list[str], by: list[str] | None = None) -> Figure:
+    """One panel per KPI, one horizontal bar per scheme with its 95 % interval."""
+    by = rs.swept if by is None else by
+    table = summarise(rs, by, kpis)
+    labels = [scheme_label(r, by) for _, r in table.iterrows()]
+    rows, cols = _grid(len(kpis))
+    height = max(2.4, 0.28 * len(labels) + 1.1)
+    fig = Figure(figsize=(3.6 * cols + 1.6, height * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    y = np.arange(len(labels))
+    for i, (ax, kpi) in enumerate(zip(axes, kpis)):
+        _style(ax)
+        mean = table[kpi].to_numpy(dtype=float)
+        ci = table[f"{kpi}_ci"].to_numpy(dtype=float)
+        f, suffix = _scale(kpi, mean)
+        ax.barh(y, mean * f, xerr=np.where(np.isfinite(ci), ci * f, 0), color=COLOURS[i % len(COLOURS)],
+                alpha=0.8, error_kw=dict(ecolor="#333333", capsize=3, lw=1))
+        ax.set_yticks(y, labels if i % cols == 0 else [""] * len(labels), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(KPI_LABELS.get(kpi, kpi) + suffix, fontsize=9.5, loc="left")
+        ax.axvline(0, color="#999999", lw=0.8)
+    for ax in axes[len(kpis):]:
+        ax.axis("off")
+    n = table["n"]
+    fig.suptitle(f"Schemes side by side: mean of {int(n.min())}-{int(n.max())} replicate(s), "
+                 f"bars = 95 % confidence interval" if n.max() > 1 else "Schemes side by side (one run each)",
+                 fontsize=10, x=0.01, ha="left")
+    return fig
+
+
+def against_figure(rs: ResultSet, x: str, kpis: list[str], group: str | None = None) -> Figure:
+    """Each KPI against parameter `x`: mean and 95 % band, one line per value of `group`."""
+    by = [x] + ([group] if group else [])
+    table = summarise(rs, by, kpis)
+    numeric = pd.api.types.is_numeric_dtype(rs.runs[x]) and not pd.api.types.is_bool_dtype(rs.runs[x])
+    rows, cols = _grid(len(kpis))
+    fig = Figure(figsize=(3.6 * cols + 0.4, 2.7 * rows + 0.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    groups = [(None, table)] if not group else list(table.groupby(group, sort=True))
+    cats = sorted(table[x].astype(str).unique()) if not numeric else []
+    for ax, kpi in zip(axes, kpis):
+        _style(ax)
+        f, suffix = _scale(kpi, table[kpi].to_numpy(dtype=float))
+        for j, (g, sub) in enumerate(groups):
+            sub = sub.sort_values(x)
+            colour = COLOURS[j % len(COLOURS)]
+            label = None if g is None else f"{group.rsplit('.', 1)[-1]}={g:g}" if isinstance(g, float) else f"{group.rsplit('.', 1)[-1]}={g}"
+            m = sub[kpi].to_numpy(dtype=float) * f
+            h = np.nan_to_num(sub[f"{kpi}_ci"].to_numpy(dtype=float) * f)
+            if numeric:
+                xs = sub[x].to_numpy(dtype=float)
+                ax.plot(xs, m, marker="o", ms=4, color=colour, lw=1.6, label=label)
+                ax.fill_between(xs, m - h, m + h, color=colour, alpha=0.15, lw=0)
+            else:
+                xs = np.array([cats.index(str(v)) for v in sub[x]]) + (j - (len(groups) - 1) / 2) * 0.12
+                ax.errorbar(xs, m, yerr=h, fmt="o", ms=5, color=colour, capsize=3, label=label)
+        if not numeric:
+            ax.set_xticks(range(len(cats)), cats, fontsize=8, rotation=20 if len(cats) > 3 else 0)
+        ax.set_title(KPI_LABELS.get(kpi, kpi) + suffix, fontsize=9.5, loc="left")
+        ax.set_xlabel(x, fontsize=8.5)
+    for ax in axes[len(kpis):]:
+        ax.axis("off")
+    if group:
+        axes[0].legend(fontsize=7.5, frameon=False)
+    fig.suptitle(f"KPIs against {x}: mean and 95 % confidence interval over replicates", fontsize=10,
+                 x=0.01, ha="left")
+    return fig
+
+
+def sensitivity_figure(sens: pd.DataFrame, kpi: str | None = None) -> Figure:
+    """Each index kind (S1, ST, mu_star, ...) as horizontal bars per parameter, with its
+    confidence half-width when the file gives one."""
+    df = sens if not kpi or "kpi" not in sens or not sens["kpi"].astype(bool).any() else sens[sens["kpi"] == kpi]
+    kinds = list(dict.fromkeys(df["kind"].astype(str)))
+    params = list(dict.fromkeys(df["parameter"].astype(str)))
+    rows, cols = _grid(len(kinds), cols=4)
+    fig = Figure(figsize=(3.2 * cols + 1.4, max(2.2, 0.3 * len(params) + 1.0) * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    y = np.arange(len(params))
+    for i, (ax, kind) in enumerate(zip(axes, kinds)):
+        _style(ax)
+        sub = df[df["kind"].astype(str) == kind].set_index(df[df["kind"].astype(str) == kind]["parameter"].astype(str))
+        v = np.array([sub["value"].get(p, np.nan) for p in params], dtype=float)
+        c = np.array([sub["conf"].get(p, np.nan) for p in params], dtype=float)
+        ax.barh(y, np.nan_to_num(v), xerr=np.where(np.isfinite(c), c, 0), color=COLOURS[i % len(COLOURS)],
+                alpha=0.8, error_kw=dict(ecolor="#333333", capsize=3, lw=1))
+        ax.set_yticks(y, params if i % cols == 0 else [""] * len(params), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(kind, fontsize=9.5, loc="left")
+    for ax in axes[len(kinds):]:
+        ax.axis("off")
+    fig.suptitle("Sensitivity indices" + (f" of {kpi}" if kpi else "") + " (bars: confidence interval)",
+                 fontsize=10, x=0.01, ha="left")
+    return fig

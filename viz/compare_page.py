@@ -1,0 +1,154 @@
+"""The comparison page: pick a result folder, see incentive schemes side by side.
+
+The folders offered are the result folders under `ECOPARK_RESULTS` (default: the repo's
+`results/`, where `run.py simulate` and sweeps write); any other path can be typed in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import solara
+
+from viz import compare_charts, palette
+from viz.render import svg
+from viz.results import KPI_LABELS, ResultError, candidates, load, scheme_label, summarise
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_KPIS = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "market_efficiency",
+                "symbiosis_share", "active_links")
+MAX_SCHEMES = 30
+
+
+def results_root() -> Path:
+    return Path(os.environ.get("ECOPARK_RESULTS") or REPO / "results")
+
+
+def _fmt(kpi: str, v: float) -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    if kpi.endswith("_eur"):
+        return palette.money(v)
+    if kpi in ("market_efficiency", "symbiosis_share"):
+        return palette.percent(v)
+    return palette.quantity(v)
+
+
+def _ci(kpi: str, h: float) -> str:
+    if h is None or not math.isfinite(h):
+        return ""
+    if kpi in ("market_efficiency", "symbiosis_share"):
+        return f" ± {100 * h:.1f}"
+    return " ± " + (palette.money(h).removeprefix("EUR ") if kpi.endswith("_eur") else palette.quantity(h))
+
+
+def _table(rs, by: list[str], kpis: list[str]) -> str:
+    t = summarise(rs, by, kpis)
+    head = "| scheme | runs | " + " | ".join(KPI_LABELS.get(k, k) for k in kpis) + " |"
+    lines = [head, "|" + "---|" * (len(kpis) + 2)]
+    for _, r in t.iterrows():
+        cells = [f"{_fmt(k, r[k])}{_ci(k, r[f'{k}_ci'])}" for k in kpis]
+        lines.append(f"| {scheme_label(r, by)} | {int(r['n'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@solara.component
+def SvgFigure(make, dependencies: list, classes: list[str]):
+    """A figure drawn once per change of `dependencies` (a component, so it may sit inside
+    conditions: hooks may not)."""
+    image = solara.use_memo(lambda: svg(make()), dependencies)
+    solara.Image(image, format="svg+xml", width="100%", classes=classes)
+
+
+@solara.component
+def ResultView(rs, key: str):
+    picked_kpis, set_kpis = solara.use_state([])
+    x_param, set_x = solara.use_state("")
+    group_param, set_group = solara.use_state("")
+
+    swept = rs.swept
+    kpis = [k for k in (picked_kpis or [k for k in DEFAULT_KPIS if k in rs.kpis] or rs.kpis[:6]) if k in rs.kpis]
+    head = (f"**{rs.folder.name}**: {'sweep' if rs.layout == 'sweep' else 'run folders'}, "
+            f"{len(rs.runs)} run{'s' if len(rs.runs) != 1 else ''}")
+    if swept:
+        head += "; swept: " + ", ".join(f"`{p}` ({rs.runs[p].nunique()} values)" for p in swept)
+    else:
+        head += "; no parameter varies between the runs"
+    solara.Markdown(head, classes=["result-head"])
+    for note in rs.notes:
+        solara.Warning(note, dense=True)
+    solara.SelectMultiple("KPIs", values=kpis, all_values=rs.kpis, on_value=set_kpis)
+    if not kpis:
+        return
+    n_schemes = len(rs.runs.groupby(swept, dropna=False)) if swept else 1
+    if n_schemes <= MAX_SCHEMES:
+        SvgFigure(lambda: compare_charts.schemes_figure(rs, kpis, swept), [key, tuple(kpis)], ["schemes-figure"])
+    else:
+        solara.Info(f"{n_schemes} schemes: too many to draw side by side; see them against a parameter below.")
+    if swept:
+        x = x_param if x_param in swept else swept[0]
+        others = [p for p in swept if p != x and rs.runs[p].nunique() <= len(compare_charts.COLOURS)]
+        group = group_param if group_param in others else ""
+        with solara.Row(gap="10px"):
+            solara.Select("Against", values=swept, value=x, on_value=set_x)
+            solara.Select("One line per", values=["", *others], value=group, on_value=set_group)
+        SvgFigure(lambda: compare_charts.against_figure(rs, x, kpis, group or None), [key, tuple(kpis), x, group],
+               ["against-figure"])
+    if n_schemes <= MAX_SCHEMES:
+        with solara.Details("Table of means ± 95 % interval", expand=False):
+            solara.Markdown(_table(rs, swept, kpis), style="font-size: 13px;")
+    sens = rs.sensitivity
+    if sens is not None and len(sens):
+        outputs = [k for k in dict.fromkeys(sens["kpi"].astype(str)) if k]
+        which = kpis[0] if kpis[0] in outputs else (outputs[0] if outputs else None)
+        solara.Markdown("### Sensitivity" + (f" of {KPI_LABELS.get(which, which)}" if which else ""))
+        SvgFigure(lambda: compare_charts.sensitivity_figure(sens, which), [key, which], ["sensitivity-figure"])
+    elif rs.layout == "sweep":
+        solara.Text("No sensitivity.csv in this folder.", style="font-size: 12px; color: #777;")
+    if len(rs.runs) == 1:
+        solara.Info("One run: nothing to compare yet. Point the page at a sweep, or at a folder holding "
+                    "several `run.py simulate --out` folders.")
+
+
+@solara.component
+def ComparePage():
+    root = results_root()
+    reload, set_reload = solara.use_state(0)
+    options = solara.use_memo(lambda: candidates(root), [str(root), reload])
+    folder, set_folder = solara.use_state(str(options[0]) if options else str(root))
+    typed, set_typed = solara.use_state("")
+
+    def read():
+        try:
+            return load(Path(folder)), None
+        except (ResultError, OSError, ValueError) as e:
+            return None, str(e)
+
+    rs, problem = solara.use_memo(read, [folder, reload])
+
+    def type_path(v: str):
+        set_typed(v)
+        if v.strip():
+            set_folder(str(Path(v.strip()).expanduser()))
+
+    solara.Title("Ecopark: compare results")
+    with solara.Column(gap="10px", classes=["ecopark-compare"]):
+        solara.Markdown("## Compare results\nIncentive schemes side by side: KPI means over replicates with 95 % "
+                        "confidence intervals. A sweep folder holds `results.parquet` (and optionally "
+                        "`sensitivity.csv`); a folder of `run.py simulate` outputs works too.")
+        with solara.Row(gap="10px", style="align-items: center; flex-wrap: wrap;"):
+            if options:
+                solara.Select("Result folder", values=[str(p) for p in options],
+                              value=folder if folder in {str(p) for p in options} else None,
+                              on_value=set_folder, classes=["folder-select"])
+            solara.InputText("or a folder path", value=typed, continuous_update=False, on_value=type_path,
+                             classes=["folder-input"])
+            solara.Button("Reload", icon_name="mdi-refresh", on_click=lambda: set_reload(reload + 1))
+        if not options:
+            solara.Info(f"No result folders under {root}. Run `uv run run.py simulate` or a sweep, or type a path.")
+        if problem:
+            solara.Error(problem)
+        elif rs is not None:
+            ResultView(rs, key=f"{folder}#{reload}").key(f"{folder}#{reload}")

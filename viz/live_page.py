@@ -1,0 +1,222 @@
+"""The live park page: controls, map, KPI cards, charts and a company's own panel."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import solara
+
+from experiments import scenario_io
+from experiments.problems import InputError
+from viz import html, palette
+from viz.session import (LEVER_LABELS, LEVER_UNITS, MECHANISMS, STRATEGIES, SYNTHETIC, LiveSession, Settings, lever_range,
+                          policy_levers, settings_for)
+
+FRAME_S = 0.25  # pace of Play: at most four frames a second
+DAYS_PER_FRAME = (1, 7, 30)
+
+MECHANISM_LABELS = {"call": "call market", "cda": "continuous double auction", "mcafee": "McAfee double auction",
+                    "bilateral": "bilateral negotiation", "planner": "central planner"}
+STRATEGY_LABELS = {"truthful": "truthful", "zic": "ZI-C (Gode & Sunder)", "ziu": "ZI-U (Gode & Sunder)",
+                   "zip": "ZIP (Cliff)", "roth_erev": "Roth-Erev learning"}
+
+
+@solara.component
+def Kpi(label: str, value: str, key: str, hint: str = ""):
+    with solara.Div(classes=["ecopark-kpi", f"kpi-{key}"],
+                    style="padding: 6px 12px; border-radius: 6px; background: #f5f7fa; min-width: 130px;"):
+        solara.Text(label, style="font-size: 12px; color: #555; display: block;")
+        solara.Text(value, classes=["kpi-value"], style="font-size: 20px; font-weight: 600; display: block;")
+        if hint:
+            solara.Text(hint, style="font-size: 11px; color: #777; display: block;")
+
+
+@solara.component
+def PolicySlider(label: str, unit: str, key: str, value: float, top: float, step: float, on_value):
+    with solara.Div(classes=[f"slider-{key}"], style="margin-bottom: 2px;"):
+        solara.Text(f"{label}: {value:g} {unit}", classes=["slider-label"], style="font-size: 13px; color: #444;")
+        solara.SliderFloat("", value=value, min=0, max=top, step=step, thumb_label=True,
+                           on_value=lambda v: on_value(float(v)))
+
+
+@solara.component
+def Controls(session: LiveSession, settings: Settings, on_settings, playing: solara.Reactive[bool],
+             days: solara.Reactive[int], on_step, on_reset, problems: list[str]):
+    builtins = scenario_io.builtin_names()
+
+    def change(**kw):
+        on_settings(dataclasses.replace(settings, **kw))
+
+    def pick_scenario(name: str):
+        keep = {k: getattr(settings, k) for k in ("mechanism", "strategy", "seed")}
+        on_settings(settings_for(name, settings.size, **keep))
+
+    solara.Text("Settings", style="font-size: 18px; font-weight: 600;")
+    solara.Select("Scenario", values=builtins + [SYNTHETIC], value=settings.scenario, on_value=pick_scenario)
+    if settings.scenario == SYNTHETIC:
+        solara.InputInt("Companies in the synthetic park", value=settings.size,
+                        on_value=lambda v: change(size=int(v)), continuous_update=False)
+    solara.Select("Mechanism", values=list(MECHANISMS), value=settings.mechanism,
+                  on_value=lambda v: change(mechanism=v))
+    solara.Select("Bidding strategy (all companies)", values=list(STRATEGIES), value=settings.strategy,
+                  on_value=lambda v: change(strategy=v))
+    solara.Text("Policy", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
+    for name in policy_levers():
+        value = settings.lever(name)
+        top, step = lever_range(name, value)
+        label = LEVER_LABELS.get(name, name.replace("_", " ").capitalize())
+        PolicySlider(label, LEVER_UNITS.get(name, ""), name.replace("_", "-"),
+                     value, top, step, lambda v, name=name: on_settings(settings.with_lever(name, v)))
+    solara.InputInt("Seed", value=settings.seed, on_value=lambda v: change(seed=max(0, int(v))),
+                    continuous_update=False)
+    for p in problems:
+        solara.Error(p)
+    solara.Text("A change restarts the run from day 1; the run before stays in grey on the charts.",
+                style="font-size: 12px; color: #666;")
+    solara.Text("Run", style="font-size: 18px; font-weight: 600; margin-top: 6px;")
+    with solara.Row(gap="4px"):
+        solara.Button("Pause" if playing.value else "Play", icon_name="mdi-pause" if playing.value else "mdi-play",
+                      on_click=lambda: playing.set(not playing.value), color="primary", classes=["btn-play"],
+                      small=True)
+        solara.Button("Step", icon_name="mdi-step-forward", on_click=on_step, classes=["btn-step"], small=True)
+        solara.Button("Reset", icon_name="mdi-restart", on_click=on_reset, classes=["btn-reset"], small=True)
+    with solara.Row(gap="8px", style="align-items: center; margin-top: 6px;"):
+        solara.Text("Days per step:", style="font-size: 13px; color: #444;")
+        solara.ToggleButtonsSingle(value=days.value, values=list(DAYS_PER_FRAME), on_value=days.set, dense=True)
+
+
+@solara.component
+def CompanyPanel(session: LiveSession, selected: int, on_select, on_break, version: int):
+    run = session.run
+    names = [c.name for c in run.park.companies]
+    steps = solara.use_reactive(7)
+    with solara.Card("Company", margin=0, classes=["company-panel"]):
+        solara.Select("Company", values=names, value=names[selected] if selected < len(names) else names[0],
+                      on_value=lambda name: on_select(names.index(name)))
+        view = run.company_view(selected)
+        with solara.Row(gap="6px", style="align-items: center;"):
+            solara.InputInt("Days down", value=steps.value, on_value=lambda v: steps.set(max(1, int(v))),
+                            continuous_update=True)
+            solara.Button("Break now", icon_name="mdi-flash-alert", color="error", classes=["btn-break"],
+                          on_click=lambda: on_break(selected, steps.value))
+        if view["down"]:
+            solara.Error(f"{view['name']} is down: {view['down_steps_left']} more day(s).", dense=True)
+        elif view["cut_off"]:
+            solara.Warning("Lost an exchange partner since the failure.", dense=True)
+        savings = view["profit_eur"] - view["baseline_profit_eur"]
+        strategy = STRATEGY_LABELS.get(view["strategy"].lower(), view["strategy"])
+        parts = [
+            html.para(html.bold(view["name"]), html.text(f" ({view['sector']}; bids {strategy})")),
+            html.para(html.text("Profit this run: "), html.bold(palette.money(view["profit_eur"])),
+                      html.text(f" ({palette.money(savings)} against no symbiosis)")),
+            html.para(html.text(f"Output today: {palette.money(view['output_value_eur'])}")),
+        ]
+        parts.append(html.heading("Partners this run", 5))
+        if view["partners"]:
+            parts.append(html.table(["", "partner", "resource", "total"],
+                                    [[d, who, r.replace("_", " "), palette.quantity(q, u)]
+                                     for d, who, r, q, u in view["partners"]], classes="partners"))
+        else:
+            parts.append(html.para(html.text("none yet")))
+        if view["stock"]:
+            parts += [html.heading("Stock", 5),
+                      html.table(["resource", "in store", "capacity"],
+                                 [[r.replace("_", " "), palette.quantity(q, u), palette.quantity(cap, u)]
+                                  for r, q, cap, u in view["stock"]])]
+        parts.append(html.heading("Processes", 5))
+        for p in view["processes"]:
+            ins = ", ".join(f"{r.replace('_', ' ')} {q:.3g} {u}" for r, (q, u) in p["inputs"].items()) or "none"
+            outs = ", ".join(f"{r.replace('_', ' ')} {q:.3g} {u}" for r, (q, u) in p["byproducts"].items()) or "none"
+            parts.append(html.para(
+                html.bold(p["name"]),
+                html.text(f": up to {palette.quantity(p['capacity'], p['unit'])} a day at "
+                          f"{palette.money(p['sale_price'])}/{p['unit']}, {100 * p['utilisation']:.0f} % load on average. "),
+                html.text(f"Needs per {p['unit']}: {ins}. Yields per {p['unit']}: {outs}."),
+                style="margin: 2px 0 6px 0; font-size: 13px;"))
+        solara.HTML(unsafe_innerHTML="".join(parts), classes=["company-details"])
+
+
+@solara.component
+def LivePage():
+    session = solara.use_memo(LiveSession, [])
+    settings, set_settings = solara.use_state(session.settings)
+    version, set_version = solara.use_state(0)
+    playing = solara.use_reactive(False)
+    days = solara.use_reactive(1)
+    selected, set_selected = solara.use_state(0)
+    problems, set_problems = solara.use_state([])
+    timing = solara.use_ref(0.0)
+
+    def on_settings(new: Settings):
+        try:
+            session.configure(new)
+        except InputError as e:
+            set_problems(list(e.problems))
+            return
+        set_problems([])
+        set_settings(new)
+        if selected >= len(session.run.park.companies):
+            set_selected(0)
+        set_version(lambda v: v + 1)
+
+    def on_step():
+        session.step(days.value)
+        set_version(lambda v: v + 1)
+
+    def on_reset():
+        session.reset()
+        set_version(lambda v: v + 1)
+
+    def on_break(index: int, steps: int):
+        session.run.break_company(index, steps)
+        set_version(lambda v: v + 1)
+
+    def play(cancel: threading.Event):
+        if not playing.value:
+            return
+        while not cancel.is_set():
+            t0 = time.perf_counter()
+            session.step(days.value)
+            set_version(lambda v: v + 1)
+            rest = FRAME_S - (time.perf_counter() - t0)
+            if rest > 0:
+                cancel.wait(rest)
+
+    solara.use_thread(play, dependencies=[playing.value, session.generation, days.value], intrusive_cancel=False)
+
+    run = session.run
+    t0 = time.perf_counter()
+    map_svg = solara.use_memo(lambda: session.map_svg(selected), [version, selected, session.generation])
+    charts_svg = solara.use_memo(session.charts_svg, [version, session.generation])
+    drawn_ms = (time.perf_counter() - t0) * 1000
+    if drawn_ms > 1:
+        timing.current = drawn_ms
+    totals = run.totals()
+
+    solara.Title("Ecopark: live park")
+    first = (run.park.description.strip().splitlines() or [""])[0]
+    with solara.Row(gap="14px", style="align-items: flex-start;", classes=["ecopark-live"]):
+        with solara.Card(margin=0, style="width: 290px; min-width: 290px;", classes=["controls"]):
+            with solara.Column(gap="2px"):
+                Controls(session, settings, on_settings, playing, days, on_step, on_reset, problems)
+        with solara.Column(gap="10px", style="flex: 1 1 auto; min-width: 0;"):
+            solara.HTML(unsafe_innerHTML=html.heading(f"{run.park.name.capitalize()}: live park", 2)
+                        + html.para(html.text(first), style="margin: 0; color: #555; font-size: 13px;"))
+            with solara.Row(gap="10px", style="flex-wrap: wrap;"):
+                Kpi("Day", f"{totals['steps']}", "day")
+                Kpi("Gains from trade", palette.money(totals["gains_from_trade_eur"]), "gains", "this run")
+                Kpi("CO2 avoided", palette.quantity(totals["co2_avoided_t"], "t"), "co2", "vs no symbiosis")
+                Kpi("Market efficiency", palette.percent(totals["market_efficiency"]), "efficiency", "of the optimum")
+                Kpi("Active links", f"{totals['active_links']:.0f}", "links", "today")
+                Kpi("In an exchange", palette.percent(totals["symbiosis_share"]), "share", "of companies, today")
+                Kpi("Savings", palette.money(totals["savings_vs_baseline_eur"]), "savings", "vs no symbiosis")
+            with solara.Row(gap="14px", style="align-items: flex-start;"):
+                with solara.Column(gap="4px", style="flex: 2 1 0; min-width: 0;"):
+                    solara.Image(map_svg, format="svg+xml", width="100%", classes=["park-map"])
+                    solara.Image(charts_svg, format="svg+xml", width="100%", classes=["park-charts"])
+                with solara.Column(style="flex: 1 1 0; min-width: 340px; max-width: 480px;"):
+                    CompanyPanel(session, selected, set_selected, on_break, version)
+            solara.Text(f"Map and charts drawn in {timing.current:.0f} ms. The same run from the command line: "
+                        f"{settings.command_line()}", classes=["run-command"], style="font-size: 12px; color: #777;")

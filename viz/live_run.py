@@ -1,0 +1,228 @@
+"""A park stepped live for the browser page, beside its no-symbiosis baseline.
+
+`LiveRun` owns two `ParkModel`s built as `experiments.runner.simulate` builds them (same
+scenario, policy and seed; the baseline with exchanges off), steps both one day at a time and
+keeps the per-step KPIs the charts draw. It knows nothing of Solara, so tests drive it directly.
+
+Breaking a company sets its `down` flag (which `Company.plan` respects) in the run *and* in the
+baseline, for the same steps: CO2 avoided and savings then measure what the failure did to the
+symbiosis, not the output the failed plant stopped making.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agents.model import ParkModel
+from agents.scenario import Scenario
+from experiments import scenario_io
+from experiments.config import RunConfig, apply
+from experiments.runner import efficiency
+
+# The per-step series the page charts, in the order of the runner's timeseries.parquet.
+SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2_avoided_t",
+          "savings_vs_baseline_eur", "active_links", "symbiosis_share", "trades")
+
+
+@functools.lru_cache(maxsize=16)
+def load_park(name: str) -> Scenario:
+    """A scenario by name, cached: a `Scenario` is frozen, so every run may share it."""
+    return scenario_io.load(name)
+
+
+def build_config(scenario: str, assignments: dict[str, Any]) -> tuple[RunConfig, Scenario]:
+    """The run config the page's controls stand for, as `experiments.config.resolve` builds it
+    for the command line: the scenario's own [policy] first, then the dotted-path assignments,
+    validated by `apply` (an unknown key or bad value raises `InputError`)."""
+    park = load_park(scenario)
+    base = dataclasses.replace(RunConfig(), scenario=scenario, policy=park.policy)
+    return apply(base, assignments), park
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """An exchange of this step, summed over the trades of one seller, buyer and resource."""
+
+    seller: int
+    buyer: int
+    resource: str
+    delivered: float
+
+
+@dataclass
+class Snapshot:
+    """What the map draws for the last step."""
+
+    step: int
+    flows: list[Flow]
+    output_value: np.ndarray  # EUR of output this step per company (sale price x quantity)
+    down: np.ndarray  # bool per company
+    cut_off: np.ndarray  # bool: lost an exchange partner since the latest break
+
+
+@dataclass
+class LiveRun:
+    cfg: RunConfig
+    park: Scenario
+    model: ParkModel = field(init=False)
+    baseline: ParkModel = field(init=False)
+    series: dict[str, list[float]] = field(init=False)
+    breaks: dict[int, int] = field(init=False, default_factory=dict)  # company -> steps left down
+    break_spans: list[tuple[int, int, int]] = field(init=False, default_factory=list)  # (company, first, last step)
+    snapshot: Snapshot | None = field(init=False, default=None)
+    flow_max: dict[str, float] = field(init=False, default_factory=dict)  # largest flow seen per resource
+    _links_at_break: set[tuple[int, int, str]] | None = field(init=False, default=None)
+    _last_links: set[tuple[int, int, str]] = field(init=False, default_factory=set)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        cfg, park = self.cfg, self.park
+        self.model = ParkModel(park, cfg.policy, cfg.market, cfg.seed)
+        self.baseline = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed)
+        self.series = {k: [] for k in ("step", *SERIES)}
+        self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
+        # The value a company makes on a normal day at full load: the map's size reference.
+        self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
+                                       for c in park.companies], dtype=float)
+
+    @classmethod
+    def from_settings(cls, scenario: str, assignments: dict[str, Any]) -> "LiveRun":
+        cfg, park = build_config(scenario, assignments)
+        return cls(cfg, park)
+
+    @property
+    def t(self) -> int:
+        """Steps done."""
+        return self.model.t
+
+    def break_company(self, index: int, steps: int) -> None:
+        """Take company `index` down for the next `steps` steps, in the run and the baseline."""
+        if not 0 <= index < len(self.model.companies):
+            raise IndexError(f"no company {index} in {self.park.name}")
+        steps = max(1, int(steps))
+        with self._lock:
+            if not self.breaks:
+                self._links_at_break = set(self._last_links)
+            self.breaks[index] = max(self.breaks.get(index, 0), steps)
+            self.model.companies[index].down = True
+            self.baseline.companies[index].down = True
+            self.break_spans.append((index, self.t, self.t + steps - 1))
+
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            with self._lock:
+                self._step()
+
+    def _step(self) -> None:
+        m, b = self.model, self.baseline
+        before = dict(m.output_totals)
+        first_trade = len(m.trade_log)
+        down = np.array([c.down for c in m.companies], dtype=bool)
+        m.step()
+        b.step()
+        rec, brec = m.records[-1], b.records[-1]
+        s = self.series
+        s["step"].append(rec.step)
+        s["gains_from_trade_eur"].append(rec.gains_from_trade_eur)
+        s["optimal_gains_eur"].append(rec.optimal_gains_eur)
+        s["market_efficiency"].append(efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur))
+        s["co2_avoided_t"].append(brec.co2_t - rec.co2_t)
+        s["savings_vs_baseline_eur"].append(rec.profit_eur - brec.profit_eur)
+        s["active_links"].append(rec.active_links)
+        s["symbiosis_share"].append(rec.symbiosis_share)
+        s["trades"].append(rec.trades)
+
+        value = np.zeros(len(m.companies))
+        for (c, product), total in m.output_totals.items():
+            q = total - before.get((c, product), 0.0)
+            if q > 0:
+                value[c] += q * self._price[c].get(product, 0.0)
+        sums: dict[tuple[int, int, str], float] = {}
+        for tr in m.trade_log[first_trade:]:
+            key = (tr.seller, tr.buyer, tr.resource)
+            sums[key] = sums.get(key, 0.0) + tr.delivered
+        flows = [Flow(s_, b_, r, q) for (s_, b_, r), q in sums.items() if q > 0]
+        for f in flows:
+            self.flow_max[f.resource] = max(self.flow_max.get(f.resource, 0.0), f.delivered)
+        links = {(f.seller, f.buyer, f.resource) for f in flows}
+        cut = np.zeros(len(m.companies), dtype=bool)
+        if self._links_at_break is not None:
+            for s_, b_, r in self._links_at_break - links:
+                cut[s_] = cut[b_] = True
+            cut &= ~down
+        self._last_links = links
+        self.snapshot = Snapshot(rec.step, flows, value, down, cut)
+
+        for i in list(self.breaks):
+            self.breaks[i] -= 1
+            if self.breaks[i] <= 0:
+                del self.breaks[i]
+                m.companies[i].down = False
+                b.companies[i].down = False
+        if not self.breaks and self._links_at_break is not None and not cut.any():
+            self._links_at_break = None  # recovered: every link lost to the failure is back
+
+    # ---- what the page shows -------------------------------------------------------------
+
+    def totals(self) -> dict[str, float]:
+        """Run totals so far: the KPI cards."""
+        s = self.series
+        gains = float(np.sum(s["gains_from_trade_eur"]))
+        optimum = float(np.sum(s["optimal_gains_eur"]))
+        return {
+            "steps": self.t,
+            "gains_from_trade_eur": gains,
+            "co2_avoided_t": float(np.sum(s["co2_avoided_t"])),
+            "market_efficiency": efficiency(gains, optimum),
+            "active_links": float(s["active_links"][-1]) if s["active_links"] else 0.0,
+            "symbiosis_share": float(s["symbiosis_share"][-1]) if s["symbiosis_share"] else 0.0,
+            "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
+        }
+
+    def company_view(self, index: int) -> dict[str, Any]:
+        """Everything the company panel shows about company `index`."""
+        m = self.model
+        c = m.companies[index]
+        spec = c.spec
+        names = [x.name for x in self.park.companies]
+        partners: dict[tuple[str, str, str], float] = {}
+        for tr in m.trade_log:
+            if tr.seller == index:
+                key = ("sells to", names[tr.buyer], tr.resource)
+            elif tr.buyer == index:
+                key = ("buys from", names[tr.seller], tr.resource)
+            else:
+                continue
+            partners[key] = partners.get(key, 0.0) + tr.delivered
+        units = {r: res.unit for r, res in self.park.resources.items()}
+        resources = sorted({r for p in spec.processes for r in (*p.inputs, *p.byproducts)} | set(spec.storage))
+        stock = [(r, m.ledger.stock(index, r), m.ledger.store_capacity(index, r), units.get(r, ""))
+                 for r in resources if m.ledger.store_capacity(index, r) > 0]
+        snap = self.snapshot
+        return {
+            "name": spec.name,
+            "sector": spec.sector,
+            "strategy": c.strategy.__class__.__name__,
+            "down": c.down,
+            "down_steps_left": self.breaks.get(index, 0),
+            "cut_off": bool(snap.cut_off[index]) if snap is not None else False,
+            "processes": [
+                {"name": p.name, "product": p.product, "unit": p.unit, "capacity": p.capacity,
+                 "utilisation": p.utilisation, "sale_price": p.sale_price,
+                 "inputs": {r: (q, units.get(r, "")) for r, q in p.inputs.items()},
+                 "byproducts": {r: (q, units.get(r, "")) for r, q in p.byproducts.items()}}
+                for p in spec.processes
+            ],
+            "stock": stock,
+            "partners": sorted(((d, who, r, q, units.get(r, "")) for (d, who, r), q in partners.items()),
+                               key=lambda x: (x[0], -x[3])),
+            "profit_eur": c.profit_eur,
+            "baseline_profit_eur": self.baseline.companies[index].profit_eur,
+            "output_value_eur": float(snap.output_value[index]) if snap is not None else 0.0,
+        }
