@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from viz.results import KPI_LABELS, ResultSet, scheme_label, summarise
 
+MAX_LINE_POINTS = 12  # more distinct x values than this (a Sobol or Morris design): scatter the runs
 COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#5d4037", "#455a64")
 
 
@@ -26,6 +27,21 @@ def _style(ax) -> None:
     ax.set_axisbelow(True)
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
+
+
+def _readable_y(ax, values: np.ndarray) -> None:
+    """No '+1e2' offsets, and a flat KPI (100 % efficiency everywhere) drawn as flat, not as
+    noise magnified to fill the panel."""
+    fmt = ax.yaxis.get_major_formatter()
+    if hasattr(fmt, "set_useOffset"):
+        fmt.set_useOffset(False)
+    v = values[np.isfinite(values)]
+    if len(v):
+        lo, hi = float(v.min()), float(v.max())
+        need = 0.02 * max(abs(lo), abs(hi), 1e-9)
+        if hi - lo < need:
+            mid = (hi + lo) / 2
+            ax.set_ylim(mid - need, mid + need)
 
 
 def _scale(kpi: str, values: np.ndarray) -> tuple[float, str]:
@@ -48,7 +64,7 @@ def schemes_figure(rs: ResultSet, kpis: list[str], by: list[str] | None = None) 
     labels = [scheme_label(r, by) for _, r in table.iterrows()]
     rows, cols = _grid(len(kpis))
     height = max(2.4, 0.28 * len(labels) + 1.1)
-    fig = Figure(figsize=(3.6 * cols + 1.6, height * rows), layout="constrained")
+    fig = Figure(figsize=(11.2, height * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     y = np.arange(len(labels))
     for i, (ax, kpi) in enumerate(zip(axes, kpis)):
@@ -62,6 +78,9 @@ def schemes_figure(rs: ResultSet, kpis: list[str], by: list[str] | None = None) 
         ax.invert_yaxis()
         ax.set_title(KPI_LABELS.get(kpi, kpi) + suffix, fontsize=9.5, loc="left")
         ax.axvline(0, color="#999999", lw=0.8)
+        fmt = ax.xaxis.get_major_formatter()
+        if hasattr(fmt, "set_useOffset"):
+            fmt.set_useOffset(False)
     for ax in axes[len(kpis):]:
         ax.axis("off")
     n = table["n"]
@@ -77,36 +96,47 @@ def against_figure(rs: ResultSet, x: str, kpis: list[str], group: str | None = N
     table = summarise(rs, by, kpis)
     numeric = pd.api.types.is_numeric_dtype(rs.runs[x]) and not pd.api.types.is_bool_dtype(rs.runs[x])
     rows, cols = _grid(len(kpis))
-    fig = Figure(figsize=(3.6 * cols + 0.4, 2.7 * rows + 0.3), layout="constrained")
+    fig = Figure(figsize=(11.2, 2.7 * rows + 0.3), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     groups = [(None, table)] if not group else list(table.groupby(group, sort=True))
     cats = sorted(table[x].astype(str).unique()) if not numeric else []
+    many = numeric and table[x].nunique() > MAX_LINE_POINTS
     for ax, kpi in zip(axes, kpis):
         _style(ax)
         f, suffix = _scale(kpi, table[kpi].to_numpy(dtype=float))
+        drawn = []
         for j, (g, sub) in enumerate(groups):
             sub = sub.sort_values(x)
             colour = COLOURS[j % len(COLOURS)]
             label = None if g is None else f"{group.rsplit('.', 1)[-1]}={g:g}" if isinstance(g, float) else f"{group.rsplit('.', 1)[-1]}={g}"
             m = sub[kpi].to_numpy(dtype=float) * f
             h = np.nan_to_num(sub[f"{kpi}_ci"].to_numpy(dtype=float) * f)
-            if numeric:
+            if many:
+                # A sampled design: every point its own x, no line to follow; show the runs.
+                runs = rs.runs if g is None else rs.runs[rs.runs[group] == g]
+                ax.scatter(runs[x].to_numpy(dtype=float), runs[kpi].to_numpy(dtype=float) * f, s=12,
+                           color=colour, alpha=0.7, label=label)
+                drawn.append(runs[kpi].to_numpy(dtype=float) * f)
+            elif numeric:
                 xs = sub[x].to_numpy(dtype=float)
                 ax.plot(xs, m, marker="o", ms=4, color=colour, lw=1.6, label=label)
                 ax.fill_between(xs, m - h, m + h, color=colour, alpha=0.15, lw=0)
+                drawn += [m - h, m + h]
             else:
                 xs = np.array([cats.index(str(v)) for v in sub[x]]) + (j - (len(groups) - 1) / 2) * 0.12
                 ax.errorbar(xs, m, yerr=h, fmt="o", ms=5, color=colour, capsize=3, label=label)
+                drawn += [m - h, m + h]
         if not numeric:
             ax.set_xticks(range(len(cats)), cats, fontsize=8, rotation=20 if len(cats) > 3 else 0)
+        _readable_y(ax, np.concatenate(drawn) if drawn else np.zeros(0))
         ax.set_title(KPI_LABELS.get(kpi, kpi) + suffix, fontsize=9.5, loc="left")
         ax.set_xlabel(x, fontsize=8.5)
     for ax in axes[len(kpis):]:
         ax.axis("off")
     if group:
         axes[0].legend(fontsize=7.5, frameon=False)
-    fig.suptitle(f"KPIs against {x}: mean and 95 % confidence interval over replicates", fontsize=10,
-                 x=0.01, ha="left")
+    what = "each run (a sampled design)" if many else "mean and 95 % confidence interval over replicates"
+    fig.suptitle(f"KPIs against {x}: {what}", fontsize=10, x=0.01, ha="left")
     return fig
 
 
@@ -117,7 +147,8 @@ def sensitivity_figure(sens: pd.DataFrame, kpi: str | None = None) -> Figure:
     kinds = list(dict.fromkeys(df["kind"].astype(str)))
     params = list(dict.fromkeys(df["parameter"].astype(str)))
     rows, cols = _grid(len(kinds), cols=4)
-    fig = Figure(figsize=(3.2 * cols + 1.4, max(2.2, 0.3 * len(params) + 1.0) * rows), layout="constrained")
+    # As wide as the other figures, so the page scales all of them alike.
+    fig = Figure(figsize=(11.2, max(2.2, 0.3 * len(params) + 1.0) * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     y = np.arange(len(params))
     for i, (ax, kind) in enumerate(zip(axes, kinds)):

@@ -10,15 +10,17 @@ import math
 import os
 from pathlib import Path
 
+import pandas as pd
 import solara
 
-from viz import compare_charts, palette
+from viz import compare_charts, html, palette
 from viz.render import svg
 from viz.results import KPI_LABELS, ResultError, candidates, load, scheme_label, summarise
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_KPIS = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "market_efficiency",
-                "symbiosis_share", "active_links")
+# The first six of these that a folder has are shown until the user picks others.
+DEFAULT_KPIS = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
+                "market_efficiency", "symbiosis_share", "active_links")
 MAX_SCHEMES = 30
 
 
@@ -46,12 +48,9 @@ def _ci(kpi: str, h: float) -> str:
 
 def _table(rs, by: list[str], kpis: list[str]) -> str:
     t = summarise(rs, by, kpis)
-    head = "| scheme | runs | " + " | ".join(KPI_LABELS.get(k, k) for k in kpis) + " |"
-    lines = [head, "|" + "---|" * (len(kpis) + 2)]
-    for _, r in t.iterrows():
-        cells = [f"{_fmt(k, r[k])}{_ci(k, r[f'{k}_ci'])}" for k in kpis]
-        lines.append(f"| {scheme_label(r, by)} | {int(r['n'])} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[scheme_label(r, by), int(r["n"]), *(f"{_fmt(k, r[k])}{_ci(k, r[f'{k}_ci'])}" for k in kpis)]
+            for _, r in t.iterrows()]
+    return html.table(["scheme", "runs", *(KPI_LABELS.get(k, k) for k in kpis)], rows)
 
 
 @solara.component
@@ -69,14 +68,14 @@ def ResultView(rs, key: str):
     group_param, set_group = solara.use_state("")
 
     swept = rs.swept
-    kpis = [k for k in (picked_kpis or [k for k in DEFAULT_KPIS if k in rs.kpis] or rs.kpis[:6]) if k in rs.kpis]
-    head = (f"**{rs.folder.name}**: {'sweep' if rs.layout == 'sweep' else 'run folders'}, "
-            f"{len(rs.runs)} run{'s' if len(rs.runs) != 1 else ''}")
+    kpis = [k for k in (picked_kpis or [k for k in DEFAULT_KPIS if k in rs.kpis][:6] or rs.kpis[:6]) if k in rs.kpis]
+    head = html.bold(rs.folder.name) + html.text(
+        f": {'table of runs' if rs.layout == 'sweep' else 'run folders'}, {len(rs.runs)} run{'s' if len(rs.runs) != 1 else ''}")
     if swept:
-        head += "; swept: " + ", ".join(f"`{p}` ({rs.runs[p].nunique()} values)" for p in swept)
+        head += html.text("; compared by " + ", ".join(f"{p} ({rs.runs[p].nunique()} values)" for p in swept))
     else:
-        head += "; no parameter varies between the runs"
-    solara.Markdown(head, classes=["result-head"])
+        head += html.text("; no parameter varies between the runs")
+    solara.HTML(unsafe_innerHTML=head, classes=["result-head"])
     for note in rs.notes:
         solara.Warning(note, dense=True)
     solara.SelectMultiple("KPIs", values=kpis, all_values=rs.kpis, on_value=set_kpis)
@@ -87,26 +86,31 @@ def ResultView(rs, key: str):
         SvgFigure(lambda: compare_charts.schemes_figure(rs, kpis, swept), [key, tuple(kpis)], ["schemes-figure"])
     else:
         solara.Info(f"{n_schemes} schemes: too many to draw side by side; see them against a parameter below.")
-    if swept:
-        x = x_param if x_param in swept else swept[0]
+    numeric = [p for p in swept if pd.api.types.is_numeric_dtype(rs.runs[p]) and not pd.api.types.is_bool_dtype(rs.runs[p])]
+    # Against a parameter: only when one is numeric; named schemes alone are the bars above.
+    if numeric or len(swept) > 1:
+        x = x_param if x_param in swept else (numeric or swept)[0]
         others = [p for p in swept if p != x and rs.runs[p].nunique() <= len(compare_charts.COLOURS)]
-        group = group_param if group_param in others else ""
+        # One line per value of the other swept parameter, unless the user chose otherwise.
+        group = group_param if group_param in others or group_param == "-" else (others[0] if others else "")
+        group = "" if group == "-" else group
         with solara.Row(gap="10px"):
             solara.Select("Against", values=swept, value=x, on_value=set_x)
-            solara.Select("One line per", values=["", *others], value=group, on_value=set_group)
+            solara.Select("One line per", values=["-", *others], value=group or "-", on_value=set_group)
         SvgFigure(lambda: compare_charts.against_figure(rs, x, kpis, group or None), [key, tuple(kpis), x, group],
                ["against-figure"])
     if n_schemes <= MAX_SCHEMES:
         with solara.Details("Table of means ± 95 % interval", expand=False):
-            solara.Markdown(_table(rs, swept, kpis), style="font-size: 13px;")
+            solara.HTML(unsafe_innerHTML=_table(rs, swept, kpis), classes=["means-table"])
     sens = rs.sensitivity
     if sens is not None and len(sens):
         outputs = [k for k in dict.fromkeys(sens["kpi"].astype(str)) if k]
         which = kpis[0] if kpis[0] in outputs else (outputs[0] if outputs else None)
-        solara.Markdown("### Sensitivity" + (f" of {KPI_LABELS.get(which, which)}" if which else ""))
+        solara.HTML(unsafe_innerHTML=html.heading("Sensitivity" + (f" of {KPI_LABELS.get(which, which)}" if which else ""), 3))
         SvgFigure(lambda: compare_charts.sensitivity_figure(sens, which), [key, which], ["sensitivity-figure"])
-    elif rs.layout == "sweep":
-        solara.Text("No sensitivity.csv in this folder.", style="font-size: 12px; color: #777;")
+    elif rs.layout == "sweep" and "scheme" not in swept:
+        solara.Text("No sensitivity indices here: `run.py report DIR` writes them for Sobol and Morris sweeps.",
+                    style="font-size: 12px; color: #777;")
     if len(rs.runs) == 1:
         solara.Info("One run: nothing to compare yet. Point the page at a sweep, or at a folder holding "
                     "several `run.py simulate --out` folders.")
@@ -135,9 +139,11 @@ def ComparePage():
 
     solara.Title("Ecopark: compare results")
     with solara.Column(gap="10px", classes=["ecopark-compare"]):
-        solara.Markdown("## Compare results\nIncentive schemes side by side: KPI means over replicates with 95 % "
-                        "confidence intervals. A sweep folder holds `results.parquet` (and optionally "
-                        "`sensitivity.csv`); a folder of `run.py simulate` outputs works too.")
+        solara.HTML(unsafe_innerHTML=html.heading("Compare results", 2) + html.para(html.text(
+            "Incentive schemes side by side: KPI means over replicates with 95 % confidence intervals. "
+            "Reads a sweep folder (results.parquet, and the sensitivity indices of `run.py report`), a "
+            "`run.py compare` folder (runs.parquet) or a folder of `run.py simulate` outputs."),
+            style="margin: 0; color: #555; font-size: 13px;"))
         with solara.Row(gap="10px", style="align-items: center; flex-wrap: wrap;"):
             if options:
                 solara.Select("Result folder", values=[str(p) for p in options],

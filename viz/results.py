@@ -2,7 +2,8 @@
 
 Two layouts are read:
 
-- a sweep folder: `results.parquet`, one row per run (`run_id`, parameter columns named by
+- a sweep folder: `results.parquet` (or `runs.parquet`, as `run.py compare` writes it, with a
+  `scheme` column naming each run's incentive scheme), one row per run (`run_id`, parameter columns named by
   dotted path such as `policy.carbon_tax`, `replicate`, `seed`, one column per KPI named either
   `kpis.NAME` or plain `NAME`, `status`, `error`, `wall_s`), and optionally `sensitivity.csv`
   (parameter, index kind, value, confidence; `report/sensitivity.csv` as `run.py report`
@@ -28,12 +29,14 @@ import pandas as pd
 from scipy import stats
 
 SWEEP_FILE = "results.parquet"
+SWEEP_FILES = (SWEEP_FILE, "runs.parquet")  # runs.parquet: what `run.py compare` writes
 SENSITIVITY_FILE = "sensitivity.csv"
 META = ("run_id", "point", "replicate", "seed", "status", "error", "wall_s", "folder", "started_unix")
 META_PREFIXES = ("worker_",)  # bookkeeping of the executor (worker_pid, worker_rss_mb)
 FAILED = {"error", "failed", "fail", "failure", "crashed", "timeout", "timed_out", "cancelled", "killed"}
 # KPIs in the order the page offers them (summary.json `kpis`); others found are appended.
-KPI_ORDER = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "market_efficiency",
+KPI_ORDER = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
+             "market_efficiency", "subsidies_eur",
              "symbiosis_share", "active_links", "trades", "optimal_gains_eur", "mechanism_budget_eur",
              "profit_eur", "baseline_profit_eur", "co2_t", "baseline_co2_t", "taxes_eur", "baseline_taxes_eur")
 KPI_LABELS = {
@@ -47,6 +50,8 @@ KPI_LABELS = {
     "optimal_gains_eur": "Optimal gains (EUR)",
     "mechanism_budget_eur": "Mechanism budget (EUR)",
     "taxes_eur": "Taxes paid (EUR)",
+    "subsidies_eur": "Subsidies paid (EUR)",
+    "government_net_cost_eur": "Government net cost (EUR)",
 }
 # Parameters a run config always has but a comparison never sweeps.
 NOT_SCHEME = ("seed", "replicate", "run_id")
@@ -69,8 +74,11 @@ class ResultSet:
 
     @property
     def swept(self) -> list[str]:
-        """Parameters that take more than one value across the runs (seeds excluded)."""
-        return [p for p in self.params if p not in NOT_SCHEME and self.runs[p].nunique(dropna=False) > 1]
+        """Parameters that take more than one value across the runs (seeds excluded). A named
+        `scheme` column stands for all of them: each scheme sets its own keys, the others are
+        empty in its rows."""
+        varied = [p for p in self.params if p not in NOT_SCHEME and self.runs[p].nunique(dropna=False) > 1]
+        return ["scheme"] if "scheme" in varied else varied
 
 
 def _kpi_name(col: str) -> str:
@@ -94,7 +102,7 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
 
 def is_result_folder(path: Path) -> bool:
     path = Path(path)
-    if (path / SWEEP_FILE).is_file() or (path / "summary.json").is_file():
+    if any((path / f).is_file() for f in SWEEP_FILES) or (path / "summary.json").is_file():
         return True
     try:
         return any((p / "summary.json").is_file() for p in path.iterdir() if p.is_dir())
@@ -109,15 +117,16 @@ def candidates(root: Path) -> list[Path]:
         return []
     found = [p for p in [root, *sorted(q for q in root.iterdir() if q.is_dir() and not q.name.startswith("."))]
              if is_result_folder(p)]
-    return sorted(found, key=lambda p: (not (p / SWEEP_FILE).is_file(), -p.stat().st_mtime))
+    return sorted(found, key=lambda p: (not any((p / f).is_file() for f in SWEEP_FILES), -p.stat().st_mtime))
 
 
 def load(folder: Path) -> ResultSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise ResultError(f"{folder}: no such folder")
-    if (folder / SWEEP_FILE).is_file():
-        rs = _load_sweep(folder)
+    table = next((folder / f for f in SWEEP_FILES if (folder / f).is_file()), None)
+    if table is not None:
+        rs = _load_sweep(table)
     else:
         rs = _load_runs(folder)
     for place in (folder / SENSITIVITY_FILE, folder / "report" / SENSITIVITY_FILE):
@@ -127,11 +136,12 @@ def load(folder: Path) -> ResultSet:
     return rs
 
 
-def _load_sweep(folder: Path) -> ResultSet:
+def _load_sweep(table: Path) -> ResultSet:
+    folder = table.parent
     try:
-        df = pd.read_parquet(folder / SWEEP_FILE)
+        df = pd.read_parquet(table)
     except Exception as e:  # a corrupt or half-written file: say which and why
-        raise ResultError(f"{folder / SWEEP_FILE}: cannot be read ({e})") from None
+        raise ResultError(f"{table}: cannot be read ({e})") from None
     failed = np.zeros(len(df), dtype=bool)
     if "status" in df:
         failed |= df["status"].astype(str).str.strip().str.lower().isin(FAILED).to_numpy()
@@ -178,7 +188,7 @@ def _load_runs(folder: Path) -> ResultSet:
     paths = [folder] if (folder / "summary.json").is_file() else sorted(
         p for p in folder.iterdir() if p.is_dir() and (p / "summary.json").is_file())
     if not paths:
-        raise ResultError(f"{folder}: no {SWEEP_FILE} and no run folders (subfolders with summary.json); "
+        raise ResultError(f"{folder}: no {' or '.join(SWEEP_FILES)} and no run folders (subfolders with summary.json); "
                           f"point the page at a sweep folder or at a folder of `run.py simulate --out` outputs")
     rows, notes = [], []
     for p in paths:
@@ -260,7 +270,11 @@ def summarise(rs: ResultSet, by: list[str] | None = None, kpis: list[str] | None
     by = list(rs.swept if by is None else by)
     kpis = list(rs.kpis if kpis is None else kpis)
     df = rs.runs
-    groups = df.groupby(by, dropna=False, sort=True) if by else [((), df)]
+    if "point" in df and by:
+        # In design order (a compare's reference scheme first), not alphabetical.
+        groups = df.sort_values("point", kind="stable").groupby(by, dropna=False, sort=False)
+    else:
+        groups = df.groupby(by, dropna=False, sort=True) if by else [((), df)]
     rows = []
     for key, g in groups:
         key = key if isinstance(key, tuple) else (key,)
@@ -279,6 +293,8 @@ def scheme_label(row: pd.Series | dict, by: list[str]) -> str:
     """`carbon_tax=80, mechanism=cda`: the last part of each dotted path and its value."""
     if not by:
         return "all runs"
+    if by == ["scheme"]:
+        return str(row["scheme"])
     parts = []
     for p in by:
         v = row[p]
