@@ -1,0 +1,363 @@
+"""The browser page without a browser: the live run, its figures, the result loader, and the
+Solara components rendered headless with `solara.render`."""
+
+import dataclasses
+import math
+import time
+
+import ipyvuetify as v
+import numpy as np
+import pandas as pd
+import pytest
+import solara
+import solara.widgets
+
+from experiments import runner
+from experiments.config import keys, resolve
+from experiments.outputs import write_run
+from experiments.problems import InputError
+from viz import results
+from viz.charts import Charts
+from viz.live_run import LiveRun
+from viz.park_map import MapLayout, ParkMap
+from viz.render import png, svg
+from viz.session import LiveSession, policy_levers, settings_for
+
+# ---- the live run -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kalundborg_run():
+    run = LiveRun.from_settings("kalundborg", {})
+    run.step(5)
+    return run
+
+
+def test_live_run_steps_the_model_and_its_baseline_as_the_runner_does():
+    run = LiveRun.from_settings("kalundborg", {"steps": 5})
+    run.step(5)
+    assert run.t == run.baseline.t == 5
+    assert not run.baseline.market.exchanges and run.model.market.exchanges
+    ref = runner.simulate(run.cfg, run.park).timeseries
+    for key in ("gains_from_trade_eur", "co2_avoided_t", "active_links", "symbiosis_share", "savings_vs_baseline_eur"):
+        assert np.allclose(run.series[key], ref[key].to_numpy()), key
+    totals = run.totals()
+    assert totals["steps"] == 5
+    assert totals["gains_from_trade_eur"] == pytest.approx(ref["gains_from_trade_eur"].sum())
+
+
+def test_breaking_a_company_takes_it_down_in_run_and_baseline_for_n_steps():
+    run = LiveRun.from_settings("kalundborg", {})
+    run.step(2)
+    links_before = run.series["active_links"][-1]
+    asnaes = run.park.company_index()["Asnaes power station"]
+    run.break_company(asnaes, 3)
+    assert run.model.companies[asnaes].down and run.baseline.companies[asnaes].down
+    run.step(1)
+    assert run.snapshot.down[asnaes] and run.snapshot.output_value[asnaes] == 0
+    # The cascade: the hub's partners lose their exchanges.
+    assert run.series["active_links"][-1] < links_before
+    assert run.snapshot.cut_off.any()
+    run.step(2)
+    assert not run.model.companies[asnaes].down and not run.baseline.companies[asnaes].down
+    assert run.break_spans == [(asnaes, 2, 4)]
+    run.step(1)
+    assert run.series["active_links"][-1] == links_before
+    with pytest.raises(IndexError):
+        run.break_company(99, 1)
+
+
+def test_company_view_lists_processes_stock_partners_and_profit(kalundborg_run):
+    i = kalundborg_run.park.company_index()["Asnaes power station"]
+    view = kalundborg_run.company_view(i)
+    assert view["name"] == "Asnaes power station" and view["processes"][0]["product"] == "electricity"
+    partners = {(d, who, r) for d, who, r, _, _ in view["partners"]}
+    assert ("sells to", "Gyproc", "gypsum") in partners
+    assert {r for r, *_ in view["stock"]} == {"fly_ash", "gypsum"}
+    assert view["profit_eur"] == kalundborg_run.model.companies[i].profit_eur
+
+
+def test_settings_become_the_same_config_as_the_command_line():
+    s = settings_for("kalundborg")
+    assert s.lever("landfill_tax") == 45.0  # the scenario's own [policy] is the starting point
+    s = dataclasses.replace(s.with_lever("carbon_tax", 20.0), mechanism="cda", strategy="zic", seed=3)
+    run = LiveRun.from_settings(s.scenario_name, s.assignments())
+    cli, _ = resolve("kalundborg", None, 3, {"policy.carbon_tax": 20.0, "market.mechanism": "cda",
+                                             "market.strategies.zic": 1.0})
+    assert dataclasses.replace(run.cfg, steps=cli.steps) == cli
+    assert "--set policy.carbon_tax=20" in s.command_line() and "--seed 3" in s.command_line()
+    with pytest.raises(InputError):
+        LiveRun.from_settings("kalundborg", {"policy.carbon_tax": -1.0})
+
+
+def test_every_number_of_the_policy_is_a_lever():
+    levers = policy_levers()
+    assert {"carbon_tax", "landfill_tax", "virgin_tax"} <= set(levers)
+    assert set(levers) == {k.split(".", 1)[1] for k, t in keys().items() if k.startswith("policy.") and t is float}
+
+
+def test_session_keeps_the_previous_run_for_comparison_and_rebuilds_on_change():
+    session = LiveSession()
+    session.step(3)
+    first = session.run
+    session.configure(session.settings.with_lever("carbon_tax", 10.0))
+    assert session.run is not first and session.run.t == 0
+    assert session.run.cfg.policy.carbon_tax == 10.0
+    assert session.previous["gains_from_trade_eur"] == first.series["gains_from_trade_eur"]
+    gen = session.generation
+    with pytest.raises(InputError):
+        session.configure(dataclasses.replace(session.settings, scenario="synthetic", size=1))
+    assert session.generation == gen and session.run.cfg.policy.carbon_tax == 10.0
+    session.configure(dataclasses.replace(session.settings, scenario="synthetic", size=30))
+    assert session.previous is None and len(session.run.park.companies) == 30
+
+
+# ---- figures ------------------------------------------------------------------------------------
+
+
+def test_map_layout_compresses_kalundborgs_far_partners_only():
+    run = LiveRun.from_settings("kalundborg", {})
+    layout = MapLayout(run.model.network.positions)
+    assert layout.compressed
+    far = {run.park.companies[i].name for i in np.flatnonzero(layout.far)}
+    assert far == {"Aalborg Portland", "Kemira"}
+    synthetic = LiveRun.from_settings("synthetic:60", {})
+    assert not MapLayout(synthetic.model.network.positions).compressed
+
+
+def test_map_and_charts_draw_every_state(kalundborg_run):
+    canvas = ParkMap(kalundborg_run.park, kalundborg_run.model.network.positions)
+    image = svg(canvas.update(kalundborg_run, selected=0))
+    assert image.startswith(b"<?xml") and b"Asnaes power station" in image and b"pipeline (infrastructure)" in image
+    assert b"biomass sludge" in image  # the legend names the resources flowing today
+    run = LiveRun.from_settings("kalundborg", {})
+    fresh = svg(ParkMap(run.park, run.model.network.positions).update(run))  # day 0: nothing stepped yet
+    assert b"day 0" in fresh
+    charts = Charts()
+    assert b"Gains from trade" in svg(charts.update(kalundborg_run.series, kalundborg_run.series, [(0, 1, 2)]))
+    assert png(charts.update(run.series)).startswith(b"\x89PNG")
+
+
+def test_a_large_synthetic_park_draws_without_labels():
+    run = LiveRun.from_settings("synthetic:200", {})
+    run.step(1)
+    image = svg(ParkMap(run.park, run.model.network.positions).update(run))
+    assert run.park.companies[0].name.encode() not in image
+
+
+def test_one_kalundborg_step_draws_in_well_under_a_second(kalundborg_run):
+    # The page's budget is about 300 ms on a quiet machine; this guards against a tenfold slip.
+    session = LiveSession()
+    session.step(5)
+    session.map_svg(0), session.charts_svg()  # warm the font cache
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        session.step()
+        session.map_svg(0)
+        session.charts_svg()
+        best = min(best, time.perf_counter() - t)
+    assert best < 1.5
+
+
+# ---- result folders -----------------------------------------------------------------------------
+
+
+def _simulate_into(folder, carbon_tax: float, seed: int, steps: int = 8):
+    cfg, park = resolve("kalundborg", steps, seed, {"policy.carbon_tax": carbon_tax})
+    return write_run(runner.simulate(cfg, park), folder)
+
+
+@pytest.fixture(scope="module")
+def run_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    runs = root / "taxes"
+    for tax in (0.0, 20.0):
+        for seed in (1, 2):
+            _simulate_into(runs / f"tax{tax:g}-seed{seed}", tax, seed)
+    _simulate_into(root / "single", 0.0, 5)
+    return root
+
+
+def test_a_folder_of_simulate_outputs_is_one_row_per_run(run_folders):
+    rs = results.load(run_folders / "taxes")
+    assert rs.layout == "runs" and len(rs.runs) == 4
+    assert rs.swept == ["policy.carbon_tax"]  # seeds are replicates, not schemes
+    assert {"gains_from_trade_eur", "co2_avoided_t", "market_efficiency"} <= set(rs.kpis)
+    table = results.summarise(rs)
+    assert list(table["policy.carbon_tax"]) == [0.0, 20.0] and list(table["n"]) == [2, 2]
+    zero = rs.runs[rs.runs["policy.carbon_tax"] == 0.0]["gains_from_trade_eur"].to_numpy()
+    mean, half, n = results.mean_ci(zero)
+    assert table.loc[0, "gains_from_trade_eur"] == pytest.approx(zero.mean())
+    assert table.loc[0, "gains_from_trade_eur_ci"] == pytest.approx(half)
+    # t(0.975, 1) x sd / sqrt(2)
+    assert half == pytest.approx(12.7062047 * np.std(zero, ddof=1) / np.sqrt(2))
+
+
+def test_a_single_run_folder_loads_alone(run_folders):
+    rs = results.load(run_folders / "single")
+    assert len(rs.runs) == 1 and rs.swept == [] and rs.runs.loc[0, "seed"] == 5
+    assert math.isnan(results.summarise(rs).loc[0, "gains_from_trade_eur_ci"])
+
+
+def test_candidates_lists_result_folders(run_folders, tmp_path):
+    found = results.candidates(run_folders)
+    assert {p.name for p in found} >= {"taxes", "single"}
+    assert results.candidates(tmp_path / "nothing") == []
+    with pytest.raises(results.ResultError, match="no results.parquet"):
+        results.load(tmp_path)
+
+
+def _sweep_rows(prefixed: bool) -> pd.DataFrame:
+    rows = []
+    for point, (tax, mech) in enumerate([(0.0, "call"), (10.0, "call"), (0.0, "cda"), (10.0, "cda")]):
+        for rep in range(3):
+            kpi = {"gains_from_trade_eur": 100.0 + 10 * tax + rep, "co2_avoided_t": 5.0 + tax,
+                   "market_efficiency": 1.0 if mech == "call" else 0.9}
+            rows.append({"run_id": f"p{point}-r{rep}", "point": point, "policy.carbon_tax": tax,
+                         "market.mechanism": mech, "replicate": rep, "seed": 100 + rep,
+                         **{(f"kpis.{k}" if prefixed else k): v for k, v in kpi.items()},
+                         "status": "ok", "error": "", "wall_s": 0.1, "worker_pid": 7})
+    rows.append({**rows[0], "run_id": "p0-r9", "status": "error", "error": "ValueError: boom",
+                 **{(f"kpis.{k}" if prefixed else k): np.nan for k in ("gains_from_trade_eur",)}})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("prefixed", [True, False])
+def test_a_hand_built_sweep_table_loads_with_either_kpi_naming(tmp_path, prefixed):
+    _sweep_rows(prefixed).to_parquet(tmp_path / "results.parquet", index=False)
+    rs = results.load(tmp_path)
+    assert rs.layout == "sweep" and rs.failed == 1 and len(rs.runs) == 12 and rs.notes
+    assert rs.swept == ["policy.carbon_tax", "market.mechanism"]
+    assert rs.kpis[:3] == ["gains_from_trade_eur", "co2_avoided_t", "market_efficiency"]
+    assert "worker_pid" not in rs.kpis and "point" not in rs.kpis
+    table = results.summarise(rs)
+    row = table[(table["policy.carbon_tax"] == 10.0) & (table["market.mechanism"] == "cda")].iloc[0]
+    assert row["gains_from_trade_eur"] == pytest.approx(201.0) and row["n"] == 3
+    assert row["gains_from_trade_eur_ci"] == pytest.approx(4.30265273 * 1.0 / np.sqrt(3))
+    assert results.scheme_label(row, rs.swept) == "carbon_tax=10, mechanism=cda"
+
+
+def test_sensitivity_in_either_layout(tmp_path):
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    _sweep_rows(False).to_parquet(wide / "results.parquet", index=False)
+    pd.DataFrame({"parameter": ["policy.carbon_tax", "policy.landfill_tax"], "index kind": ["S1", "S1"],
+                  "value": [0.7, 0.2], "conf": [0.1, 0.05]}).to_csv(wide / "sensitivity.csv", index=False)
+    sens = results.load(wide).sensitivity
+    assert list(sens["kind"]) == ["S1", "S1"] and list(sens["conf"]) == [0.1, 0.05]
+    long = tmp_path / "long"
+    (long / "report").mkdir(parents=True)
+    _sweep_rows(False).to_parquet(long / "results.parquet", index=False)
+    pd.DataFrame({"kpi": ["gains_from_trade_eur"] * 4, "parameter": ["policy.carbon_tax"] * 4,
+                  "index": ["S1", "S1_conf", "ST", "ST_conf"], "value": [0.6, 0.1, 0.8, 0.2]}
+                 ).to_csv(long / "report" / "sensitivity.csv", index=False)
+    sens = results.load(long).sensitivity
+    assert sens[["kind", "value", "conf"]].values.tolist() == [["S1", 0.6, 0.1], ["ST", 0.8, 0.2]]
+
+
+def test_a_compare_folder_groups_by_scheme_in_its_own_order(tmp_path):
+    df = _sweep_rows(False).iloc[:12]
+    df = df.assign(scheme=[["zero-call", "ten-call", "zero-cda", "ten-cda"][p] for p in df["point"]])
+    df.to_parquet(tmp_path / "runs.parquet", index=False)
+    rs = results.load(tmp_path)
+    assert rs.swept == ["scheme"]
+    assert list(results.summarise(rs)["scheme"]) == ["zero-call", "ten-call", "zero-cda", "ten-cda"]
+
+
+def test_comparison_figures_draw(tmp_path, run_folders):
+    from viz import compare_charts
+
+    _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
+    rs = results.load(tmp_path)
+    kpis = ["gains_from_trade_eur", "market_efficiency"]
+    assert b"Schemes side by side" in svg(compare_charts.schemes_figure(rs, kpis))
+    assert b"KPIs against policy.carbon_tax" in svg(compare_charts.against_figure(rs, "policy.carbon_tax", kpis,
+                                                                                   "market.mechanism"))
+    assert b"KPIs against market.mechanism" in svg(compare_charts.against_figure(rs, "market.mechanism", kpis))
+    sens = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "S1"], "value": [0.5, 0.1],
+                         "conf": [0.1, np.nan]})
+    assert b"Sensitivity indices" in svg(compare_charts.sensitivity_figure(sens))
+
+
+# ---- components, rendered headless ---------------------------------------------------------------
+
+
+def _kpis(rc) -> dict[str, str]:
+    out = {}
+    for box in rc.find(v.Html, tag="div").widgets:
+        cls = box.class_ or ""
+        if "ecopark-kpi" in cls:
+            key = cls.split("kpi-")[-1]
+            out[key] = next(c.children[0] for c in box.children if c.class_ == "kpi-value")
+    return out
+
+
+def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
+    from viz.live_page import LivePage
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    assert _kpis(rc)["day"] == "0"
+    assert len(rc.find(v.Slider).widgets) == len(policy_levers())
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    after = _kpis(rc)
+    assert after["day"] == "2" and after["gains"] != "EUR 0"
+    command = rc.find(v.Html, class_="run-command").widget.children[0]
+    assert "--set policy.carbon_tax=0" in command
+    # Move the carbon-tax slider: the config is rebuilt and the run restarts from day 0.
+    labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    carbon = next(i for i, text in enumerate(labels) if text.startswith("Carbon tax"))
+    rc.find(v.Slider).widgets[carbon].v_model = 25
+    assert "--set policy.carbon_tax=25" in rc.find(v.Html, class_="run-command").widget.children[0]
+    assert _kpis(rc)["day"] == "0"
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    assert _kpis(rc)["day"] == "1"
+
+
+def test_live_page_breaks_the_selected_company_and_shows_it():
+    from viz.live_page import LivePage
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    rc.find(v.Select, label="Company").widget.v_model = "Novo Nordisk"
+    details = lambda: rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML  # noqa: E731
+    assert "Novo Nordisk" in details()
+    rc.find(v.Btn, class_="btn-break").widget.click()
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    alerts = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+    assert "Novo Nordisk is down" in alerts
+
+
+def test_live_page_play_advances_until_paused():
+    from viz.live_page import LivePage
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    rc.find(v.Btn, class_="btn-play").widget.click()
+    deadline = time.time() + 20
+    while _kpis(rc)["day"] in ("0", "1") and time.time() < deadline:
+        time.sleep(0.1)
+    rc.find(v.Btn, class_="btn-play").widget.click()  # pause
+    time.sleep(0.6)
+    day = int(_kpis(rc)["day"])
+    assert day >= 2
+    time.sleep(0.8)
+    assert int(_kpis(rc)["day"]) == day
+
+
+def test_compare_page_reads_the_results_folder(monkeypatch, run_folders):
+    from viz.compare_page import ComparePage
+
+    monkeypatch.setenv("ECOPARK_RESULTS", str(run_folders))
+    box, rc = solara.render(ComparePage(), handle_error=False)
+    head = rc.find(solara.widgets.HTML, attributes={"class": "result-head"})
+    head.assert_not_empty()
+    folder = rc.find(v.Select, label="Result folder").widget
+    folder.v_model = str(run_folders / "taxes")
+    text = rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
+    assert "taxes" in text and "policy.carbon_tax (2 values)" in text
+    assert len(rc.find(v.Select, label="Against").widgets) == 1
+    path = rc.find(v.TextField, label="or a folder path").widget
+    path.v_model = str(run_folders / "nowhere")
+    path.fire_event("keyup.enter", None)  # the field reports on Enter or leaving it, as in the browser
+    errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+    assert "no such folder" in errors
