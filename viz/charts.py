@@ -87,8 +87,11 @@ class Charts:
             if key == "gains_from_trade_eur":
                 self.lines["optimal_gains_eur"].set_data(steps, np.asarray(series.get("optimal_gains_eur", []),
                                                                             dtype=float) * scale)
+            done = len(steps) - 1  # the last step drawn: a failure's future days are not shaded yet
             for _, first, end in break_spans:
-                self.spans.append(ax.axvspan(first + 0.5, end + 1.5, color=palette.ALERT, alpha=0.10, lw=0))
+                if first <= done:
+                    self.spans.append(ax.axvspan(first + 0.5, min(end, done) + 1.5, color=palette.ALERT,
+                                                 alpha=0.12, lw=0))
             values = np.concatenate([y, py])
             values = values[np.isfinite(values)]
             lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)

@@ -1,0 +1,171 @@
+"""The page in a real browser: `solara run viz/app.py` on a free loopback port, driven by
+Debian's Chromium through pytest-playwright. Screenshots go to test-artifacts/ (git-ignored).
+
+Needs /usr/bin/chromium (`apt-get install -y chromium`) and Solara's asset cache
+(`uv run python tools/solara_assets.py`); without either the tests are skipped, saying which.
+`.ci/run` provides both.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tools.solara_assets import cache_dir, missing
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium in a container: no sandbox or GPU, and nothing that phones home.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = REPO / "test-artifacts"
+START_TIMEOUT_S = 90
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"no {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)"),
+    pytest.mark.skipif(bool(missing()), reason=f"Solara's asset cache {cache_dir()} is not filled: "
+                                               "run `uv run python tools/solara_assets.py`"),
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # pytest-playwright's own fixture, pointed at Debian's Chromium: `playwright install`
+    # cannot download browsers here and `--browser-channel` cannot name this one.
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1500, "height": 1500}}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"solara exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"solara did not answer on {url} within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def results_root(tmp_path_factory):
+    """A small result folder built from real runs: two carbon taxes, two seeds each."""
+    from experiments import runner
+    from experiments.config import resolve
+    from experiments.outputs import write_run
+
+    root = tmp_path_factory.mktemp("browser-results")
+    for tax in (0.0, 20.0):
+        for seed in (1, 2):
+            cfg, park = resolve("kalundborg", 8, seed, {"policy.carbon_tax": tax})
+            write_run(runner.simulate(cfg, park), root / "taxes" / f"tax{tax:g}-seed{seed}")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(results_root, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("solara") / "solara.log"
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", ECOPARK_RESULTS=str(results_root))
+    solara = str(Path(sys.executable).with_name("solara"))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([solara, "run", str(REPO / "viz" / "app.py"), "--host", "127.0.0.1",
+                                 "--port", str(port), "--production"], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url + "/", proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def timings():
+    out: dict[str, float] = {}
+    yield out
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "browser-timings.json").write_text(json.dumps(out, indent=2) + "\n")
+
+
+def test_live_page_steps_a_policy_change_and_a_failure(page, server, timings):
+    from playwright.sync_api import expect
+
+    start = time.perf_counter()
+    page.goto(server + "/")
+    page.wait_for_selector(".btn-step", timeout=60_000)
+    day = page.locator(".kpi-day .kpi-value")
+    expect(day).to_have_text("0")
+    timings["live_page_interactive_s"] = round(time.perf_counter() - start, 2)
+    expect(page.locator("img.park-map")).to_be_visible()
+
+    gains = page.locator(".kpi-gains .kpi-value")
+    start = time.perf_counter()
+    page.click(".btn-step")
+    expect(day).to_have_text("1")
+    timings["step_round_trip_s"] = round(time.perf_counter() - start, 3)
+    first = gains.inner_text()
+    assert first != "EUR 0"
+
+    # A policy lever: the carbon tax slider, moved with the keyboard as a user can.
+    thumb = page.locator(".slider-carbon-tax [role=slider]")
+    thumb.focus()
+    for _ in range(4):
+        thumb.press("ArrowRight")
+    expect(page.locator(".slider-carbon-tax .slider-label")).to_contain_text("Carbon tax: 20 EUR")
+    expect(page.locator(".run-command")).to_contain_text("policy.carbon_tax=20")
+    expect(day).to_have_text("0")  # a new config restarts the run
+    page.click(".btn-step")
+    expect(day).to_have_text("1")
+    assert gains.inner_text() != first  # a carbon tax raises what each exchange is worth
+
+    # Break the selected company (Asnaes, the hub) and watch the cascade.
+    page.click(".btn-break")
+    page.click(".btn-step")
+    expect(day).to_have_text("2")
+    expect(page.locator(".company-panel")).to_contain_text("is down")
+    page.wait_for_timeout(500)  # let the new images paint before the screenshot
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-page.png"), full_page=True)
+
+
+def test_comparison_page_shows_a_result_folder(page, server, timings):
+    from playwright.sync_api import expect
+
+    start = time.perf_counter()
+    page.goto(server + "/compare")
+    head = page.locator(".result-head")
+    expect(head).to_contain_text("taxes", timeout=60_000)
+    expect(head).to_contain_text("policy.carbon_tax (2 values)")
+    expect(page.locator("img.schemes-figure")).to_be_visible()
+    expect(page.locator("img.against-figure")).to_be_visible()
+    timings["compare_page_ready_s"] = round(time.perf_counter() - start, 2)
+    page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-page.png"), full_page=True)
