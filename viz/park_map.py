@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from scipy.spatial import cKDTree
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -32,6 +33,7 @@ from viz.live_run import LiveRun
 FAR_RATIO = 8.0
 MAX_ARROWS = 300  # above this many flows, draw plain lines: patches cost about 1 ms each
 MAX_LABELS = 30
+LEGEND_ROWS = 30  # legend entries that fit beside the map, one under the other
 
 
 class MapLayout:
@@ -50,11 +52,10 @@ class MapLayout:
         self.xy = pos
         if not self.compressed:
             return
-        # The scale of the linear part: half the typical distance to a nearest neighbour.
-        gaps = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
-        gaps[np.diag_indices(n)] = np.inf
-        nn = gaps.min(axis=1)
-        scale = 0.3 * float(np.median(nn[np.isfinite(nn) & (nn > 0)])) if np.any(nn > 0) else med
+        # The scale of the linear part: a third of the typical distance to a nearest neighbour
+        # (tried a half: Kalundborg's four plants within 2 km of Asnaes then overlap).
+        nn = cKDTree(pos).query(pos, k=2)[0][:, 1]  # each company's nearest other company
+        scale = 0.3 * float(np.median(nn[nn > 0])) if np.any(nn > 0) else med
         r = scale * np.arcsinh(d / scale)
         self.far = d > FAR_RATIO * med
         ring = 1.35 * float(r[~self.far].max()) if (~self.far).any() else float(r.max())
@@ -90,8 +91,12 @@ class ParkMap:
         self.rcol = palette.resource_colours(list(park.resources))
         self.units = {r: res.unit for r, res in park.resources.items()}
         # Fixed axes, not constrained layout: the layout engine draws the figure twice more.
+        # A park with many sectors and resources (synthetic ones) gets its sector legend under
+        # the map, so the two legends never overlap.
+        self.crowded = len(self.scol) + len(park.resources) + 3 > LEGEND_ROWS
         self.fig = Figure(figsize=size)
-        ax = self.ax = self.fig.add_axes((0.01, 0.05, 0.70, 0.88))
+        map_box = (0.01, 0.17, 0.70, 0.76) if self.crowded else (0.01, 0.05, 0.70, 0.88)
+        ax = self.ax = self.fig.add_axes(map_box)
         lax = self.lax = self.fig.add_axes((0.73, 0.02, 0.26, 0.94))
         lax.axis("off")
         ax.set_xticks([])
@@ -109,15 +114,20 @@ class ParkMap:
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             # Room around the outermost companies for their labels, more across than up.
             span = np.maximum(hi - lo, 1e-6) * np.array([1.55, 1.3])
-            box_w, box_h = size[0] * 0.70, size[1] * 0.88
+            box_w, box_h = size[0] * map_box[2], size[1] * map_box[3]
             scale = max(span[0] / box_w, span[1] / box_h)
             mid = (lo + hi) / 2
             ax.set_xlim(mid[0] - scale * box_w / 2, mid[0] + scale * box_w / 2)
             ax.set_ylim(mid[1] - scale * box_h / 2, mid[1] + scale * box_h / 2)
         handles = [Line2D([], [], marker="o", ls="", markersize=9, markerfacecolor=self.scol[s],
                           markeredgecolor="#333333", label=s) for s in sorted(self.scol)]
-        lax.add_artist(lax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",
-                                  fontsize=8.5, title_fontsize=9, frameon=False, alignment="left"))
+        if self.crowded:
+            ax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",
+                      bbox_to_anchor=(0.0, -0.05 if self.layout.compressed else -0.01), ncols=5, fontsize=8, title_fontsize=9, frameon=False,
+                      alignment="left", columnspacing=1.0, handletextpad=0.3)
+        else:
+            lax.add_artist(lax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",
+                                      fontsize=8.5, title_fontsize=9, frameon=False, alignment="left"))
         if self.layout.compressed:
             ax.text(0.0, -0.01, "Map not to scale: distances from the park centre compressed (asinh), "
                     "far partners on the outer ring.", transform=ax.transAxes, fontsize=8, color="#666666",
@@ -205,7 +215,8 @@ class ParkMap:
             handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
                                   markeredgecolor=palette.CUT_OFF, markeredgewidth=2, label="lost a partner"))
         self._flow_legend = self.lax.legend(handles=handles, title="Exchanged today\n(width ~ quantity, per resource)",
-                                            loc="lower left", fontsize=8.5, title_fontsize=9, frameon=False,
+                                            loc="upper left" if self.crowded else "lower left",
+                                            fontsize=8 if self.crowded else 8.5, title_fontsize=9, frameon=False,
                                             alignment="left")
         title = f"{park.name}: day {snap.step + 1 if snap is not None else 0}"
         if snap is not None:
