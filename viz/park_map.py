@@ -193,8 +193,12 @@ class ParkMap:
                 if layout.far[i]:
                     label += f"\n({layout.distance_from_centre[i]:,.0f} km away)"
                 if down[i]:
+                    # The status sits above the marker, apart from the name, which points outward.
                     left = run.breaks.get(i, 0)
-                    label += f"\nDOWN ({left} more day{'s' if left != 1 else ''})" if left else "\nDOWN"
+                    add(ax.annotate(f"DOWN, {left} more day{'s' if left != 1 else ''}" if left else "DOWN", xy[i],
+                                    xytext=(0, 7 + 0.5 * np.sqrt(area[i])), textcoords="offset points",
+                                    ha="center", va="bottom", fontsize=8.5, fontweight="bold", color=palette.ALERT,
+                                    zorder=8, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85)))
                 # Labels point away from the centre, where the crowd thins out.
                 u = layout.outward(i)
                 off = (8 + 0.55 * np.sqrt(area[i])) * u
