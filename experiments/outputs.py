@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +14,7 @@ from typing import Any
 
 import tomli_w
 
+from experiments.atomic import swap_into_place
 from experiments.runner import RunResult
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "highspy")
@@ -72,19 +72,8 @@ def write_run(result: RunResult, out: Path) -> Path:
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
         result.trades.to_parquet(tmp / "trades.parquet", index=False)
         (tmp / "config.toml").write_text(tomli_w.dumps(config_document(result)), encoding="utf-8")
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.rmdir(old)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)

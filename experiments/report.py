@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.atomic import swap_into_place
 from experiments.problems import InputError
 
 MAIN_KPIS = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "market_efficiency")
@@ -187,7 +188,7 @@ def write_report(folder: Path) -> str:
         write_ema(res, tmp)
         text = render(res, summary, sens, notes, charts, out)
         (tmp / "report.txt").write_text(text + "\n", encoding="utf-8")
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -510,16 +511,3 @@ def _grid_table(res: SweepResults, summary: pd.DataFrame, kpis: list[str]) -> li
     if len(points) > TABLE_ROWS:
         out.append(f"  ... {len(points) - TABLE_ROWS} more combinations in summary.csv")
     return out
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """The finished folder replaces the old one whole, as experiments/outputs.py does for a run.
-    A copy of its helper: importing that module would load the whole model for a report."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=".report.old-", dir=out.parent))
-        os.rmdir(old)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)

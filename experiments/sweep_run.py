@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from experiments import config
+from experiments.atomic import write_text
 from experiments.outputs import git_commit, versions
 from experiments.problems import InputError
 from experiments.sweep import Run, Sweep
@@ -98,7 +99,7 @@ class Store:
                                   f"file): resume it with its own file, or choose another folder"])
         else:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
-            _write_atomic(manifest, json.dumps(self._manifest(), indent=2) + "\n")
+            write_text(manifest, json.dumps(self._manifest(), indent=2) + "\n")
         self.runs_dir.mkdir(exist_ok=True)
         return {p.stem for p in self.runs_dir.glob("*.json")}
 
@@ -113,7 +114,7 @@ class Store:
         }
 
     def save(self, row: dict[str, Any]) -> None:
-        _write_atomic(self.runs_dir / f"{row['run_id']}.json", json.dumps(row, default=_jsonable) + "\n")
+        write_text(self.runs_dir / f"{row['run_id']}.json", json.dumps(row, default=_jsonable) + "\n")
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
@@ -143,12 +144,6 @@ def _jsonable(v: Any) -> Any:
     if hasattr(v, "value"):
         return v.value
     return str(v)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_sweep(sweep: Sweep, out: Path, workers: int = 1, address: str | None = None, resume: bool = False,
