@@ -315,7 +315,7 @@ def run(seeds: int = 50, market: Schedule | None = None) -> list[Row]:
         zip_ = cda_efficiency("zip", seeds, days=8, converged_from=4)
         rows.append(Row(f"CDA, ZI-C, 6x6 multi-unit, {seeds} seeds", pct(zic), ">= 95 %",
                         "97-99 % (Gode & Sunder 1993)", zic >= 0.95))
-        rows.append(Row(f"CDA, ZI-U, same markets", pct(ziu), "clearly below ZI-C",
+        rows.append(Row("CDA, ZI-U, same markets", pct(ziu), "clearly below ZI-C",
                         "well below ZI-C (Gode & Sunder 1993)", ziu < zic - 0.1))
         rows.append(Row("CDA, ZIP, days 5-8 of 8 on fixed schedules", pct(zip_), ">= 97 %",
                         "near 100 % once converged (Cliff 1997)", zip_ >= 0.97))
