@@ -361,3 +361,36 @@ def test_compare_page_reads_the_results_folder(monkeypatch, run_folders):
     path.fire_event("keyup.enter", None)  # the field reports on Enter or leaving it, as in the browser
     errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
     assert "no such folder" in errors
+
+
+# ---- the command and the asset cache -------------------------------------------------------------
+
+
+def test_run_py_viz_refuses_bad_options_before_starting_anything(tmp_path):
+    from tests.conftest import run_cli
+
+    r = run_cli("viz", "--port", "70000")
+    assert r.returncode == 2 and "--port: must be between 1 and 65535" in r.stderr
+    r = run_cli("viz", "--results", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "no such folder" in r.stderr
+
+
+def test_asset_cache_reports_what_is_missing_and_unpacks_npm_tarballs(tmp_path):
+    import io
+    import tarfile
+
+    from tools import solara_assets
+
+    assert set(solara_assets.missing(tmp_path)) == {name for name, _, _ in solara_assets.PACKAGES}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in (("package/require.js", b"var requirejs;"), ("package/../evil.js", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    tgz = tmp_path / "requirejs-2.3.6.tgz"
+    tgz.write_bytes(buf.getvalue())
+    solara_assets._unpack(tgz, tmp_path / "cache" / "requirejs@2.3.6")
+    assert (tmp_path / "cache" / "requirejs@2.3.6" / "require.js").read_bytes() == b"var requirejs;"
+    assert not (tmp_path / "cache" / "evil.js").exists()
+    assert "requirejs@2.3.6" not in solara_assets.missing(tmp_path / "cache")
