@@ -114,7 +114,7 @@ def timings():
     (ARTIFACTS / "browser-timings.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
-def test_live_page_steps_a_policy_change_and_a_failure(page, server, timings):
+def test_live_page_steps_plays_a_policy_change_and_a_failure(page, server, timings):
     from playwright.sync_api import expect
 
     start = time.perf_counter()
@@ -145,10 +145,21 @@ def test_live_page_steps_a_policy_change_and_a_failure(page, server, timings):
     expect(day).to_have_text("1")
     assert gains.inner_text() != first  # a carbon tax raises what each exchange is worth
 
+    # Play, then pause: the steps stop (a click while frames arrive must still get through).
+    page.click(".btn-play")
+    page.wait_for_function("Number(document.querySelector('.kpi-day .kpi-value').textContent) >= 3",
+                           timeout=30_000)
+    page.click(".btn-play")
+    expect(page.locator(".btn-play")).to_contain_text("Play")
+    page.wait_for_timeout(800)
+    paused_at = day.inner_text()
+    page.wait_for_timeout(1200)
+    expect(day).to_have_text(paused_at)
+
     # Break the selected company (Asnaes, the hub) and watch the cascade.
     page.click(".btn-break")
     page.click(".btn-step")
-    expect(day).to_have_text("2")
+    expect(day).to_have_text(str(int(paused_at) + 1))
     expect(page.locator(".company-panel")).to_contain_text("is down")
     page.wait_for_timeout(500)  # let the new images paint before the screenshot
     ARTIFACTS.mkdir(exist_ok=True)

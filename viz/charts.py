@@ -82,6 +82,8 @@ class Charts:
         for ax, (key, _, scale, _) in zip(self.axes.flat, PANELS):
             y = np.asarray(series.get(key, []), dtype=float) * scale
             self.lines[key].set_data(steps, y)
+            self.lines[key].set_marker("o" if len(steps) < 3 else "")  # a first day is a dot, not nothing
+            self.lines[key].set_markersize(4)
             py = np.asarray(previous[key], dtype=float) * scale if previous and len(prev_steps) else np.zeros(0)
             self.ghosts[key].set_data(prev_steps, py)
             if key == "gains_from_trade_eur":

@@ -15,6 +15,7 @@ from viz.session import (LEVER_LABELS, LEVER_UNITS, MECHANISMS, STRATEGIES, SYNT
                           policy_levers, settings_for)
 
 FRAME_S = 0.25  # pace of Play: at most four frames a second
+IDLE_S = 0.15  # and after each drawn frame a pause with no change, so a click's render can finish
 DAYS_PER_FRAME = (1, 7, 30)
 
 MECHANISM_LABELS = {"call": "call market", "cda": "continuous double auction", "mcafee": "McAfee double auction",
@@ -152,6 +153,8 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
     if drawn_ms > 1:
         timing.current = drawn_ms
     totals = run.totals()
+    # Tell Play this frame is on screen: it steps again only then (see LivePage.play).
+    solara.use_effect(lambda: session.frame_drawn.set(), [version])
     first = (run.park.description.strip().splitlines() or [""])[0]
     with solara.Column(gap="10px", style="flex: 1 1 auto; min-width: 0;"):
         solara.HTML(unsafe_innerHTML=html.heading(f"{run.park.name.capitalize()}: live park", 2)
@@ -212,15 +215,18 @@ def LivePage():
         redraw()
 
     def play(cancel: threading.Event):
+        # One step, then wait until its frame is drawn, then a moment with no change. Stepping
+        # on a clock instead changed the state during every render pass once drawing took
+        # longer than the clock, and a click's render never finished ("too many renders").
         if not playing.value:
             return
         while not cancel.is_set():
             t0 = time.perf_counter()
+            session.frame_drawn.clear()
             session.step(days.value)
             redraw()
-            rest = FRAME_S - (time.perf_counter() - t0)
-            if rest > 0:
-                cancel.wait(rest)
+            session.frame_drawn.wait(timeout=10)
+            cancel.wait(max(IDLE_S, FRAME_S - (time.perf_counter() - t0)))
 
     solara.use_thread(play, dependencies=[playing.value, session.generation, days.value], intrusive_cancel=False)
 

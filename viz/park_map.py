@@ -113,7 +113,7 @@ class ParkMap:
             # Equal scales on both axes, filling the axes box: widen the shorter side's limits.
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             # Room around the outermost companies for their labels, more across than up.
-            span = np.maximum(hi - lo, 1e-6) * np.array([1.55, 1.3])
+            span = np.maximum(hi - lo, 1e-6) * (np.array([1.08, 1.08]) if self.small else np.array([1.55, 1.3]))
             box_w, box_h = size[0] * map_box[2], size[1] * map_box[3]
             scale = max(span[0] / box_w, span[1] / box_h)
             mid = (lo + hi) / 2

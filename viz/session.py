@@ -101,6 +101,7 @@ class LiveSession:
         self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
         self.map = ParkMap(self.run.park, self.run.model.network.positions)
         self.generation = 0  # bumps with every new run, so the page knows to redraw
+        self.frame_drawn = threading.Event()  # set when the page has drawn the latest step
 
     def configure(self, settings: Settings) -> None:
         """Start a run with new settings; raises `InputError` (and keeps the old run) if they
