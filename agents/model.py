@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mesa
 import numpy as np
@@ -97,6 +97,9 @@ class ParkModel(mesa.Model):
         optimum = realised = 0.0
         if self.market.exchanges:
             true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
+            # Each order carries its index, so a re-quote finds its own reservation even when a
+            # company has two asks of one resource (what it could keep, what it would dispose of).
+            true_orders = [replace(o, ref=i) for i, o in enumerate(true_orders)]
             if self._all_truthful:
                 orders = true_orders
             else:

@@ -21,8 +21,8 @@ class ParkTraders:
     """Routes a mechanism's questions to the companies behind this step's orders.
 
     `true_orders` are the companies' truthful orders of the step; a posted order is matched to
-    its true order by owner, resource and side (several asks of one company and resource share
-    the cheapest reservation's quote, which only differs for the part it could keep)."""
+    its true order by the `ref` the model gave it (found by the property tests: matching by
+    owner, resource and side re-quoted the part a company could keep at its disposal price)."""
 
     def __init__(self, companies: Sequence["Company"], ledger: Ledger, true_orders: Sequence[Order],
                  rng: np.random.Generator):
@@ -30,6 +30,7 @@ class ParkTraders:
         self._ledger = ledger
         self._rng = rng
         self._true: dict[tuple[int, str, Side], Order] = {}
+        self._by_ref: dict[int, Order] = {o.ref: o for o in true_orders if o.ref >= 0}
         for o in true_orders:
             key = (o.owner, o.resource, o.side)
             if key not in self._true or (o.side is Side.SELL and o.price < self._true[key].price):
@@ -40,6 +41,9 @@ class ParkTraders:
             self._by_resource[o.resource].append(o)
 
     def _true_of(self, order: Order) -> Order:
+        mine = self._by_ref.get(order.ref)
+        if mine is not None and mine.owner == order.owner:
+            return mine
         return self._true.get((order.owner, order.resource, order.side), order)
 
     def requote(self, order: Order, rng: np.random.Generator) -> float:

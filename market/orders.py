@@ -25,6 +25,7 @@ class Order:
     side: Side
     quantity: float
     price: float
+    ref: int = -1  # the poster's own label for the order; mechanisms pass it on untouched
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ def test_set_changes_the_policy_and_is_recorded(tmp_path):
     (["--scenario", "synthetic:abc"], "synthetic:SIZE"),
     (["--scenario", "missing/park.toml"], "file not found"),
 ])
+@pytest.mark.slow
 def test_bad_input_exits_2_with_a_clear_error_and_writes_nothing(tmp_path, args, expected):
     out = tmp_path / "never"
     r = run_cli("simulate", "--steps", "3", "--out", str(out), *args)

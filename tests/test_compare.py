@@ -49,6 +49,7 @@ def test_schemes_run_on_common_seeds_and_the_subsidy_is_paid_for():
     assert get("exchange-subsidy", "gains_from_trade_eur") > get("baseline", "gains_from_trade_eur")
 
 
+@pytest.mark.slow
 def test_compare_on_the_command_line_writes_csv_and_chart(tmp_path):
     out = tmp_path / "cmp"
     r = run_cli("compare", "--scenario", str(EXAMPLE), "--schemes", "baseline,carbon-tax", "--replicates", "2",

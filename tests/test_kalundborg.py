@@ -5,6 +5,7 @@ import pytest
 from experiments import runner
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 5])
 def test_kalundborg_year_reproduces_each_published_figure(seed):
     cfg, park = runner.resolve("kalundborg", 365, seed, {})

@@ -16,6 +16,7 @@ def test_zic_is_efficient_and_ziu_is_not():
     assert ziu < zic - 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n, published", [(2, 0.77), (4, 0.92), (10, 0.98), (25, 0.997)])
 def test_mcafee_share_of_optimal_gains_matches_the_published_figure(n, published):
     assert lab.mcafee_share(n, 20_000) == pytest.approx(published, abs=0.01)

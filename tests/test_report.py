@@ -155,6 +155,7 @@ def indices(table, kpi, index):
     return s["policy.carbon_tax"], s["policy.landfill_tax"], s["policy.virgin_tax"]
 
 
+@pytest.mark.slow
 def test_sobol_indices_of_a_known_function(tmp_path):
     write_folder(tmp_path, parse(RANGES, "sobol", samples=64, replicates=2), linear)
     text = report.write_report(tmp_path)

@@ -293,6 +293,7 @@ def _kpis(rc) -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
     from viz.live_page import LivePage
 
@@ -328,6 +329,7 @@ def test_live_page_breaks_the_selected_company_and_shows_it():
     assert "Novo Nordisk is down" in alerts
 
 
+@pytest.mark.slow
 def test_live_page_play_advances_until_paused():
     from viz.live_page import LivePage
 
