@@ -226,8 +226,6 @@ def parse(data: dict, label: str, text: str = "") -> Sweep:
             p.add(where, "must be a list of values (a grid axis) or { min = ..., max = ... } (a range)")
     if design in ("random", "lhs", "sobol", "morris") and not ranges and not p.items:
         p.add("parameters", f"a {design} design needs at least one range {{ min = ..., max = ... }}")
-    if design == "morris" and len(ranges) < 2 and ranges:
-        pass  # SALib handles one factor; nothing to add
     try:
         config.apply(config.RunConfig(), dict(base_sets))
     except InputError as e:
