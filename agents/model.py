@@ -79,13 +79,11 @@ class ParkModel(mesa.Model):
         self._margins = [c.margins(self.ledger) for c in self.companies]
         self.records: list[StepRecord] = []
         self.trade_log: list[Trade] = []
-        self.accounts_profit = np.zeros(len(self.companies))
         self.co2_t = 0.0
         self.taxes_eur = 0.0
         self.subsidies_eur = 0.0
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
-        self.last_account: StepAccount | None = None
 
     def step(self) -> None:
         t = self.t
@@ -169,9 +167,7 @@ class ParkModel(mesa.Model):
                 progress.update(1)
 
     def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float) -> None:
-        self.last_account = acc
         self.trade_log.extend(trades)
-        self.accounts_profit += acc.profit
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
             for prod, q in p.output.items():

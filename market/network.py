@@ -58,9 +58,6 @@ class Network:
             pipes.setdefault(p.resource, []).append((p.a, p.b, p.length_km))
         object.__setattr__(self, "_pipes_of", pipes)
 
-    def with_pipelines(self, extra: tuple[Pipeline, ...]) -> "Network":
-        return Network(self.positions, self.resources, self.pipelines + tuple(extra))
-
     def distance(self, a: int, b: int) -> float:
         return float(np.hypot(*(self.positions[a] - self.positions[b])))
 

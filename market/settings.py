@@ -17,6 +17,11 @@ class MechanismName(str, Enum):
     PLANNER = "planner"
 
 
+def _shares(mix) -> dict[str, float]:
+    """A mix's shares by name, in field order."""
+    return {f.name: getattr(mix, f.name) for f in dataclasses.fields(mix)}
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyMix:
     """Shares of the companies using each bidding strategy (they must sum to 1). Companies are
@@ -29,8 +34,7 @@ class StrategyMix:
     zip: float = 0.0
     roth_erev: float = 0.0
 
-    def shares(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    shares = _shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +45,7 @@ class TacticMix:
     boulware: float = 0.0
     conceder: float = 0.0
 
-    def shares(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    shares = _shares
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from market import transport
+from market.call import reach_km
 from market.mechanism import book_by_resource
 from market.network import Network
 from market.orders import Order, Side, Trade
@@ -27,9 +28,7 @@ def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
         buyers = np.array([o.owner for o in bids], dtype=np.int64)
         ask = np.array([o.price for o in asks])
         bid = np.array([o.price for o in bids])
-        cost = network.resources[resource].transport_cost
-        reach = (max(0.0, bid.max()) - ask.min()) / cost if cost > 0 else np.inf
-        e = network.edges(resource, sellers, buyers, max_km=reach)
+        e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
         if len(e.i) == 0:
             continue
         gain = e.share * bid[e.j] - ask[e.i] - e.cost
