@@ -118,6 +118,16 @@ class Company(mesa.Agent):
         r = true_order.resource
         return Quote(true_order.side, r, true_order.price, -ledger.dispose_price(r), ledger.park_buy_value(r), self.model.t)
 
+    def shade(self, quote: Quote, rng: np.random.Generator) -> float:
+        """The price the company names for `quote`: its strategy's, pulled towards its true
+        reservation by its shared-vision weight w (w = 1 bids truthfully: a company that values
+        the park's gains as its own does not shade its bids to take a partner's share at the
+        risk of losing the trade). The model's assumption; the strategy draws its random
+        numbers either way."""
+        p = self.strategy.price(quote, rng)
+        w = float(self.model.weights[self.index])
+        return p if w <= 0.0 else w * quote.reservation + (1.0 - w) * p
+
     def price(self, true_order: Order, ledger: Ledger, rng: np.random.Generator) -> Order:
         """The order the company posts: its true order re-priced by its strategy."""
-        return replace(true_order, price=self.strategy.price(self.quote(true_order, ledger), rng))
+        return replace(true_order, price=self.shade(self.quote(true_order, ledger), rng))

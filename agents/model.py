@@ -8,17 +8,24 @@ import mesa
 import numpy as np
 
 from agents.company import Company
+from agents.cooperation import CooperationSettings
+from agents.imitation import imitate, starting_weights
+from agents.partnerships import Partnerships
 from agents.scenario import Scenario
 from agents.population import population
 from agents.strategies import STRATEGIES, Truthful
 from agents.tactics import TACTICS
 from agents.traders import ParkTraders
+from market import sharing
 from market.network import Network, Pipeline
-from market.orders import MarketEvent, Side, Trade
-from market.policy import Policy
+from market.orders import MarketEvent, Order, Side, Trade
+from market.policy import GainSharing, Policy
 from market.settings import MarketSettings
-from market.settlement import Ledger, StepAccount, open_step, settle
-from market.welfare import optimal_gain, realised_gain
+from market.settlement import Ledger, StepAccount, book, open_step, settle
+from market.welfare import gains_by_company, optimal_gain, realised_gain
+
+# Sampled Shapley shares (parks above 15 companies): permutations per period.
+SHAPLEY_SAMPLES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,22 @@ class StepRecord:
     active_links: int
     symbiosis_share: float
     exchanged: dict[str, float]
+    density: float = 0.0
+    contract_trades: int = 0
+    contracts_active: int = 0
+    contracts_signed: int = 0
+    deliveries_kept: int = 0
+    deliveries_breached: int = 0
+    penalties_eur: float = 0.0
+    investment_eur: float = 0.0
+    pipes_built: int = 0
+    capital_cost_eur: float = 0.0
+    search_cost_eur: float = 0.0
+    known_share: float = 1.0
+    mean_trust: float = float("nan")
+    mean_sv_weight: float = 0.0
+    cooperative_share: float = 0.0
+    adoptions: int = 0
 
 
 class ParkModel(mesa.Model):
@@ -45,17 +68,27 @@ class ParkModel(mesa.Model):
     The run's one generator is Mesa's `self.rng`, seeded from `seed`. Two child streams are
     spawned from it at start: `ops_rng` for what happens to companies (daily loads, later
     failures) and `market_rng` for the market and strategies. A run with exchanges switched off
-    (the baseline) therefore sees the very same loads as the run it is compared with.
+    (the baseline) therefore sees the very same loads as the run it is compared with. A fourth,
+    `coop_rng`, drives cooperation: who opens a negotiation, search, imitation, and the
+    starting shared-vision weights.
+
+    Cooperation (`agents.partnerships`, `agents.imitation`): contracts deliver before the spot
+    market; every `cooperation.period` steps pairs negotiate contracts and pipes, and companies
+    imitate more successful peers. The spot market sees only routes between companies that
+    know each other (`policy.information`); the optimum it is measured against knows all.
     """
 
     def __init__(self, scenario: Scenario, policy: Policy | None = None,
-                 market: MarketSettings | None = None, seed: int = 0):
+                 market: MarketSettings | None = None, seed: int = 0,
+                 cooperation: CooperationSettings | None = None):
         super().__init__(rng=seed)
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
         self.market = market if market is not None else MarketSettings()
+        self.cooperation = cooperation if cooperation is not None else CooperationSettings()
         # Spawned children depend only on their index, so adding a stream never shifts another.
         self.ops_rng, self.market_rng, setup_rng = self.rng.spawn(3)
+        (self.coop_rng,) = self.rng.spawn(1)
         self.mechanism = self.market.build()
         self.t = 0
         index = scenario.company_index()
@@ -65,7 +98,13 @@ class ParkModel(mesa.Model):
             a, b = index[p.source], index[p.target]
             length = p.length_km if p.length_km is not None else float(np.hypot(*(positions[a] - positions[b])))
             pipes.append(Pipeline(a, b, p.resource, length))
-        self.network = Network(positions, dict(scenario.resources), tuple(pipes))
+        n = len(scenario.companies)
+        self.partners = Partnerships(self.cooperation, self.policy, n, scenario.steps_per_year, pipes)
+        self.network = Network(positions, dict(scenario.resources), tuple(pipes), self.partners.known)
+        self.weights = starting_weights(n, self.policy.shared_vision, self.policy.shared_vision_spread, self.coop_rng)
+        self._share_of: np.ndarray | None = None  # the operator's sharing weights, if it shares
+        self._period_gain = np.zeros(n)
+        self._period_revenue = np.zeros(n)
         storage = {(i, r): cap for i, c in enumerate(scenario.companies) for r, cap in c.storage.items()}
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
         strategies = population(self.market.strategies.shares(), [c.strategy for c in scenario.companies], setup_rng)
@@ -74,8 +113,7 @@ class ParkModel(mesa.Model):
             Company(self, i, spec, STRATEGIES[s](), TACTICS[t]())
             for i, (spec, s, t) in enumerate(zip(scenario.companies, strategies, tactics))
         ]
-        self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
-        self._all_truthful = all(isinstance(c.strategy, Truthful) for c in self.companies)
+        self._ways_changed()
         self._margins = [c.margins(self.ledger) for c in self.companies]
         self.records: list[StepRecord] = []
         self.trade_log: list[Trade] = []
@@ -85,34 +123,140 @@ class ParkModel(mesa.Model):
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
 
+    def _ways_changed(self) -> None:
+        self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
+        self._all_truthful = all(isinstance(c.strategy, Truthful) for c in self.companies)
+
     def step(self) -> None:
         t = self.t
+        n = len(self.companies)
         acc = open_step(self.ledger, t)
         plans = [c.plan(self.ledger, self.ops_rng, m) for c, m in zip(self.companies, self._margins)]
         trades: list[Trade] = []
+        spot: list[Trade] = []
         true_orders: list = []
+        spot_true: list = []
         orders: list = []
+        deliveries: list = []
+        extra = np.zeros(n)
+        gov = capital = search = penalties = 0.0
         optimum = realised = 0.0
+        signed = adoptions = 0
+        investment_before = self.partners.investment_eur
         if self.market.exchanges:
             true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
             # Each order carries its index, so a re-quote finds its own reservation even when a
             # company has two asks of one resource (what it could keep, what it would dispose of).
             true_orders = [replace(o, ref=i) for i, o in enumerate(true_orders)]
+            self.partners.observe(true_orders, self.ledger)
+            contract_trades, deliveries, spot_true, owed = self.partners.deliver(t, true_orders)
+            for payer, payee, amount in owed:
+                extra[payer] -= amount
+                extra[payee] += amount
+                penalties += amount
             if self._all_truthful:
-                orders = true_orders
+                orders = spot_true
             else:
-                orders = [self.companies[o.owner].price(o, self.ledger, self.market_rng) for o in true_orders]
-            traders = ParkTraders(self.companies, self.ledger, true_orders, self.market_rng)
-            trades = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
+                orders = [self.companies[o.owner].price(o, self.ledger, self.market_rng)
+                          for o in spot_true]
+            traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng)
+            spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
             if not getattr(self.mechanism, "reports_events", False) and self._learners:
-                self._report(traders, orders, trades)
-            optimum = optimal_gain(true_orders, self.network)
+                self._report(traders, orders, spot)
+            trades = contract_trades + spot
+            full = self.network if self.network.known is None else replace(self.network, known=None)
+            optimum = optimal_gain(true_orders, full)
             realised = realised_gain(trades, true_orders)
+            gains = gains_by_company(trades, true_orders, n)
+            left = self._left(spot_true, spot) if self.partners.known is not None else {}
+            costs = self.partners.after_market(t, spot, left, self.coop_rng)
+            search = float(costs.sum())
+            extra -= costs
+            pay, gov = self.partners.capital(t)
+            capital = float(pay.sum())
+            extra -= pay
+            if self.policy.gain_sharing is not GainSharing.MARKET:
+                if self._share_of is None:
+                    self._share_of = self._sharing_weights(true_orders)
+                extra += self._share(gains)
+            self._period_gain += gains + extra
         settle(self.ledger, acc, plans, trades)
+        book(self.ledger, acc, extra, gov)
         if self._learners:
-            self._learn(true_orders, orders, trades)
-        self._collect(acc, plans, trades, optimum, realised)
+            self._learn(spot_true, orders, spot)
+        for p in plans:
+            self._period_revenue[p.company] += p.revenue
+        if self.market.exchanges and (t + 1) % self.cooperation.period == 0:
+            signed, adoptions = self._period(t)
+        self._collect(acc, plans, trades, optimum, realised, deliveries, penalties, capital, search, signed,
+                      self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot))
         self.t += 1
+
+    def _left(self, spot_true: list, spot: list[Trade]) -> dict[int, tuple[set[str], set[str]]]:
+        """What each company still had after the market: resources with surplus unsold and
+        needs unmet (it will dispose of them or buy them outside)."""
+        rest: dict[tuple[int, str, Side], float] = {}
+        for o in spot_true:
+            key = (o.owner, o.resource, o.side)
+            rest[key] = rest.get(key, 0.0) + o.quantity
+        for tr in spot:
+            rest[(tr.seller, tr.resource, Side.SELL)] -= tr.shipped
+            rest[(tr.buyer, tr.resource, Side.BUY)] -= tr.delivered
+        out: dict[int, tuple[set[str], set[str]]] = {}
+        for (c, r, side), q in rest.items():
+            if q > 1e-6:
+                surplus, need = out.setdefault(c, (set(), set()))
+                (surplus if side is Side.SELL else need).add(r)
+        return out
+
+    def _period(self, t: int) -> tuple[int, int]:
+        """End of a period: negotiate contracts and pipes, imitate, refresh the operator's
+        sharing weights."""
+        signed = 0
+        if self.cooperation.contracts:
+            tactics = [(float(getattr(c.tactic, "beta", 1.0)), float(getattr(c.tactic, "kappa", 0.0))) for c in self.companies]
+            new, network = self.partners.negotiate(t, self.network, self.ledger, self.weights, tactics, self.coop_rng)
+            signed = len(new)
+            self.network = network
+        adoptions = 0
+        if self.cooperation.imitation:
+            payoff = self._period_gain / np.maximum(np.abs(self._period_revenue), 1.0)
+            ways = [(c.strategy.name, c.tactic.name, float(self.weights[c.index])) for c in self.companies]
+            for a in imitate(payoff, self.partners.known, self.cooperation.imitation_noise, self.coop_rng):
+                strategy, tactic, weight = ways[a.model]
+                me = self.companies[a.who]
+                if me.strategy.name != strategy:
+                    me.strategy = STRATEGIES[strategy]()
+                if me.tactic.name != tactic:
+                    me.tactic = TACTICS[tactic]()
+                if self.policy.shared_vision_imitation:
+                    self.weights[a.who] = weight
+                adoptions += 1
+            self._ways_changed()
+        self._period_gain[:] = 0.0
+        self._period_revenue[:] = 0.0
+        if self.policy.gain_sharing is not GainSharing.MARKET:
+            self._share_of = self._sharing_weights(self.partners.average_orders(self.ledger))
+        return signed, adoptions
+
+    def _sharing_weights(self, orders: list[Order]) -> np.ndarray | None:
+        """The operator's split of the park's gains: each company's Shapley value (or Nash
+        share) of the park game on these positions, normalised to sum to 1."""
+        n = len(self.companies)
+        full = self.network if self.network.known is None else replace(self.network, known=None)
+        v = sharing.park_game(orders, full)
+        if self.policy.gain_sharing is GainSharing.SHAPLEY:
+            x = sharing.shapley(n, v, samples=SHAPLEY_SAMPLES, rng=self.coop_rng)
+        else:
+            x = sharing.nash(n, v)
+        total = float(x.sum())
+        return x / total if total > 1e-9 else None
+
+    def _share(self, gains: np.ndarray) -> np.ndarray:
+        """Transfers that re-split this step's gains by the operator's weights (they sum to 0)."""
+        if self._share_of is None:
+            return np.zeros_like(gains)
+        return float(gains.sum()) * self._share_of - gains
 
     def _report(self, traders: ParkTraders, orders: list, trades: list[Trade]) -> None:
         """For a sealed-bid mechanism, what a trader could have seen: every trade, as an
@@ -166,7 +310,9 @@ class ParkModel(mesa.Model):
             if progress is not None:
                 progress.update(1)
 
-    def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float) -> None:
+    def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float,
+                 deliveries: list, penalties: float, capital: float, search: float, signed: int,
+                 investment: float, adoptions: int, contract_trades: int) -> None:
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
@@ -187,6 +333,11 @@ class ParkModel(mesa.Model):
             tot["consumed"] += ra.consumed
         links = {(t.seller, t.buyer, t.resource) for t in trades}
         members = {t.seller for t in trades} | {t.buyer for t in trades}
+        n = len(self.companies)
+        pairs = {(min(t.seller, t.buyer), max(t.seller, t.buyer)) for t in trades}
+        known = self.partners.known
+        bound = [c for c in self.partners.contracts if c.active(acc.step)]
+        trust = [self.partners.trust.trust(c.buyer, c.seller) for c in bound]
         self.records.append(StepRecord(
             step=acc.step,
             gains_from_trade_eur=realised,
@@ -200,4 +351,20 @@ class ParkModel(mesa.Model):
             active_links=len(links),
             symbiosis_share=len(members) / max(1, len(self.companies)),
             exchanged={r: ra.exchanged for r, ra in acc.resources.items()},
+            density=2.0 * len(pairs) / (n * (n - 1)) if n > 1 else 0.0,
+            contract_trades=contract_trades,
+            contracts_active=len(bound),
+            contracts_signed=signed,
+            deliveries_kept=sum(1 for d in deliveries if d.kept),
+            deliveries_breached=sum(1 for d in deliveries if not d.kept),
+            penalties_eur=penalties,
+            investment_eur=investment,
+            pipes_built=len(self.partners.pipes),
+            capital_cost_eur=capital,
+            search_cost_eur=search,
+            known_share=1.0 if known is None or n < 2 else (float(known.sum()) - n) / (n * (n - 1)),
+            mean_trust=float(np.mean(trust)) if trust else float("nan"),
+            mean_sv_weight=float(self.weights.mean()) if n else 0.0,
+            cooperative_share=float((self.weights >= 0.5).mean()) if n else 0.0,
+            adoptions=adoptions,
         ))

@@ -28,18 +28,9 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from market.contract_negotiation import concession
 from market.mechanism import Negotiator
 from market.orders import Side
-
-
-def concession(round_: int, deadline: int, beta: float, kappa: float = 0.0) -> float:
-    """Faratin et al.'s alpha(t): the share of the way from opening to reservation conceded by
-    round `round_` of a negotiation with deadline `deadline` (1 at and after the deadline)."""
-    if deadline < 1:
-        raise ValueError(f"concession: deadline must be at least 1 round, got {deadline}")
-    if round_ < 0:
-        raise ValueError(f"concession: rounds are numbered from 0, got {round_}")
-    return kappa + (1.0 - kappa) * (min(round_, deadline) / deadline) ** (1.0 / beta)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ class ParkTraders:
     def requote(self, order: Order, rng: np.random.Generator) -> float:
         true = self._true_of(order)
         company = self._companies[order.owner]
-        return company.strategy.price(company.quote(true, self._ledger), rng)
+        return company.shade(company.quote(true, self._ledger), rng)
 
     def observe(self, event: MarketEvent) -> None:
         for o in self._by_resource.get(event.resource, ()):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, get_type_hints
 
+from agents.cooperation import CHECKS as COOPERATION_CHECKS, CooperationSettings
 from agents.scenario import Scenario
 from experiments import scenario_io
 from experiments.problems import InputError, nearest
@@ -28,6 +29,7 @@ class RunConfig:
     seed: int = 0
     policy: Policy = field(default_factory=Policy)
     market: MarketSettings = field(default_factory=MarketSettings)
+    cooperation: CooperationSettings = field(default_factory=CooperationSettings)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -49,6 +51,12 @@ _CHECKS = {
     "policy.landfill_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.virgin_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.exchange_subsidy": lambda v: None if v >= 0 else "must be >= 0",
+    "policy.investment_subsidy": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1 (a share)",
+    "policy.information": lambda v: None if 0 <= v <= 1 else "must be between 0 (partners only) and 1 (platform)",
+    "policy.shared_vision": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1 (a weight)",
+    "policy.shared_vision_spread": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1",
+    "policy.shared_vision_co2_value": lambda v: None if v >= 0 else "must be >= 0",
+    **COOPERATION_CHECKS,
 }
 
 

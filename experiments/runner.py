@@ -18,6 +18,12 @@ KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t",
              "symbiosis_share", "trades")
 
 
+# Emergence over time: one column each in the time series (see agents.model.StepRecord).
+EMERGENCE = ("density", "contract_trades", "contracts_active", "contracts_signed", "deliveries_kept",
+             "deliveries_breached", "penalties_eur", "investment_eur", "pipes_built", "capital_cost_eur",
+             "search_cost_eur", "known_share", "mean_trust", "mean_sv_weight", "cooperative_share", "adoptions")
+
+
 @dataclass
 class RunResult:
     config: RunConfig
@@ -29,9 +35,9 @@ class RunResult:
 
 def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
     """Run the park and its baseline (same seed, exchanges off) and build the outputs."""
-    model = ParkModel(park, cfg.policy, cfg.market, cfg.seed)
+    model = ParkModel(park, cfg.policy, cfg.market, cfg.seed, cfg.cooperation)
     model.run(cfg.steps, progress)
-    base = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed)
+    base = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed, cfg.cooperation)
     base.run(cfg.steps, progress)
     return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model))
 
@@ -61,6 +67,7 @@ def _timeseries(model: ParkModel, base: ParkModel) -> pd.DataFrame:
             "trades": rec.trades,
             "active_links": rec.active_links,
             "symbiosis_share": rec.symbiosis_share,
+            **{k: getattr(rec, k) for k in EMERGENCE},
         }
         for r in sorted(model.park.resources):
             row[f"exchanged_{r}"] = rec.exchanged.get(r, 0.0)

@@ -57,6 +57,8 @@ RESOURCE_KEYS = {
     "shelf_life": Field("int", default=0, check=_at_least(0)),
     "landfill": Field("bool", default=False),
     "virgin_material": Field("bool", default=False),
+    "pipe_fixed": Field("number", default=None, check=_at_least(0)),
+    "pipe_per_km": Field("number", default=None, check=_at_least(0)),
 }
 COMPANY_KEYS = {
     "name": Field("str", required=True),
@@ -89,6 +91,12 @@ POLICY_KEYS = {
     "landfill_tax": Field("number", default=0.0, check=_at_least(0)),
     "virgin_tax": Field("number", default=0.0, check=_at_least(0)),
     "exchange_subsidy": Field("number", default=0.0, check=_at_least(0)),
+    "investment_subsidy": Field("number", default=0.0, check=_between(0, 1)),
+    "information": Field("number", default=1.0, check=_between(0, 1)),
+    "shared_vision": Field("number", default=0.0, check=_between(0, 1)),
+    "shared_vision_spread": Field("number", default=0.0, check=_between(0, 1)),
+    "shared_vision_imitation": Field("bool", default=False),
+    "shared_vision_co2_value": Field("number", default=0.0, check=_at_least(0)),
 }
 METRICS = ("flow", "exchanged", "co2_avoided", "output")
 TARGET_KEYS = {
@@ -297,7 +305,7 @@ def parse(data: dict, label: str) -> Scenario:
     if "policy" in data:
         tp = _table(p, "policy", data["policy"], POLICY_KEYS)
         if tp is not None:
-            policy = Policy(**{k: (v if v is not None else 0.0) for k, v in tp.items()})
+            policy = Policy(**{k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()})
 
     targets: list[Target] = []
     raw_t = data.get("targets", [])

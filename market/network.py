@@ -40,12 +40,16 @@ class Network:
     """Positions (km) of the companies and the pipelines between them.
 
     Pipeline resources move only along a pipeline, over its length; truck and ship resources
-    move between any two companies over the straight-line distance.
+    move between any two companies over the straight-line distance. With `known` set, only
+    routes between companies that know each other exist.
     """
 
     positions: np.ndarray
     resources: dict[str, Resource]
     pipelines: tuple[Pipeline, ...] = ()
+    # Which companies know each other (n x n booleans), or None when all do: a market sees
+    # only routes between companies that know each other (`market.policy.Policy.information`).
+    known: np.ndarray | None = field(default=None, compare=False)
     _pipes_of: dict[str, list[tuple[int, int, float]]] = field(init=False, repr=False, compare=False)
 
     # Above this many seller-buyer pairs, truck routes are found with a k-d tree within the
@@ -78,6 +82,8 @@ class Network:
             diff = self.positions[sellers][i] - self.positions[buyers][j]
             d = np.hypot(diff[:, 0], diff[:, 1])
         keep = sellers[i] != buyers[j]
+        if self.known is not None:
+            keep &= self.known[sellers[i], buyers[j]]
         i, j, d = i[keep], j[keep], d[keep]
         share = np.clip(1.0 - r.loss_per_km * d, 0.0, 1.0)
         cost = r.transport_cost * d
@@ -119,7 +125,7 @@ def free_routes(network: Network, resource: str, companies: np.ndarray) -> bool:
     A mechanism can then rank orders by price alone, without enumerating the pairs: a market of
     100,000 co-located traders has 2.5e9 of them."""
     r = network.resources[resource]
-    if r.transport is Mode.PIPELINE:
+    if r.transport is Mode.PIPELINE or network.known is not None:
         return False
     if r.transport_cost == 0 and r.loss_per_km == 0:
         return True

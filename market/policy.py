@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from market.resources import Resource
+
+
+class GainSharing(str, Enum):
+    """How the park operator shares the gains of exchange among companies (`market.sharing`):
+    as the market split them, or pooled and re-split by Shapley value or Nash bargaining."""
+
+    MARKET = "market"
+    SHAPLEY = "shapley"
+    NASH = "nash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +26,31 @@ class Policy:
     virgin_tax: EUR per unit bought outside of resources marked `virgin_material`.
     exchange_subsidy: EUR per unit exchanged between park companies, paid by the government to
     the receiving company (it makes a unit from a park partner worth that much more to it).
+    investment_subsidy: share (0-1) of a new pipeline's investment the government pays.
+    information: information-sharing level, 0-1. At 1 a platform shows every surplus and need,
+    so every company knows every other; at 0 a company knows only the partners it is linked to
+    and finds others by searching, slowly and at a cost (`agents.cooperation` settings
+    `search_rate`, `search_cost_eur`); in between, a search finds a partner with probability
+    information + (1 - information) * search_rate and costs (1 - information) * search_cost_eur.
+    shared_vision: the mean weight a company puts on the park's gains against its own (0-1) when
+    it judges a contract; shared_vision_spread: weights start uniform in mean +- spread (clipped
+    to 0-1); shared_vision_imitation: whether weights spread by imitation of more successful
+    peers; shared_vision_co2_value: EUR per t CO2 avoided that the programme adds to the park's
+    gains on top of the carbon tax already in prices.
+    gain_sharing: how the park operator shares the gains of exchange (`GainSharing`).
     """
 
     carbon_tax: float = 0.0
     landfill_tax: float = 0.0
     virgin_tax: float = 0.0
     exchange_subsidy: float = 0.0
+    investment_subsidy: float = 0.0
+    information: float = 1.0
+    shared_vision: float = 0.0
+    shared_vision_spread: float = 0.0
+    shared_vision_imitation: bool = False
+    shared_vision_co2_value: float = 0.0
+    gain_sharing: GainSharing = GainSharing.MARKET
 
     def buy_tax(self, r: Resource) -> float:
         """Tax paid on one unit of `r` bought outside the park."""

@@ -22,7 +22,9 @@ class Resource:
     outside the park (or its outside substitute: heat from an oil boiler for district heat);
     `disposal_cost` is what getting rid of one unit costs. `shelf_life` is in steps; 0 means the
     resource cannot be stored (steam, heat). `loss_per_km` is the share lost per km travelled
-    (heat in a pipe), applied linearly and capped at 1.
+    (heat in a pipe), applied linearly and capped at 1. `pipe_fixed` and `pipe_per_km` (EUR)
+    are what a new pipe for a pipeline resource costs to build; None takes the run's default
+    (`agents.cooperation.CooperationSettings`).
     """
 
     name: str
@@ -37,6 +39,8 @@ class Resource:
     shelf_life: int = 0
     landfill: bool = False
     virgin_material: bool = False
+    pipe_fixed: float | None = None
+    pipe_per_km: float | None = None
 
     def delivered_share(self, distance_km: float) -> float:
         """Share of a shipment that arrives after `distance_km` (0 when all is lost)."""

@@ -64,7 +64,7 @@ class StepAccount:
     co2_t: float = 0.0
     taxes: float = 0.0
     budget: float = 0.0  # kept by the market operator (buyers paid more than sellers received)
-    subsidies: float = 0.0  # paid by the government for units exchanged
+    subsidies: float = 0.0  # paid by the government: per unit exchanged, share of pipe investment
 
 
 class Ledger:
@@ -186,6 +186,17 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     ledger.government -= acc.subsidies
     acc.resources = dict(acc.resources)
     return acc
+
+
+def book(ledger: Ledger, acc: StepAccount, amounts: np.ndarray, government_pays: float = 0.0) -> None:
+    """Money outside the market's trades, after `settle`: `amounts` per company (positive:
+    the company receives; penalties and gain-sharing transfers between companies, pipe
+    annuities and search paid to outsiders) and what the government pays (its share of pipe
+    investment, counted as a subsidy)."""
+    acc.profit += amounts
+    ledger.cash += amounts
+    ledger.government -= government_pays
+    acc.subsidies += government_pays
 
 
 def closing_stock_value(ledger: Ledger) -> np.ndarray:

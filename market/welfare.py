@@ -75,3 +75,27 @@ def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: s
     if left > 1e-6 * max(1.0, q):
         raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")
     return value
+
+
+def gains_by_company(trades: Iterable[Trade], true_orders: Sequence[Order], n: int) -> np.ndarray:
+    """Each company's own gain from its trades against its outside options: a seller's receipt
+    less the journey and less what the shipment was worth to it, a buyer's value of what it
+    received less what it paid. They sum to `realised_gain` less what a mechanism kept."""
+    trades = list(trades)
+    out = np.zeros(n)
+    shipped: dict[tuple[int, str], float] = defaultdict(float)
+    got: dict[tuple[int, str], float] = defaultdict(float)
+    for t in trades:
+        shipped[(t.seller, t.resource)] += t.shipped
+        got[(t.buyer, t.resource)] += t.delivered
+        out[t.seller] += t.receipt - t.transport_cost
+        out[t.buyer] -= t.payment
+    asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    for o in true_orders:
+        (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(o)
+    for key, q in shipped.items():
+        out[key[0]] -= _schedule_value(q, sorted(asks.get(key, []), key=lambda o: o.price), key, "sold")
+    for key, q in got.items():
+        out[key[0]] += _schedule_value(q, sorted(bids.get(key, []), key=lambda o: -o.price), key, "bought")
+    return out

@@ -83,8 +83,8 @@ class LiveRun:
 
     def __post_init__(self) -> None:
         cfg, park = self.cfg, self.park
-        self.model = ParkModel(park, cfg.policy, cfg.market, cfg.seed)
-        self.baseline = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed)
+        self.model = ParkModel(park, cfg.policy, cfg.market, cfg.seed, cfg.cooperation)
+        self.baseline = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed, cfg.cooperation)
         self.series = {k: [] for k in ("step", *SERIES)}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.

@@ -1,0 +1,326 @@
+"""Who knows whom, who is bound to whom: contracts, pipes, trust and the search for partners.
+
+The model calls, each step: `observe` (the true positions, before contracts), `deliver`
+(contracts first), `after_market` (repeated trade, search for new partners) and, every
+`period` steps, `negotiate` (pairs sign contracts and build pipes). Money this causes (penalties,
+pipe annuities, search) is returned to the model, which books it in the ledger.
+
+Partner choice: a pair negotiates only when each trusts the other at least `min_trust`;
+candidates are taken in order of the joint gain each pair expects, weighted by the buyer's
+trust in the seller (`market.trust`), so reliable partners are served first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.cooperation import CooperationSettings
+from market.contract_negotiation import Deal, Party, annuity, negotiate_contract
+from market.contracts import Contract, Delivery, deliver
+from market.network import Network, Pipeline
+from market.orders import Order, Side, Trade
+from market.policy import Policy
+from market.resources import Mode
+from market.settlement import Ledger
+from market.trust import TrustBook
+
+
+@dataclass(frozen=True, slots=True)
+class Pipe:
+    """A pipe built during the run: who pays what share of its annuity and from when."""
+
+    pipeline: Pipeline
+    built: int
+    investment: float
+    seller: int
+    buyer: int
+    seller_share: float  # of the cost after subsidy
+    subsidy: float  # government's share of the whole investment
+    charge_per_step: float  # annuity of the whole investment over its life
+    life_steps: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """A link that formed: its first contract, the pipe it needed, or repeated spot trade."""
+
+    step: int
+    seller: int
+    buyer: int
+    resource: str
+    how: str  # "contract", "pipe" or "spot"
+
+
+class Partnerships:
+    def __init__(self, settings: CooperationSettings, policy: Policy, n: int, steps_per_year: int,
+                 pipelines: Sequence[Pipeline]):
+        self.s = settings
+        self.policy = policy
+        self.n = n
+        self.steps_per_year = steps_per_year
+        self.rate = (1.0 + settings.discount_rate) ** (1.0 / steps_per_year) - 1.0
+        self.contracts: list[Contract] = []
+        self.pipes: list[Pipe] = []
+        self.trust = TrustBook(n, settings.trust_prior, settings.trust_weight, settings.trust_memory)
+        # A company's belief in its own deliveries: kept / broken with the same prior.
+        self._own_kept = np.zeros(n)
+        self._own_broken = np.zeros(n)
+        if policy.information >= 1.0:
+            self.known: np.ndarray | None = None
+        else:
+            self.known = np.eye(n, dtype=bool)
+            for p in pipelines:
+                self.known[p.a, p.b] = self.known[p.b, p.a] = True
+        self._surplus: dict[tuple[int, str], float] = defaultdict(float)
+        self._need: dict[tuple[int, str], float] = defaultdict(float)
+        self._spot_days: dict[tuple[int, int, str], int] = defaultdict(int)
+        self._spot_dist: dict[tuple[int, int, str], float] = {}
+        self._linked: set[tuple[int, int, str]] = set()
+        self.links: list[LinkEvent] = []
+        self.investment_eur = 0.0
+
+    # ------------------------------------------------------------------ each step
+    def observe(self, true_orders: Sequence[Order], ledger: Ledger) -> None:
+        """Running averages of each company's surplus (what it would dispose of) and need,
+        over about one period (exponential smoothing)."""
+        a = 1.0 / self.s.period
+        seen_s: dict[tuple[int, str], float] = defaultdict(float)
+        seen_n: dict[tuple[int, str], float] = defaultdict(float)
+        for o in true_orders:
+            key = (o.owner, o.resource)
+            if o.side is Side.SELL:
+                if o.price < ledger.buy_price(o.resource) - 1e-9:
+                    seen_s[key] += o.quantity
+            else:
+                seen_n[key] += o.quantity
+        for avg, seen in ((self._surplus, seen_s), (self._need, seen_n)):
+            for key in set(avg) | set(seen):
+                avg[key] = (1 - a) * avg.get(key, 0.0) + a * seen.get(key, 0.0)
+
+    def deliver(self, step: int, true_orders: list[Order]) -> tuple[list[Trade], list[Delivery], list[Order], list[tuple[int, int, float]]]:
+        """Contracts deliver; trust and self-belief are updated; returns the contract trades,
+        the deliveries, the orders left for the spot market and the penalties (payer, payee,
+        EUR)."""
+        active = [c for c in self.contracts if c.active(step)]
+        if not active:
+            return [], [], true_orders, []
+        trades, done, rest = deliver(active, true_orders, step, self.s.tolerance)
+        by_id = {c.id: c for c in active}
+        penalties = []
+        m = self.s.trust_memory
+        for d in done:
+            c = by_id[d.contract]
+            if d.kept:
+                self.trust.record(c.buyer, c.seller, True)
+                self.trust.record(c.seller, c.buyer, True)
+                self._own_kept[c.seller] = m * self._own_kept[c.seller] + 1
+                self._own_broken[c.seller] *= m
+            else:
+                other = c.buyer if d.breacher == c.seller else c.seller
+                self.trust.record(other, d.breacher, False)
+                if d.breacher == c.seller:
+                    self._own_broken[c.seller] = m * self._own_broken[c.seller] + 1
+                    self._own_kept[c.seller] *= m
+                if d.penalty > 0:
+                    penalties.append((d.breacher, other, d.penalty))
+        return trades, done, rest, penalties
+
+    def after_market(self, step: int, trades: Sequence[Trade], left: dict[int, tuple[set[str], set[str]]],
+                     rng: np.random.Generator) -> np.ndarray:
+        """Count repeated trade; companies with surplus left or needs unmet search for partners
+        they do not know yet. Returns each company's search cost this step."""
+        for t in trades:
+            key = (t.seller, t.buyer, t.resource)
+            self._spot_days[key] += 1
+            self._spot_dist[key] = t.distance_km
+            if self.known is not None:
+                self.known[t.seller, t.buyer] = self.known[t.buyer, t.seller] = True
+        cost = np.zeros(self.n)
+        if self.known is None or not left:
+            return cost
+        info = self.policy.information
+        p_find = info + (1.0 - info) * self.s.search_rate
+        sellers_of: dict[str, list[int]] = defaultdict(list)
+        buyers_of: dict[str, list[int]] = defaultdict(list)
+        for c, (surplus, need) in left.items():
+            for r in surplus:
+                sellers_of[r].append(c)
+            for r in need:
+                buyers_of[r].append(c)
+        for c in sorted(left):
+            surplus, need = left[c]
+            cost[c] = (1.0 - info) * self.s.search_cost_eur
+            u = rng.random()
+            if u >= p_find:
+                continue
+            others = {b for r in surplus for b in buyers_of.get(r, ())} | {s for r in need for s in sellers_of.get(r, ())}
+            unknown = sorted(o for o in others if not self.known[c, o])
+            if unknown:
+                j = unknown[int(rng.integers(len(unknown)))]
+                self.known[c, j] = self.known[j, c] = True
+        return cost
+
+    def average_orders(self, ledger: Ledger) -> list[Order]:
+        """Truthful orders for each company's average surplus and need of the last period: the
+        positions the park operator's coalition game is played on."""
+        out = []
+        for (c, r), q in sorted(self._surplus.items()):
+            if q > 1e-9:
+                out.append(Order(c, r, Side.SELL, q, -ledger.dispose_price(r)))
+        for (c, r), q in sorted(self._need.items()):
+            if q > 1e-9:
+                out.append(Order(c, r, Side.BUY, q, ledger.park_buy_value(r)))
+        return out
+
+    def capital(self, step: int) -> tuple[np.ndarray, float]:
+        """This step's pipe annuities: what each company pays, and the government."""
+        pay = np.zeros(self.n)
+        gov = 0.0
+        for p in self.pipes:
+            if p.built <= step < p.built + p.life_steps:
+                own = p.charge_per_step * (1.0 - p.subsidy)
+                pay[p.seller] += own * p.seller_share
+                pay[p.buyer] += own * (1.0 - p.seller_share)
+                gov += p.charge_per_step * p.subsidy
+        return pay, gov
+
+    def reliability(self, company: int) -> float:
+        a = self.s.trust_prior * self.s.trust_weight
+        b = (1 - self.s.trust_prior) * self.s.trust_weight
+        k, s = self._own_kept[company], self._own_broken[company]
+        return float((k + a) / (k + s + a + b))
+
+    # ------------------------------------------------------------------ every period
+    def negotiate(self, step: int, network: Network, ledger: Ledger, weights: np.ndarray,
+                  tactics: Sequence[tuple[float, float]], rng: np.random.Generator) -> tuple[list[Contract], Network]:
+        """Pairs negotiate contracts: pairs that traded on the spot market on at least half the
+        steps of the last period (on their route), and, for pipeline resources, pairs that know
+        each other and no pipe joins (a new pipe). Returns the contracts signed and the network
+        with any new pipes."""
+        s = self.s
+        spy = self.steps_per_year
+        out_q: dict[tuple[int, str], float] = defaultdict(float)
+        in_q: dict[tuple[int, str], float] = defaultdict(float)
+        bound: set[tuple[int, int, str]] = set()
+        for c in self.contracts:
+            if c.end > step:
+                out_q[(c.seller, c.resource)] += c.terms.quantity / c.share
+                in_q[(c.buyer, c.resource)] += c.terms.quantity
+                bound.add((c.seller, c.buyer, c.resource))
+        free_s = {k: s.commit_share * v - out_q.get(k, 0.0) for k, v in self._surplus.items()}
+        free_n = {k: s.commit_share * v - in_q.get(k, 0.0) for k, v in self._need.items()}
+
+        cands: list[tuple[float, int, int, str, float, float]] = []  # (-score, seller, buyer, r, distance, investment)
+        half = max(1, s.period // 2)
+        for (a, b, r), days in self._spot_days.items():
+            if days >= half and (a, b, r) not in bound:
+                cands.append(self._candidate(network, ledger, a, b, r, self._spot_dist[(a, b, r)], 0.0, free_s, free_n))
+        for r, res in network.resources.items():
+            if res.transport is not Mode.PIPELINE:
+                continue
+            sellers = np.array(sorted(a for (a, rr), v in free_s.items() if rr == r and v > 1e-9), dtype=np.int64)
+            buyers = np.array(sorted(b for (b, rr), v in free_n.items() if rr == r and v > 1e-9), dtype=np.int64)
+            if len(sellers) == 0 or len(buyers) == 0:
+                continue
+            piped = {(p.a, p.b) for p in network.pipelines if p.resource == r}
+            piped |= {(b, a) for a, b in piped}
+            fixed = res.pipe_fixed if res.pipe_fixed is not None else s.pipe_fixed_eur
+            per_km = res.pipe_per_km if res.pipe_per_km is not None else s.pipe_per_km_eur
+            for a in sellers.tolist():
+                for b in buyers.tolist():
+                    if a == b or (a, b) in piped or (a, b, r) in bound:
+                        continue
+                    if self.known is not None and not self.known[a, b]:
+                        continue
+                    d = network.distance(a, b)
+                    cands.append(self._candidate(network, ledger, a, b, r, d, fixed + per_km * d, free_s, free_n))
+        cands = [c for c in cands if c[0] < 0]
+        cands.sort()
+        signed: list[Contract] = []
+        new_pipes: list[Pipeline] = []
+        for _, a, b, r, dist, invest in cands:
+            if self.trust.trust(a, b) < s.min_trust or self.trust.trust(b, a) < s.min_trust:
+                continue
+            res = network.resources[r]
+            share = res.delivered_share(dist)
+            if share <= 0:
+                continue
+            q = min(free_s.get((a, r), 0.0) * share, free_n.get((b, r), 0.0))
+            if q <= 1e-9:
+                continue
+            life = int(round(s.pipe_lifetime_years * spy))
+            duration = int(round(s.horizon_years * spy))
+            if invest > 0:
+                duration = min(duration, life)
+            deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
+            seller = Party(Side.SELL, self.reliability(a), float(weights[a]), *tactics[a])
+            buyer = Party(Side.BUY, self.trust.trust(b, a), float(weights[b]), *tactics[b])
+            result = negotiate_contract(deal, seller, buyer, s.deadline, seller_opens=bool(rng.integers(2)))
+            if not result.agreed:
+                continue
+            c = Contract(len(self.contracts), a, b, r, result.terms, step + 1, share, res.transport_cost * dist, dist, invest)
+            self.contracts.append(c)
+            signed.append(c)
+            free_s[(a, r)] = free_s.get((a, r), 0.0) - q / share
+            free_n[(b, r)] = free_n.get((b, r), 0.0) - q
+            if self.known is not None:
+                self.known[a, b] = self.known[b, a] = True
+            how = "contract"
+            if invest > 0:
+                pl = Pipeline(a, b, r, dist)
+                new_pipes.append(pl)
+                sub = self.policy.investment_subsidy
+                charge = invest * self._crf(life)
+                self.pipes.append(Pipe(pl, step + 1, invest, a, b, result.terms.seller_share, sub, charge, life))
+                self.investment_eur += invest
+                how = "pipe"
+            self._link(step, a, b, r, how)
+        for key, days in self._spot_days.items():
+            if days >= half:
+                self._link(step, *key, "spot")
+        self._spot_days.clear()
+        if new_pipes:
+            network = Network(network.positions, network.resources, network.pipelines + tuple(new_pipes), network.known)
+        return signed, network
+
+    def _link(self, step: int, a: int, b: int, r: str, how: str) -> None:
+        if (a, b, r) not in self._linked:
+            self._linked.add((a, b, r))
+            self.links.append(LinkEvent(step, a, b, r, how))
+
+    def _crf(self, life: int) -> float:
+        """Capital recovery factor per step: the annuity that repays 1 EUR over `life` steps."""
+        a = annuity(life, self.rate)
+        return 1.0 / a if a > 0 else 0.0
+
+    def _deal(self, ledger: Ledger, a: int, b: int, r: str, q: float, duration: int, dist: float, invest: float) -> Deal:
+        res = ledger.resources[r]
+        share = res.delivered_share(dist)
+        cost = (-ledger.dispose_price(r) + res.transport_cost * dist) / share
+        co2 = res.co2_virgin + res.co2_disposal / share
+        return Deal(quantity=q, duration=duration, annuity=annuity(duration, self.rate),
+                    value=ledger.park_buy_value(r), cost=cost,
+                    pipe=invest * (1.0 - self.policy.investment_subsidy),
+                    park_value=self.policy.shared_vision_co2_value * co2)
+
+    def _candidate(self, network: Network, ledger: Ledger, a: int, b: int, r: str, dist: float, invest: float,
+                   free_s: dict, free_n: dict) -> tuple[float, int, int, str, float, float]:
+        res = network.resources[r]
+        share = res.delivered_share(dist)
+        if share <= 0:
+            return (0.0, a, b, r, dist, invest)
+        q = min(free_s.get((a, r), 0.0) * share, free_n.get((b, r), 0.0))
+        if q <= 1e-9:
+            return (0.0, a, b, r, dist, invest)
+        life = int(round(self.s.pipe_lifetime_years * self.steps_per_year))
+        duration = int(round(self.s.horizon_years * self.steps_per_year))
+        if invest > 0:
+            duration = min(duration, life)
+        deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
+        rho = self.trust.trust(b, a)
+        gain = deal.annuity * q * rho * (deal.value - deal.cost) - deal.pipe
+        return (-gain if gain > 0 else 0.0, a, b, r, dist, invest)
