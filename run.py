@@ -87,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
     cp.add_argument("--out", type=Path, help="output folder (default results/compare-SCENARIO)")
 
+    hi = sub.add_parser("history", help="validate against history: start with no links, form them over the years",
+                        description="Start a park with no links at all and the prices of past years "
+                                    "(scenarios/history/NAME.toml), run it year by year, and report which historical "
+                                    "links formed in the model, in what order, and which company is the hub.")
+    hi.add_argument("name", nargs="?", default="kalundborg", help="built-in history or a path (default kalundborg)")
+    hi.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    hi.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="cooperation.* or market.* settings for the run, e.g. cooperation.pipe_per_km_eur=2e6")
+    hi.add_argument("--out", type=Path, help="output folder (default results/history-NAME)")
+
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
     return p
@@ -231,6 +241,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    import json
+
+    from experiments import history
+    from experiments.atomic import write_text
+    from experiments.config import RunConfig, apply, parse_sets
+
+    if args.seed < 0:
+        raise InputError([f"--seed: must be >= 0, got {args.seed}"])
+    sets = parse_sets(args.set)
+    bad = [k for k in sets if not k.startswith(("cooperation.", "market."))]
+    if bad:
+        raise InputError([f"--set {k}: a history run takes cooperation.* and market.* keys only (its prices and "
+                          f"policy come from the history file)" for k in bad])
+    cfg = apply(RunConfig(), sets)
+    h = history.load(args.name)
+    out = args.out or Path("results") / f"history-{h.name}"
+    years = h.end_year - h.start_year + 1
+    print(f"Running {h.scenario.name} from {h.start_year} to {h.end_year} ({years} years) from no links ...")
+    from tqdm import tqdm
+    with tqdm(total=years * h.scenario.steps_per_year, unit="step", disable=None, leave=False) as bar:
+        res = history.run(h, args.seed, cfg.cooperation, cfg.market, bar)
+    print(history.render(res))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "history.json", json.dumps(res.summary(), indent=2) + "\n")
+    print(f"Written to {out}/history.json")
+    return 0
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from experiments import scenario_io
 
@@ -263,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
                 "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz,
-                "compare": cmd_compare}
+                "compare": cmd_compare, "history": cmd_history}
     try:
         return handlers[args.command](args)
     except InputError as e:

@@ -30,11 +30,15 @@ class Company(mesa.Agent):
     def __init__(self, model: "ParkModel", index: int, spec: CompanySpec, strategy: Strategy, tactic: Tactic):
         super().__init__(model)
         self.index = index
-        self.spec = spec
         self.strategy = strategy
         self.tactic = tactic
         self.down = False
         self.profit_eur = 0.0
+        self.respec(spec)
+
+    def respec(self, spec: CompanySpec) -> None:
+        """Carry on with these processes (same company; a history run changes them by year)."""
+        self.spec = spec
         self._processes = spec.processes
         self._caps = np.array([p.capacity for p in spec.processes], dtype=float)
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)

@@ -104,6 +104,8 @@ class ParkModel(mesa.Model):
         self.weights = starting_weights(n, self.policy.shared_vision, self.policy.shared_vision_spread, self.coop_rng)
         self._share_of: np.ndarray | None = None  # the operator's sharing weights, if it shares
         self._period_gain = np.zeros(n)
+        self.gains_total = np.zeros(n)  # each company's gains from exchange, as the market split them
+        self.transfers_total = np.zeros(n)  # the operator's gain-sharing transfers
         self._period_revenue = np.zeros(n)
         storage = {(i, r): cap for i, c in enumerate(scenario.companies) for r, cap in c.storage.items()}
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
@@ -122,6 +124,21 @@ class ParkModel(mesa.Model):
         self.subsidies_eur = 0.0
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
+
+    def reprice(self, scenario: Scenario) -> None:
+        """Carry on under new prices and processes: the same companies in the same order and
+        the same resources, with other numbers (a history run changes them year by year).
+        Contracts keep their terms; stores keep their stock."""
+        if [c.name for c in scenario.companies] != [c.name for c in self.park.companies] \
+                or set(scenario.resources) != set(self.park.resources):
+            raise ValueError("reprice: the new scenario must have the same companies (in order) and resources")
+        self.park = scenario
+        resources = dict(scenario.resources)
+        self.ledger.reprice(resources)
+        self.network = Network(self.network.positions, resources, self.network.pipelines, self.network.known)
+        for c, spec in zip(self.companies, scenario.companies):
+            c.respec(spec)
+        self._margins = [c.margins(self.ledger) for c in self.companies]
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
@@ -175,10 +192,13 @@ class ParkModel(mesa.Model):
             pay, gov = self.partners.capital(t)
             capital = float(pay.sum())
             extra -= pay
+            self.gains_total += gains
             if self.policy.gain_sharing is not GainSharing.MARKET:
                 if self._share_of is None:
                     self._share_of = self._sharing_weights(true_orders)
-                extra += self._share(gains)
+                moved = self._share(gains)
+                self.transfers_total += moved
+                extra += moved
             self._period_gain += gains + extra
         settle(self.ledger, acc, plans, trades)
         book(self.ledger, acc, extra, gov)

@@ -77,6 +77,9 @@ class Partnerships:
                 self.known[p.a, p.b] = self.known[p.b, p.a] = True
         self._surplus: dict[tuple[int, str], float] = defaultdict(float)
         self._need: dict[tuple[int, str], float] = defaultdict(float)
+        self._surplus_sum: dict[tuple[int, str], float] = defaultdict(float)
+        self._need_sum: dict[tuple[int, str], float] = defaultdict(float)
+        self._observed = 0
         self._spot_days: dict[tuple[int, int, str], int] = defaultdict(int)
         self._spot_dist: dict[tuple[int, int, str], float] = {}
         self._linked: set[tuple[int, int, str]] = set()
@@ -100,6 +103,10 @@ class Partnerships:
         for avg, seen in ((self._surplus, seen_s), (self._need, seen_n)):
             for key in set(avg) | set(seen):
                 avg[key] = (1 - a) * avg.get(key, 0.0) + a * seen.get(key, 0.0)
+        for total, seen in ((self._surplus_sum, seen_s), (self._need_sum, seen_n)):
+            for key, q in seen.items():
+                total[key] += q
+        self._observed += 1
 
     def deliver(self, step: int, true_orders: list[Order]) -> tuple[list[Trade], list[Delivery], list[Order], list[tuple[int, int, float]]]:
         """Contracts deliver; trust and self-belief are updated; returns the contract trades,
@@ -164,14 +171,21 @@ class Partnerships:
                 self.known[c, j] = self.known[j, c] = True
         return cost
 
-    def average_orders(self, ledger: Ledger) -> list[Order]:
-        """Truthful orders for each company's average surplus and need of the last period: the
-        positions the park operator's coalition game is played on."""
+    def average_orders(self, ledger: Ledger, whole_run: bool = False) -> list[Order]:
+        """Truthful orders for each company's average surplus (what it would dispose of) and
+        need per step, over about the last period or the whole run: the positions the park
+        operator's coalition game is played on."""
+        if whole_run:
+            k = max(1, self._observed)
+            surplus = {key: q / k for key, q in self._surplus_sum.items()}
+            need = {key: q / k for key, q in self._need_sum.items()}
+        else:
+            surplus, need = self._surplus, self._need
         out = []
-        for (c, r), q in sorted(self._surplus.items()):
+        for (c, r), q in sorted(surplus.items()):
             if q > 1e-9:
                 out.append(Order(c, r, Side.SELL, q, -ledger.dispose_price(r)))
-        for (c, r), q in sorted(self._need.items()):
+        for (c, r), q in sorted(need.items()):
             if q > 1e-9:
                 out.append(Order(c, r, Side.BUY, q, ledger.park_buy_value(r)))
         return out

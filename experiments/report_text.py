@@ -20,6 +20,10 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None or v != v else f"{v:.1%}"
 
 
+def _gini(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     def fmt(cells: list[str]) -> str:
@@ -45,6 +49,29 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
         f"  trades                  {k['trades']:,}",
         "",
     ]
+    if "contracts_signed" in k:
+        kept, broken = k["deliveries_kept"], k["deliveries_breached"]
+        lines += [
+            "Cooperation",
+            f"  contracts signed        {k['contracts_signed']:,}; deliveries kept {kept:,}, breached {broken:,}"
+            f" (penalties EUR {_num(k['penalties_eur'])})",
+            f"  pipes built             {k['pipes_built']:,}, investment EUR {_num(k['investment_eur'])}"
+            f" (annuities charged in the run EUR {_num(k['capital_cost_eur'])})",
+            f"  network density         {k['density']:.0%} of company pairs exchange",
+            f"  shared vision           mean weight {k['mean_sv_weight']:.2f}, {k['cooperative_share']:.0%} of companies"
+            f" at 0.5 or more",
+            f"  fairness                Gini of companies' savings {_gini(k.get('gini_benefits'))}",
+            "",
+        ]
+    share = summary.get("sharing")
+    if share:
+        lines.append(f"Sharing the park's gains (coalition game of the run's average positions, "
+                     f"grand coalition EUR {_num(share['grand_coalition_eur'])})")
+        rows = [[c["name"], _num(c["market"]), _num(c["shapley"]), _num(c["nash"])] for c in share["companies"]]
+        rows.append(["Gini", *(_gini(share["gini"][k]) for k in ("market", "shapley", "nash"))])
+        rows.append(["in the core", *("yes" if share["in_core"][k] else "no" for k in ("market", "shapley", "nash"))])
+        lines += ["  " + x for x in _table(["company", "market", "Shapley", "Nash"], rows, {1, 2, 3})]
+        lines.append("")
     flows = summary["flows"][:top]
     if flows:
         lines.append(f"Top flows (of {len(summary['flows'])})")

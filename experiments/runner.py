@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from agents.model import ParkModel
+from market import sharing
 from agents.scenario import Scenario, Target
 from market.settlement import closing_stock_value
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
@@ -126,6 +127,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         # null, not NaN, when nothing could be gained: JSON has no NaN, and None == None.
         "market_efficiency": None if optimum <= 1e-9 else efficiency(realised, optimum),
         "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
+        **_cooperation_kpis(model, flows, profit - base_profit),
     }
     summary: dict[str, Any] = {
         "scenario": park.name,
@@ -156,7 +158,73 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         for k in ("exchanged", "bought_outside", "disposed"):
             row.setdefault(k, 0.0)
     summary["targets"] = [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets]
+    partners = model.partners
+    summary["links_formed"] = [
+        {"step": e.step, "from": names[e.seller], "to": names[e.buyer], "resource": e.resource, "how": e.how}
+        for e in partners.links
+    ]
+    summary["contracts"] = [
+        {"id": c.id, "from": names[c.seller], "to": names[c.buyer], "resource": c.resource, "start": c.start,
+         "end": c.end, "price_eur": c.terms.price, "quantity_per_step": c.terms.quantity,
+         "duration_steps": c.terms.duration, "seller_pipe_share": c.terms.seller_share,
+         "penalty_eur_per_unit": c.terms.penalty, "investment_eur": c.investment, "distance_km": c.distance_km}
+        for c in partners.contracts
+    ]
+    summary["sharing"] = _sharing(model, names, profit - base_profit)
     return summary
+
+
+# Exact Shapley values and the core check enumerate every coalition: done for parks up to this
+# size in every run's summary (a 15-company park has 32,768 coalitions).
+SHARING_MAX = 15
+
+
+def _cooperation_kpis(model: ParkModel, flows: dict, benefits: np.ndarray) -> dict[str, Any]:
+    n = len(model.companies)
+    pairs = {(min(a, b), max(a, b)) for a, b, _ in flows}
+    recs = model.records
+    return {
+        "density": 2.0 * len(pairs) / (n * (n - 1)) if n > 1 else 0.0,
+        "contracts_signed": len(model.partners.contracts),
+        "deliveries_kept": int(sum(r.deliveries_kept for r in recs)),
+        "deliveries_breached": int(sum(r.deliveries_breached for r in recs)),
+        "penalties_eur": float(sum(r.penalties_eur for r in recs)),
+        "pipes_built": len(model.partners.pipes),
+        "investment_eur": float(model.partners.investment_eur),
+        "capital_cost_eur": float(sum(r.capital_cost_eur for r in recs)),
+        "search_cost_eur": float(sum(r.search_cost_eur for r in recs)),
+        "mean_sv_weight": float(model.weights.mean()) if n else 0.0,
+        "cooperative_share": float((model.weights >= 0.5).mean()) if n else 0.0,
+        # Gini of each company's savings against the baseline (null when they sum to <= 0).
+        "gini_benefits": _none_if_nan(sharing.gini(benefits)),
+    }
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if x != x else float(x)
+
+
+def _sharing(model: ParkModel, names: list[str], benefits: np.ndarray) -> dict[str, Any] | None:
+    """How the park's gains could be shared, on the coalition game of the run's average
+    positions (`market.sharing.park_game`), scaled to the run: each company's gains from
+    exchange as the market split them, its Shapley value and its Nash share; the Gini of
+    each split and whether it is in the core. Parks above SHARING_MAX companies: None."""
+    n = len(names)
+    if n > SHARING_MAX or not model.market.exchanges or n == 0:
+        return None
+    steps = len(model.records)
+    full = model.network if model.network.known is None else dataclasses.replace(model.network, known=None)
+    game = sharing.park_game(model.partners.average_orders(model.ledger, whole_run=True), full)
+    v = sharing.cached(lambda mask: steps * game(mask))
+    splits = {"market": model.gains_total + model.transfers_total, "shapley": sharing.shapley(n, v),
+              "nash": sharing.nash(n, v)}
+    return {
+        "grand_coalition_eur": v((1 << n) - 1),
+        "companies": [{"name": names[i], **{k: float(x[i]) for k, x in splits.items()},
+                       "savings_eur": float(benefits[i])} for i in range(n)],
+        "gini": {k: _none_if_nan(sharing.gini(x)) for k, x in splits.items()},
+        "in_core": {k: sharing.core_check(n, v, x, tol=1e-3).in_core for k, x in splits.items()},
+    }
 
 
 def _check_target(t: Target, park: Scenario, model: ParkModel, base: ParkModel, steps: int,

@@ -85,6 +85,12 @@ class Ledger:
         self.stores_of: dict[int, list[str]] = defaultdict(list)
         for c, r in self.stores:
             self.stores_of[c].append(r)
+        self.reprice(resources)
+
+    def reprice(self, resources: dict[str, Resource]) -> None:
+        """New outside prices for the same resources (a history run changes them by year)."""
+        policy = self.policy
+        self.resources = resources
         self._buy = {r: policy.buy_price(res) for r, res in resources.items()}
         self._buy_tax = {r: policy.buy_tax(res) for r, res in resources.items()}
         self._dispose = {r: policy.dispose_price(res) for r, res in resources.items()}

@@ -230,16 +230,30 @@ def park_game(true_orders: Sequence[Order], network: Network) -> CoalitionValue:
     the companies in S on the same network, the most a coalition could gain if its members
     traded only among themselves (companies are players by their index, `Order.owner`).
 
-    The value is cached per coalition: each evaluation solves a transportation problem.
+    Resources do not interact in the optimum, so v(S) is the sum over resources of the value
+    of S's traders of that resource alone: each resource's value is solved once per
+    coalition of its own traders (a few for most resources) and cached, not once per S.
     """
-    by_owner: dict[int, list[Order]] = {}
+    by_resource: dict[str, dict[int, list[Order]]] = {}
     for o in true_orders:
         if o.owner < 0:
             raise ValueError(f"order owners must be company indices >= 0, got {o.owner}")
-        by_owner.setdefault(o.owner, []).append(o)
+        by_resource.setdefault(o.resource, {}).setdefault(o.owner, []).append(o)
+    parts = []
+    for resource, owners in sorted(by_resource.items()):
+        players = 0
+        for owner in owners:
+            players |= 1 << owner
+        parts.append((players, owners, {}))
 
     def value(mask: int) -> float:
-        orders = [o for owner, own in by_owner.items() if mask >> owner & 1 for o in own]
-        return optimal_gain(orders, network) if orders else 0.0
+        total = 0.0
+        for players, owners, memo in parts:
+            key = mask & players
+            if key not in memo:
+                orders = [o for owner, own in owners.items() if key >> owner & 1 for o in own]
+                memo[key] = optimal_gain(orders, network) if orders else 0.0
+            total += memo[key]
+        return total
 
     return cached(value)

@@ -1,0 +1,167 @@
+"""Cooperation in the running park: contracts, pipes, information, shared vision, imitation,
+gain sharing, and the emergence metrics a user reads."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from agents.cooperation import CooperationSettings
+from agents.model import ParkModel
+from experiments import scenario_io, schemes
+from experiments.config import RunConfig, apply
+from market.contract_negotiation import Party, Deal, annuity, utility
+from market.orders import Side
+from market.policy import GainSharing
+
+
+@pytest.fixture(scope="module")
+def bare_kalundborg():
+    """Kalundborg with every pipeline removed: links must be built."""
+    return dataclasses.replace(scenario_io.load("kalundborg"), pipelines=())
+
+
+def _model(park, seed=0, steps=0, **policy):
+    pol = dataclasses.replace(park.policy, **policy)
+    m = ParkModel(park, pol, None, seed, CooperationSettings())
+    m.run(steps)
+    return m
+
+
+def _state(m: ParkModel) -> str:
+    """Everything the emergence dynamics produced, as text (NaN compares equal to itself)."""
+    return repr(([dataclasses.astuple(r) for r in m.records], [dataclasses.astuple(e) for e in m.partners.links],
+            [dataclasses.astuple(c) for c in m.partners.contracts], m.weights.tolist(),
+            [c.strategy.name for c in m.companies]))
+
+
+def test_emergence_is_deterministic_by_seed(bare_kalundborg):
+    kw = dict(information=0.0, shared_vision=0.3, shared_vision_spread=0.3, shared_vision_imitation=True)
+    a = _model(bare_kalundborg, seed=3, steps=90, **kw)
+    b = _model(bare_kalundborg, seed=3, steps=90, **kw)
+    c = _model(bare_kalundborg, seed=4, steps=90, **kw)
+    assert _state(a) == _state(b)
+    assert _state(a) != _state(c)
+
+
+def test_pipes_are_built_and_their_cost_is_charged(bare_kalundborg):
+    m = _model(bare_kalundborg, steps=70, investment_subsidy=0.25)
+    assert m.partners.pipes, "no pipe was built on a park that needs pipes for its steam, heat and gas"
+    # Each pipe is in the network the market uses, for its resource.
+    built = {(p.pipeline.a, p.pipeline.b, p.pipeline.resource) for p in m.partners.pipes}
+    assert built <= {(p.a, p.b, p.resource) for p in m.network.pipelines}
+    # Annuities: companies pay 75 %, the government 25 % (a subsidy), from the step after signing.
+    own = sum(r.capital_cost_eur for r in m.records)
+    gov = sum(p.charge_per_step * 0.25 * (70 - p.built) for p in m.partners.pipes)
+    whole = sum(p.charge_per_step * (70 - p.built) for p in m.partners.pipes)
+    assert own == pytest.approx(whole * 0.75, rel=1e-9)
+    assert sum(r.subsidies_eur for r in m.records) == pytest.approx(gov, rel=1e-9)
+    assert sum(r.investment_eur for r in m.records) == pytest.approx(m.partners.investment_eur)
+    # The annuity repays the investment over the pipe's life at the discount rate.
+    p = m.partners.pipes[0]
+    rate = (1 + CooperationSettings().discount_rate) ** (1 / 365) - 1
+    assert p.charge_per_step * annuity(p.life_steps, rate) == pytest.approx(p.investment, rel=1e-9)
+
+
+def test_every_contract_pays_both_sides_at_signing(bare_kalundborg):
+    """No contract below a party's outside option with shared-vision weight 0: re-value every
+    signed contract with the parties' beliefs at signing (seller 0.8 prior, buyer 0.8 trust)."""
+    m = _model(bare_kalundborg, steps=40)
+    assert m.partners.contracts
+    s = CooperationSettings()
+    rate = (1 + s.discount_rate) ** (1 / 365) - 1
+    for c in m.partners.contracts:
+        res = bare_kalundborg.resources[c.resource]
+        cost = (-m.ledger.dispose_price(c.resource) + res.transport_cost * c.distance_km) / c.share
+        deal = Deal(c.terms.quantity, c.terms.duration, annuity(c.terms.duration, rate),
+                    m.ledger.park_buy_value(c.resource), cost, c.investment)
+        for side in (Side.SELL, Side.BUY):
+            assert utility(deal, Party(side, s.trust_prior), c.terms) >= -1e-6 * max(1.0, c.investment), c
+
+
+def test_contracts_deliver_first_and_build_trust():
+    park = scenario_io.load("kalundborg")
+    m = _model(park, steps=120)
+    active = [c for c in m.partners.contracts if c.active(119)]
+    assert active
+    last = m.records[-1]
+    assert last.contracts_active == len(active)
+    assert last.deliveries_kept + last.deliveries_breached == len(active)
+    assert last.contract_trades <= len(active)
+    # Kept deliveries raise trust above the prior.
+    assert all(m.partners.trust.trust(c.buyer, c.seller) > CooperationSettings().trust_prior for c in active)
+    # The calibrated flows still come out: contracts only change who delivers first.
+    gyp = sum(t.delivered for t in m.trade_log if t.resource == "gypsum")
+    assert gyp == pytest.approx(200_000 * 120 / 365, rel=0.1)
+
+
+def test_without_information_nobody_trades_with_strangers(bare_kalundborg):
+    """At information level 0 with no search, companies know only themselves and the pipes of
+    the scenario: a park with no pipes trades nothing; with a platform it trades."""
+    cfg = dataclasses.replace(CooperationSettings(), search_rate=0.0)
+    pol = dataclasses.replace(bare_kalundborg.policy, information=0.0)
+    m = ParkModel(bare_kalundborg, pol, None, 0, cfg)
+    m.run(40)
+    assert not m.trade_log and not m.partners.contracts
+    assert all(r.known_share == 0.0 for r in m.records)
+    pol = dataclasses.replace(bare_kalundborg.policy, information=1.0)
+    m = ParkModel(bare_kalundborg, pol, None, 0, cfg)
+    m.run(40)
+    assert m.trade_log
+
+
+def test_with_pipes_known_partners_trade_only_along_them():
+    park = scenario_io.load("kalundborg")
+    cfg = dataclasses.replace(CooperationSettings(), search_rate=0.0, contracts=False)
+    m = ParkModel(park, dataclasses.replace(park.policy, information=0.0), None, 0, cfg)
+    m.run(30)
+    idx = park.company_index()
+    piped = {frozenset((idx[p.source], idx[p.target])) for p in park.pipelines}
+    assert m.trade_log
+    assert {frozenset((t.seller, t.buyer)) for t in m.trade_log} <= piped
+
+
+def test_search_finds_partners_and_costs_money(bare_kalundborg):
+    m = _model(bare_kalundborg, steps=60, information=0.0)
+    assert m.records[-1].known_share > 0.0
+    assert sum(r.search_cost_eur for r in m.records) > 0
+    # A platform costs nothing to search.
+    p = _model(bare_kalundborg, steps=10, information=1.0)
+    assert sum(r.search_cost_eur for r in p.records) == 0.0
+
+
+def test_imitation_copies_weights_only_when_the_programme_says_so(bare_kalundborg):
+    kw = dict(shared_vision=0.5, shared_vision_spread=0.5)
+    start = _model(bare_kalundborg, seed=1, steps=0, **kw).weights.copy()
+    spread = _model(bare_kalundborg, seed=1, steps=120, shared_vision_imitation=True, **kw)
+    fixed = _model(bare_kalundborg, seed=1, steps=120, shared_vision_imitation=False, **kw)
+    assert np.array_equal(fixed.weights, start)
+    assert set(spread.weights.tolist()) <= set(start.tolist())
+    assert sum(r.adoptions for r in spread.records) > 0
+    assert not np.array_equal(spread.weights, start)
+
+
+def test_shapley_sharing_moves_money_but_creates_none():
+    park = scenario_io.load("kalundborg")
+    market = _model(park, steps=60)
+    shared = _model(park, steps=60, gain_sharing=GainSharing.SHAPLEY)
+    assert np.abs(shared.transfers_total).sum() > 0
+    assert shared.transfers_total.sum() == pytest.approx(0.0, abs=1e-6 * np.abs(shared.transfers_total).sum())
+    assert sum(c.profit_eur for c in shared.companies) == pytest.approx(sum(c.profit_eur for c in market.companies), rel=1e-9)
+
+
+def test_cooperation_keys_and_schemes():
+    cfg = apply(RunConfig(), {"cooperation.period": 10, "policy.information": 0.5, "policy.gain_sharing": "nash"})
+    assert cfg.cooperation.period == 10 and cfg.policy.information == 0.5
+    assert cfg.policy.gain_sharing is GainSharing.NASH
+    for bad in ({"policy.information": 2.0}, {"cooperation.period": 0}, {"policy.investment_subsidy": -0.1}):
+        with pytest.raises(Exception) as e:
+            apply(RunConfig(), bad)
+        assert next(iter(bad)) in str(e.value)
+    names = set(schemes.builtin_names())
+    assert {"platform", "partners-only", "shared-vision", "pipe-subsidy"} <= names
+    for n in names:
+        s = schemes.load(n)
+        apply(RunConfig(), dict(s.sets))
