@@ -33,7 +33,9 @@ class Adoption:
 
 
 def fermi_probability(own: float, peer: float, noise: float) -> float:
-    """The chance of adopting a peer's way under the Fermi rule with temperature `noise`."""
+    """The chance of adopting a peer's way under the Fermi rule with temperature `noise` > 0."""
+    if not noise > 0:
+        raise ValueError(f"fermi_probability: the noise K must be > 0, got {noise}")
     x = (peer - own) / noise
     if x >= 0:
         return 1.0 / (1.0 + np.exp(-x))

@@ -31,10 +31,14 @@ outweighs.
 Quantity and duration are set before the first offer: both values rise with q and with the
 duration as long as the contract pays, so both sides want the most each can commit to, and
 the offers carry q = the smaller commitment and the shorter horizon (never past the pipe's
-life). The price, the pipe share and the penalty divide the gain and are conceded: sigma and
-pi move from the side's ideal (seller: sigma = 0, pi = 0; buyer: sigma = 1, pi = v - k)
-towards the middle with alpha(t), and the price is set so that the offer is worth the
-side's target to it.
+life). The price, the pipe share and the penalty divide the gain and are conceded with
+alpha(t), and the price is set so that the offer is worth the side's target to it. The pipe
+share moves from the side's ideal (seller 0, buyer 1) to an even split. The penalty moves from
+the side's ideal (seller 0, buyer the whole unit gain v - k) to the side's own expected
+shortfall share times the unit gain, (1 - rho) (v - k): a buyer who doubts its partner ends
+asking more, a seller sure of itself concedes more readily. A penalty never exceeds what a
+unit short costs the buyer, v - p (damages, not a bet on a breach): where the side's penalty
+would, the offer sets it to v - p and prices to the target with it.
 """
 
 from __future__ import annotations
@@ -54,14 +58,20 @@ def concession(round_: int, deadline: int, beta: float, kappa: float = 0.0) -> f
         raise ValueError(f"concession: deadline must be at least 1 round, got {deadline}")
     if round_ < 0:
         raise ValueError(f"concession: rounds are numbered from 0, got {round_}")
+    if not (math.isfinite(beta) and beta > 0):
+        raise ValueError(f"concession: beta must be a positive number (< 1 Boulware, 1 linear, > 1 Conceder), got {beta}")
+    if not 0.0 <= kappa <= 1.0:
+        raise ValueError(f"concession: kappa is the share conceded at the opening and must lie in [0, 1], got {kappa}")
     return kappa + (1.0 - kappa) * (min(round_, deadline) / deadline) ** (1.0 / beta)
 
 
 def annuity(steps: int, rate_per_step: float) -> float:
-    """Sum of the discount factors of steps 1..steps at `rate_per_step`."""
+    """Sum of the discount factors of steps 1..steps at `rate_per_step` (> -1)."""
+    if rate_per_step <= -1:
+        raise ValueError(f"annuity: the rate per step must be above -1, got {rate_per_step}")
     if steps <= 0:
         return 0.0
-    if rate_per_step <= 0:
+    if rate_per_step == 0:
         return float(steps)
     return (1.0 - (1.0 + rate_per_step) ** -steps) / rate_per_step
 
@@ -130,18 +140,35 @@ def offer(deal: Deal, party: Party, round_: int, deadline: int) -> Terms:
     a = concession(round_, deadline, party.beta, party.kappa)
     start = _ideal(deal, party.side)
     sigma = start.seller_share + a * (0.5 - start.seller_share)
-    pen = start.penalty + a * (deal.max_penalty / 2 - start.penalty)
+    fair = (1.0 - party.reliability) * deal.max_penalty
+    pen = start.penalty + a * (fair - start.penalty)
     target = (1.0 - a) * worth(deal, party, start)
+    middle = start.price + a * ((deal.value + deal.cost) / 2 - start.price)
+    price = _price_for(deal, party, target, sigma, pen, middle)
+    if pen > deal.value - price:
+        # The cap binds: the penalty is the buyer's loss per unit, v - p, at the price that
+        # makes the offer worth the target with that penalty (both move with p: one linear
+        # equation).
+        f0 = worth(deal, party, Terms(0.0, deal.quantity, deal.duration, sigma, deal.value))
+        f1 = worth(deal, party, Terms(1.0, deal.quantity, deal.duration, sigma, deal.value - 1.0))
+        price = (target - f0) / (f1 - f0) if abs(f1 - f0) > 1e-12 else middle
+        pen = deal.value - price
+        if pen < 0:
+            pen = 0.0
+            price = _price_for(deal, party, target, sigma, pen, middle)
+    return Terms(float(price), deal.quantity, deal.duration, float(sigma), float(pen))
+
+
+def _price_for(deal: Deal, party: Party, target: float, sigma: float, pen: float, fallback: float) -> float:
+    """The price at which the contract with these other terms is worth `target` to the party;
+    `fallback` for a party indifferent to the price (a full shared vision)."""
     slope = (1.0 - party.weight) * deal.annuity * deal.quantity * party.reliability
     if party.side is Side.BUY:
         slope = -slope
-    base = worth(deal, party, Terms(0.0, deal.quantity, deal.duration, sigma, pen))
     if abs(slope) < 1e-12:
-        # Indifferent to the price (a full shared vision): move it to the middle.
-        price = start.price + a * ((deal.value + deal.cost) / 2 - start.price)
-    else:
-        price = (target - base) / slope
-    return Terms(float(price), deal.quantity, deal.duration, float(sigma), float(pen))
+        return fallback
+    base = worth(deal, party, Terms(0.0, deal.quantity, deal.duration, sigma, pen))
+    return (target - base) / slope
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +197,8 @@ def negotiate_contract(deal: Deal, seller: Party, buyer: Party, deadline: int, s
     (Faratin et al.'s rule) and at least 0 (its outside option, in its shared-vision terms)."""
     if seller.side is not Side.SELL or buyer.side is not Side.BUY:
         raise ValueError("negotiate_contract: pass the seller's Party (side SELL) then the buyer's (side BUY)")
+    if deadline < 1:
+        raise ValueError(f"negotiate_contract: deadline must be at least 1 round, got {deadline}")
     if deal.quantity <= 0 or deal.duration <= 0:
         return ContractOutcome(None, ())
     log: list[ContractOffer] = []

@@ -98,6 +98,8 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
     for c in contracts:
         if not c.active(step):
             continue
+        if not c.share > 0:
+            raise ValueError(f"contract {c.id}: its route delivers nothing (share {c.share}); a contract needs share > 0")
         mine = asks.get((c.seller, c.resource), [])
         theirs = bids.get((c.buyer, c.resource), [])
         avail = sum(left[n] for n in mine)

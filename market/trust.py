@@ -9,6 +9,8 @@ kept deliveries and falls after breaches, and neither is permanent.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -21,7 +23,7 @@ class TrustBook:
     def __init__(self, n: int, prior: float = 0.8, weight: float = 5.0, memory: float = 0.98):
         if not 0.0 < prior < 1.0:
             raise ValueError(f"TrustBook: prior must lie in (0, 1), got {prior}")
-        if weight <= 0 or not 0.0 < memory <= 1.0:
+        if not (math.isfinite(weight) and weight > 0) or not 0.0 < memory <= 1.0:
             raise ValueError(f"TrustBook: weight must be > 0 and memory in (0, 1], got {weight}, {memory}")
         self._a = prior * weight
         self._b = (1.0 - prior) * weight
