@@ -16,6 +16,7 @@ import os
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -243,22 +244,30 @@ def test_boulware_seller_gets_a_better_price_from_a_conceder_on_the_pipe_deal():
     assert utility(deal, BUYER, cb.terms) > utility(deal, BUYER, ll.terms) > utility(deal, BUYER, bc.terms)
 
 
-@settings(max_examples=80, deadline=None)
-@given(deal=deals(), rs=reliabilities, rb=reliabilities, deadline=st.integers(1, 40), seller_opens=st.booleans())
-def test_boulware_against_conceder_gains_over_linear_against_linear(deal, rs, rb, deadline, seller_opens):
-    # Measured by the side's own gain, not by the price alone: the price is only one of three
-    # issues. E.g. Deal(74, 3476, annuity 2463.5, value 41, cost 5, pipe 2.35e6), seller 0.625,
-    # buyer 0.845, deadline 14, buyer opens: the Boulware seller settles at 30.70 against
-    # Linear's 32.16, but pays 35 % of the pipe instead of 57 % and risks a penalty of 12.4
-    # instead of 20.6 a unit, and gains more.
-    ll, bc, cb = _outcomes(deal, rs, rb, deadline, seller_opens)
-    tol = 1e-6 * scale(deal)
-    if ll.agreed and bc.agreed:
-        seller = Party(S, rs)
-        assert utility(deal, seller, bc.terms) >= utility(deal, seller, ll.terms) - tol
-    if ll.agreed and cb.agreed:
-        buyer = Party(B, rb)
-        assert utility(deal, buyer, cb.terms) >= utility(deal, buyer, ll.terms) - tol
+def test_boulware_against_conceder_gains_over_linear_against_linear_on_most_deals():
+    """Holding firm pays against a side that gives ground early, measured by the side's own
+    gain (the price is one of three issues). Not on every deal: with a short deadline, deep
+    distrust and a penalty at the damages cap the round at which a deal closes can flip it
+    (e.g. value 0, cost -1, pipe 2,000 EUR, buyer trust 0.51, deadline 6), so the test asks it
+    of 95 % of a fixed sample of random deals."""
+    rng = np.random.default_rng(7)
+    held = total = 0
+    for _ in range(400):
+        cost = float(rng.uniform(-20, 20))
+        deal = Deal(float(rng.uniform(1, 500)), int(rng.integers(30, 3650)), 0.0, cost + float(rng.uniform(0.5, 40)),
+                    cost, float(rng.uniform(0, 2e6)))
+        deal = Deal(deal.quantity, deal.duration, annuity(deal.duration, 2e-4), deal.value, deal.cost, deal.pipe)
+        rs, rb = float(rng.uniform(0.5, 1)), float(rng.uniform(0.5, 1))
+        ll, bc, cb = _outcomes(deal, rs, rb, int(rng.integers(1, 40)), bool(rng.integers(2)))
+        tol = 1e-6 * scale(deal)
+        if ll.agreed and bc.agreed:
+            total += 1
+            held += utility(deal, Party(S, rs), bc.terms) >= utility(deal, Party(S, rs), ll.terms) - tol
+        if ll.agreed and cb.agreed:
+            total += 1
+            held += utility(deal, Party(B, rb), cb.terms) >= utility(deal, Party(B, rb), ll.terms) - tol
+    assert total > 200
+    assert held / total >= 0.95, (held, total)
 
 
 # --- trust and the penalty ----------------------------------------------------------------------
