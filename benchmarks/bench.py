@@ -67,13 +67,19 @@ sys.path.insert(0, sys.argv[1])
 from experiments import runner
 from agents.model import ParkModel
 scenario, steps, what = sys.argv[2], int(sys.argv[3]), sys.argv[4]
-sets = dict(kv.split("=", 1) for kv in sys.argv[5].split(",") if kv)
-cfg, park = runner.resolve(scenario, steps, 0, sets)
+from experiments.config import parse_sets
+sets = parse_sets([kv for kv in sys.argv[5].split(",") if kv])
+cfg, park = runner.resolve("kalundborg" if what == "history" else scenario, steps, 0, sets)
 if what == "simulate":
     t0 = time.perf_counter()
     runner.simulate(cfg, park)
+elif what == "history":
+    from experiments import history
+    h = history.load(scenario)
+    t0 = time.perf_counter()
+    res = history.run(h, 0)
 else:
-    m = ParkModel(park, cfg.policy, cfg.market, cfg.seed)
+    m = ParkModel(park, cfg.policy, cfg.market, cfg.seed, cfg.cooperation)
     t0 = time.perf_counter()
     m.run(steps)
 wall = time.perf_counter() - t0
@@ -102,6 +108,8 @@ def main() -> None:
     k = measure("kalundborg", 365, "simulate", repeat=3)
     print(f"kalundborg, 365 steps, run + baseline, optimum tracked: {k['wall_s']:.2f} s wall "
           f"(bars: < 2 s, < 3 s with the optimum), peak {k['peak_rss_mb']:.0f} MB")
+    kc = measure("kalundborg", 365, "simulate", repeat=3, sets="cooperation.contracts=false")
+    print(f"kalundborg, 365 steps, run + baseline, no contract negotiation: {kc['wall_s']:.2f} s wall")
     for mech in ("cda", "mcafee", "bilateral", "planner"):
         km = measure("kalundborg", 365, "simulate", repeat=1, sets=f"market.mechanism={mech}")
         print(f"kalundborg, 365 steps, mechanism {mech}: {km['wall_s']:.2f} s wall")
@@ -121,6 +129,9 @@ def main() -> None:
         per_step[n] = m["wall_s"] / steps
         print(f"synthetic:{n}, market run only: {per_step[n] * 1000:.1f} ms per step")
     print(f"per-step cost 1,000 / 100 companies: {per_step[1000] / per_step[100]:.1f}x (bar: <= 15x)")
+
+    h = measure("kalundborg", 1, "history")
+    print(f"history kalundborg 1970-1995 (26 years from no links): {h['wall_s']:.1f} s wall")
 
     if not args.quick:
         t0 = time.perf_counter()
