@@ -232,7 +232,8 @@ class Partnerships:
         half = max(1, s.period // 2)
         for (a, b, r), days in self._spot_days.items():
             if days >= half and (a, b, r) not in bound:
-                cands.append(self._candidate(network, ledger, a, b, r, self._spot_dist[(a, b, r)], 0.0, free_s, free_n))
+                cands.append(self._candidate(network, ledger, a, b, r, self._spot_dist[(a, b, r)], 0.0, free_s, free_n,
+                                             weights))
         for r, res in network.resources.items():
             if res.transport is not Mode.PIPELINE:
                 continue
@@ -251,7 +252,8 @@ class Partnerships:
                     if self.known is not None and not self.known[a, b]:
                         continue
                     d = network.distance(a, b)
-                    cands.append(self._candidate(network, ledger, a, b, r, d, fixed + per_km * d, free_s, free_n))
+                    cands.append(self._candidate(network, ledger, a, b, r, d, fixed + per_km * d, free_s, free_n,
+                                                 weights))
         cands = [c for c in cands if c[0] < 0]
         cands.sort()
         signed: list[Contract] = []
@@ -322,7 +324,10 @@ class Partnerships:
                     park_value=self.policy.shared_vision_co2_value * co2)
 
     def _candidate(self, network: Network, ledger: Ledger, a: int, b: int, r: str, dist: float, invest: float,
-                   free_s: dict, free_n: dict) -> tuple[float, int, int, str, float, float]:
+                   free_s: dict, free_n: dict, weights: np.ndarray) -> tuple[float, int, int, str, float, float]:
+        """A pair worth negotiating: its joint gain as the buyer's trust sees it, counting the
+        shared-vision programme's value of the CO2 avoided when either side holds the vision
+        (a side with weight 0 never signs at a loss, but its partner may make it whole)."""
         res = network.resources[r]
         share = res.delivered_share(dist)
         if share <= 0:
@@ -336,5 +341,6 @@ class Partnerships:
             duration = min(duration, life)
         deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
         rho = self.trust.trust(b, a)
-        gain = deal.annuity * q * rho * (deal.value - deal.cost) - deal.pipe
+        extra = deal.park_value if max(weights[a], weights[b]) > 0 else 0.0
+        gain = deal.annuity * q * rho * (deal.value - deal.cost + extra) - deal.pipe
         return (-gain if gain > 0 else 0.0, a, b, r, dist, invest)

@@ -165,3 +165,28 @@ def test_cooperation_keys_and_schemes():
     for n in names:
         s = schemes.load(n)
         apply(RunConfig(), dict(s.sets))
+
+
+def test_shared_vision_builds_pipes_selfish_companies_would_not(bare_kalundborg):
+    """A programme that values the CO2 a link avoids makes companies with a weight accept a
+    private loss the park's gain outweighs: more pipes; companies with weight 0 sign none
+    below their outside option (checked with the contract model's own values)."""
+    selfish = _model(bare_kalundborg, steps=90, shared_vision_co2_value=50.0)
+    shared = _model(bare_kalundborg, steps=90, shared_vision=0.5, shared_vision_co2_value=50.0)
+    assert len(shared.partners.pipes) > len(selfish.partners.pipes)
+    assert sum(r.gains_from_trade_eur for r in shared.records) > sum(r.gains_from_trade_eur for r in selfish.records)
+    assert shared.records[-1].mean_sv_weight == pytest.approx(0.5)
+
+
+def test_an_outage_breaches_contracts_pays_penalties_and_costs_trust():
+    park = scenario_io.load("kalundborg")
+    m = _model(park, steps=60)
+    asnaes = park.company_index()["Asnaes power station"]
+    gyproc = park.company_index()["Gyproc"]
+    before = m.partners.trust.trust(gyproc, asnaes)
+    m.companies[asnaes].down = True
+    m.run(5)
+    breached = [r.deliveries_breached for r in m.records[-5:]]
+    assert all(b > 0 for b in breached)
+    assert sum(r.penalties_eur for r in m.records[-5:]) > 0
+    assert m.partners.trust.trust(gyproc, asnaes) < before
