@@ -124,6 +124,7 @@ def test_live_page_steps_plays_a_policy_change_and_a_failure(page, server, timin
     expect(day).to_have_text("0")
     timings["live_page_interactive_s"] = round(time.perf_counter() - start, 2)
     expect(page.locator("img.park-map")).to_be_visible()
+    expect(page.locator("img.coop-charts")).to_be_visible()  # the cooperation chart, under the KPI charts
 
     gains = page.locator(".kpi-gains .kpi-value")
     start = time.perf_counter()
@@ -144,6 +145,25 @@ def test_live_page_steps_plays_a_policy_change_and_a_failure(page, server, timin
     page.click(".btn-step")
     expect(day).to_have_text("1")
     assert gains.inner_text() != first  # a carbon tax raises what each exchange is worth
+
+    # A cooperation lever: gain sharing by the park operator restarts the run too.
+    page.locator(".choice-gain-sharing .v-select").click()
+    page.locator(".v-menu__content .v-list-item", has_text="shapley").click()
+    expect(page.locator(".run-command")).to_contain_text("policy.gain_sharing=shapley")
+    expect(day).to_have_text("0")
+    # 30 days a step: the first contracts are signed at the end of day 30, in force from day 31;
+    # the map's tooltip layer then carries their terms, laid exactly over the map image.
+    page.locator(".v-btn-toggle button", has_text="30").click()
+    page.click(".btn-step")
+    expect(day).to_have_text("30")
+    page.click(".btn-step")
+    expect(day).to_have_text("60")
+    expect(page.locator(".kpi-coop .kpi-value")).not_to_have_text("0 \u00b7 0")
+    contract = page.locator("svg.map-hover path.hover-contract").first
+    expect(contract.locator("title")).to_contain_text("penalty: EUR")
+    assert page.locator("svg.map-hover").bounding_box() == page.locator("img.park-map").bounding_box()
+    expect(page.locator(".company-panel table.contracts")).to_be_visible()
+    page.locator(".v-btn-toggle button", has_text="1").first.click()
 
     # Play, then pause: the steps stop (a click while frames arrive must still get through).
     page.click(".btn-play")

@@ -6,6 +6,7 @@ import math
 import time
 
 import ipyvuetify as v
+import ipywidgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,12 +17,13 @@ from experiments import runner
 from experiments.config import keys, resolve
 from experiments.outputs import write_run
 from experiments.problems import InputError
+from experiments import scenario_io
 from viz import results
-from viz.charts import Charts
-from viz.live_run import LiveRun
+from viz.charts import Charts, CooperationCharts
+from viz.live_run import COOP_SERIES, LiveRun, build_config
 from viz.park_map import MapLayout, ParkMap
 from viz.render import png, svg
-from viz.session import LiveSession, policy_levers, settings_for
+from viz.session import LiveSession, policy_fields, policy_levers, settings_for
 
 # ---- the live run -------------------------------------------------------------------------------
 
@@ -90,6 +92,29 @@ def test_settings_become_the_same_config_as_the_command_line():
         LiveRun.from_settings("kalundborg", {"policy.carbon_tax": -1.0})
 
 
+def test_cooperation_levers_reach_the_run_and_the_command_line():
+    from experiments.config import parse_sets
+
+    fields = policy_fields()
+    assert {"investment_subsidy", "information", "shared_vision", "shared_vision_spread"} <= set(policy_levers())
+    assert fields["shared_vision_imitation"] is bool and fields["gain_sharing"].__name__ == "GainSharing"
+    s = settings_for("kalundborg")
+    assert s.lever("gain_sharing") == "market" and s.lever("shared_vision_imitation") is False
+    s = (s.with_lever("investment_subsidy", 0.3).with_lever("information", 0.5).with_lever("shared_vision", 0.4)
+         .with_lever("shared_vision_spread", 0.2).with_lever("shared_vision_imitation", True)
+         .with_lever("gain_sharing", "shapley"))
+    run = LiveRun.from_settings(s.scenario_name, s.assignments())
+    p = run.cfg.policy
+    assert (p.investment_subsidy, p.information, p.shared_vision, p.shared_vision_spread) == (0.3, 0.5, 0.4, 0.2)
+    assert p.shared_vision_imitation is True and p.gain_sharing.value == "shapley"
+    line = s.command_line()
+    assert "--set policy.shared_vision_imitation=true" in line and "--set policy.gain_sharing=shapley" in line
+    # The printed command stands for the same run: its --set values parse back to the same config.
+    sets = parse_sets([part for part in line.split() if "=" in part])
+    cli, _ = resolve("kalundborg", None, 0, sets)
+    assert dataclasses.replace(run.cfg, steps=cli.steps) == cli
+
+
 def test_every_number_of_the_policy_is_a_lever():
     levers = policy_levers()
     assert {"carbon_tax", "landfill_tax", "virgin_tax"} <= set(levers)
@@ -138,6 +163,88 @@ def test_map_and_charts_draw_every_state(kalundborg_run):
     assert png(charts.update(run.series)).startswith(b"\x89PNG")
 
 
+@pytest.fixture(scope="module")
+def coop_run():
+    """Kalundborg without its pipelines, 60 days: companies sign contracts and build pipes
+    (with the default cooperation settings, at the ends of the first two periods)."""
+    cfg, park = build_config("kalundborg", {})
+    run = LiveRun(cfg, dataclasses.replace(scenario_io.load("kalundborg"), pipelines=()))
+    run.step(60)
+    return run
+
+
+def test_live_run_keeps_the_cooperation_series(coop_run):
+    s = coop_run.series
+    for key in COOP_SERIES:
+        assert len(s[key]) == 60, key
+        assert s[key] == pytest.approx([float(getattr(r, key)) for r in coop_run.model.records], nan_ok=True), key
+    assert s["pipes_built"][-1] == len(coop_run.model.partners.pipes) >= 1
+    assert max(s["contracts_active"]) >= 1 and sum(s["deliveries_kept"]) >= 1
+    snap = coop_run.snapshot
+    assert snap.pipes == coop_run.model.partners.pipes
+    assert snap.contracts == [c for c in coop_run.model.partners.contracts if c.active(59)]
+    totals = coop_run.totals()
+    assert totals["contracts_active"] == s["contracts_active"][-1] and totals["pipes_built"] == s["pipes_built"][-1]
+
+
+def test_cooperation_chart_draws_the_new_series(coop_run):
+    charts = CooperationCharts()
+    image = svg(charts.update(coop_run.series, coop_run.series, [(0, 40, 42)]))
+    for text in (b"Cooperation", b"Contracts, pipes and deliveries", b"contracts in force", b"pipes built (total)",
+                 b"cooperative (weight", b"mean shared-vision weight", b"network density",
+                 b"deliveries kept today", b"deliveries breached today", b"grey: the run before"):
+        assert text in image, text
+    for key in ("contracts_active", "pipes_built", "cooperative_share", "mean_sv_weight", "density",
+                "deliveries_kept", "deliveries_breached"):
+        assert list(charts.lines[key].get_ydata()) == pytest.approx(coop_run.series[key]), key
+        assert charts.ghosts[key].get_visible()
+    assert charts.axes[1].get_ylim()[1] < 1.1  # shares and weights on a 0-1 axis
+    fresh = LiveRun.from_settings("kalundborg", {})
+    assert b"Contracts, pipes and deliveries" in svg(charts.update(fresh.series))  # day 0: nothing stepped yet
+    assert not charts.ghosts["pipes_built"].get_visible()
+
+
+def test_map_draws_built_pipes_and_contracts_with_their_terms(coop_run):
+    canvas = ParkMap(coop_run.park, coop_run.model.network.positions)
+    image = svg(canvas.update(coop_run, selected=0))
+    pipes = coop_run.model.partners.pipes
+    assert f"pipe built this run ({len(pipes)})".encode() in image
+    assert b"under contract (" in image
+    hover = canvas.hover_svg()
+    assert hover.startswith('<svg class="map-hover"') and hover.count('class="hover-pipe"') == len(pipes)
+    assert hover.count('class="hover-contract"') == len(coop_run.snapshot.contracts) >= 1
+    assert hover.count('class="hover-company"') == len(coop_run.park.companies)
+    first = coop_run.snapshot.contracts[0]
+    names = [c.name for c in coop_run.park.companies]
+    assert f"Contract: {names[first.seller]} \u2192 {names[first.buyer]}" in hover
+    for text in ("a day at EUR", "seller&#x27;s pipe share", "penalty: EUR", "shared-vision weight",
+                 f"in service from day {pipes[0].built + 1}"):
+        assert text in hover, text
+    # The scenario's own pipes only: no built pipe in the legend.
+    canvas = ParkMap(coop_run.park, coop_run.model.network.positions)
+    fresh = LiveRun(coop_run.cfg, coop_run.park)
+    assert b"pipe built this run" not in svg(canvas.update(fresh))
+    assert 'class="hover-pipe"' not in canvas.hover_svg()
+
+
+def test_company_view_has_shared_vision_contracts_and_trust(coop_run):
+    i = coop_run.park.company_index()["Asnaes power station"]
+    view = coop_run.company_view(i)
+    assert view["sv_weight"] == coop_run.model.weights[i]
+    mine = [c for c in coop_run.snapshot.contracts if i in (c.seller, c.buyer)]
+    assert len(view["contracts"]) == len(mine) >= 1
+    assert {c["role"] for c in view["contracts"]} <= {"sells to", "buys from"}
+    k = next(c for c in mine if c.seller == i)
+    row = next(c for c in view["contracts"] if c["role"] == "sells to" and c["resource"] == k.resource
+               and c["partner"] == coop_run.park.companies[k.buyer].name)
+    assert (row["price"], row["quantity"], row["penalty"], row["seller_share"]) == (
+        k.terms.price, k.terms.quantity, k.terms.penalty, k.terms.seller_share)
+    trust = {who: (mine_, theirs) for who, mine_, theirs in view["trust"]}
+    j = k.buyer
+    assert trust[coop_run.park.companies[j].name] == (coop_run.model.partners.trust.trust(i, j),
+                                                       coop_run.model.partners.trust.trust(j, i))
+
+
 def test_a_large_synthetic_park_draws_without_labels():
     run = LiveRun.from_settings("synthetic:200", {})
     run.step(1)
@@ -147,15 +254,17 @@ def test_a_large_synthetic_park_draws_without_labels():
 
 def test_one_kalundborg_step_draws_in_well_under_a_second(kalundborg_run):
     # The page's budget is about 300 ms on a quiet machine; this guards against a tenfold slip.
+    # Everything a frame draws: the map and its tooltip layer, the KPI and cooperation charts.
     session = LiveSession()
     session.step(5)
-    session.map_svg(0), session.charts_svg()  # warm the font cache
+    session.map_layers(0), session.charts_svg(), session.coop_svg()  # warm the font cache
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()
         session.step()
-        session.map_svg(0)
+        session.map_layers(0)
         session.charts_svg()
+        session.coop_svg()
         best = min(best, time.perf_counter() - t)
     assert best < 1.5
 
@@ -312,6 +421,53 @@ def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
     rc.find(v.Slider).widgets[carbon].v_model = 25
     assert "--set policy.carbon_tax=25" in rc.find(v.Html, class_="run-command").widget.children[0]
     assert _kpis(rc)["day"] == "0"
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    assert _kpis(rc)["day"] == "1"
+
+
+def test_run_view_shows_the_cooperation_chart_built_pipes_and_contracts(coop_run):
+    from viz.live_page import RunView
+    from viz.park_map import ParkMap as _ParkMap
+
+    session = LiveSession()
+    session.run = coop_run
+    session.map = _ParkMap(coop_run.park, coop_run.model.network.positions)
+    i = coop_run.park.company_index()["Asnaes power station"]
+    box, rc = solara.render(RunView(session, solara.reactive(0), session.settings, i, lambda _: None,
+                                    lambda *_: None), handle_error=False)
+    images = {c: w for w in rc.find(ipywidgets.Image).widgets for c in w._dom_classes}
+    assert {"park-map", "park-charts", "coop-charts"} <= set(images)
+    assert b"Contracts, pipes and deliveries" in bytes(images["coop-charts"].value)
+    assert b"pipe built this run" in bytes(images["park-map"].value)
+    hover = rc.find(solara.widgets.HTML, attributes={"class": "park-map-hover"}).widget.unsafe_innerHTML
+    assert "hover-pipe" in hover and "hover-contract" in hover
+    details = rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML
+    for text in ("Shared-vision weight", "Contracts in force", 'class="contracts"', "sells to", "a day at EUR",
+                 "Trust (chance a delivery is kept)", 'class="trust"'):
+        assert text in details, text
+    contracts, pipes = coop_run.series["contracts_active"][-1], len(coop_run.model.partners.pipes)
+    assert _kpis(rc)["coop"] == f"{contracts:.0f} \u00b7 {pipes}"
+
+
+def test_live_page_cooperation_controls_restart_the_run():
+    from viz.live_page import LivePage
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    command = lambda: rc.find(v.Html, class_="run-command").widget.children[0]  # noqa: E731
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    assert _kpis(rc)["day"] == "1" and "--set policy.gain_sharing=market" in command()
+    rc.find(v.Select, label="Gain sharing (park operator)").widget.v_model = "nash"
+    assert "--set policy.gain_sharing=nash" in command() and _kpis(rc)["day"] == "0"
+    rc.find(v.Checkbox, label="Shared vision spreads by imitation").widget.v_model = True
+    assert "--set policy.shared_vision_imitation=true" in command()
+    labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    sv = next(i for i, text in enumerate(labels) if text.startswith("Shared vision, mean weight"))
+    rc.find(v.Slider).widgets[sv].v_model = 0.4
+    assert "--set policy.shared_vision=0.4" in command()
+    assert "Shared vision, mean weight: 0.4 on the park's gains" in [
+        w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    subsidy = next(i for i, text in enumerate(labels) if text.startswith("Pipe investment subsidy"))
+    assert rc.find(v.Slider).widgets[subsidy].max == 1.0
     rc.find(v.Btn, class_="btn-step").widget.click()
     assert _kpis(rc)["day"] == "1"
 

@@ -21,18 +21,20 @@ def bold(s: object) -> str:
     return f"<b>{escape(str(s))}</b>"
 
 
-def para(*parts: str, style: str = "margin: 4px 0;") -> str:
+def para(*parts: str, style: str = "margin: 4px 0;", classes: str = "") -> str:
     """A paragraph of fragments that are already HTML (escape values with `text` or `bold`)."""
-    return f'<p style="{style}">{"".join(parts)}</p>'
+    cls = f' class="{escape(classes)}"' if classes else ""
+    return f'<p{cls} style="{style}">{"".join(parts)}</p>'
 
 
 def heading(s: object, level: int = 4) -> str:
     return f'<h{level} style="margin: 10px 0 4px 0;">{escape(str(s))}</h{level}>'
 
 
-def table(headers: Iterable[object], rows: Iterable[Iterable[object]], classes: str = "") -> str:
+def table(headers: Iterable[object], rows: Iterable[Iterable[object]], classes: str = "", font_size: int = 13) -> str:
     head = "".join(f'<th style="{CELL_STYLE} font-weight: 600;">{escape(str(h))}</th>' for h in headers)
     body = "".join("<tr>" + "".join(f'<td style="{CELL_STYLE}">{escape(str(c))}</td>' for c in row) + "</tr>"
                    for row in rows)
     cls = f' class="{escape(classes)}"' if classes else ""
-    return f'<table{cls} style="{TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    style = TABLE_STYLE.replace("font-size: 13px;", f"font-size: {font_size}px;")
+    return f'<table{cls} style="{style}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

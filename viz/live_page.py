@@ -11,8 +11,8 @@ import solara
 from experiments import scenario_io
 from experiments.problems import InputError
 from viz import html, palette
-from viz.session import (LEVER_LABELS, LEVER_UNITS, MECHANISMS, STRATEGIES, SYNTHETIC, LiveSession, Settings, lever_range,
-                          policy_levers, settings_for)
+from viz.session import (MECHANISMS, STRATEGIES, SYNTHETIC, TAX_LEVERS, LiveSession, Settings, lever_label, lever_range,
+                          lever_text, policy_fields, settings_for)
 
 FRAME_S = 0.25  # pace of Play: at most four frames a second
 IDLE_S = 0.15  # and after each drawn frame a pause with no change, so a click's render can finish
@@ -35,11 +35,32 @@ def Kpi(label: str, value: str, key: str, hint: str = ""):
 
 
 @solara.component
-def PolicySlider(label: str, unit: str, key: str, value: float, top: float, step: float, on_value):
+def PolicySlider(label: str, text: str, key: str, value: float, top: float, step: float, on_value):
     with solara.Div(classes=[f"slider-{key}"], style="margin-bottom: 2px;"):
-        solara.Text(f"{label}: {value:g} {unit}", classes=["slider-label"], style="font-size: 13px; color: #444;")
+        solara.Text(f"{label}: {text}", classes=["slider-label"], style="font-size: 13px; color: #444;")
+        # Rounded to the step's precision: 0.05 steps otherwise arrive as 0.15000000000000002.
         solara.SliderFloat("", value=value, min=0, max=top, step=step, thumb_label=True,
-                           on_value=lambda v: on_value(float(v)))
+                           on_value=lambda v: on_value(round(float(v), 6)))
+
+
+@solara.component
+def PolicyControl(name: str, kind: type, settings: Settings, on_settings):
+    """The control of one policy field: a slider for a number, a check box for a yes/no, a
+    select for a choice. Its class is the field's name with dashes (`slider-carbon-tax`,
+    `toggle-shared-vision-imitation`, `choice-gain-sharing`)."""
+    value = settings.lever(name)
+    key = name.replace("_", "-")
+    label = lever_label(name)
+    change = lambda v: on_settings(settings.with_lever(name, v))  # noqa: E731
+    if kind is bool:
+        with solara.Div(classes=[f"toggle-{key}"], style="margin: -6px 0 0 0;"):
+            solara.Checkbox(label=label, value=bool(value), on_value=lambda v: change(bool(v)))
+    elif kind in (float, int):
+        top, step = lever_range(name, value)
+        PolicySlider(label, lever_text(name, value), key, value, top, step, change)
+    else:
+        with solara.Div(classes=[f"choice-{key}"]):
+            solara.Select(label, values=[m.value for m in kind], value=value, on_value=change)
 
 
 @solara.component
@@ -63,13 +84,13 @@ def Controls(session: LiveSession, settings: Settings, on_settings, playing: sol
                   on_value=lambda v: change(mechanism=v))
     solara.Select("Bidding strategy (all companies)", values=list(STRATEGIES), value=settings.strategy,
                   on_value=lambda v: change(strategy=v))
-    solara.Text("Policy", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
-    for name in policy_levers():
-        value = settings.lever(name)
-        top, step = lever_range(name, value)
-        label = LEVER_LABELS.get(name, name.replace("_", " ").capitalize())
-        PolicySlider(label, LEVER_UNITS.get(name, ""), name.replace("_", "-"),
-                     value, top, step, lambda v, name=name: on_settings(settings.with_lever(name, v)))
+    fields = policy_fields()
+    solara.Text("Policy: taxes and subsidies", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
+    for name in (f for f in fields if f in TAX_LEVERS):
+        PolicyControl(name, fields[name], settings, on_settings)
+    solara.Text("Policy: cooperation", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
+    for name in (f for f in fields if f not in TAX_LEVERS):
+        PolicyControl(name, fields[name], settings, on_settings)
     solara.InputInt("Seed", value=settings.seed, on_value=lambda v: change(seed=max(0, int(v))),
                     continuous_update=False)
     for p in problems:
@@ -113,7 +134,23 @@ def CompanyPanel(session: LiveSession, selected: int, on_select, on_break, versi
             html.para(html.text("Profit this run: "), html.bold(palette.money(view["profit_eur"])),
                       html.text(f" ({palette.money(savings)} against no symbiosis)")),
             html.para(html.text(f"Output today: {palette.money(view['output_value_eur'])}")),
+            html.para(html.text("Shared-vision weight: "), html.bold(f"{view['sv_weight']:.2f}"),
+                      html.text(" (weight on the park's gains against its own)"), classes="sv-weight"),
         ]
+        parts.append(html.heading("Contracts in force", 5))
+        if view["contracts"]:
+            rows = []
+            for k in view["contracts"]:
+                u = k["unit"]
+                pipe = (f"new pipe ({palette.money(k['investment'])}), the seller pays {100 * k['seller_share']:.0f} %"
+                        if k["investment"] > 0 else f"no new pipe (seller's share {100 * k['seller_share']:.0f} %)")
+                rows.append([k["role"], k["partner"],
+                             f"{k['resource'].replace('_', ' ')}: {palette.quantity(k['quantity'], u)} a day at "
+                             f"{palette.unit_price(k['price'], u)}; penalty {palette.unit_price(k['penalty'], u)} "
+                             f"short; {pipe}; to day {k['end']}"])
+            parts.append(html.table(["", "partner", "terms"], rows, classes="contracts", font_size=12))
+        else:
+            parts.append(html.para(html.text("none")))
         parts.append(html.heading("Partners this run", 5))
         if view["partners"]:
             parts.append(html.table(["", "partner", "resource", "total"],
@@ -121,6 +158,11 @@ def CompanyPanel(session: LiveSession, selected: int, on_select, on_break, versi
                                      for d, who, r, q, u in view["partners"]], classes="partners"))
         else:
             parts.append(html.para(html.text("none yet")))
+        if view["trust"]:
+            parts += [html.heading("Trust (chance a delivery is kept)", 5),
+                      html.table(["partner", "its trust in them", "their trust in it"],
+                                 [[who, palette.percent(mine), palette.percent(theirs)]
+                                  for who, mine, theirs in view["trust"]], classes="trust")]
         if view["stock"]:
             parts += [html.heading("Stock", 5),
                       html.table(["resource", "in store", "capacity"],
@@ -147,8 +189,9 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
     timing = solara.use_ref(0.0)
     run = session.run
     t0 = time.perf_counter()
-    map_svg = solara.use_memo(lambda: session.map_svg(selected), [version, selected, session.generation])
+    map_svg, map_hover = solara.use_memo(lambda: session.map_layers(selected), [version, selected, session.generation])
     charts_svg = solara.use_memo(session.charts_svg, [version, session.generation])
+    coop_svg = solara.use_memo(session.coop_svg, [version, session.generation])
     drawn_ms = (time.perf_counter() - t0) * 1000
     if drawn_ms > 1:
         timing.current = drawn_ms
@@ -167,10 +210,18 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
             Kpi("Active links", f"{totals['active_links']:.0f}", "links", "today")
             Kpi("In an exchange", palette.percent(totals["symbiosis_share"]), "share", "of companies, today")
             Kpi("Savings", palette.money(totals["savings_vs_baseline_eur"]), "savings", "vs no symbiosis")
+            Kpi("Contracts \u00b7 pipes", f"{totals['contracts_active']:.0f} \u00b7 {totals['pipes_built']:.0f}",
+                "coop", "in force today \u00b7 built this run")
         with solara.Row(gap="14px", style="align-items: flex-start;"):
             with solara.Column(gap="4px", style="flex: 2 1 0; min-width: 0;"):
-                solara.Image(map_svg, format="svg+xml", width="100%", classes=["park-map"])
+                # The map image with its tooltip layer laid over it (`ParkMap.hover_svg`); the
+                # image loses the widget margin, so that the two line up.
+                solara.Style(".park-map-box img.park-map { margin: 0; display: block; }")
+                with solara.Div(style="position: relative; line-height: 0;", classes=["park-map-box"]):
+                    solara.Image(map_svg, format="svg+xml", width="100%", classes=["park-map"])
+                    solara.HTML(unsafe_innerHTML=map_hover, classes=["park-map-hover"])
                 solara.Image(charts_svg, format="svg+xml", width="100%", classes=["park-charts"])
+                solara.Image(coop_svg, format="svg+xml", width="100%", classes=["coop-charts"])
             with solara.Column(style="flex: 1 1 0; min-width: 340px; max-width: 480px;"):
                 CompanyPanel(session, selected, on_select, on_break, version)
         solara.Text(f"Map and charts drawn in {timing.current:.0f} ms. The same run from the command line: "

@@ -20,14 +20,21 @@ from typing import Any
 import numpy as np
 
 from agents.model import ParkModel
+from experiments import runner
+from agents.partnerships import Pipe
 from agents.scenario import Scenario
 from experiments import scenario_io
 from experiments.config import RunConfig, apply
 from experiments.runner import efficiency
+from market.contracts import Contract
 
 # The per-step series the page charts, in the order of the runner's timeseries.parquet.
 SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2_avoided_t",
           "savings_vs_baseline_eur", "active_links", "symbiosis_share", "trades")
+# The cooperation series (`agents.model.StepRecord` fields of the same names), for the
+# cooperation chart. pipes_built counts the pipes built so far in the run.
+COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
+               "density", "cooperative_share", "mean_sv_weight", "mean_trust", "known_share")
 
 
 @functools.lru_cache(maxsize=16)
@@ -64,6 +71,8 @@ class Snapshot:
     output_value: np.ndarray  # EUR of output this step per company (sale price x quantity)
     down: np.ndarray  # bool per company
     cut_off: np.ndarray  # bool: lost an exchange partner since the latest break
+    contracts: list[Contract] = field(default_factory=list)  # the contracts in force this step
+    pipes: list[Pipe] = field(default_factory=list)  # the pipes built so far in the run
 
 
 @dataclass
@@ -83,9 +92,8 @@ class LiveRun:
 
     def __post_init__(self) -> None:
         cfg, park = self.cfg, self.park
-        self.model = ParkModel(park, cfg.policy, cfg.market, cfg.seed, cfg.cooperation)
-        self.baseline = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed, cfg.cooperation)
-        self.series = {k: [] for k in ("step", *SERIES)}
+        self.model, self.baseline = runner.models(cfg, park)
+        self.series = {k: [] for k in ("step", *SERIES, *COOP_SERIES)}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.
         self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
@@ -137,6 +145,8 @@ class LiveRun:
         s["active_links"].append(rec.active_links)
         s["symbiosis_share"].append(rec.symbiosis_share)
         s["trades"].append(rec.trades)
+        for key in COOP_SERIES:
+            s[key].append(float(getattr(rec, key)))
 
         value = np.zeros(len(m.companies))
         for (c, product), total in m.output_totals.items():
@@ -157,7 +167,8 @@ class LiveRun:
                 cut[s_] = cut[b_] = True
             cut &= ~down
         self._last_links = links
-        self.snapshot = Snapshot(rec.step, flows, value, down, cut)
+        contracts = [c for c in m.partners.contracts if c.active(rec.step)]
+        self.snapshot = Snapshot(rec.step, flows, value, down, cut, contracts, list(m.partners.pipes))
 
         for i in list(self.breaks):
             self.breaks[i] -= 1
@@ -183,6 +194,8 @@ class LiveRun:
             "active_links": float(s["active_links"][-1]) if s["active_links"] else 0.0,
             "symbiosis_share": float(s["symbiosis_share"][-1]) if s["symbiosis_share"] else 0.0,
             "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
+            "contracts_active": float(s["contracts_active"][-1]) if s["contracts_active"] else 0.0,
+            "pipes_built": float(s["pipes_built"][-1]) if s["pipes_built"] else 0.0,
         }
 
     def company_view(self, index: int) -> dict[str, Any]:
@@ -192,11 +205,14 @@ class LiveRun:
         spec = c.spec
         names = [x.name for x in self.park.companies]
         partners: dict[tuple[str, str, str], float] = {}
+        others: set[int] = set()  # whoever it has traded with or is bound to this run
         for tr in m.trade_log:
             if tr.seller == index:
                 key = ("sells to", names[tr.buyer], tr.resource)
+                others.add(tr.buyer)
             elif tr.buyer == index:
                 key = ("buys from", names[tr.seller], tr.resource)
+                others.add(tr.seller)
             else:
                 continue
             partners[key] = partners.get(key, 0.0) + tr.delivered
@@ -205,6 +221,19 @@ class LiveRun:
         stock = [(r, m.ledger.stock(index, r), m.ledger.store_capacity(index, r), units.get(r, ""))
                  for r in resources if m.ledger.store_capacity(index, r) > 0]
         snap = self.snapshot
+        trust = m.partners.trust
+        contracts = []
+        for k in snap.contracts if snap is not None else ():
+            if index not in (k.seller, k.buyer):
+                continue
+            seller = k.seller == index
+            other = k.buyer if seller else k.seller
+            others.add(other)
+            contracts.append({
+                "role": "sells to" if seller else "buys from", "partner": names[other], "resource": k.resource,
+                "unit": units.get(k.resource, ""), "price": k.terms.price, "quantity": k.terms.quantity,
+                "penalty": k.terms.penalty, "seller_share": k.terms.seller_share, "investment": k.investment,
+                "start": k.start, "end": k.end})
         return {
             "name": spec.name,
             "sector": spec.sector,
@@ -225,4 +254,8 @@ class LiveRun:
             "profit_eur": c.profit_eur,
             "baseline_profit_eur": self.baseline.companies[index].profit_eur,
             "output_value_eur": float(snap.output_value[index]) if snap is not None else 0.0,
+            "sv_weight": float(m.weights[index]),
+            "contracts": sorted(contracts, key=lambda c: (c["role"], c["partner"], c["resource"])),
+            # (partner, its trust in the partner, the partner's trust in it), by name
+            "trust": sorted((names[j], trust.trust(index, j), trust.trust(j, index)) for j in others if j != index),
         }

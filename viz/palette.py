@@ -14,6 +14,8 @@ DOWN = "#9e9e9e"
 ALERT = "#d32f2f"
 CUT_OFF = "#ef6c00"
 PIPELINE = "#9e9e9e"
+BUILT_PIPE = "#8d6e63"  # pipes built during the run: brown, apart from the scenario's grey ones
+CONTRACT = "#212121"  # the dark outline of an exchange under contract
 
 
 def sector_colours(sectors: list[str]) -> dict[str, str]:
@@ -57,3 +59,8 @@ def percent(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
     return f"{100 * v:.1f} %"
+
+
+def unit_price(v: float, unit: str = "") -> str:
+    """EUR per unit with cents: 'EUR -24.00/t' (a negative price: the seller pays)."""
+    return f"EUR {v:,.2f}/{unit}" if unit else f"EUR {v:,.2f}"

@@ -5,7 +5,13 @@ output (a down company shrinks to a grey cross). Exchanges are arrows from selle
 coloured by resource, their width growing with the square root of the quantity delivered,
 scaled per resource against the largest flow of that resource so far in the run (a tonne of
 gypsum and a MWh of heat cannot share one scale). Pipelines are dashed grey lines underneath:
-the infrastructure, whether or not anything flows through it today.
+the infrastructure, whether or not anything flows through it today; pipes built during the run
+are dashed brown. An exchange under a contract in force has a dark outline (a contract that
+delivered nothing today is a thin dark dashed curve).
+
+The map is an image; `hover_svg` gives a transparent SVG of the same size to lay over it, whose
+curves and circles carry tooltips (`<title>`): a contract's terms, a built pipe's cost, a
+company's name and shared-vision weight.
 
 Real parks mix neighbours a few hundred metres apart with partners 100 km away (Kalundborg
 ships fly ash to Aalborg, 250 km). When the farthest company is more than `FAR_RATIO` times the
@@ -18,15 +24,19 @@ companies are printed in their labels, and the figure says so.
 from __future__ import annotations
 
 import threading
+from html import escape
 
 import numpy as np
+from matplotlib import patheffects
 from scipy.spatial import cKDTree
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
+from agents.partnerships import Pipe
 from agents.scenario import Scenario
+from market.contracts import Contract
 from viz import palette
 from viz.live_run import LiveRun
 
@@ -34,6 +44,11 @@ FAR_RATIO = 8.0
 MAX_ARROWS = 300  # above this many flows, draw plain lines: patches cost about 1 ms each
 MAX_LABELS = 30
 LEGEND_ROWS = 30  # legend entries that fit beside the map, one under the other
+# The tooltip layer: invisible until hovered, then a faint shadow of what is under the pointer.
+HOVER_CSS = (".map-hover path { fill: none; stroke: #000; stroke-opacity: 0; stroke-width: 9; "
+             "stroke-linecap: round; pointer-events: stroke; cursor: help; } "
+             ".map-hover circle { fill: #000; fill-opacity: 0; stroke: none; pointer-events: fill; cursor: help; } "
+             ".map-hover path:hover { stroke-opacity: 0.15; } .map-hover circle:hover { fill-opacity: 0.12; }")
 
 
 class MapLayout:
@@ -76,6 +91,28 @@ def _arrow_rad(k: int) -> float:
     return 0.12 + 0.14 * k
 
 
+def contract_title(c: Contract, names: list[str], unit: str) -> str:
+    """A contract's terms, for its tooltip."""
+    t = c.terms
+    price = palette.unit_price(t.price, unit) + (" (the seller pays)" if t.price < 0 else "")
+    pipe = (f"{100 * t.seller_share:.0f} % of its new pipe ({palette.money(c.investment)})" if c.investment > 0
+            else f"{100 * t.seller_share:.0f} % (no new pipe)")
+    return (f"Contract: {names[c.seller]} \u2192 {names[c.buyer]}\n"
+            f"{c.resource.replace('_', ' ')}: {palette.quantity(t.quantity, unit)} a day at {price}\n"
+            f"seller's pipe share: {pipe}\n"
+            f"penalty: {palette.unit_price(t.penalty, unit)} short\n"
+            f"days {c.start + 1}-{c.end}")
+
+
+def pipe_title(p: Pipe, names: list[str]) -> str:
+    """A built pipe, for its tooltip."""
+    pl = p.pipeline
+    return (f"Pipe built this run: {pl.resource.replace('_', ' ')}, in service from day {p.built + 1}\n"
+            f"{names[p.seller]} \u2192 {names[p.buyer]}, {pl.length_km:,.1f} km\n"
+            f"investment {palette.money(p.investment)}; the seller pays {100 * p.seller_share:.0f} % "
+            f"after a {100 * p.subsidy:.0f} % subsidy")
+
+
 class ParkMap:
     """The map of one park, redrawn in place each step: the figure, axes, pipelines and the
     sector legend are built once; companies, arrows, labels and the flow legend each update."""
@@ -93,7 +130,7 @@ class ParkMap:
         # Fixed axes, not constrained layout: the layout engine draws the figure twice more.
         # A park with many sectors and resources (synthetic ones) gets its sector legend under
         # the map, so the two legends never overlap.
-        self.crowded = len(self.scol) + len(park.resources) + 3 > LEGEND_ROWS
+        self.crowded = len(self.scol) + len(park.resources) + 6 > LEGEND_ROWS
         self.fig = Figure(figsize=size)
         map_box = (0.01, 0.17, 0.70, 0.76) if self.crowded else (0.01, 0.05, 0.70, 0.88)
         ax = self.ax = self.fig.add_axes(map_box)
@@ -133,8 +170,10 @@ class ParkMap:
                     "far partners on the outer ring.", transform=ax.transAxes, fontsize=8, color="#666666",
                     va="top")
         self.title = ax.set_title("", fontsize=12, loc="left")
+        self.names = [c.name for c in park.companies]
         self._dynamic: list = []
         self._flow_legend = None
+        self._hover: list[str] = []  # SVG elements of the tooltip layer, from the last update
 
     def update(self, run: LiveRun, selected: int | None = None) -> Figure:
         for artist in self._dynamic:
@@ -147,25 +186,63 @@ class ParkMap:
         n = len(park.companies)
         snap = run.snapshot
 
-        # Exchanges of this step.
+        hover: list[str] = []
+        names = self.names
+
+        # Pipes built during the run, over the scenario's own.
+        pipes = snap.pipes if snap is not None else []
+        if pipes:
+            segs = [(xy[p.pipeline.a], xy[p.pipeline.b]) for p in pipes]
+            add(ax.add_collection(LineCollection(segs, colors=palette.BUILT_PIPE, linewidths=2.2,
+                                                 linestyles=(0, (4, 2)), zorder=1.2)))
+            for p, (a, b) in zip(pipes, segs):
+                hover.append(self._hover_path(a, b, 0.0, pipe_title(p, names), "hover-pipe"))
+
+        # Exchanges of this step; those under a contract in force outlined dark.
         flows = snap.flows if snap is not None else []
+        bound = {(c.seller, c.buyer, c.resource): c for c in (snap.contracts if snap is not None else [])}
+        rads: dict[tuple[int, int, str], float] = {}  # each drawn link's curvature
+        seen: dict[frozenset, int] = {}
         if flows:
             widths = [0.8 + 5.2 * np.sqrt(f.delivered / run.flow_max[f.resource]) for f in flows]
             if len(flows) <= MAX_ARROWS:
-                seen: dict[frozenset, int] = {}
                 for f, w in zip(flows, widths):
                     pair = frozenset((f.seller, f.buyer))
                     k = seen.get(pair, 0)
                     seen[pair] = k + 1
+                    key = (f.seller, f.buyer, f.resource)
+                    rads[key] = _arrow_rad(k)
+                    effects = [patheffects.withStroke(linewidth=w + 3.0, foreground=palette.CONTRACT)] \
+                        if key in bound else None
                     add(ax.add_patch(FancyArrowPatch(
-                        xy[f.seller], xy[f.buyer], connectionstyle=f"arc3,rad={_arrow_rad(k)}",
+                        xy[f.seller], xy[f.buyer], connectionstyle=f"arc3,rad={rads[key]}",
                         arrowstyle=f"-|>,head_length={0.25 + 0.06 * w:.2f},head_width={0.12 + 0.04 * w:.2f}",
                         color=self.rcol[f.resource], linewidth=w, alpha=0.85, shrinkA=9, shrinkB=11,
-                        zorder=2, mutation_scale=10)))
+                        zorder=2, mutation_scale=10, path_effects=effects)))
             else:
-                add(ax.add_collection(LineCollection([(xy[f.seller], xy[f.buyer]) for f in flows],
-                                                     colors=[self.rcol[f.resource] for f in flows],
+                lines = [(xy[f.seller], xy[f.buyer]) for f in flows]
+                under = [(seg, w) for f, seg, w in zip(flows, lines, widths)
+                         if (f.seller, f.buyer, f.resource) in bound]
+                if under:
+                    add(ax.add_collection(LineCollection([seg for seg, _ in under], colors=palette.CONTRACT,
+                                                         linewidths=[w + 3.0 for _, w in under], zorder=1.9)))
+                add(ax.add_collection(LineCollection(lines, colors=[self.rcol[f.resource] for f in flows],
                                                      linewidths=widths, alpha=0.8, zorder=2)))
+                rads = {(f.seller, f.buyer, f.resource): 0.0 for f in flows}
+        # Contracts that delivered nothing today (a breach, a company down): a thin dark curve.
+        idle = [c for key, c in bound.items() if key not in rads]
+        for c in idle:
+            pair = frozenset((c.seller, c.buyer))
+            k = seen.get(pair, 0)
+            seen[pair] = k + 1
+            rads[(c.seller, c.buyer, c.resource)] = _arrow_rad(k)
+            add(ax.add_patch(FancyArrowPatch(
+                xy[c.seller], xy[c.buyer], connectionstyle=f"arc3,rad={_arrow_rad(k)}", arrowstyle="-",
+                color=palette.CONTRACT, linewidth=1.3, linestyle=(0, (3, 2)), shrinkA=9, shrinkB=11, zorder=2)))
+        units = self.units
+        for key, c in bound.items():
+            hover.append(self._hover_path(xy[c.seller], xy[c.buyer], rads[key],
+                                          contract_title(c, names, units.get(c.resource, "")), "hover-contract"))
 
         # Companies: area by the value of today's output against the park's largest normal day.
         ref = max(float(run.nominal_value.max()) if n else 1.0, 1e-9)
@@ -187,6 +264,11 @@ class ParkMap:
         if selected is not None and 0 <= selected < n:
             add(ax.scatter([xy[selected, 0]], [xy[selected, 1]], s=area[selected] + 320, facecolors="none",
                            edgecolors="#1565c0", linewidths=2.5, zorder=6))
+        weights = run.model.weights
+        for i in range(n):
+            hover.append(self._hover_circle(xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
+                                            f"{names[i]} ({self.sectors[i]})\n"
+                                            f"shared-vision weight {float(weights[i]):.2f}"))
         if not small:
             for i, c in enumerate(park.companies):
                 label = c.name
@@ -213,8 +295,18 @@ class ParkMap:
         handles = [Line2D([], [], color=self.rcol[r], lw=3,
                           label=f"{r.replace('_', ' ')} (max {palette.quantity(run.flow_max[r], self.units[r])})")
                    for r in sorted({f.resource for f in flows})]
-        handles += [Line2D([], [], color=palette.PIPELINE, lw=1.2, ls=(0, (4, 3)), label="pipeline (infrastructure)"),
-                    Line2D([], [], marker="X", ls="", markersize=9, color=palette.ALERT, label="down (broken)")]
+        if bound:
+            handles.append(Line2D([], [], color="#bdbdbd", lw=2.5, label=f"under contract ({len(bound)} in force)",
+                                  path_effects=[patheffects.withStroke(linewidth=5.5, foreground=palette.CONTRACT)]))
+        if idle:
+            handles.append(Line2D([], [], color=palette.CONTRACT, lw=1.3, ls=(0, (3, 2)),
+                                  label="contract, no delivery today"))
+        handles.append(Line2D([], [], color=palette.PIPELINE, lw=1.2, ls=(0, (4, 3)),
+                              label="pipeline (infrastructure)"))
+        if pipes:
+            handles.append(Line2D([], [], color=palette.BUILT_PIPE, lw=2.2, ls=(0, (4, 2)),
+                                  label=f"pipe built this run ({len(pipes)})"))
+        handles.append(Line2D([], [], marker="X", ls="", markersize=9, color=palette.ALERT, label="down (broken)"))
         if cut.any():
             handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
                                   markeredgecolor=palette.CUT_OFF, markeredgewidth=2, label="lost a partner"))
@@ -226,4 +318,36 @@ class ParkMap:
         if snap is not None:
             title += f", {len(flows)} exchange{'s' if len(flows) != 1 else ''}"
         self.title.set_text(title)
+        self._hover = hover
         return self.fig
+
+    # ---- the tooltip layer ------------------------------------------------------------------
+
+    def _to_svg(self, points: np.ndarray) -> np.ndarray:
+        """Data coordinates to the SVG's user units (points from the top left), as the figure
+        is written by `viz.render.svg`."""
+        w, h = self.fig.get_size_inches() * 72
+        f = self.fig.transFigure.inverted().transform(self.ax.transData.transform(np.atleast_2d(points)))
+        return np.column_stack([f[:, 0] * w, (1 - f[:, 1]) * h])
+
+    def _hover_path(self, a, b, rad: float, title: str, cls: str) -> str:
+        # The curve matplotlib's arc3 draws: a quadratic Bezier whose control point sits `rad`
+        # times the chord off its middle, to the chord's left in y-up coordinates.
+        (x1, y1), (x2, y2) = self._to_svg(np.array([a, b]))
+        dx, dy = x2 - x1, -(y2 - y1)  # y up
+        cx, cy = (x1 + x2) / 2 + rad * dy, (y1 + y2) / 2 + rad * dx
+        return (f'<path class="{cls}" d="M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}">'
+                f"<title>{escape(title)}</title></path>")
+
+    def _hover_circle(self, centre, radius: float, title: str) -> str:
+        (x, y), = self._to_svg(np.asarray(centre))
+        return (f'<circle class="hover-company" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}">'
+                f"<title>{escape(title)}</title></circle>")
+
+    def hover_svg(self) -> str:
+        """The tooltip layer of the last `update`: a transparent SVG the size of the map, to
+        lay over its image (`position: absolute`, full width)."""
+        w, h = self.fig.get_size_inches() * 72
+        return (f'<svg class="map-hover" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.1f} {h:.1f}" '
+                f'style="position: absolute; left: 0; top: 0; width: 100%; height: auto; pointer-events: none;">'
+                f"<style>{HOVER_CSS}</style>{''.join(self._hover)}</svg>")

@@ -95,6 +95,8 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
     for k, v in d.items():
         if isinstance(v, dict):
             out.update(_flatten(v, f"{prefix}{k}."))
+        elif isinstance(v, list):
+            out[f"{prefix}{k}"] = repr(v)  # e.g. the outages of a run: one comparable value
         else:
             out[f"{prefix}{k}"] = v
     return out

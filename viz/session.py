@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from experiments.config import DEFAULT_SCENARIO, keys
 from market.policy import Policy
 from market.settings import MechanismName, StrategyMix
-from viz.charts import Charts
+from viz.charts import Charts, CooperationCharts
 from viz.live_run import LiveRun, load_park
 from viz.park_map import ParkMap
 from viz.render import svg
@@ -27,15 +28,68 @@ SYNTHETIC = "synthetic"
 # Slider range and unit of the policy levers known today; a lever added to `Policy` later gets a
 # slider too, from 0 to 100 (or four times its value), named after its field.
 LEVER_RANGES = {"carbon_tax": (200.0, 5.0), "landfill_tax": (200.0, 5.0), "virgin_tax": (100.0, 1.0),
-                "exchange_subsidy": (50.0, 0.5)}
-LEVER_LABELS = {"virgin_tax": "Virgin-material tax"}
+                "exchange_subsidy": (50.0, 0.5), "investment_subsidy": (1.0, 0.05), "information": (1.0, 0.05),
+                "shared_vision": (1.0, 0.05), "shared_vision_spread": (1.0, 0.05),
+                "shared_vision_co2_value": (200.0, 5.0)}
+LEVER_LABELS = {"virgin_tax": "Virgin-material tax", "investment_subsidy": "Pipe investment subsidy",
+                "information": "Information sharing", "shared_vision": "Shared vision, mean weight",
+                "shared_vision_spread": "Shared vision, spread", "shared_vision_co2_value": "Shared vision, CO2 value",
+                "shared_vision_imitation": "Shared vision spreads by imitation",
+                "gain_sharing": "Gain sharing (park operator)"}
 LEVER_UNITS = {"carbon_tax": "EUR/t CO2", "landfill_tax": "EUR/unit landfilled", "virgin_tax": "EUR/unit bought",
-               "exchange_subsidy": "EUR/unit exchanged"}
+               "exchange_subsidy": "EUR/unit exchanged", "shared_vision_co2_value": "EUR/t CO2 avoided"}
+# How a lever's value reads beside its name, where "value unit" would not say enough.
+LEVER_TEXT = {
+    "investment_subsidy": lambda v: f"{100 * v:.0f} % of a new pipe",
+    "information": lambda v: f"{v:g} (0 partners only, 1 platform)",
+    "shared_vision": lambda v: f"{v:g} on the park's gains",
+    "shared_vision_spread": lambda v: f"\u00b1 {v:g}",
+}
+# Levers of the sections "Taxes and subsidies"; every other policy field is a cooperation lever.
+TAX_LEVERS = ("carbon_tax", "landfill_tax", "virgin_tax", "exchange_subsidy")
+
+
+def policy_fields() -> dict[str, type]:
+    """Every field of the run config's policy that the page can set, by name, with its type:
+    numbers (sliders), booleans (check boxes) and choices (`Enum`, a select)."""
+    out = {}
+    for k, t in keys().items():
+        if k.startswith("policy.") and (t in (float, int, bool) or (isinstance(t, type) and issubclass(t, Enum))):
+            out[k.split(".", 1)[1]] = t
+    return out
 
 
 def policy_levers() -> tuple[str, ...]:
     """Every number of the run config's policy, by field name: the page's policy sliders."""
-    return tuple(k.split(".", 1)[1] for k, t in keys().items() if k.startswith("policy.") and t in (float, int))
+    return tuple(k for k, t in policy_fields().items() if t in (float, int))
+
+
+def lever_label(name: str) -> str:
+    return LEVER_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def lever_text(name: str, value: float) -> str:
+    """A slider's value as its label shows it."""
+    if name in LEVER_TEXT:
+        return LEVER_TEXT[name](value)
+    return f"{value:g} {LEVER_UNITS.get(name, '')}".strip()
+
+
+def _plain(v: Any) -> Any:
+    """A policy value as the page keeps it: a number, a bool or an `Enum`'s value."""
+    if isinstance(v, Enum):
+        return v.value
+    if isinstance(v, bool):
+        return v
+    return float(v)
+
+
+def _cli_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
 
 
 def lever_range(name: str, value: float) -> tuple[float, float]:
@@ -53,13 +107,13 @@ class Settings:
     size: int = 50
     mechanism: str = MechanismName.CALL.value
     strategy: str = "truthful"
-    policy: tuple[tuple[str, float], ...] = ()  # (lever, value) for every lever of `policy_levers()`
+    policy: tuple[tuple[str, Any], ...] = ()  # (field, value) for every field of `policy_fields()`
     seed: int = 0
 
-    def lever(self, name: str) -> float:
+    def lever(self, name: str) -> Any:
         return dict(self.policy).get(name, 0.0)
 
-    def with_lever(self, name: str, value: float) -> "Settings":
+    def with_lever(self, name: str, value: Any) -> "Settings":
         return dataclasses.replace(self, policy=tuple((k, value if k == name else v) for k, v in self.policy))
 
     @property
@@ -77,8 +131,7 @@ class Settings:
 
     def command_line(self) -> str:
         """The same run from the command line."""
-        sets = " ".join(f"--set {k}={v:g}" if isinstance(v, float) else f"--set {k}={v}"
-                        for k, v in self.assignments().items() if k != "seed")
+        sets = " ".join(f"--set {k}={_cli_value(v)}" for k, v in self.assignments().items() if k != "seed")
         return f"uv run run.py simulate --scenario {self.scenario_name} --seed {self.seed} {sets}"
 
 
@@ -86,7 +139,7 @@ def settings_for(scenario: str, size: int = 50, **keep: Any) -> Settings:
     """Settings for a newly picked scenario: its own policy on the sliders, other choices kept."""
     s = Settings(scenario=scenario, size=size, **keep)
     policy: Policy = load_park(s.scenario_name).policy
-    return dataclasses.replace(s, policy=tuple((k, float(getattr(policy, k))) for k in policy_levers()))
+    return dataclasses.replace(s, policy=tuple((k, _plain(getattr(policy, k))) for k in policy_fields()))
 
 
 class LiveSession:
@@ -98,6 +151,7 @@ class LiveSession:
         self.settings = settings or settings_for(DEFAULT_SCENARIO)
         self.previous: dict[str, list[float]] | None = None
         self.charts = Charts()
+        self.coop = CooperationCharts()
         self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
         self.map = ParkMap(self.run.park, self.run.model.network.positions)
         self.generation = 0  # bumps with every new run, so the page knows to redraw
@@ -127,13 +181,24 @@ class LiveSession:
         run.step(n)
 
     def map_svg(self, selected: int | None) -> bytes:
+        return self.map_layers(selected)[0]
+
+    def map_layers(self, selected: int | None) -> tuple[bytes, str]:
+        """The map as SVG bytes, and the tooltip layer to lay over it (`ParkMap.hover_svg`)."""
         with self.lock:
             run, canvas = self.run, self.map
         with canvas.lock:
-            return svg(canvas.update(run, selected))
+            image = svg(canvas.update(run, selected))
+            return image, canvas.hover_svg()
 
     def charts_svg(self) -> bytes:
         with self.lock:
             run, previous = self.run, self.previous
         with self.charts.lock:
             return svg(self.charts.update(run.series, previous, run.break_spans))
+
+    def coop_svg(self) -> bytes:
+        with self.lock:
+            run, previous = self.run, self.previous
+        with self.coop.lock:
+            return svg(self.coop.update(run.series, previous, run.break_spans))
