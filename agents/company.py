@@ -61,14 +61,40 @@ class Company(mesa.Agent):
         return np.array(out)
 
     def plan(self, ledger: Ledger, rng: np.random.Generator, margins: np.ndarray) -> Plan:
-        """Production for this step. Draws one load factor per process, always, so the random
-        stream does not depend on what the company decides (common random numbers)."""
+        """Production for this step with no profile, failure or cascade (see `nominal`)."""
+        return self.plan_from(self.nominal(rng, margins))
+
+    def nominal(self, rng: np.random.Generator, margins: np.ndarray, t: int = 0, steps_per_year: int = 365,
+                profiles: bool = False) -> np.ndarray:
+        """What each process would make this step if nothing failed: capacity x a random daily
+        load (x the profile of the year, week and campaign). Draws one load factor per process,
+        always, so the random stream does not depend on what the company decides (common random
+        numbers). A company switched `down` by hand makes nothing."""
         noise = rng.standard_normal(len(self._caps))
-        load = np.clip(self._util * (1.0 + self._cv * noise), 0.0, 1.0)
+        util = self._util * self._profile(t, steps_per_year) if profiles else self._util
+        load = np.clip(util * (1.0 + self._cv * noise), 0.0, 1.0)
         qty = self._caps * load
         if self.down:
             qty[:] = 0.0
         qty[margins <= 0] = 0.0
+        return qty
+
+    def _profile(self, t: int, steps_per_year: int) -> np.ndarray:
+        out = np.ones(len(self._processes))
+        day = (t % steps_per_year) * 365.0 / steps_per_year
+        for k, p in enumerate(self._processes):
+            f = 1.0
+            if p.seasonal:
+                f *= 1.0 + p.seasonal * np.cos(2.0 * np.pi * (day - p.peak_day) / 365.0)
+            if p.weekend != 1.0 and steps_per_year == 365 and t % 7 >= 5:
+                f *= p.weekend
+            if p.campaign_on > 0 and t % (p.campaign_on + p.campaign_off) >= p.campaign_on:
+                f = 0.0
+            out[k] = f
+        return out
+
+    def plan_from(self, qty: np.ndarray) -> Plan:
+        """The plan of making `qty` of each process: output, revenue, by-products, inputs."""
         output: dict[str, float] = {}
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
@@ -84,6 +110,9 @@ class Company(mesa.Agent):
             for r, a in p.inputs.items():
                 inputs[r] = inputs.get(r, 0.0) + a * q
         return Plan(self.index, revenue, output, byproducts, inputs)
+
+    def prices(self) -> np.ndarray:
+        return np.array([p.sale_price for p in self._processes])
 
     def positions(self, plan: Plan, ledger: Ledger) -> list[Order]:
         """The company's true needs and surpluses after self-use, each priced at its

@@ -7,8 +7,11 @@ from dataclasses import dataclass, replace
 import mesa
 import numpy as np
 
+from agents.cascade import Cascade
 from agents.company import Company
 from agents.cooperation import CooperationSettings
+from agents.operations import OperationsSettings, Outage
+from agents.reliability import Reliability
 from agents.imitation import imitate, starting_weights
 from agents.partnerships import Partnerships
 from agents.scenario import Scenario
@@ -60,6 +63,24 @@ class StepRecord:
     mean_sv_weight: float = 0.0
     cooperative_share: float = 0.0
     adoptions: int = 0
+    lost_failure_eur: float = 0.0
+    lost_cascade_eur: float = 0.0
+    processes_down: int = 0
+    failures: int = 0
+    maintenance_stops: int = 0
+    cascade_cut: int = 0
+    cascade_depth: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Shock:
+    """A company or one of its processes out of action: an outage, a failure or a planned stop."""
+
+    company: int
+    kind: str  # "outage", "failure" or "maintenance"
+    start: int
+    end: int  # first step back
+    label: str = ""
 
 
 class ParkModel(mesa.Model):
@@ -80,7 +101,8 @@ class ParkModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, policy: Policy | None = None,
                  market: MarketSettings | None = None, seed: int = 0,
-                 cooperation: CooperationSettings | None = None):
+                 cooperation: CooperationSettings | None = None, operations: OperationsSettings | None = None,
+                 events: tuple[Outage, ...] = ()):
         super().__init__(rng=seed)
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
@@ -89,6 +111,8 @@ class ParkModel(mesa.Model):
         # Spawned children depend only on their index, so adding a stream never shifts another.
         self.ops_rng, self.market_rng, setup_rng = self.rng.spawn(3)
         (self.coop_rng,) = self.rng.spawn(1)
+        (self.rel_rng,) = self.rng.spawn(1)
+        self.operations = operations if operations is not None else OperationsSettings()
         self.mechanism = self.market.build()
         self.t = 0
         index = scenario.company_index()
@@ -117,6 +141,21 @@ class ParkModel(mesa.Model):
         ]
         self._ways_changed()
         self._margins = [c.margins(self.ledger) for c in self.companies]
+        self.reliability = Reliability(scenario, self.operations, self.rel_rng)
+        self.cascade = Cascade(scenario)
+        names = scenario.company_index()
+        unknown = [e.company for e in (*scenario.events, *events) if e.company not in names]
+        if unknown:
+            raise ValueError(f"outage of unknown companies {unknown}; the park has {sorted(names)}")
+        self.events = tuple(sorted((*scenario.events, *events), key=lambda e: e.at))
+        self._event_company = [names[e.company] for e in self.events]
+        self.shocks: list[Shock] = [Shock(names[e.company], "outage", e.at, e.at + e.duration, e.label or "outage")
+                                    for e in self.events]
+        self.cuts: dict[int, dict[int, tuple[int, float]]] = {}  # step -> company -> (depth, EUR lost)
+        self.lost_failure_by_company = np.zeros(n)
+        self.lost_cascade_by_company = np.zeros(n)
+        self._prices = [c.prices() for c in self.companies]
+        self._first = self.reliability.first_of
         self.records: list[StepRecord] = []
         self.trade_log: list[Trade] = []
         self.co2_t = 0.0
@@ -148,7 +187,7 @@ class ParkModel(mesa.Model):
         t = self.t
         n = len(self.companies)
         acc = open_step(self.ledger, t)
-        plans = [c.plan(self.ledger, self.ops_rng, m) for c, m in zip(self.companies, self._margins)]
+        plans, cut, lost_fail, lost_cascade, made = self._plan(t)
         trades: list[Trade] = []
         spot: list[Trade] = []
         true_orders: list = []
@@ -202,6 +241,13 @@ class ParkModel(mesa.Model):
             self._period_gain += gains + extra
         settle(self.ledger, acc, plans, trades)
         book(self.ledger, acc, extra, gov)
+        if self.market.exchanges and self.operations.cascades:
+            self.cascade.record(trades, cut, self.ledger)
+        self.reliability.wear(t, made)
+        for when, p, kind in self.reliability.started:
+            c = int(self.reliability.company[p])
+            self.shocks.append(Shock(c, kind, when, int(self.reliability.until[p]),
+                                     self.park.companies[c].processes[p - self._first[c]].name))
         if self._learners:
             self._learn(spot_true, orders, spot)
         for p in plans:
@@ -209,8 +255,42 @@ class ParkModel(mesa.Model):
         if self.market.exchanges and (t + 1) % self.cooperation.period == 0:
             signed, adoptions = self._period(t)
         self._collect(acc, plans, trades, optimum, realised, deliveries, penalties, capital, search, signed,
-                      self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot))
+                      self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot),
+                      lost_fail, lost_cascade)
         self.t += 1
+
+    def _plan(self, t: int):
+        """Each company's production this step: its nominal plan, less what its processes'
+        stops and any outage take (lost to failures), less what missing inputs cut (lost to
+        the cascade, `agents.cascade`). Returns the plans, each company's cut factor, the
+        sales value lost each way, and each process's share of capacity used."""
+        ops = self.operations
+        avail = self.reliability.begin_step(t)
+        cap = np.ones(len(self.companies))
+        for e, c in zip(self.events, self._event_company):
+            share = e.capacity(t)
+            if share is not None:
+                cap[c] = min(cap[c], share)
+        spy = self.park.steps_per_year
+        first = self._first
+        nominal = [c.nominal(self.ops_rng, m, t, spy, ops.profiles) for c, m in zip(self.companies, self._margins)]
+        qty = [q * avail[first[i]:first[i] + len(q)] * cap[i] for i, q in enumerate(nominal)]
+        f = np.ones(len(self.companies))
+        depth = np.zeros(len(self.companies), dtype=np.int64)
+        if ops.cascades and self.cascade.active:
+            f, depth = self.cascade.cut(t, qty, self.ledger)
+        lost_fail = np.array([float((nominal[i] - qty[i]) @ self._prices[i]) for i in range(len(qty))])
+        lost_cascade = np.array([float(qty[i] @ self._prices[i]) * (1.0 - f[i]) for i in range(len(qty))])
+        final = [q * f[i] for i, q in enumerate(qty)]
+        self.lost_failure_by_company += lost_fail
+        self.lost_cascade_by_company += lost_cascade
+        if (f < 1.0).any():
+            self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
+        caps = [c._caps for c in self.companies]
+        made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)]) \
+            if final else np.zeros(0)
+        plans = [c.plan_from(q) for c, q in zip(self.companies, final)]
+        return plans, f, lost_fail, lost_cascade, made
 
     def _left(self, spot_true: list, spot: list[Trade]) -> dict[int, tuple[set[str], set[str]]]:
         """What each company still had after the market: resources with surplus unsold and
@@ -332,7 +412,8 @@ class ParkModel(mesa.Model):
 
     def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float,
                  deliveries: list, penalties: float, capital: float, search: float, signed: int,
-                 investment: float, adoptions: int, contract_trades: int) -> None:
+                 investment: float, adoptions: int, contract_trades: int,
+                 lost_fail: np.ndarray, lost_cascade: np.ndarray) -> None:
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
@@ -387,4 +468,11 @@ class ParkModel(mesa.Model):
             mean_sv_weight=float(self.weights.mean()) if n else 0.0,
             cooperative_share=float((self.weights >= 0.5).mean()) if n else 0.0,
             adoptions=adoptions,
+            lost_failure_eur=float(lost_fail.sum()),
+            lost_cascade_eur=float(lost_cascade.sum()),
+            processes_down=int(self.reliability.down_processes().sum()),
+            failures=sum(1 for _, _, k in self.reliability.started if k == "failure"),
+            maintenance_stops=sum(1 for _, _, k in self.reliability.started if k == "maintenance"),
+            cascade_cut=len(self.cuts.get(acc.step, {})),
+            cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
         ))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agents.operations import Outage
 from market.policy import Policy
 from market.resources import Resource
 
@@ -16,8 +17,16 @@ from market.resources import Resource
 class ProcessSpec:
     """One process of a company. Quantities per step; inputs and by-products per unit of product.
 
-    The daily load is capacity x utilisation, varied by a normal factor with coefficient of
-    variation `variability` and clipped to [0, capacity].
+    The daily load is capacity x utilisation x profile, varied by a normal factor with
+    coefficient of variation `variability` and clipped to [0, capacity]. The profile over the
+    year: 1 + seasonal x cos(2 pi (day - peak_day) / 365) (district heat peaks in winter),
+    times `weekend` on the last two days of each week, and, with campaign_on > 0, the process
+    runs campaign_on steps then stops campaign_off steps, in turn.
+
+    Reliability: with mtbf > 0 the process wears with use and fails on average every mtbf steps
+    at full load, and is repaired in about mttr steps; maintenance_every > 0 plans a stop of
+    maintenance_days steps that often (the maintenance policy decides when,
+    `agents.reliability`).
     """
 
     name: str
@@ -29,6 +38,15 @@ class ProcessSpec:
     byproducts: dict[str, float] = field(default_factory=dict)
     utilisation: float = 1.0
     variability: float = 0.0
+    seasonal: float = 0.0
+    peak_day: int = 0
+    weekend: float = 1.0
+    campaign_on: int = 0
+    campaign_off: int = 0
+    mtbf: float = 0.0
+    mttr: float = 0.0
+    maintenance_every: int = 0
+    maintenance_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +104,7 @@ class Scenario:
     steps_per_year: int = 365
     targets: tuple[Target, ...] = ()
     origin: str = ""
+    events: tuple[Outage, ...] = ()
 
     def company_index(self) -> dict[str, int]:
         return {c.name: i for i, c in enumerate(self.companies)}

@@ -79,7 +79,7 @@ elif what == "history":
     t0 = time.perf_counter()
     res = history.run(h, 0)
 else:
-    m = ParkModel(park, cfg.policy, cfg.market, cfg.seed, cfg.cooperation)
+    m, _ = runner.models(cfg, park)
     t0 = time.perf_counter()
     m.run(steps)
 wall = time.perf_counter() - t0

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, get_type_hints
 
 from agents.cooperation import CHECKS as COOPERATION_CHECKS, CooperationSettings
+from agents.operations import CHECKS as OPERATIONS_CHECKS, OperationsSettings, Outage, parse_outage
 from agents.scenario import Scenario
 from experiments import scenario_io
 from experiments.problems import InputError, nearest
@@ -30,6 +31,8 @@ class RunConfig:
     policy: Policy = field(default_factory=Policy)
     market: MarketSettings = field(default_factory=MarketSettings)
     cooperation: CooperationSettings = field(default_factory=CooperationSettings)
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
+    events: tuple[Outage, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -37,6 +40,8 @@ class RunConfig:
                 return v.value
             if dataclasses.is_dataclass(v):
                 return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
             return v
         return plain(self)
 
@@ -57,7 +62,10 @@ _CHECKS = {
     "policy.shared_vision_spread": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1",
     "policy.shared_vision_co2_value": lambda v: None if v >= 0 else "must be >= 0",
     **COOPERATION_CHECKS,
+    **OPERATIONS_CHECKS,
 }
+# A repeatable key: each --set events.outage=NAME@STEP:DURATION adds one outage.
+OUTAGE_KEY = "events.outage"
 
 
 def keys() -> dict[str, type]:
@@ -73,6 +81,8 @@ def keys() -> dict[str, type]:
             else:
                 out[f"{prefix}{f.name}"] = t
     walk(RunConfig, "")
+    out.pop("events", None)
+    out[OUTAGE_KEY] = str
     return out
 
 
@@ -112,7 +122,15 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
     valid = keys()
     problems: list[str] = []
     values: dict[str, Any] = {}
+    outages: list[Outage] = []
     for key, raw in assignments.items():
+        if key == OUTAGE_KEY:
+            for text in (raw if isinstance(raw, list) else [raw]):
+                try:
+                    outages.append(parse_outage(str(text)))
+                except ValueError as e:
+                    problems.append(f"{source} {key}: {e}")
+            continue
         if key not in valid:
             guess = nearest(key, valid)
             hint = f" (did you mean '{guess}'?)" if guess else f" (valid: {', '.join(sorted(valid))})"
@@ -137,6 +155,8 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
             cfg = _replace_path(cfg, ["market", group], zero)
     for key, value in values.items():
         cfg = _replace_path(cfg, key.split("."), value)
+    if outages:
+        cfg = dataclasses.replace(cfg, events=cfg.events + tuple(outages))
     for group in ("strategies", "tactics"):
         if any(k.startswith(f"market.{group}.") for k in values):
             shares = getattr(cfg.market, group).shares()
@@ -156,7 +176,11 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             problems.append(f"--set {item}: expected KEY=VALUE, e.g. --set policy.carbon_tax=80")
             continue
         k, v = item.split("=", 1)
-        out[k.strip()] = _parse_value(v.strip())
+        k = k.strip()
+        if k == OUTAGE_KEY:
+            out.setdefault(k, []).append(str(_parse_value(v.strip())))
+        else:
+            out[k] = _parse_value(v.strip())
     if problems:
         raise InputError(problems)
     return out
@@ -189,4 +213,9 @@ def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dic
         raise InputError(problems)
     base = dataclasses.replace(RunConfig(), scenario=name, policy=park.policy)
     cfg = apply(apply(base, sets), explicit)
+    names = park.company_index()
+    bad = [e.company for e in cfg.events if e.company not in names]
+    if bad:
+        raise InputError([f"--set {OUTAGE_KEY}: unknown company '{b}'" + (f" (did you mean '{g}'?)" if (g := nearest(b, names)) else
+                          f" (companies: {', '.join(names)})") for b in bad])
     return cfg, park

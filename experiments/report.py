@@ -108,6 +108,14 @@ KPI_LABELS = {
     "mean_sv_weight": ("Mean shared-vision weight", "weight"),
     "cooperative_share": ("Cooperative share (weight >= 0.5)", "share"),
     "gini_benefits": ("Gini of companies' savings", "Gini"),
+    "lost_to_failures_eur": ("Output lost to failures and stops (sales value)", "EUR"),
+    "lost_to_cascades_eur": ("Output lost to cascades (sales value)", "EUR"),
+    "failures": ("Failures", "count"),
+    "maintenance_stops": ("Maintenance stops", "count"),
+    "shocks": ("Shocks (outages, failures, stops)", "count"),
+    "max_cascade_size": ("Largest cascade", "companies"),
+    "max_cascade_depth": ("Deepest cascade", "rounds"),
+    "mean_recovery_steps": ("Mean time to recover 95 % of gains", "steps"),
 }
 # Units of the parameters, from market/policy.py; a key not here is labelled by its name alone.
 PARAMETER_UNITS = {

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from agents.model import ParkModel
+from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
 from market.settlement import closing_stock_value
@@ -22,7 +23,9 @@ KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t",
 # Emergence over time: one column each in the time series (see agents.model.StepRecord).
 EMERGENCE = ("density", "contract_trades", "contracts_active", "contracts_signed", "deliveries_kept",
              "deliveries_breached", "penalties_eur", "investment_eur", "pipes_built", "capital_cost_eur",
-             "search_cost_eur", "known_share", "mean_trust", "mean_sv_weight", "cooperative_share", "adoptions")
+             "search_cost_eur", "known_share", "mean_trust", "mean_sv_weight", "cooperative_share", "adoptions",
+             "lost_failure_eur", "lost_cascade_eur", "processes_down", "failures", "maintenance_stops",
+             "cascade_cut", "cascade_depth")
 
 
 @dataclass
@@ -36,11 +39,18 @@ class RunResult:
 
 def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
     """Run the park and its baseline (same seed, exchanges off) and build the outputs."""
-    model = ParkModel(park, cfg.policy, cfg.market, cfg.seed, cfg.cooperation)
+    model, base = models(cfg, park)
     model.run(cfg.steps, progress)
-    base = ParkModel(park, cfg.policy, dataclasses.replace(cfg.market, exchanges=False), cfg.seed, cfg.cooperation)
     base.run(cfg.steps, progress)
     return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model))
+
+
+def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:
+    """The run's model and its baseline (the same park, seed, failures and outages, with no
+    exchanges between companies)."""
+    def build(market):
+        return ParkModel(park, cfg.policy, market, cfg.seed, cfg.cooperation, cfg.operations, cfg.events)
+    return build(cfg.market), build(dataclasses.replace(cfg.market, exchanges=False))
 
 
 def efficiency(realised: float, optimum: float) -> float:
@@ -129,6 +139,8 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
         **_cooperation_kpis(model, flows, profit - base_profit),
     }
+    shocks = shock_analysis.analyse(model)
+    kpis.update(shock_analysis.summary(model, shocks))
     summary: dict[str, Any] = {
         "scenario": park.name,
         "scenario_source": cfg.scenario,
@@ -171,6 +183,12 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         for c in partners.contracts
     ]
     summary["sharing"] = _sharing(model, names, profit - base_profit)
+    summary["shocks"] = shocks
+    summary["lost_output_eur"] = [
+        {"company": names[i], "to_failures": float(model.lost_failure_by_company[i]),
+         "to_cascades": float(model.lost_cascade_by_company[i])}
+        for i in range(len(names)) if model.lost_failure_by_company[i] or model.lost_cascade_by_company[i]
+    ]
     return summary
 
 

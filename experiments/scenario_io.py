@@ -59,6 +59,10 @@ RESOURCE_KEYS = {
     "virgin_material": Field("bool", default=False),
     "pipe_fixed": Field("number", default=None, check=_at_least(0)),
     "pipe_per_km": Field("number", default=None, check=_at_least(0)),
+    "substitute": Field("bool", default=True),
+    "lead_time": Field("int", default=0, check=_at_least(0)),
+    "holding_cost": Field("number", default=0.0, check=_at_least(0)),
+    "decay": Field("number", default=0.0, check=_between(0, 1, hi_open=True)),
 }
 COMPANY_KEYS = {
     "name": Field("str", required=True),
@@ -79,6 +83,15 @@ PROCESS_KEYS = {
     "variability": Field("number", default=0.0, check=_at_least(0)),
     "inputs": Field("amounts", default={}),
     "byproducts": Field("amounts", default={}),
+    "seasonal": Field("number", default=0.0, check=_between(0, 1)),
+    "peak_day": Field("int", default=0, check=_between(0, 365)),
+    "weekend": Field("number", default=1.0, check=_between(0, 1)),
+    "campaign_on": Field("int", default=0, check=_at_least(0)),
+    "campaign_off": Field("int", default=0, check=_at_least(0)),
+    "mtbf": Field("number", default=0.0, check=_at_least(0)),
+    "mttr": Field("number", default=0.0, check=_at_least(0)),
+    "maintenance_every": Field("int", default=0, check=_at_least(0)),
+    "maintenance_days": Field("int", default=0, check=_at_least(0)),
 }
 PIPELINE_KEYS = {
     "from": Field("str", required=True),
@@ -258,8 +271,16 @@ def parse(data: dict, label: str) -> Scenario:
             byproducts = _amounts(p, f"{ppath}.byproducts", tp["byproducts"] or {}, resources)
             if None in (tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"]):
                 continue
+            if tp["mtbf"] and not tp["mttr"]:
+                p.add(f"{ppath}.mttr", "a process that fails (mtbf > 0) needs a repair time: set mttr > 0 (steps)")
+            if bool(tp["maintenance_every"]) != bool(tp["maintenance_days"]):
+                p.add(f"{ppath}.maintenance_days", "planned maintenance needs both maintenance_every and "
+                      "maintenance_days > 0 (steps), or neither")
             procs.append(ProcessSpec(tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"],
-                                     inputs, byproducts, tp["utilisation"], tp["variability"]))
+                                     inputs, byproducts, tp["utilisation"], tp["variability"],
+                                     **{k: tp[k] for k in ("seasonal", "peak_day", "weekend", "campaign_on",
+                                                           "campaign_off", "mtbf", "mttr", "maintenance_every",
+                                                           "maintenance_days")}))
         from agents.strategies import STRATEGIES
         from agents.tactics import TACTICS
         for key, registry in (("strategy", STRATEGIES), ("tactic", TACTICS)):

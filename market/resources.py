@@ -25,6 +25,12 @@ class Resource:
     (heat in a pipe), applied linearly and capped at 1. `pipe_fixed` and `pipe_per_km` (EUR)
     are what a new pipe for a pipeline resource costs to build; None takes the run's default
     (`agents.cooperation.CooperationSettings`).
+
+    `substitute`: whether a user can buy the resource outside the park at all; without one, a
+    need the park does not meet cuts the user's output. `lead_time`: steps an outside
+    substitute takes to arrive when a user needs more of it than it had on order (a park supply
+    failed). `holding_cost`: EUR per unit and step in storage; `decay`: share of the stock lost
+    each step in storage.
     """
 
     name: str
@@ -41,6 +47,10 @@ class Resource:
     virgin_material: bool = False
     pipe_fixed: float | None = None
     pipe_per_km: float | None = None
+    substitute: bool = True
+    lead_time: int = 0
+    holding_cost: float = 0.0
+    decay: float = 0.0
 
     def delivered_share(self, distance_km: float) -> float:
         """Share of a shipment that arrives after `distance_km` (0 when all is lost)."""

@@ -1,0 +1,145 @@
+"""How a problem at one plant travels down the exchanges, within a step.
+
+Before the market opens each company checks its critical inputs: resources it cannot buy
+outside at all (`substitute = false`) and resources whose outside substitute takes a lead time
+(`lead_time > 0`). For each it counts what it can rely on: its own stock and by-products, what
+each park supplier delivered last step scaled by how much of last step's surplus that supplier
+has now, and what it ordered from outside `lead_time` steps ago. If that falls short of its
+need, it cuts its output to the share it can make (inputs in fixed proportion, Leontief), which
+cuts its own by-products, and so on down the chain: the cut is found as a fixed point, and the
+round in which a company is first cut is its depth in the cascade. Stores buffer the gap; once
+the outside substitute ordered after the loss arrives, the user is whole again.
+
+Each step the company orders from outside, for delivery `lead_time` steps later, what it
+expects to need beyond its own and the park's supply, plus SLACK of its need so that a normal
+day's swing is covered; the outside supplier delivers up to that, no more (a tanker of natural
+gypsum is ordered weeks ahead, an oil boiler takes days to fire up).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from agents.scenario import Scenario
+from market.orders import Trade
+from market.settlement import Ledger
+
+EPS = 1e-9
+SLACK = 0.1  # share of its need a company keeps on outside order beyond the expected gap
+
+
+class Cascade:
+    def __init__(self, park: Scenario):
+        self.resources = park.resources
+        self.critical = {r for r, res in park.resources.items() if not res.substitute or res.lead_time > 0}
+        n = len(park.companies)
+        # Per company: per unit of each process, critical inputs and by-products.
+        self._in = [[{r: q for r, q in p.inputs.items() if r in self.critical} for p in c.processes]
+                    for c in park.companies]
+        self._by = [[{r: q for r, q in p.byproducts.items() if r in self.critical} for p in c.processes]
+                    for c in park.companies]
+        self.users = [i for i in range(n) if any(self._in[i][k] for k in range(len(self._in[i])))]
+        self.last_in: dict[tuple[int, str], dict[int, float]] = {}
+        self.last_surplus: dict[tuple[int, str], float] = {}
+        self.orders: dict[tuple[int, str], deque] = defaultdict(deque)
+        self._need1: dict[tuple[int, str], float] = {}
+        self._by1: dict[tuple[int, str], float] = {}
+        self.n = n
+
+    @property
+    def active(self) -> bool:
+        return bool(self.users)
+
+    def _totals(self, qty: Sequence[np.ndarray]) -> None:
+        need: dict[tuple[int, str], float] = defaultdict(float)
+        made: dict[tuple[int, str], float] = defaultdict(float)
+        for i in range(self.n):
+            for k, q in enumerate(qty[i].tolist()):
+                if q <= 0:
+                    continue
+                for r, a in self._in[i][k].items():
+                    need[(i, r)] += a * q
+                for r, a in self._by[i][k].items():
+                    made[(i, r)] += a * q
+        self._need1, self._by1 = dict(need), dict(made)
+
+    def cut(self, t: int, qty: Sequence[np.ndarray], ledger: Ledger, max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
+        """Each company's share of its planned output it can make (1: all), and the round of
+        the cascade in which it was first cut (0: not cut)."""
+        f = np.ones(self.n)
+        depth = np.zeros(self.n, dtype=np.int64)
+        if not self.users:
+            return f, depth
+        self._totals(qty)
+        for k in range(1, max_rounds + 1):
+            new = f.copy()
+            for (i, r), need in self._need1.items():
+                if need <= EPS:
+                    continue
+                stock = ledger.stock(i, r)
+                own = self._by1.get((i, r), 0.0) * f[i]
+                park = 0.0
+                came = self.last_in.get((i, r))
+                if came:
+                    for j, got in came.items():
+                        before = self.last_surplus.get((j, r), 0.0)
+                        if before > EPS:
+                            park += got * min(1.0, self._surplus(j, r, f, ledger) / before)
+                else:
+                    # Nothing came from the park last step: count on a share, by need, of the
+                    # park's whole surplus now, and let the market find the route.
+                    park = self._pool(r, f, ledger) * need / max(self._demand(r), EPS)
+                cap = self._outside_cap(i, r)
+                avail = stock + own + park + cap
+                if avail < need * (1 - 1e-9):
+                    new[i] = min(new[i], max(0.0, avail / need))
+            changed = new < f - 1e-12
+            if not changed.any():
+                break
+            depth[changed & (depth == 0)] = k
+            f = new
+        return f, depth
+
+    def _pool(self, r: str, f: np.ndarray, ledger: Ledger) -> float:
+        return sum(self._surplus(j, rr, f, ledger) for (j, rr) in self._by1 if rr == r)
+
+    def _demand(self, r: str) -> float:
+        return sum(q for (i, rr), q in self._need1.items() if rr == r)
+
+    def _surplus(self, j: int, r: str, f: np.ndarray, ledger: Ledger) -> float:
+        return max(0.0, self._by1.get((j, r), 0.0) * f[j] + ledger.stock(j, r) - self._need1.get((j, r), 0.0) * f[j])
+
+    def _outside_cap(self, i: int, r: str) -> float:
+        res = self.resources[r]
+        if not res.substitute:
+            return 0.0
+        q = self.orders.get((i, r))
+        if q is None or len(q) < res.lead_time:
+            return np.inf  # no history yet: the company starts with what it needs on order
+        return q[0]
+
+    def record(self, trades: Sequence[Trade], f: np.ndarray, ledger: Ledger) -> None:
+        """After the step: who delivered what, each supplier's surplus, and the outside
+        orders placed for `lead_time` steps ahead."""
+        if not self.users:
+            return
+        got: dict[tuple[int, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        for tr in trades:
+            if tr.resource in self.critical:
+                got[(tr.buyer, tr.resource)][tr.seller] += tr.delivered
+        self.last_in = {k: dict(v) for k, v in got.items()}
+        keys = set(self._by1) | set(self._need1)
+        self.last_surplus = {(j, r): self._surplus(j, r, f, ledger) for j, r in keys}
+        for (i, r), need in self._need1.items():
+            res = self.resources[r]
+            if not res.substitute or res.lead_time <= 0:
+                continue
+            park = sum(self.last_in.get((i, r), {}).values())
+            own = self._by1.get((i, r), 0.0) * f[i] + ledger.stock(i, r)
+            q = self.orders[(i, r)]
+            q.append(max(0.0, need - own - park) + SLACK * need)
+            while len(q) > res.lead_time:
+                q.popleft()
