@@ -97,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
                     help="cooperation.* or market.* settings for the run, e.g. cooperation.pipe_per_km_eur=2e6")
     hi.add_argument("--out", type=Path, help="output folder (default results/history-NAME)")
 
+    rs = sub.add_parser("resilience", help="the most critical companies and the park's robustness curve",
+                        description="Remove each company in turn and measure what the park loses (the most critical "
+                                    "first), then remove companies one by one by highest degree and at random: the "
+                                    "robustness curve of the park's gains. Prints both and writes CSV files and a chart.")
+    rs.add_argument("--scenario", default="kalundborg", help="built-in name, synthetic:N or a path (default kalundborg)")
+    rs.add_argument("--steps", type=int, default=90, help="steps per run (default 90: a quarter of a year)")
+    rs.add_argument("--seed", type=int, default=0, help="seed of every run and of the random orders (default 0)")
+    rs.add_argument("--random-orders", type=int, default=10, help="random removal orders averaged (default 10)")
+    rs.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
+    rs.add_argument("--out", type=Path, help="output folder (default results/resilience-SCENARIO)")
+
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
     return p
@@ -270,6 +281,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resilience(args: argparse.Namespace) -> int:
+    from experiments import robustness
+
+    return robustness.run_command(args.scenario, args.steps, args.seed, args.random_orders, args.out, args.workers)
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from experiments import scenario_io
 
@@ -302,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
                 "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz,
-                "compare": cmd_compare, "history": cmd_history}
+                "compare": cmd_compare, "history": cmd_history, "resilience": cmd_resilience}
     try:
         return handlers[args.command](args)
     except InputError as e:

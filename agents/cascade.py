@@ -2,18 +2,21 @@
 
 Before the market opens each company checks its critical inputs: resources it cannot buy
 outside at all (`substitute = false`) and resources whose outside substitute takes a lead time
-(`lead_time > 0`). For each it counts what it can rely on: its own stock and by-products, what
-each park supplier delivered last step scaled by how much of last step's surplus that supplier
-has now, and what it ordered from outside `lead_time` steps ago. If that falls short of its
+(`lead_time > 0`). For each it counts what it can rely on: its own stock and by-products, its
+share (as of last step's deliveries) of each park supplier's surplus now, and what it ordered
+from outside `lead_time` steps ago. If that falls short of its
 need, it cuts its output to the share it can make (inputs in fixed proportion, Leontief), which
 cuts its own by-products, and so on down the chain: the cut is found as a fixed point, and the
 round in which a company is first cut is its depth in the cascade. Stores buffer the gap; once
 the outside substitute ordered after the loss arrives, the user is whole again.
 
 Each step the company orders from outside, for delivery `lead_time` steps later, what it
-expects to need beyond its own and the park's supply, plus SLACK of its need so that a normal
-day's swing is covered; the outside supplier delivers up to that, no more (a tanker of natural
-gypsum is ordered weeks ahead, an oil boiler takes days to fire up).
+needs beyond its own and the park's supply today plus a safety margin of Z standard deviations
+of the day-to-day change of that gap (the classic safety stock, e.g. Silver, Pyke & Peterson
+1998, Inventory Management and Production Planning and Scheduling, ch. 7) and SLACK of its
+need; the outside supplier delivers up to that, no more (a shipload of natural gypsum is
+ordered weeks ahead, an oil boiler takes days to fire up). A normal day's swing is covered; a
+partner's failure is not, until the order placed after it arrives.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from market.orders import Trade
 from market.settlement import Ledger
 
 EPS = 1e-9
-SLACK = 0.1  # share of its need a company keeps on outside order beyond the expected gap
+SLACK = 0.02  # share of its need a company keeps on outside order beyond the safety margin
+Z = 3.0  # safety margin in standard deviations of the day-to-day change of the gap
+MEMORY = 0.05  # weight of a new day in the running variance of that change
 
 
 class Cascade:
@@ -43,8 +48,10 @@ class Cascade:
                     for c in park.companies]
         self.users = [i for i in range(n) if any(self._in[i][k] for k in range(len(self._in[i])))]
         self.last_in: dict[tuple[int, str], dict[int, float]] = {}
-        self.last_surplus: dict[tuple[int, str], float] = {}
+        self.last_out: dict[tuple[int, str], float] = {}
         self.orders: dict[tuple[int, str], deque] = defaultdict(deque)
+        self._gap: dict[tuple[int, str], float] = {}
+        self._var: dict[tuple[int, str], float] = {}
         self._need1: dict[tuple[int, str], float] = {}
         self._by1: dict[tuple[int, str], float] = {}
         self.n = n
@@ -84,10 +91,11 @@ class Cascade:
                 park = 0.0
                 came = self.last_in.get((i, r))
                 if came:
+                    # Each supplier's surplus now, shared as its deliveries were last step.
                     for j, got in came.items():
-                        before = self.last_surplus.get((j, r), 0.0)
-                        if before > EPS:
-                            park += got * min(1.0, self._surplus(j, r, f, ledger) / before)
+                        sent = self.last_out.get((j, r), 0.0)
+                        if sent > EPS:
+                            park += self._surplus(j, r, f, ledger) * got / sent
                 else:
                     # Nothing came from the park last step: count on a share, by need, of the
                     # park's whole surplus now, and let the market find the route.
@@ -131,15 +139,25 @@ class Cascade:
             if tr.resource in self.critical:
                 got[(tr.buyer, tr.resource)][tr.seller] += tr.delivered
         self.last_in = {k: dict(v) for k, v in got.items()}
-        keys = set(self._by1) | set(self._need1)
-        self.last_surplus = {(j, r): self._surplus(j, r, f, ledger) for j, r in keys}
+        sent: dict[tuple[int, str], float] = defaultdict(float)
+        for (i, r), by in self.last_in.items():
+            for j, q in by.items():
+                sent[(j, r)] += q
+        self.last_out = dict(sent)
         for (i, r), need in self._need1.items():
             res = self.resources[r]
             if not res.substitute or res.lead_time <= 0:
                 continue
             park = sum(self.last_in.get((i, r), {}).values())
             own = self._by1.get((i, r), 0.0) * f[i] + ledger.stock(i, r)
-            q = self.orders[(i, r)]
-            q.append(max(0.0, need - own - park) + SLACK * need)
+            gap = max(0.0, need - own - park)
+            key = (i, r)
+            if key in self._gap:
+                change = gap - self._gap[key]
+                # Until it has seen its gap move, a company allows for a 10 % swing of its need.
+                self._var[key] = (1 - MEMORY) * self._var.get(key, (0.1 * need) ** 2) + MEMORY * change * change
+            self._gap[key] = gap
+            q = self.orders[key]
+            q.append(gap + Z * np.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
             while len(q) > res.lead_time:
                 q.popleft()

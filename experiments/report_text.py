@@ -63,6 +63,27 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
             f"  fairness                Gini of companies' savings {_gini(k.get('gini_benefits'))}",
             "",
         ]
+    if k.get("shocks") or k.get("lost_to_failures_eur") or k.get("lost_to_cascades_eur"):
+        rec = k.get("mean_recovery_steps")
+        lines += [
+            "Operations and resilience",
+            f"  output lost             EUR {_num(k['lost_to_failures_eur'])} to failures, stops and outages; "
+            f"EUR {_num(k['lost_to_cascades_eur'])} to cascades (sales value)",
+            f"  shocks                  {k['shocks']:,} ({k['failures']:,} failures, {k['maintenance_stops']:,} planned stops); "
+            f"largest cascade {k['max_cascade_size']} companies, deepest {k['max_cascade_depth']} rounds",
+            f"  recovery                {'n/a' if rec is None else f'{rec:.1f} steps'} on average to 95 % of the gains before a shock",
+            "",
+        ]
+        big = sorted(summary.get("shocks", []), key=lambda x: -x["cascade_lost_eur"])[:5]
+        big = [x for x in big if x["cascade_size"] > 0]
+        if big:
+            lines.append("Largest cascades")
+            rows = [[x["company"], x["kind"], x["what"], str(x["start"]), str(x["duration"]), str(x["cascade_size"]),
+                     str(x["cascade_depth"]), _num(x["cascade_lost_eur"]),
+                     "-" if x["recovery_steps"] is None else str(x["recovery_steps"])] for x in big]
+            lines += ["  " + r for r in _table(["company", "kind", "what", "start", "steps", "size", "depth",
+                                                "lost EUR", "recovery"], rows, {3, 4, 5, 6, 7, 8})]
+            lines.append("")
     share = summary.get("sharing")
     if share:
         lines.append(f"Sharing the park's gains (coalition game of the run's average positions, "

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from agents.scenario import CompanySpec, PipelineSpec, ProcessSpec, Scenario, Target
 from experiments.problems import InputError, Problems
 from market.policy import Policy
+from agents.operations import Outage
 from market.resources import Mode, Resource
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -127,7 +128,15 @@ TARGET_KEYS = {
     "company": Field("str", default=""),
     "product": Field("str", default=""),
 }
-TOP_KEYS = ("scenario", "resources", "companies", "pipelines", "policy", "targets")
+TOP_KEYS = ("scenario", "resources", "companies", "pipelines", "policy", "targets", "events")
+EVENT_KEYS = {
+    "company": Field("str", required=True),
+    "at": Field("int", required=True, check=_at_least(0)),
+    "duration": Field("int", default=None, check=_at_least(1)),
+    "capacity": Field("number", default=0.0, check=_between(0, 1)),
+    "stages": Field("list", default=None),
+    "label": Field("str", default=""),
+}
 
 
 def _typename(v: Any) -> str:
@@ -367,11 +376,47 @@ def parse(data: dict, label: str) -> Scenario:
                 p.add("targets", f"company '{target.company}' makes no product '{target.product}'",
                       valid=products, got=target.product)
 
+    events = _events(p, data.get("events", []), names)
     p.raise_if_any()
     return Scenario(
         name=head["name"], description=head["description"] or "", resources=resources,
         companies=tuple(companies), pipelines=tuple(pipelines), policy=policy,
-        steps_per_year=head["steps_per_year"], targets=tuple(targets), origin=label)
+        steps_per_year=head["steps_per_year"], targets=tuple(targets), origin=label, events=tuple(events))
+
+
+def _events(p: Problems, raw: Any, names: list[str]) -> list[Outage]:
+    """[[events]]: outages of a company from step `at`, for `duration` steps at `capacity`, or
+    in `stages` = [[steps, capacity], ...] (a staged restart)."""
+    if not isinstance(raw, list):
+        p.add("events", "must be a list of [[events]] tables")
+        return []
+    out = []
+    for n, e in enumerate(raw):
+        path = f"events[{n}]"
+        t = _table(p, path, e, EVENT_KEYS)
+        if t is None:
+            continue
+        if t["company"] is not None and t["company"] not in names:
+            p.add(f"{path}.company", f"unknown company '{t['company']}'", valid=names, got=t["company"])
+            continue
+        stages: list[tuple[int, float]] = []
+        if t["stages"] is not None:
+            for k, st in enumerate(t["stages"]):
+                ok = (isinstance(st, list) and len(st) == 2 and isinstance(st[0], int) and st[0] >= 1
+                      and isinstance(st[1], (int, float)) and 0 <= st[1] <= 1)
+                if not ok:
+                    p.add(f"{path}.stages[{k}]", f"must be [steps >= 1, capacity 0-1], got {st!r}")
+                else:
+                    stages.append((int(st[0]), float(st[1])))
+            if t["duration"] is not None:
+                p.add(f"{path}.duration", "give either duration (with capacity) or stages, not both")
+        elif t["duration"] is None:
+            p.add(f"{path}.duration", "missing: how many steps the outage lasts (or give stages = [[steps, capacity], ...])")
+        else:
+            stages = [(int(t["duration"]), float(t["capacity"]))]
+        if stages and t["company"] is not None and t["at"] is not None:
+            out.append(Outage(t["company"], int(t["at"]), tuple(stages), t["label"] or ""))
+    return out
 
 
 def read_file(path: Path) -> Scenario:

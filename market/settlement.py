@@ -117,13 +117,19 @@ class Ledger:
 
 def open_step(ledger: Ledger, step: int) -> StepAccount:
     """Start a step's account: stock past its shelf life is disposed of before companies plan,
-    so nobody offers what is about to spoil."""
+    so nobody offers what is about to spoil; a share `decay` of what is left is lost, and
+    each company pays `holding_cost` per unit it keeps in store."""
     acc = StepAccount(step=step, profit=np.zeros(ledger.n), resources=defaultdict(ResourceAccount))
     for (c, r), store in ledger.stores.items():
         acc.resources[r].stock_before += store.level
         gone = store.expire(step)
         if gone > 0:
             _dispose(ledger, acc, acc.profit, c, r, gone)
+        res = ledger.resources[r]
+        if res.decay > 0:
+            acc.resources[r].lost += store.shrink(res.decay)
+        if res.holding_cost > 0:
+            acc.profit[c] -= res.holding_cost * store.level
     return acc
 
 

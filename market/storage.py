@@ -43,3 +43,14 @@ class Store:
         if q > 1e-12:
             self.batches.append([expires_at, q])
         return quantity - q
+
+    def shrink(self, share: float) -> float:
+        """Lose `share` of every batch (decay in storage); return what was lost."""
+        if share <= 0:
+            return 0.0
+        lost = 0.0
+        for batch in self.batches:
+            q = batch[1] * share
+            batch[1] -= q
+            lost += q
+        return lost

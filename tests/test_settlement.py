@@ -149,3 +149,21 @@ def test_stored_surplus_expires_after_its_shelf_life():
     disposed = [s.acc.resources["ash"].disposed for s in seen]
     assert disposed == pytest.approx([0, 5, 10, 10, 10, 10])
     assert [s.acc.resources["ash"].imbalance() for s in seen] == pytest.approx([0] * 6)
+
+
+def test_stock_decays_and_costs_to_hold():
+    """A store loses `decay` of its stock each step and its owner pays `holding_cost` per unit
+    kept; what decays is counted as lost, so every resource still balances."""
+    from market.policy import Policy
+    from market.settlement import Ledger, open_step
+
+    res = {"ash": Resource("ash", "t", 10.0, 5.0, shelf_life=100, holding_cost=0.5, decay=0.1)}
+    ledger = Ledger(1, res, Policy(), {(0, "ash"): 1000.0})
+    ledger.stores[(0, "ash")].put(200.0, 100)
+    acc = open_step(ledger, 1)
+    assert ledger.stock(0, "ash") == pytest.approx(180.0)
+    assert acc.resources["ash"].lost == pytest.approx(20.0)
+    assert acc.profit[0] == pytest.approx(-0.5 * 180.0)
+    settle(ledger, acc, [Plan(0, 0.0, {}, {}, {})], [])
+    assert acc.resources["ash"].imbalance() == pytest.approx(0.0, abs=1e-9)
+    assert acc.resources["ash"].stock_after == pytest.approx(180.0)
