@@ -22,7 +22,7 @@ partner's failure is not, until the order placed after it arrives.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -129,9 +129,11 @@ class Cascade:
             return np.inf  # no history yet: the company starts with what it needs on order
         return q[0]
 
-    def record(self, trades: Sequence[Trade], f: np.ndarray, ledger: Ledger) -> None:
-        """After the step: who delivered what, each supplier's surplus, and the outside
-        orders placed for `lead_time` steps ahead."""
+    def record(self, trades: Sequence[Trade], f: np.ndarray, ledger: Ledger, t: int = 0,
+               stopped: Callable[[int, int], bool] | None = None) -> None:
+        """After step t: who delivered what, and the outside orders placed for `lead_time`
+        steps ahead. `stopped(j, s)` tells whether supplier j is known to be stopped at step s
+        (`agents.forecast.foresight`); the order for that step then counts on nothing from it."""
         if not self.users:
             return
         got: dict[tuple[int, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
@@ -148,7 +150,11 @@ class Cascade:
             res = self.resources[r]
             if not res.substitute or res.lead_time <= 0:
                 continue
-            park = sum(self.last_in.get((i, r), {}).values())
+            came = self.last_in.get((i, r), {})
+            if stopped is not None:
+                park = sum(q for j, q in came.items() if not stopped(j, t + res.lead_time))
+            else:
+                park = sum(came.values())
             own = self._by1.get((i, r), 0.0) * f[i] + ledger.stock(i, r)
             gap = max(0.0, need - own - park)
             key = (i, r)

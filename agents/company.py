@@ -46,6 +46,11 @@ class Company(mesa.Agent):
         self._uses = frozenset(r for p in spec.processes for r in p.inputs)
 
     @property
+    def uses(self) -> frozenset[str]:
+        """Resources some process of the company takes as input."""
+        return self._uses
+
+    @property
     def name(self) -> str:
         return self.spec.name
 

@@ -9,8 +9,9 @@ import numpy as np
 
 from agents.cascade import Cascade
 from agents.company import Company
+from agents.forecast import foresight, stock_up
 from agents.cooperation import CooperationSettings
-from agents.operations import OperationsSettings, Outage
+from agents.operations import Maintenance, OperationsSettings, Outage
 from agents.reliability import Reliability
 from agents.imitation import imitate, starting_weights
 from agents.partnerships import Partnerships
@@ -142,6 +143,9 @@ class ParkModel(mesa.Model):
         self._ways_changed()
         self._margins = [c.margins(self.ledger) for c in self.companies]
         self.reliability = Reliability(scenario, self.operations, self.rel_rng)
+        if self.operations.maintenance is Maintenance.PRESCRIPTIVE:  # the digital twin picks each stop's window
+            from agents.twin import prescriptive_chooser
+            self.reliability.choose = prescriptive_chooser(self)
         self.cascade = Cascade(scenario)
         names = scenario.company_index()
         unknown = [e.company for e in (*scenario.events, *events) if e.company not in names]
@@ -201,6 +205,8 @@ class ParkModel(mesa.Model):
         investment_before = self.partners.investment_eur
         if self.market.exchanges:
             true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
+            if self.ledger.stores and self.policy.information > 0:
+                true_orders += stock_up(self, t)
             # Each order carries its index, so a re-quote finds its own reservation even when a
             # company has two asks of one resource (what it could keep, what it would dispose of).
             true_orders = [replace(o, ref=i) for i, o in enumerate(true_orders)]
@@ -242,7 +248,7 @@ class ParkModel(mesa.Model):
         settle(self.ledger, acc, plans, trades)
         book(self.ledger, acc, extra, gov)
         if self.market.exchanges and self.operations.cascades:
-            self.cascade.record(trades, cut, self.ledger)
+            self.cascade.record(trades, cut, self.ledger, t, foresight(self, t))
         self.reliability.wear(t, made)
         for when, p, kind in self.reliability.started:
             c = int(self.reliability.company[p])

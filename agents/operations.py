@@ -33,7 +33,8 @@ class OperationsSettings:
     predictive maintenance stops a process. cascades: whether a missing input without a
     substitute at hand cuts its user's output (off: the user always buys it outside).
     prescriptive_windows, prescriptive_horizon: candidate start steps the twin compares for a
-    due maintenance, and how far ahead it simulates each."""
+    due maintenance, and how far ahead it simulates each. forecast_steps: how far ahead a
+    platform (information level 1) shows partners' planned stops (`agents.forecast`)."""
 
     profiles: bool = True
     failures: bool = True
@@ -46,6 +47,7 @@ class OperationsSettings:
     cascades: bool = True
     prescriptive_windows: int = 4
     prescriptive_horizon: int = 60
+    forecast_steps: int = 30
 
 
 CHECKS = {
@@ -56,6 +58,7 @@ CHECKS = {
     "operations.predictive_threshold": lambda v: None if 0 < v < 1 else "must be between 0 and 1",
     "operations.prescriptive_windows": lambda v: None if v >= 1 else "must be at least 1",
     "operations.prescriptive_horizon": lambda v: None if v >= 1 else "must be at least 1",
+    "operations.forecast_steps": lambda v: None if v >= 0 else "must be >= 0",
 }
 
 
@@ -63,12 +66,14 @@ CHECKS = {
 class Outage:
     """A company out of action from step `at`: for each (steps, capacity) stage in turn it can
     run at most that share of its capacity (0: stopped), then it is back to full. A staged
-    restart is several stages, e.g. ((8, 0.0), (170, 0.5)); a closure one stage to the end."""
+    restart is several stages, e.g. ((8, 0.0), (170, 0.5)); a closure one stage to the end.
+    An announced outage can be seen coming by partners (`agents.forecast`); a surprise cannot."""
 
     company: str
     at: int
     stages: tuple[tuple[int, float], ...]
     label: str = ""
+    announced: bool = False  # known ahead (a planned shutdown), not a surprise (a fire)
 
     @property
     def duration(self) -> int:
@@ -86,12 +91,13 @@ class Outage:
         return None
 
 
-def parse_outage(text: str) -> Outage:
+def parse_outage(text: str, announced: bool = False) -> Outage:
     """NAME@STEP:DURATION (the company stops for DURATION steps from STEP), as on the command
-    line: `--set events.outage="Asnaes power station@100:14"`."""
+    line: `--set events.outage="Asnaes power station@100:14"` (a surprise) or
+    `--set events.announced_outage=...` (known ahead)."""
     name, sep, rest = text.rpartition("@")
     at, colon, dur = rest.partition(":")
     if not sep or not colon or not name.strip() or not at.strip().isdigit() or not dur.strip().isdigit() or int(dur) < 1:
         raise ValueError(f"'{text}': write NAME@STEP:DURATION, e.g. \"Asnaes power station@100:14\" "
                          f"(a company name, the first step it is down, how many steps)")
-    return Outage(name.strip(), int(at), ((int(dur), 0.0),))
+    return Outage(name.strip(), int(at), ((int(dur), 0.0),), "announced outage" if announced else "outage", announced)

@@ -64,8 +64,11 @@ _CHECKS = {
     **COOPERATION_CHECKS,
     **OPERATIONS_CHECKS,
 }
-# A repeatable key: each --set events.outage=NAME@STEP:DURATION adds one outage.
+# Repeatable keys: each --set events.outage=NAME@STEP:DURATION adds one outage (a surprise),
+# each events.announced_outage one that partners can see coming.
 OUTAGE_KEY = "events.outage"
+ANNOUNCED_KEY = "events.announced_outage"
+EVENT_KEYS = (OUTAGE_KEY, ANNOUNCED_KEY)
 
 
 def keys() -> dict[str, type]:
@@ -83,6 +86,7 @@ def keys() -> dict[str, type]:
     walk(RunConfig, "")
     out.pop("events", None)
     out[OUTAGE_KEY] = str
+    out[ANNOUNCED_KEY] = str
     return out
 
 
@@ -124,10 +128,10 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
     values: dict[str, Any] = {}
     outages: list[Outage] = []
     for key, raw in assignments.items():
-        if key == OUTAGE_KEY:
+        if key in EVENT_KEYS:
             for text in (raw if isinstance(raw, list) else [raw]):
                 try:
-                    outages.append(parse_outage(str(text)))
+                    outages.append(parse_outage(str(text), announced=key == ANNOUNCED_KEY))
                 except ValueError as e:
                     problems.append(f"{source} {key}: {e}")
             continue
@@ -177,7 +181,7 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             continue
         k, v = item.split("=", 1)
         k = k.strip()
-        if k == OUTAGE_KEY:
+        if k in EVENT_KEYS:
             out.setdefault(k, []).append(str(_parse_value(v.strip())))
         else:
             out[k] = _parse_value(v.strip())
@@ -216,6 +220,6 @@ def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dic
     names = park.company_index()
     bad = [e.company for e in cfg.events if e.company not in names]
     if bad:
-        raise InputError([f"--set {OUTAGE_KEY}: unknown company '{b}'" + (f" (did you mean '{g}'?)" if (g := nearest(b, names)) else
+        raise InputError([f"--set events: unknown company '{b}'" + (f" (did you mean '{g}'?)" if (g := nearest(b, names)) else
                           f" (companies: {', '.join(names)})") for b in bad])
     return cfg, park

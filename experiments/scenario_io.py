@@ -136,6 +136,7 @@ EVENT_KEYS = {
     "capacity": Field("number", default=0.0, check=_between(0, 1)),
     "stages": Field("list", default=None),
     "label": Field("str", default=""),
+    "announced": Field("bool", default=False),
 }
 
 
@@ -415,7 +416,7 @@ def _events(p: Problems, raw: Any, names: list[str]) -> list[Outage]:
         else:
             stages = [(int(t["duration"]), float(t["capacity"]))]
         if stages and t["company"] is not None and t["at"] is not None:
-            out.append(Outage(t["company"], int(t["at"]), tuple(stages), t["label"] or ""))
+            out.append(Outage(t["company"], int(t["at"]), tuple(stages), t["label"] or "", bool(t["announced"])))
     return out
 
 

@@ -183,6 +183,14 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
             open_need = need - own - got.get((c, r), 0.0)
             if open_need > TOL * max(1.0, need):
                 _buy_outside(ledger, acc, money, c, r, open_need)
+            elif open_need < -1e-12:
+                # Received more than it uses (stocking up ahead of a supplier's stop): into the
+                # store, and what does not fit is disposed of.
+                extra = -open_need
+                if store is not None:
+                    extra = store.put(extra, step + res[r].shelf_life + 1)
+                if extra > 1e-12:
+                    _dispose(ledger, acc, money, c, r, extra)
             if fresh_left > 1e-12:
                 overflow = fresh_left
                 if store is not None:

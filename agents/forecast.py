@@ -1,0 +1,90 @@
+"""Planning ahead: a company that sees a supplier's stop coming prepares for it.
+
+What a company can see of its partners' plans depends on the information-sharing level: a
+platform (`policy.information` = 1) shows each partner's planned maintenance and announced
+outages (`announced`) `operations.forecast_steps` ahead; at level x a company sees x of that horizon; at 0 it
+sees nothing coming. Unplanned failures cannot be foreseen. A company that sees a supplier's
+stop coming
+- orders the outside substitute in time: its order for the day the supplier is down counts on
+  nothing from that supplier (`agents.cascade.Cascade.record`), so the substitute arrives when
+  it is needed rather than a lead time later;
+- fills its store, if it keeps one of that input, from whatever surplus the park has,
+  bidding the price it would otherwise pay outside (`stock_up`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from market.orders import Order, Side
+
+if TYPE_CHECKING:
+    from agents.model import ParkModel
+
+
+def planned_stops(model: "ParkModel", t: int, horizon: int) -> set[int]:
+    """Companies with a planned stop (maintenance due, or an announced outage) starting in
+    the next `horizon` steps."""
+    if horizon < 1:
+        return set()
+    rel = model.reliability
+    out = set()
+    due = (rel.every > 0) & (rel.next_due >= t) & (rel.next_due < t + horizon)
+    for p in np.flatnonzero(due).tolist():
+        out.add(int(rel.company[p]))
+    for p in np.flatnonzero(rel.scheduled >= 0).tolist():
+        if rel.scheduled[p] < t + horizon:
+            out.add(int(rel.company[p]))
+    for e, c in zip(model.events, model._event_company):
+        if e.announced and t <= e.at < t + horizon:
+            out.add(c)
+    return out
+
+
+def foresight(model: "ParkModel", t: int):
+    """A function telling whether company j will be stopped at step s, as far as a company can
+    see at step t: planned maintenance windows and announced outages within the horizon."""
+    horizon = int(model.policy.information * model.operations.forecast_steps)
+    rel = model.reliability
+
+    def stopped(j: int, s: int) -> bool:
+        if s - t >= horizon or s < t:
+            return False
+        lo, hi = rel.first_of[j], (rel.first_of[j + 1] if j + 1 < len(rel.first_of) else rel.n)
+        for p in range(lo, hi):
+            start = rel.scheduled[p] if rel.scheduled[p] >= 0 else rel.next_due[p]
+            if rel.every[p] > 0 and start >= 0 and start <= s < start + max(1, rel.days[p]):
+                return True
+            if rel.kind[p] == 2 and s < rel.until[p]:  # a planned stop under way
+                return True
+        for e, c in zip(model.events, model._event_company):
+            cap = e.capacity(s) if c == j and e.announced else None
+            if cap is not None and cap < 1.0:
+                return True
+        return False
+
+    return stopped if horizon > 0 else None
+
+
+def stock_up(model: "ParkModel", t: int) -> list[Order]:
+    """Extra bids of companies filling their stores before a supplier they can see stops."""
+    horizon = int(model.policy.information * model.operations.forecast_steps)
+    stopping = planned_stops(model, t, horizon)
+    if not stopping:
+        return []
+    ledger = model.ledger
+    out = []
+    for (c, r), store in ledger.stores.items():
+        room = store.capacity - store.level
+        if room <= 1e-9 or r not in model.companies[c].uses:
+            continue
+        suppliers = model.cascade.last_in.get((c, r), {}) or _suppliers(model, c, r)
+        if any(j in stopping for j in suppliers):
+            out.append(Order(c, r, Side.BUY, room, ledger.park_buy_value(r)))
+    return out
+
+
+def _suppliers(model: "ParkModel", c: int, r: str) -> set[int]:
+    return {k.seller for k in model.partners.contracts if k.buyer == c and k.resource == r and k.active(model.t)}
