@@ -7,8 +7,10 @@ share (as of last step's deliveries) of each park supplier's surplus now, and wh
 from outside `lead_time` steps ago. If that falls short of its
 need, it cuts its output to the share it can make (inputs in fixed proportion, Leontief), which
 cuts its own by-products, and so on down the chain: the cut is found as a fixed point, and the
-round in which a company is first cut is its depth in the cascade. Stores buffer the gap; once
-the outside substitute ordered after the loss arrives, the user is whole again.
+round in which a company is first cut is its depth in the cascade. Stores buffer the gap: a
+supplier's store of its surplus, and a user's store of the input, kept full from park surplus
+and filled ahead of a stop it saw coming (`agents.forecast`). Once the outside substitute
+ordered after the loss arrives, the user is whole again.
 
 Each step the company orders from outside, for delivery `lead_time` steps later, what it
 needs beyond its own and the park's supply today plus a safety margin of Z standard deviations

@@ -9,7 +9,8 @@ stop coming
   nothing from that supplier (`agents.cascade.Cascade.record`), so the substitute arrives when
   it is needed rather than a lead time later;
 - fills its store, if it keeps one of that input, from whatever surplus the park has,
-  bidding the price it would otherwise pay outside (`stock_up`).
+  bidding the price it would otherwise pay outside (`stock_up`, which otherwise keeps such
+  stores full as a safety stock from surplus nobody else values more).
 """
 
 from __future__ import annotations
@@ -69,20 +70,26 @@ def foresight(model: "ParkModel", t: int):
 
 
 def stock_up(model: "ParkModel", t: int) -> list[Order]:
-    """Extra bids of companies filling their stores before a supplier they can see stops."""
+    """Bids to keep the stores of inputs full, from park surplus that would otherwise be
+    disposed of: a safety stock against surprises. Ahead of a supplier's stop a company can see,
+    it bids what it would pay outside; otherwise that less one step's holding cost, so the store
+    fills only from surplus worth less to its owner than keeping it."""
     horizon = int(model.policy.information * model.operations.forecast_steps)
     stopping = planned_stops(model, t, horizon)
-    if not stopping:
-        return []
     ledger = model.ledger
     out = []
     for (c, r), store in ledger.stores.items():
         room = store.capacity - store.level
         if room <= 1e-9 or r not in model.companies[c].uses:
             continue
-        suppliers = model.cascade.last_in.get((c, r), {}) or _suppliers(model, c, r)
-        if any(j in stopping for j in suppliers):
-            out.append(Order(c, r, Side.BUY, room, ledger.park_buy_value(r)))
+        price = ledger.park_buy_value(r)
+        if stopping:
+            suppliers = model.cascade.last_in.get((c, r), {}) or _suppliers(model, c, r)
+            if not any(j in stopping for j in suppliers):
+                price -= ledger.resources[r].holding_cost
+        else:
+            price -= ledger.resources[r].holding_cost
+        out.append(Order(c, r, Side.BUY, room, price))
     return out
 
 

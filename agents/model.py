@@ -156,6 +156,8 @@ class ParkModel(mesa.Model):
         self.shocks: list[Shock] = [Shock(names[e.company], "outage", e.at, e.at + e.duration, e.label or "outage")
                                     for e in self.events]
         self.cuts: dict[int, dict[int, tuple[int, float]]] = {}  # step -> company -> (depth, EUR lost)
+        self._failures_from: dict[int, int] = {}  # step -> failures that start then
+        self._down_now = 0
         self.lost_failure_by_company = np.zeros(n)
         self.lost_cascade_by_company = np.zeros(n)
         self._prices = [c.prices() for c in self.companies]
@@ -205,7 +207,7 @@ class ParkModel(mesa.Model):
         investment_before = self.partners.investment_eur
         if self.market.exchanges:
             true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
-            if self.ledger.stores and self.policy.information > 0:
+            if self.ledger.stores:
                 true_orders += stock_up(self, t)
             # Each order carries its index, so a re-quote finds its own reservation even when a
             # company has two asks of one resource (what it could keep, what it would dispose of).
@@ -252,6 +254,8 @@ class ParkModel(mesa.Model):
         self.reliability.wear(t, made)
         for when, p, kind in self.reliability.started:
             c = int(self.reliability.company[p])
+            if kind == "failure":  # down from the next step: counted there
+                self._failures_from[when] = self._failures_from.get(when, 0) + 1
             self.shocks.append(Shock(c, kind, when, int(self.reliability.until[p]),
                                      self.park.companies[c].processes[p - self._first[c]].name))
         if self._learners:
@@ -272,6 +276,7 @@ class ParkModel(mesa.Model):
         sales value lost each way, and each process's share of capacity used."""
         ops = self.operations
         avail = self.reliability.begin_step(t)
+        self._down_now = int((avail == 0).sum())
         cap = np.ones(len(self.companies))
         for e, c in zip(self.events, self._event_company):
             share = e.capacity(t)
@@ -476,9 +481,9 @@ class ParkModel(mesa.Model):
             adoptions=adoptions,
             lost_failure_eur=float(lost_fail.sum()),
             lost_cascade_eur=float(lost_cascade.sum()),
-            processes_down=int(self.reliability.down_processes().sum()),
-            failures=sum(1 for _, _, k in self.reliability.started if k == "failure"),
-            maintenance_stops=sum(1 for _, _, k in self.reliability.started if k == "maintenance"),
+            processes_down=self._down_now,
+            failures=self._failures_from.pop(acc.step, 0),
+            maintenance_stops=sum(1 for when, _, k in self.reliability.started if k == "maintenance" and when == acc.step),
             cascade_cut=len(self.cuts.get(acc.step, {})),
             cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
         ))

@@ -63,10 +63,11 @@ class Reliability:
         self.kind = np.zeros(n, dtype=np.int64)
         self.until = np.zeros(n, dtype=np.int64)
         # Phases of the calendar: each process its own, or one per group of linked companies.
+        # Both draws are made whatever the policy, so policies compare on the same wear.
         phase_u = rng.random(n)
+        per_group = rng.random(len(park.companies))
         if s.maintenance is Maintenance.COORDINATED:
             group = _groups(len(park.companies), park)
-            per_group = rng.random(len(park.companies))
             phase_u = per_group[group[self.company]]
         self.next_due = np.where(self.every > 0, np.floor(phase_u * np.maximum(self.every, 1)).astype(np.int64), -1)
         self.scheduled = np.full(n, -1, dtype=np.int64)

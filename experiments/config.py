@@ -218,8 +218,9 @@ def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dic
     base = dataclasses.replace(RunConfig(), scenario=name, policy=park.policy)
     cfg = apply(apply(base, sets), explicit)
     names = park.company_index()
-    bad = [e.company for e in cfg.events if e.company not in names]
+    bad = [e for e in cfg.events if e.company not in names]
     if bad:
-        raise InputError([f"--set events: unknown company '{b}'" + (f" (did you mean '{g}'?)" if (g := nearest(b, names)) else
-                          f" (companies: {', '.join(names)})") for b in bad])
+        raise InputError([f"--set {ANNOUNCED_KEY if e.announced else OUTAGE_KEY}: unknown company '{e.company}'"
+                          + (f" (did you mean '{g}'?)" if (g := nearest(e.company, names)) else
+                             f" (companies: {', '.join(names)})") for e in bad])
     return cfg, park
