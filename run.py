@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
     rs.add_argument("--out", type=Path, help="output folder (default results/resilience-SCENARIO)")
 
+    from experiments import whatif
+    whatif.add_parser(sub)
+
     sub.add_parser("scenarios", help="list the built-in scenarios", description="List the built-in scenarios.")
     sub.add_parser("keys", help="list the config keys --set accepts", description="List every config key and its default.")
     return p
@@ -281,6 +284,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from experiments import whatif
+
+    return whatif.run_command(args)
+
+
 def cmd_resilience(args: argparse.Namespace) -> int:
     from experiments import robustness
 
@@ -319,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
                 "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz,
-                "compare": cmd_compare, "history": cmd_history, "resilience": cmd_resilience}
+                "compare": cmd_compare, "history": cmd_history, "resilience": cmd_resilience,
+                "whatif": cmd_whatif}
     try:
         return handlers[args.command](args)
     except InputError as e:
