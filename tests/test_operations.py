@@ -378,11 +378,13 @@ def policy_runs() -> dict[str, list[dict]]:
     return {p: [kalundborg_kpis(*MAINTAINED, f"operations.maintenance={p}") for _ in range(2)] for p in POLICIES}
 
 
+@pytest.mark.slow
 def test_each_policy_run_twice_gives_identical_figures(policy_runs):
     for p, (first, second) in policy_runs.items():
         assert first == second, p
 
 
+@pytest.mark.slow
 def test_policies_differ_as_they_should(policy_runs):
     k = {p: runs[0] for p, runs in policy_runs.items()}
     assert k["none"]["maintenance_stops"] == 0
@@ -395,6 +397,7 @@ def test_policies_differ_as_they_should(policy_runs):
     assert all(v["lost_to_failures_eur"] > 0 and v["lost_to_cascades_eur"] >= 0 for v in k.values())
 
 
+@pytest.mark.slow
 def test_with_failures_off_nothing_fails_on_kalundborg():
     off = kalundborg_kpis(*MAINTAINED, "operations.maintenance=none", "operations.failures=false")
     assert off["failures"] == 0 and off["maintenance_stops"] == 0 and off["lost_to_failures_eur"] == 0.0

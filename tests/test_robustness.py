@@ -86,6 +86,7 @@ def test_degree_counts_distinct_undirected_partners():
 
 # ---- criticality --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_asnaes_is_most_critical_and_strands_cement_and_fish_farm(crit):
     # Chopra & Khanna (2014): Asnaes is the most critical node; removing it disconnects the
     # cement plant, the fish farm and other peripheral users.
@@ -128,6 +129,7 @@ def test_degree_curve_starts_whole_and_ends_at_zero(degree_curve, crit):
         crit.set_index("company").loc[ASNAES, "gains_without_eur_per_year"])
 
 
+@pytest.mark.slow
 def test_targeted_removal_hurts_at_least_as_much_as_random(degree_curve, random_curve):
     r = random_curve
     assert len(r) == 11 and (r["orders"] == 3).all()
@@ -140,6 +142,7 @@ def test_targeted_removal_hurts_at_least_as_much_as_random(degree_curve, random_
     assert degree_curve["gains_share"].sum() < r["gains_share"].sum()
 
 
+@pytest.mark.slow
 def test_same_inputs_give_identical_frames(kalundborg, crit, degree_curve, random_curve):
     cfg, park = kalundborg
     fresh = rb.Runs(cfg, park, STEPS)  # no runs shared with the fixtures
@@ -178,6 +181,7 @@ def test_render_and_write(tmp_path, crit, degree_curve, random_curve):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folder left
 
 
+@pytest.mark.slow
 def test_run_command_writes_files(tmp_path, capsys):
     out = tmp_path / "resilience"
     assert rb.run_command("kalundborg", 10, 0, 1, out) == 0

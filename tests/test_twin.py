@@ -131,6 +131,7 @@ def test_a_snapshot_taken_inside_a_step_replays_that_step(park):
     assert plain(twin.records) == plain(model.records)
 
 
+@pytest.mark.slow
 def test_prescriptive_maintenance_picks_a_candidate_and_runs(park, monkeypatch):
     # Short horizon and two windows keep the test quick (a decision then simulates 2 x 20 steps).
     sets = {**OPS, "operations.maintenance": "prescriptive", "operations.prescriptive_horizon": 20,

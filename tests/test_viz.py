@@ -449,6 +449,7 @@ def test_run_view_shows_the_cooperation_chart_built_pipes_and_contracts(coop_run
     assert _kpis(rc)["coop"] == f"{contracts:.0f} \u00b7 {pipes}"
 
 
+@pytest.mark.slow
 def test_live_page_cooperation_controls_restart_the_run():
     from viz.live_page import LivePage
 
@@ -472,6 +473,7 @@ def test_live_page_cooperation_controls_restart_the_run():
     assert _kpis(rc)["day"] == "1"
 
 
+@pytest.mark.slow
 def test_live_page_breaks_the_selected_company_and_shows_it():
     from viz.live_page import LivePage
 
@@ -502,6 +504,7 @@ def test_live_page_play_advances_until_paused():
     assert int(_kpis(rc)["day"]) == day
 
 
+@pytest.mark.slow
 def test_compare_page_reads_the_results_folder(monkeypatch, run_folders):
     from viz.compare_page import ComparePage
 

@@ -28,18 +28,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def server_side(steps: int = 30) -> list[float]:
-    """Seconds for one step of the run and its baseline plus the map and charts as SVG."""
+    """Seconds for one step of the run and its baseline plus everything the page draws: the
+    map with its hover layer, the KPI charts and the cooperation chart."""
     from viz.session import LiveSession
 
     session = LiveSession()
     session.step(30)
-    session.map_svg(0), session.charts_svg()
+    session.map_layers(0), session.charts_svg(), session.coop_svg()
     out = []
     for _ in range(steps):
         t = time.perf_counter()
         session.step()
-        session.map_svg(0)
+        session.map_layers(0)
         session.charts_svg()
+        session.coop_svg()
         out.append(time.perf_counter() - t)
     return out
 
