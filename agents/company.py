@@ -44,6 +44,7 @@ class Company(mesa.Agent):
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)
         self._cv = np.array([p.variability for p in spec.processes], dtype=float)
         self._uses = frozenset(r for p in spec.processes for r in p.inputs)
+        self._profiled = any(p.seasonal or p.weekend != 1.0 or p.campaign_on for p in spec.processes)
 
     @property
     def uses(self) -> frozenset[str]:
@@ -76,7 +77,7 @@ class Company(mesa.Agent):
         always, so the random stream does not depend on what the company decides (common random
         numbers). A company switched `down` by hand makes nothing."""
         noise = rng.standard_normal(len(self._caps))
-        util = self._util * self._profile(t, steps_per_year) if profiles else self._util
+        util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
         load = np.clip(util * (1.0 + self._cv * noise), 0.0, 1.0)
         qty = self._caps * load
         if self.down:

@@ -290,16 +290,22 @@ class ParkModel(mesa.Model):
         depth = np.zeros(len(self.companies), dtype=np.int64)
         if ops.cascades and self.cascade.active:
             f, depth = self.cascade.cut(t, qty, self.ledger)
-        lost_fail = np.array([float((nominal[i] - qty[i]) @ self._prices[i]) for i in range(len(qty))])
-        lost_cascade = np.array([float(qty[i] @ self._prices[i]) * (1.0 - f[i]) for i in range(len(qty))])
-        final = [q * f[i] for i, q in enumerate(qty)]
+        n = len(qty)
+        lost_fail = np.zeros(n)
+        if (avail < 1.0).any() or (cap < 1.0).any():
+            lost_fail = np.array([float((nominal[i] - qty[i]) @ self._prices[i]) for i in range(n)])
+        lost_cascade = np.zeros(n)
+        final = qty
+        if (f < 1.0).any():
+            lost_cascade = np.array([float(qty[i] @ self._prices[i]) * (1.0 - f[i]) for i in range(n)])
+            final = [q * f[i] for i, q in enumerate(qty)]
+            self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
         self.lost_failure_by_company += lost_fail
         self.lost_cascade_by_company += lost_cascade
-        if (f < 1.0).any():
-            self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
-        caps = [c._caps for c in self.companies]
-        made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)]) \
-            if final else np.zeros(0)
+        made = None
+        if self.reliability.wears.any():
+            caps = [c._caps for c in self.companies]
+            made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
         plans = [c.plan_from(q) for c, q in zip(self.companies, final)]
         return plans, f, lost_fail, lost_cascade, made
 

@@ -347,8 +347,8 @@ class Partnerships:
         invest = fixed + per_km * d
         pipe = invest * (1.0 - self.policy.investment_subsidy)
         rho = self.trust.matrix()[b, a]
-        extra = np.where(np.maximum(weights[a], weights[b]) > 0, self.policy.shared_vision_co2_value * co2, 0.0)
-        with np.errstate(invalid="ignore"):  # routes that deliver nothing: cost inf, q 0
+        with np.errstate(invalid="ignore"):  # routes that deliver nothing: cost and co2 inf, q 0
+            extra = np.where(np.maximum(weights[a], weights[b]) > 0, self.policy.shared_vision_co2_value * co2, 0.0)
             gain = ann * q * rho * (ledger.park_buy_value(r) - cost + extra) - pipe
         keep = (share > 0) & (q > 1e-9) & (gain > 0)
         out = []

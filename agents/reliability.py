@@ -120,10 +120,10 @@ class Reliability:
             return t
         return int(self.choose(p, candidates))
 
-    def wear(self, t: int, load: np.ndarray) -> None:
+    def wear(self, t: int, load: np.ndarray | None) -> None:
         """End of step: running processes wear by their load (share of capacity used) and
         those worn out fail; they are down from the next step for their repair time."""
-        if not self.wears.any():
+        if load is None or not self.wears.any():
             return
         idx = np.flatnonzero(self.wears)
         k = 1.0 / (WEAR_CV ** 2 * self.mtbf[idx])

@@ -120,7 +120,7 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             done.append(Delivery(c.id, step, delivered, short, breacher, c.terms.penalty * short))
         else:
             done.append(Delivery(c.id, step, delivered, short, -1, 0.0))
-    rest = [replace(o, quantity=q) for o, q in zip(orders, left) if q > EPS]
+    rest = [(o if q == o.quantity else replace(o, quantity=q)) for o, q in zip(orders, left) if q > EPS]
     return trades, done, rest
 
 
