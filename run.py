@@ -312,12 +312,17 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     from experiments.config import RunConfig, keys
 
+    from experiments.config import EVENT_KEYS
+
     defaults = RunConfig().to_dict()
     for key, t in keys().items():
+        if key in EVENT_KEYS:
+            print(f"  {key:<34} {'NAME@STEP:DURATION':<18} repeatable, none by default")
+            continue
         value = defaults
         for part in key.split("."):
             value = value[part]
-        print(f"  {key:<22} {getattr(t, '__name__', str(t)):<14} default {value!r}")
+        print(f"  {key:<34} {getattr(t, '__name__', str(t)):<18} default {value!r}")
     return 0
 
 

@@ -77,3 +77,11 @@ def test_every_problem_of_a_bad_set_is_reported_at_once(tmp_path):
     r = run_cli("simulate", "--out", str(tmp_path / "x"), "--set", "policy.carbn_tax=5", "--set", "seed=-1")
     assert r.returncode == 2
     assert "carbn_tax" in r.stderr and "seed: must be >= 0" in r.stderr
+
+
+def test_keys_lists_every_key_with_its_default():
+    r = run_cli("keys")
+    assert r.returncode == 0, r.stderr
+    for key in ("policy.information", "cooperation.period", "operations.maintenance", "events.outage",
+                "events.announced_outage"):
+        assert key in r.stdout
