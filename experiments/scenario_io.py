@@ -397,9 +397,9 @@ def _events(p: Problems, raw: Any, names: list[str]) -> list[Outage]:
         t = _table(p, path, e, EVENT_KEYS)
         if t is None:
             continue
-        if t["company"] is not None and t["company"] not in names:
+        known = t["company"] is not None and t["company"] in names
+        if t["company"] is not None and not known:
             p.add(f"{path}.company", f"unknown company '{t['company']}'", valid=names, got=t["company"])
-            continue
         stages: list[tuple[int, float]] = []
         if t["stages"] is not None:
             for k, st in enumerate(t["stages"]):
@@ -415,7 +415,7 @@ def _events(p: Problems, raw: Any, names: list[str]) -> list[Outage]:
             p.add(f"{path}.duration", "missing: how many steps the outage lasts (or give stages = [[steps, capacity], ...])")
         else:
             stages = [(int(t["duration"]), float(t["capacity"]))]
-        if stages and t["company"] is not None and t["at"] is not None:
+        if stages and known and t["at"] is not None:
             out.append(Outage(t["company"], int(t["at"]), tuple(stages), t["label"] or "", bool(t["announced"])))
     return out
 

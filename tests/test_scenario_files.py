@@ -113,3 +113,18 @@ def test_malformed_scenarios_never_end_in_a_traceback(mutations):
         scenario_io.parse(tree, "park.toml")
     except InputError as e:
         assert e.problems and all(p.startswith("scenario park.toml: ") for p in e.problems)
+
+
+def test_events_in_a_file_are_read_and_checked():
+    base = EXAMPLE.read_text(encoding="utf-8")
+    park = load_text(base + '\n[[events]]\ncompany = "Power station"\nat = 5\nstages = [[2, 0.0], [3, 0.5]]\n'
+                            'label = "boiler fire"\n')
+    (e,) = park.events
+    assert (e.company, e.at, e.stages, e.label, e.announced) == ("Power station", 5, ((2, 0.0), (3, 0.5)), "boiler fire", False)
+    assert [e.capacity(s) for s in (4, 5, 7, 9, 10)] == [None, 0.0, 0.5, 0.5, None]
+    with pytest.raises(InputError) as bad:
+        load_text(base + '\n[[events]]\ncompany = "Nobody"\nat = -1\nstages = [[0, 2.0]]\n'
+                         '\n[[events]]\ncompany = "Power station"\nat = 3\n')
+    text = "\n".join(bad.value.problems)
+    for part in ("events[0].company", "events[0].at", "events[0].stages[0]", "events[1].duration"):
+        assert part in text
