@@ -12,7 +12,6 @@ pipe, or spot trade on at least half the steps of a period).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from agents.cooperation import CooperationSettings
 from agents.model import ParkModel
 from agents.scenario import CompanySpec, Scenario
 from experiments import scenario_io
-from experiments.problems import InputError, Problems, nearest
+from experiments import named_toml
+from experiments.problems import Problems
 from market.settings import MarketSettings
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "history"
@@ -74,22 +74,12 @@ def _without(c: CompanySpec, byproducts: set[str]) -> CompanySpec:
 
 
 def builtin_names() -> list[str]:
-    return sorted(p.stem for p in HISTORY_DIR.glob("*.toml"))
+    return named_toml.builtin_names(HISTORY_DIR)
 
 
 def load(name_or_path: str) -> History:
-    path = HISTORY_DIR / f"{name_or_path}.toml"
-    if not path.exists():
-        path = Path(name_or_path)
-    if not path.exists():
-        guess = nearest(name_or_path, builtin_names())
-        hint = f" (did you mean '{guess}'?)" if guess else f" (built-in: {', '.join(builtin_names())})"
-        raise InputError([f"history '{name_or_path}': no built-in history or file of that name{hint}"])
+    path, data = named_toml.read("history", HISTORY_DIR, name_or_path)
     p = Problems(f"history {path.name}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError([f"history {path.name}: not valid TOML: {e}"]) from None
     for key in data:
         if key not in ("history", "prices", "available", "links"):
             p.add(key, "unknown section", valid=("history", "prices", "available", "links"), got=key)

@@ -10,13 +10,13 @@ top of the scenario's own policy.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from experiments import config
-from experiments.problems import InputError, Problems, nearest
+from experiments import named_toml
+from experiments.problems import InputError, Problems
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
@@ -29,22 +29,12 @@ class Scheme:
 
 
 def builtin_names() -> list[str]:
-    return sorted(p.stem for p in POLICY_DIR.glob("*.toml"))
+    return named_toml.builtin_names(POLICY_DIR)
 
 
 def load(name_or_path: str) -> Scheme:
-    path = POLICY_DIR / f"{name_or_path}.toml"
-    if not path.exists():
-        path = Path(name_or_path)
-    if not path.exists():
-        guess = nearest(name_or_path, builtin_names())
-        hint = f" (did you mean '{guess}'?)" if guess else f" (built-in: {', '.join(builtin_names())})"
-        raise InputError([f"scheme '{name_or_path}': no built-in scheme or file of that name{hint}"])
+    path, data = named_toml.read("scheme", POLICY_DIR, name_or_path)
     p = Problems(f"scheme {path.name}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError([f"scheme {path.name}: not valid TOML: {e}"]) from None
     for key in data:
         if key not in ("scheme", "policy"):
             p.add(key, "unknown section", valid=("scheme", "policy"), got=key)

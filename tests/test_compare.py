@@ -1,6 +1,5 @@
 """Incentive schemes as files, and their comparison on common seeds."""
 
-import json
 
 import numpy as np
 import pandas as pd

@@ -2,7 +2,6 @@
 
 import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -3,7 +3,6 @@
 import json
 import os
 import tomllib
-from pathlib import Path
 
 import pandas as pd
 import pytest

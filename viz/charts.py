@@ -60,6 +60,15 @@ def _compact(v: float, _pos: int = 0) -> str:
     return f"{v:g}"
 
 
+
+
+def _days(series: dict[str, list[float]], previous: dict[str, list[float]] | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Days (1-based) of the run and of the run before, and the last day the x axis shows."""
+    steps = np.asarray(series.get("step", []), dtype=float) + 1
+    prev_steps = np.asarray(previous.get("step", []), dtype=float) + 1 if previous else np.zeros(0)
+    last = max(steps[-1] if len(steps) else 1, prev_steps[-1] if len(prev_steps) else 1, 10)
+    return steps, prev_steps, last
+
 class Charts:
     """The six KPI panels of one live run, redrawn in place."""
 
@@ -84,9 +93,7 @@ class Charts:
 
     def update(self, series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
                break_spans: list[tuple[int, int, int]] = ()) -> Figure:
-        steps = np.asarray(series.get("step", []), dtype=float) + 1
-        prev_steps = np.asarray(previous.get("step", []), dtype=float) + 1 if previous else np.zeros(0)
-        last = max(steps[-1] if len(steps) else 1, prev_steps[-1] if len(prev_steps) else 1, 10)
+        steps, prev_steps, last = _days(series, previous)
         for span in self.spans:
             span.remove()
         self.spans = []
@@ -165,9 +172,7 @@ class CooperationCharts:
 
     def update(self, series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
                break_spans: list[tuple[int, int, int]] = ()) -> Figure:
-        steps = np.asarray(series.get("step", []), dtype=float) + 1
-        prev_steps = np.asarray(previous.get("step", []), dtype=float) + 1 if previous else np.zeros(0)
-        last = max(steps[-1] if len(steps) else 1, prev_steps[-1] if len(prev_steps) else 1, 10)
+        steps, prev_steps, last = _days(series, previous)
         for span in self.spans:
             span.remove()
         self.spans = []
