@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 
 import mesa
@@ -88,8 +89,8 @@ class ParkModel(mesa.Model):
     """An eco-industrial park of autonomous companies trading surplus resources.
 
     The run's one generator is Mesa's `self.rng`, seeded from `seed`. Two child streams are
-    spawned from it at start: `ops_rng` for what happens to companies (daily loads, later
-    failures) and `market_rng` for the market and strategies. A run with exchanges switched off
+    spawned from it at start: `ops_rng` for what happens to companies (each company's daily
+    loads, from a stream of its own derived from this one and its name) and `market_rng` for the market and strategies. A run with exchanges switched off
     (the baseline) therefore sees the very same loads as the run it is compared with. A fourth,
     `coop_rng`, drives cooperation: who opens a negotiation, search, imitation, and the
     starting shared-vision weights.
@@ -113,6 +114,13 @@ class ParkModel(mesa.Model):
         self.ops_rng, self.market_rng, setup_rng = self.rng.spawn(3)
         (self.coop_rng,) = self.rng.spawn(1)
         (self.rel_rng,) = self.rng.spawn(1)
+        # Each company's daily loads come from a stream of its own, derived from the loads stream
+        # and the company's name: removing a company (a robustness curve) leaves the others'
+        # loads as they were.
+        seq = self.ops_rng.bit_generator.seed_seq
+        self.load_rngs = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            seq.entropy, spawn_key=(*seq.spawn_key, zlib.crc32(c.name.encode("utf-8"))))))
+            for c in scenario.companies]
         self.operations = operations if operations is not None else OperationsSettings()
         self.mechanism = self.market.build()
         self.t = 0
@@ -284,7 +292,7 @@ class ParkModel(mesa.Model):
                 cap[c] = min(cap[c], share)
         spy = self.park.steps_per_year
         first = self._first
-        nominal = [c.nominal(self.ops_rng, m, t, spy, ops.profiles) for c, m in zip(self.companies, self._margins)]
+        nominal = [c.nominal(g, m, t, spy, ops.profiles) for c, m, g in zip(self.companies, self._margins, self.load_rngs)]
         qty = [q * avail[first[i]:first[i] + len(q)] * cap[i] for i, q in enumerate(nominal)]
         f = np.ones(len(self.companies))
         depth = np.zeros(len(self.companies), dtype=np.int64)
