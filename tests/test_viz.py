@@ -23,7 +23,7 @@ from viz.charts import Charts, CooperationCharts
 from viz.live_run import COOP_SERIES, LiveRun, build_config
 from viz.park_map import MapLayout, ParkMap
 from viz.render import png, svg
-from viz.session import LiveSession, policy_fields, policy_levers, settings_for
+from viz.session import LiveSession, operations_fields, policy_fields, policy_levers, settings_for
 
 # ---- the live run -------------------------------------------------------------------------------
 
@@ -408,7 +408,8 @@ def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
 
     box, rc = solara.render(LivePage(), handle_error=False)
     assert _kpis(rc)["day"] == "0"
-    assert len(rc.find(v.Slider).widgets) == len(policy_levers())
+    operations_sliders = [k for k, t in operations_fields().items() if t in (float, int)]
+    assert len(rc.find(v.Slider).widgets) == len(policy_levers()) + len(operations_sliders)
     rc.find(v.Btn, class_="btn-step").widget.click()
     rc.find(v.Btn, class_="btn-step").widget.click()
     after = _kpis(rc)
@@ -471,6 +472,75 @@ def test_live_page_cooperation_controls_restart_the_run():
     assert rc.find(v.Slider).widgets[subsidy].max == 1.0
     rc.find(v.Btn, class_="btn-step").widget.click()
     assert _kpis(rc)["day"] == "1"
+
+
+def test_operations_settings_reach_the_run_and_the_command_line():
+    from experiments.config import parse_sets
+
+    s = settings_for("kalundborg")
+    assert "operations." not in s.command_line()  # at the defaults: the same run without them
+    s = (s.with_operation("maintenance", "predictive").with_operation("failures", False)
+         .with_operation("mtbf", 120.0).with_operation("mttr", 4.0).with_operation("maintenance_every", 90.0)
+         .with_operation("maintenance_days", 3.0))
+    run = LiveRun.from_settings(s.scenario_name, s.assignments())
+    ops = run.cfg.operations
+    assert (ops.maintenance.value, ops.failures, ops.mtbf, ops.mttr) == ("predictive", False, 120.0, 4.0)
+    assert (ops.maintenance_every, ops.maintenance_days) == (90, 3) and isinstance(ops.maintenance_every, int)
+    line = s.command_line()
+    for part in ("operations.maintenance=predictive", "operations.failures=false", "operations.mtbf=120",
+                 "operations.maintenance_every=90"):
+        assert f"--set {part}" in line, part
+    cli, _ = resolve("kalundborg", None, 0, parse_sets([part for part in line.split() if "=" in part]))
+    assert dataclasses.replace(run.cfg, steps=cli.steps) == cli
+
+
+@pytest.mark.slow
+def test_live_page_operations_controls_restart_the_run_and_show_lost_output(monkeypatch):
+    from agents.operations import Maintenance
+    from viz import live_page, palette
+
+    sessions = []
+
+    class Recorded(LiveSession):  # the page's own session, kept for the test to look into
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            sessions.append(self)
+
+    monkeypatch.setattr(live_page, "LiveSession", Recorded)
+    box, rc = solara.render(live_page.LivePage(), handle_error=False)
+    session = sessions[0]
+    command = lambda: rc.find(v.Html, class_="run-command").widget.children[0]  # noqa: E731
+    step = lambda: rc.find(v.Btn, class_="btn-step").widget.click()  # noqa: E731
+    select = rc.find(v.Select, label="Maintenance policy").widget
+    assert select.items == ["none", "calendar", "coordinated", "predictive"]  # prescriptive runs from run.py
+    assert _kpis(rc)["lost"] == "EUR 0"
+    step()
+    assert _kpis(rc)["day"] == "1" and "operations." not in command()
+    generation = session.generation
+    select.v_model = "predictive"
+    assert "--set operations.maintenance=predictive" in command() and _kpis(rc)["day"] == "0"
+    assert session.generation == generation + 1 and session.run.cfg.operations.maintenance is Maintenance.PREDICTIVE
+    labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    assert "Mean time between failures: 0 (the scenario's own)" in labels
+    mtbf = next(i for i, text in enumerate(labels) if text.startswith("Mean time between failures"))
+    assert rc.find(v.Slider).widgets[mtbf].max == 365
+    rc.find(v.Slider).widgets[mtbf].v_model = 20
+    line = command()
+    assert "--set operations.mtbf=20" in line and "--set operations.maintenance=predictive" in line
+    labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    assert "Mean time between failures: 20 days" in labels
+    ops = session.run.cfg.operations
+    assert (ops.maintenance, ops.mtbf, session.run.t) == (Maintenance.PREDICTIVE, 20.0, 0)
+    rc.find(v.Checkbox, label="Failures").widget.v_model = False
+    assert "--set operations.failures=false" in command() and session.run.cfg.operations.failures is False
+    rc.find(v.Checkbox, label="Failures").widget.v_model = True
+    # The lost-output card: output lost to failures and cascades over the run's records.
+    session.step(59)
+    step()
+    records = session.run.model.records
+    lost = sum(r.lost_failure_eur + r.lost_cascade_eur for r in records)
+    assert _kpis(rc)["day"] == "60" and lost > 0
+    assert _kpis(rc)["lost"] == palette.money(lost)
 
 
 @pytest.mark.slow

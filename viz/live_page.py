@@ -11,8 +11,9 @@ import solara
 from experiments import scenario_io
 from experiments.problems import InputError
 from viz import html, palette
-from viz.session import (MECHANISMS, STRATEGIES, SYNTHETIC, TAX_LEVERS, LiveSession, Settings, lever_label, lever_range,
-                          lever_text, policy_fields, settings_for)
+from viz.session import (MAINTENANCE_CHOICES, MECHANISMS, STRATEGIES, SYNTHETIC, TAX_LEVERS, LiveSession, Settings,
+                          lever_label, lever_range, lever_text, operation_label, operation_range, operation_text,
+                          operations_fields, policy_fields, settings_for)
 
 FRAME_S = 0.25  # pace of Play: at most four frames a second
 IDLE_S = 0.15  # and after each drawn frame a pause with no change, so a click's render can finish
@@ -64,6 +65,27 @@ def PolicyControl(name: str, kind: type, settings: Settings, on_settings):
 
 
 @solara.component
+def OperationsControl(name: str, kind: type, settings: Settings, on_settings):
+    """The control of one operations field (`operations.*`), classed as `PolicyControl`'s
+    (`choice-maintenance`, `toggle-failures`, `slider-mtbf`)."""
+    value = settings.operation(name)
+    key = name.replace("_", "-")
+    label = operation_label(name)
+    change = lambda v: on_settings(settings.with_operation(name, v))  # noqa: E731
+    if kind is bool:
+        with solara.Div(classes=[f"toggle-{key}"], style="margin: -6px 0 0 0;"):
+            solara.Checkbox(label=label, value=bool(value), on_value=lambda v: change(bool(v)))
+    elif kind in (float, int):
+        top, step = operation_range(name)
+        PolicySlider(label, operation_text(name, value), key, float(value), top, step, change)
+    else:
+        with solara.Div(classes=[f"choice-{key}"]):
+            solara.Select(label, values=list(MAINTENANCE_CHOICES), value=value, on_value=change)
+            solara.Text("Prescriptive maintenance runs from run.py: its twin simulates every stop.",
+                        style="font-size: 11px; color: #777;")
+
+
+@solara.component
 def Controls(session: LiveSession, settings: Settings, on_settings, playing: solara.Reactive[bool],
              days: solara.Reactive[int], on_step, on_reset, problems: list[str]):
     builtins = scenario_io.builtin_names()
@@ -72,7 +94,7 @@ def Controls(session: LiveSession, settings: Settings, on_settings, playing: sol
         on_settings(dataclasses.replace(settings, **kw))
 
     def pick_scenario(name: str):
-        keep = {k: getattr(settings, k) for k in ("mechanism", "strategy", "seed")}
+        keep = {k: getattr(settings, k) for k in ("mechanism", "strategy", "seed", "operations")}
         on_settings(settings_for(name, settings.size, **keep))
 
     solara.Text("Settings", style="font-size: 18px; font-weight: 600;")
@@ -91,6 +113,9 @@ def Controls(session: LiveSession, settings: Settings, on_settings, playing: sol
     solara.Text("Policy: cooperation", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
     for name in (f for f in fields if f not in TAX_LEVERS):
         PolicyControl(name, fields[name], settings, on_settings)
+    solara.Text("Operations", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
+    for name, kind in operations_fields().items():
+        OperationsControl(name, kind, settings, on_settings)
     solara.InputInt("Seed", value=settings.seed, on_value=lambda v: change(seed=max(0, int(v))),
                     continuous_update=False)
     for p in problems:
@@ -212,6 +237,8 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
             Kpi("Savings", palette.money(totals["savings_vs_baseline_eur"]), "savings", "vs no symbiosis")
             Kpi("Contracts \u00b7 pipes", f"{totals['contracts_active']:.0f} \u00b7 {totals['pipes_built']:.0f}",
                 "coop", "in force today \u00b7 built this run")
+            Kpi("Lost output", palette.money(totals["lost_failure_eur"] + totals["lost_cascade_eur"]), "lost",
+                "to failures and cascades, this run")
         with solara.Row(gap="14px", style="align-items: flex-start;"):
             with solara.Column(gap="4px", style="flex: 2 1 0; min-width: 0;"):
                 # The map image with its tooltip layer laid over it (`ParkMap.hover_svg`); the

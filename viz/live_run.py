@@ -196,6 +196,9 @@ class LiveRun:
             "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
             "contracts_active": float(s["contracts_active"][-1]) if s["contracts_active"] else 0.0,
             "pipes_built": float(s["pipes_built"][-1]) if s["pipes_built"] else 0.0,
+            # Output lost this run to failures (and planned stops) and to cascades (inputs cut).
+            "lost_failure_eur": float(sum(r.lost_failure_eur for r in self.model.records)),
+            "lost_cascade_eur": float(sum(r.lost_cascade_eur for r in self.model.records)),
         }
 
     def company_view(self, index: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from agents.operations import Maintenance, OperationsSettings
 from experiments.config import DEFAULT_SCENARIO, keys
 from market.policy import Policy
 from market.settings import MechanismName, StrategyMix
@@ -47,6 +48,25 @@ LEVER_TEXT = {
 }
 # Levers of the sections "Taxes and subsidies"; every other policy field is a cooperation lever.
 TAX_LEVERS = ("carbon_tax", "landfill_tax", "virgin_tax", "exchange_subsidy")
+
+# The "Operations" controls: fields of `OperationsSettings` (keys `operations.*`) the page sets.
+# Prescriptive maintenance is left out of the select: its digital twin simulates every due stop
+# ahead, too slow for a live frame; it runs from `run.py`.
+MAINTENANCE_CHOICES = tuple(m.value for m in Maintenance if m is not Maintenance.PRESCRIPTIVE)
+OPERATIONS_FIELDS = ("maintenance", "failures", "mtbf", "mttr", "maintenance_every", "maintenance_days")
+OPERATIONS_RANGES = {"mtbf": (365.0, 5.0), "mttr": (30.0, 1.0), "maintenance_every": (365.0, 5.0),
+                     "maintenance_days": (20.0, 1.0)}
+OPERATIONS_LABELS = {"maintenance": "Maintenance policy", "failures": "Failures",
+                     "mtbf": "Mean time between failures", "mttr": "Mean time to repair",
+                     "maintenance_every": "Maintenance every", "maintenance_days": "Maintenance days"}
+
+
+def _own_or(unit: str):
+    return lambda v: "0 (the scenario's own)" if v == 0 else f"{v:g} {unit}"
+
+
+OPERATIONS_TEXT = {"mtbf": _own_or("days"), "mttr": _own_or("days"), "maintenance_every": _own_or("days"),
+                   "maintenance_days": _own_or("days")}
 
 
 def policy_fields() -> dict[str, type]:
@@ -92,6 +112,38 @@ def _cli_value(v: Any) -> str:
     return str(v)
 
 
+def operations_fields() -> dict[str, type]:
+    """The page's operations controls, by field name, with their types (as `policy_fields`)."""
+    all_keys = keys()
+    return {name: all_keys[f"operations.{name}"] for name in OPERATIONS_FIELDS}
+
+
+def operations_defaults() -> tuple[tuple[str, Any], ...]:
+    """(field, value) of the page's operations controls as `RunConfig` has them by default."""
+    base = OperationsSettings()
+    return tuple((k, _plain_typed(getattr(base, k))) for k in OPERATIONS_FIELDS)
+
+
+def operation_label(name: str) -> str:
+    return OPERATIONS_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def operation_text(name: str, value: float) -> str:
+    return OPERATIONS_TEXT[name](value) if name in OPERATIONS_TEXT else f"{value:g}"
+
+
+def operation_range(name: str) -> tuple[float, float]:
+    """(slider maximum, step) of operations field `name`."""
+    return OPERATIONS_RANGES.get(name, (100.0, 1.0))
+
+
+def _plain_typed(v: Any) -> Any:
+    """As `_plain`, but an int stays an int (`operations.maintenance_every` must be one)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    return _plain(v)
+
+
 def lever_range(name: str, value: float) -> tuple[float, float]:
     """(slider maximum, step) for lever `name` currently at `value`."""
     top, step = LEVER_RANGES.get(name, (100.0, 1.0))
@@ -109,12 +161,23 @@ class Settings:
     strategy: str = "truthful"
     policy: tuple[tuple[str, Any], ...] = ()  # (field, value) for every field of `policy_fields()`
     seed: int = 0
+    # (field, value) for every field of `operations_fields()`
+    operations: tuple[tuple[str, Any], ...] = dataclasses.field(default_factory=operations_defaults)
 
     def lever(self, name: str) -> Any:
         return dict(self.policy).get(name, 0.0)
 
     def with_lever(self, name: str, value: Any) -> "Settings":
         return dataclasses.replace(self, policy=tuple((k, value if k == name else v) for k, v in self.policy))
+
+    def operation(self, name: str) -> Any:
+        return dict(self.operations)[name]
+
+    def with_operation(self, name: str, value: Any) -> "Settings":
+        """These settings with operations field `name` at `value` (an int field gets an int)."""
+        if operations_fields()[name] is int:
+            value = int(round(value))
+        return dataclasses.replace(self, operations=tuple((k, value if k == name else v) for k, v in self.operations))
 
     @property
     def scenario_name(self) -> str:
@@ -127,11 +190,15 @@ class Settings:
             "market.mechanism": self.mechanism,
             f"market.strategies.{self.strategy}": 1.0,
             **{f"policy.{k}": v for k, v in self.policy},
+            **{f"operations.{k}": v for k, v in self.operations},
         }
 
     def command_line(self) -> str:
-        """The same run from the command line."""
-        sets = " ".join(f"--set {k}={_cli_value(v)}" for k, v in self.assignments().items() if k != "seed")
+        """The same run from the command line. Operations settings at `RunConfig`'s default are
+        left out (the scenario does not set them, so the command means the same run)."""
+        default = {f"operations.{k}": v for k, v in operations_defaults()}
+        sets = " ".join(f"--set {k}={_cli_value(v)}" for k, v in self.assignments().items()
+                        if k != "seed" and not (k in default and default[k] == v))
         return f"uv run run.py simulate --scenario {self.scenario_name} --seed {self.seed} {sets}"
 
 
