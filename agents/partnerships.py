@@ -64,6 +64,7 @@ class Partnerships:
         self.steps_per_year = steps_per_year
         self.rate = (1.0 + settings.discount_rate) ** (1.0 / steps_per_year) - 1.0
         self.contracts: list[Contract] = []
+        self.active: list[Contract] = []  # the contracts in force this step (set by `deliver`)
         self.pipes: list[Pipe] = []
         self.trust = TrustBook(n, settings.trust_prior, settings.trust_weight, settings.trust_memory)
         # A company's belief in its own deliveries: kept / broken with the same prior.
@@ -113,6 +114,7 @@ class Partnerships:
         the deliveries, the orders left for the spot market and the penalties (payer, payee,
         EUR)."""
         active = [c for c in self.contracts if c.active(step)]
+        self.active = active
         if not active:
             return [], [], true_orders, []
         trades, done, rest = deliver(active, true_orders, step, self.s.tolerance)

@@ -21,7 +21,7 @@ every step whatever happens, so a run and its baseline see the same wear.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -141,9 +141,6 @@ class Reliability:
             self.failures += 1
             self.started.append((t + 1, p, "failure"))
 
-    def down_processes(self) -> np.ndarray:
-        return self.kind != RUNNING
-
 
 def _groups(n: int, park: Scenario) -> np.ndarray:
     """Connected groups of companies joined by the scenario's pipelines (union-find)."""
@@ -162,6 +159,3 @@ def _groups(n: int, park: Scenario) -> np.ndarray:
             parent[max(a, b)] = min(a, b)
     return np.array([find(i) for i in range(n)], dtype=np.int64)
 
-
-def process_names(park: Scenario) -> Sequence[tuple[str, str]]:
-    return [(c.name, p.name) for c in park.companies for p in c.processes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from typing import Any
 
 import solara
 
@@ -45,44 +46,47 @@ def PolicySlider(label: str, text: str, key: str, value: float, top: float, step
 
 
 @solara.component
-def PolicyControl(name: str, kind: type, settings: Settings, on_settings):
-    """The control of one policy field: a slider for a number, a check box for a yes/no, a
-    select for a choice. Its class is the field's name with dashes (`slider-carbon-tax`,
-    `toggle-shared-vision-imitation`, `choice-gain-sharing`)."""
-    value = settings.lever(name)
-    key = name.replace("_", "-")
-    label = lever_label(name)
-    change = lambda v: on_settings(settings.with_lever(name, v))  # noqa: E731
+def FieldControl(key: str, kind: type, label: str, value: Any, change, slider: tuple | None = None,
+                 choices: list[str] = (), note: str = ""):
+    """One setting's control: a check box for a yes/no, a slider for a number (`slider` is its
+    top, step and value text), a select for a choice. Classed `toggle-KEY`, `slider-KEY`,
+    `choice-KEY`."""
     if kind is bool:
         with solara.Div(classes=[f"toggle-{key}"], style="margin: -6px 0 0 0;"):
             solara.Checkbox(label=label, value=bool(value), on_value=lambda v: change(bool(v)))
     elif kind in (float, int):
-        top, step = lever_range(name, value)
-        PolicySlider(label, lever_text(name, value), key, value, top, step, change)
+        top, step, text = slider
+        PolicySlider(label, text, key, value, top, step, change)
     else:
         with solara.Div(classes=[f"choice-{key}"]):
-            solara.Select(label, values=[m.value for m in kind], value=value, on_value=change)
+            solara.Select(label, values=list(choices), value=value, on_value=change)
+            if note:
+                solara.Text(note, style="font-size: 11px; color: #777;")
+
+
+@solara.component
+def PolicyControl(name: str, kind: type, settings: Settings, on_settings):
+    """The control of one policy field (`slider-carbon-tax`, `toggle-shared-vision-imitation`,
+    `choice-gain-sharing`)."""
+    value = settings.lever(name)
+    numeric = kind in (float, int)
+    FieldControl(name.replace("_", "-"), kind, lever_label(name), value,
+                 lambda v: on_settings(settings.with_lever(name, v)),
+                 slider=(*lever_range(name, value), lever_text(name, value)) if numeric else None,
+                 choices=[] if numeric or kind is bool else [m.value for m in kind])
 
 
 @solara.component
 def OperationsControl(name: str, kind: type, settings: Settings, on_settings):
-    """The control of one operations field (`operations.*`), classed as `PolicyControl`'s
-    (`choice-maintenance`, `toggle-failures`, `slider-mtbf`)."""
+    """The control of one operations field (`operations.*`): `choice-maintenance`,
+    `toggle-failures`, `slider-mtbf`."""
     value = settings.operation(name)
-    key = name.replace("_", "-")
-    label = operation_label(name)
-    change = lambda v: on_settings(settings.with_operation(name, v))  # noqa: E731
-    if kind is bool:
-        with solara.Div(classes=[f"toggle-{key}"], style="margin: -6px 0 0 0;"):
-            solara.Checkbox(label=label, value=bool(value), on_value=lambda v: change(bool(v)))
-    elif kind in (float, int):
-        top, step = operation_range(name)
-        PolicySlider(label, operation_text(name, value), key, float(value), top, step, change)
-    else:
-        with solara.Div(classes=[f"choice-{key}"]):
-            solara.Select(label, values=list(MAINTENANCE_CHOICES), value=value, on_value=change)
-            solara.Text("Prescriptive maintenance runs from run.py: its twin simulates every stop.",
-                        style="font-size: 11px; color: #777;")
+    numeric = kind in (float, int)
+    FieldControl(name.replace("_", "-"), kind, operation_label(name), float(value) if numeric else value,
+                 lambda v: on_settings(settings.with_operation(name, v)),
+                 slider=(*operation_range(name), operation_text(name, value)) if numeric else None,
+                 choices=list(MAINTENANCE_CHOICES),
+                 note="Prescriptive maintenance runs from run.py: its twin simulates every stop.")
 
 
 @solara.component
