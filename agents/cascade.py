@@ -40,15 +40,8 @@ MEMORY = 0.05  # weight of a new day in the running variance of that change
 
 class Cascade:
     def __init__(self, park: Scenario):
-        self.resources = park.resources
-        self.critical = {r for r, res in park.resources.items() if not res.substitute or res.lead_time > 0}
         n = len(park.companies)
-        # Per company: per unit of each process, critical inputs and by-products.
-        self._in = [[{r: q for r, q in p.inputs.items() if r in self.critical} for p in c.processes]
-                    for c in park.companies]
-        self._by = [[{r: q for r, q in p.byproducts.items() if r in self.critical} for p in c.processes]
-                    for c in park.companies]
-        self.users = [i for i in range(n) if any(self._in[i][k] for k in range(len(self._in[i])))]
+        self.respec(park)
         self.last_in: dict[tuple[int, str], dict[int, float]] = {}
         self.last_out: dict[tuple[int, str], float] = {}
         self.orders: dict[tuple[int, str], deque] = defaultdict(deque)
@@ -56,7 +49,20 @@ class Cascade:
         self._var: dict[tuple[int, str], float] = {}
         self._need1: dict[tuple[int, str], float] = {}
         self._by1: dict[tuple[int, str], float] = {}
+        self._demand: dict[str, float] = {}
         self.n = n
+
+    def respec(self, park: Scenario) -> None:
+        """Which inputs are critical and, per unit of each process, the critical inputs and
+        by-products; called again when prices or processes change (`ParkModel.reprice`), the
+        history of deliveries and orders kept."""
+        self.resources = park.resources
+        self.critical = {r for r, res in park.resources.items() if not res.substitute or res.lead_time > 0}
+        self._in = [[{r: q for r, q in p.inputs.items() if r in self.critical} for p in c.processes]
+                    for c in park.companies]
+        self._by = [[{r: q for r, q in p.byproducts.items() if r in self.critical} for p in c.processes]
+                    for c in park.companies]
+        self.users = [i for i in range(len(park.companies)) if any(self._in[i])]
 
     @property
     def active(self) -> bool:
@@ -74,6 +80,10 @@ class Cascade:
                 for r, a in self._by[i][k].items():
                     made[(i, r)] += a * q
         self._need1, self._by1 = dict(need), dict(made)
+        demand: dict[str, float] = defaultdict(float)
+        for (_, r), q in self._need1.items():
+            demand[r] += q
+        self._demand = dict(demand)
 
     def cut(self, t: int, qty: Sequence[np.ndarray], ledger: Ledger, max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """Each company's share of its planned output it can make (1: all), and the round of
@@ -85,6 +95,7 @@ class Cascade:
         self._totals(qty)
         for k in range(1, max_rounds + 1):
             new = f.copy()
+            pools: dict[str, float] = {}
             for (i, r), need in self._need1.items():
                 if need <= EPS:
                     continue
@@ -101,7 +112,9 @@ class Cascade:
                 else:
                     # Nothing came from the park last step: count on a share, by need, of the
                     # park's whole surplus now, and let the market find the route.
-                    park = self._pool(r, f, ledger) * need / max(self._demand(r), EPS)
+                    if r not in pools:
+                        pools[r] = sum(self._surplus(j, rr, f, ledger) for (j, rr) in self._by1 if rr == r)
+                    park = pools[r] * need / max(self._demand[r], EPS)
                 cap = self._outside_cap(i, r)
                 avail = stock + own + park + cap
                 if avail < need * (1 - 1e-9):
@@ -112,12 +125,6 @@ class Cascade:
             depth[changed & (depth == 0)] = k
             f = new
         return f, depth
-
-    def _pool(self, r: str, f: np.ndarray, ledger: Ledger) -> float:
-        return sum(self._surplus(j, rr, f, ledger) for (j, rr) in self._by1 if rr == r)
-
-    def _demand(self, r: str) -> float:
-        return sum(q for (i, rr), q in self._need1.items() if rr == r)
 
     def _surplus(self, j: int, r: str, f: np.ndarray, ledger: Ledger) -> float:
         return max(0.0, self._by1.get((j, r), 0.0) * f[j] + ledger.stock(j, r) - self._need1.get((j, r), 0.0) * f[j])

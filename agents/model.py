@@ -192,6 +192,8 @@ class ParkModel(mesa.Model):
         for c, spec in zip(self.companies, scenario.companies):
             c.respec(spec)
         self._margins = [c.margins(self.ledger) for c in self.companies]
+        self._prices = [c.prices() for c in self.companies]
+        self.cascade.respec(scenario)
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
@@ -462,7 +464,7 @@ class ParkModel(mesa.Model):
         n = len(self.companies)
         pairs = {(min(t.seller, t.buyer), max(t.seller, t.buyer)) for t in trades}
         known = self.partners.known
-        bound = [c for c in self.partners.contracts if c.active(acc.step)]
+        bound = self.partners.active if self.market.exchanges else []
         trust = [self.partners.trust.trust(c.buyer, c.seller) for c in bound]
         self.records.append(StepRecord(
             step=acc.step,
