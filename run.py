@@ -134,7 +134,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     write_run(result, out)
     if not args.quiet:
         print(render(result.summary))
-    print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, config.toml)")
+    print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, production.parquet, "
+          f"config.toml)")
     return 0
 
 

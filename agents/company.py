@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 class Company(mesa.Agent):
     """An autonomous company with processes, storage and outside options.
 
-    Each step it runs every process that is profitable at outside prices, at its capacity times
-    a random daily load, and posts one order per resource for its net surplus or need after
-    using its own by-products and stock.
+    Each step it decides how much of each process to run (`agents.decisions`), up to its
+    capacity times a random daily load, and posts one order per resource for its net surplus or
+    need after using its own by-products and stock.
     """
 
     def __init__(self, model: "ParkModel", index: int, spec: CompanySpec, strategy: Strategy, tactic: Tactic):
@@ -45,6 +45,8 @@ class Company(mesa.Agent):
         self._cv = np.array([p.variability for p in spec.processes], dtype=float)
         self._uses = frozenset(r for p in spec.processes for r in p.inputs)
         self._profiled = any(p.seasonal or p.weekend != 1.0 or p.campaign_on for p in spec.processes)
+        # Sale prices of the processes now: the file's until the model passes costs on (`agents.pricing`).
+        self.sale = np.array([p.sale_price for p in spec.processes], dtype=float)
 
     @property
     def uses(self) -> frozenset[str]:
@@ -55,34 +57,19 @@ class Company(mesa.Agent):
     def name(self) -> str:
         return self.spec.name
 
-    def margins(self, ledger: Ledger) -> np.ndarray:
-        """Per-unit margin of each process when every input is bought and every by-product
-        disposed of outside the park: the company's worst case."""
-        out = []
-        for p in self._processes:
-            m = p.sale_price
-            m -= sum(q * ledger.buy_price(r) for r, q in p.inputs.items())
-            m -= sum(q * ledger.dispose_price(r) for r, q in p.byproducts.items())
-            out.append(m)
-        return np.array(out)
-
-    def plan(self, ledger: Ledger, rng: np.random.Generator, margins: np.ndarray) -> Plan:
-        """Production for this step with no profile, failure or cascade (see `nominal`)."""
-        return self.plan_from(self.nominal(rng, margins))
-
-    def nominal(self, rng: np.random.Generator, margins: np.ndarray, t: int = 0, steps_per_year: int = 365,
+    def nominal(self, rng: np.random.Generator, t: int = 0, steps_per_year: int = 365,
                 profiles: bool = False) -> np.ndarray:
-        """What each process would make this step if nothing failed: capacity x a random daily
+        """What each process could make this step if nothing failed: capacity x a random daily
         load (x the profile of the year, week and campaign). Draws one load factor per process,
         always, so the random stream does not depend on what the company decides (common random
-        numbers). A company switched `down` by hand makes nothing."""
+        numbers). A company switched `down` by hand makes nothing. How much of it the company
+        chooses to make is its production decision (`agents.decisions`)."""
         noise = rng.standard_normal(len(self._caps))
         util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
         load = np.clip(util * (1.0 + self._cv * noise), 0.0, 1.0)
         qty = self._caps * load
         if self.down:
             qty[:] = 0.0
-        qty[margins <= 0] = 0.0
         return qty
 
     def _profile(self, t: int, steps_per_year: int) -> np.ndarray:
@@ -105,12 +92,12 @@ class Company(mesa.Agent):
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
         revenue = 0.0
-        for p, q in zip(self._processes, qty):
+        for p, q, price in zip(self._processes, qty, self.sale):
             if q <= 0:
                 continue
             q = float(q)
             output[p.product] = output.get(p.product, 0.0) + q
-            revenue += q * p.sale_price
+            revenue += q * float(price)
             for r, a in p.byproducts.items():
                 byproducts[r] = byproducts.get(r, 0.0) + a * q
             for r, a in p.inputs.items():
@@ -118,7 +105,7 @@ class Company(mesa.Agent):
         return Plan(self.index, revenue, output, byproducts, inputs)
 
     def prices(self) -> np.ndarray:
-        return np.array([p.sale_price for p in self._processes])
+        return self.sale
 
     def positions(self, plan: Plan, ledger: Ledger) -> list[Order]:
         """The company's true needs and surpluses after self-use, each priced at its

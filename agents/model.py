@@ -12,6 +12,9 @@ from agents.cascade import Cascade
 from agents.company import Company
 from agents.forecast import foresight, stock_up
 from agents.cooperation import CooperationSettings
+from agents.decisions import ProductionDecisions
+from agents.pricing import ProductPrices
+from agents.production import Decision, Expectations, ProductionSettings
 from agents.operations import Maintenance, OperationsSettings, Outage
 from agents.reliability import Reliability
 from agents.imitation import imitate, starting_weights
@@ -104,10 +107,12 @@ class ParkModel(mesa.Model):
     def __init__(self, scenario: Scenario, policy: Policy | None = None,
                  market: MarketSettings | None = None, seed: int = 0,
                  cooperation: CooperationSettings | None = None, operations: OperationsSettings | None = None,
-                 events: tuple[Outage, ...] = ()):
+                 events: tuple[Outage, ...] = (), production: ProductionSettings | None = None):
         super().__init__(rng=seed)
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
+        self.run_policy = self.policy  # as configured; `policy` is this year's (carbon price path)
+        self.production = production if production is not None else ProductionSettings()
         self.market = market if market is not None else MarketSettings()
         self.cooperation = cooperation if cooperation is not None else CooperationSettings()
         # Spawned children depend only on their index, so adding a stream never shifts another.
@@ -149,7 +154,8 @@ class ParkModel(mesa.Model):
             for i, (spec, s, t) in enumerate(zip(scenario.companies, strategies, tactics))
         ]
         self._ways_changed()
-        self._margins = [c.margins(self.ledger) for c in self.companies]
+        self.year: int | None = None
+        self._setup_production(scenario)
         self.reliability = Reliability(scenario, self.operations, self.rel_rng)
         if self.operations.maintenance is Maintenance.PRESCRIPTIVE:  # the digital twin picks each stop's window
             from agents.twin import prescriptive_chooser
@@ -168,7 +174,6 @@ class ParkModel(mesa.Model):
         self._down_now = 0
         self.lost_failure_by_company = np.zeros(n)
         self.lost_cascade_by_company = np.zeros(n)
-        self._prices = [c.prices() for c in self.companies]
         self._first = self.reliability.first_of
         self.records: list[StepRecord] = []
         self.trade_log: list[Trade] = []
@@ -177,6 +182,57 @@ class ParkModel(mesa.Model):
         self.subsidies_eur = 0.0
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
+        self.output_eur = np.zeros(n)  # value of what each company made (at its sale prices)
+        # Per step, flat over every process: what it could make, what its company decided,
+        # what it made after cascades, its sale price and its outside unit cost (inputs bought
+        # and by-products disposed of outside): the production outputs.
+        self.production_log: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.record_production = True
+
+    # ------------------------------------------------------------------ prices and decisions
+    def _setup_production(self, scenario: Scenario) -> None:
+        """Pass-through prices and production decisions for these processes (at the start, and
+        again when a history run changes the processes)."""
+        pr = self.production
+        self.pricing = ProductPrices(scenario.companies, scenario.resources, pr.pass_through)
+        self.decisions = ProductionDecisions(
+            [[(p.inputs, p.byproducts) for p in c.processes] for c in scenario.companies],
+            [c._caps for c in self.companies], pr.decision)
+        if self.market.exchanges and pr.decision is Decision.EXPECTED:
+            if getattr(self, "expect", None) is None:
+                self.expect = Expectations(len(self.companies), sorted(scenario.resources), pr.memory)
+        else:
+            self.expect = None
+        self._apply_year(self.year)
+
+    def _apply_year(self, year: int | None) -> None:
+        """This year's outside prices, carbon price and sale prices (price paths and
+        pass-through, `market.paths`, `agents.pricing`); then each process's margins."""
+        park = self.park
+        sched = park.prices
+        self.year = year
+        resources = sched.resources_in(year, park.resources)
+        self.policy = self.run_policy.in_year(year)
+        self.ledger.policy = self.policy
+        self.ledger.reprice(resources)
+        if self.network.resources is not resources:
+            self.network = Network(self.network.positions, resources, self.network.pipelines, self.network.known)
+        own = park.policy.in_year(year)
+        # The reference world: the scenario's base prices under its own policy; a product with a
+        # path of its own already carries the input price paths, so only the policy is passed on.
+        base = np.array([sched.product_price(p.product, p.sale_price, year)
+                         for c in park.companies for p in c.processes], dtype=float)
+        ref_base = self.pricing.unit_cost(park.resources, own)
+        ref_now = self.pricing.unit_cost(resources, own)
+        pathed = np.array([sched.has_product_path(p.product) for c in park.companies for p in c.processes], dtype=bool)
+        reference = np.where(pathed, ref_now, ref_base) if len(base) else ref_base
+        prices = self.pricing.prices(base, resources, self.policy, reference)
+        k = 0
+        for c in self.companies:
+            m = len(c.spec.processes)
+            c.sale = prices[k:k + m].copy()
+            k += m
+        self.decisions.reclassify([c.sale for c in self.companies], self.ledger)
 
     def reprice(self, scenario: Scenario) -> None:
         """Carry on under new prices and processes: the same companies in the same order and
@@ -186,13 +242,9 @@ class ParkModel(mesa.Model):
                 or set(scenario.resources) != set(self.park.resources):
             raise ValueError("reprice: the new scenario must have the same companies (in order) and resources")
         self.park = scenario
-        resources = dict(scenario.resources)
-        self.ledger.reprice(resources)
-        self.network = Network(self.network.positions, resources, self.network.pipelines, self.network.known)
         for c, spec in zip(self.companies, scenario.companies):
             c.respec(spec)
-        self._margins = [c.margins(self.ledger) for c in self.companies]
-        self._prices = [c.prices() for c in self.companies]
+        self._setup_production(scenario)
         self.cascade.respec(scenario)
 
     def _ways_changed(self) -> None:
@@ -202,6 +254,9 @@ class ParkModel(mesa.Model):
     def step(self) -> None:
         t = self.t
         n = len(self.companies)
+        year = self.park.prices.year_of(t, self.park.steps_per_year)
+        if year != self.year:
+            self._apply_year(year)
         acc = open_step(self.ledger, t)
         plans, cut, lost_fail, lost_cascade, made = self._plan(t)
         trades: list[Trade] = []
@@ -242,7 +297,10 @@ class ParkModel(mesa.Model):
             optimum = optimal_gain(true_orders, full)
             realised = realised_gain(trades, true_orders)
             gains = gains_by_company(trades, true_orders, n)
-            left = self._left(spot_true, spot) if self.partners.known is not None else {}
+            rest = self._rest(spot_true, spot)
+            if self.expect is not None:
+                self._expect(spot_true, trades, spot, rest)
+            left = self._left(rest) if self.partners.known is not None else {}
             costs = self.partners.after_market(t, spot, left, self.coop_rng)
             search = float(costs.sum())
             extra -= costs
@@ -294,8 +352,10 @@ class ParkModel(mesa.Model):
                 cap[c] = min(cap[c], share)
         spy = self.park.steps_per_year
         first = self._first
-        nominal = [c.nominal(g, m, t, spy, ops.profiles) for c, m, g in zip(self.companies, self._margins, self.load_rngs)]
-        qty = [q * avail[first[i]:first[i] + len(q)] * cap[i] for i, q in enumerate(nominal)]
+        nominal = [c.nominal(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
+        able = [q * avail[first[i]:first[i] + len(q)] * cap[i] for i, q in enumerate(nominal)]
+        prices = [c.sale for c in self.companies]
+        qty = self._decide(t, able, prices)
         f = np.ones(len(self.companies))
         depth = np.zeros(len(self.companies), dtype=np.int64)
         if ops.cascades and self.cascade.active:
@@ -303,13 +363,22 @@ class ParkModel(mesa.Model):
         n = len(qty)
         lost_fail = np.zeros(n)
         if (avail < 1.0).any() or (cap < 1.0).any():
-            lost_fail = np.array([float((nominal[i] - qty[i]) @ self._prices[i]) for i in range(n)])
+            # What failures, stops and outages took: what the company would have decided to make
+            # with all its capacity, less what it decided with what it had.
+            hit = [i for i in range(n) if (able[i] < nominal[i]).any()]
+            would = self._decide(t, nominal, prices, only=hit)
+            lost_fail = np.array([max(0.0, float((would[i] - qty[i]) @ prices[i])) if i in set(hit) else 0.0
+                                  for i in range(n)])
         lost_cascade = np.zeros(n)
         final = qty
         if (f < 1.0).any():
-            lost_cascade = np.array([float(qty[i] @ self._prices[i]) * (1.0 - f[i]) for i in range(n)])
+            lost_cascade = np.array([float(qty[i] @ prices[i]) * (1.0 - f[i]) for i in range(n)])
             final = [q * f[i] for i, q in enumerate(qty)]
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
+        if self.record_production:
+            flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
+            self.production_log.append((t, flat(able), flat(qty), flat(final), flat(prices),
+                                        flat(self.decisions.expected_cost)))
         self.lost_failure_by_company += lost_fail
         self.lost_cascade_by_company += lost_cascade
         made = None
@@ -319,9 +388,20 @@ class ParkModel(mesa.Model):
         plans = [c.plan_from(q) for c, q in zip(self.companies, final)]
         return plans, f, lost_fail, lost_cascade, made
 
-    def _left(self, spot_true: list, spot: list[Trade]) -> dict[int, tuple[set[str], set[str]]]:
-        """What each company still had after the market: resources with surplus unsold and
-        needs unmet (it will dispose of them or buy them outside)."""
+    def _decide(self, t: int, able: list[np.ndarray], prices: list[np.ndarray], only: list[int] | None = None
+                ) -> list[np.ndarray]:
+        """Each company's production decision this step (`agents.decisions`); `only` limits the
+        work to some companies (the others' entries are what they could make)."""
+        exchanges = self.market.exchanges
+        contracts = [c for c in self.partners.contracts if c.active(t)] if exchanges and self.partners.contracts else []
+        if only is not None:
+            keep = set(only)
+            able = [a if i in keep else np.zeros_like(a) for i, a in enumerate(able)]
+        return self.decisions.decide(able, prices, self.ledger, contracts, self.expect, self.network)
+
+    @staticmethod
+    def _rest(spot_true: list, spot: list[Trade]) -> dict[tuple[int, str, Side], float]:
+        """What each company still had after the market, per resource and side."""
         rest: dict[tuple[int, str, Side], float] = {}
         for o in spot_true:
             key = (o.owner, o.resource, o.side)
@@ -329,12 +409,37 @@ class ParkModel(mesa.Model):
         for tr in spot:
             rest[(tr.seller, tr.resource, Side.SELL)] -= tr.shipped
             rest[(tr.buyer, tr.resource, Side.BUY)] -= tr.delivered
+        return rest
+
+    @staticmethod
+    def _left(rest: dict[tuple[int, str, Side], float]) -> dict[int, tuple[set[str], set[str]]]:
+        """Resources each company had surplus of unsold or needs of unmet after the market (it
+        will dispose of them or buy them outside)."""
         out: dict[int, tuple[set[str], set[str]]] = {}
         for (c, r, side), q in rest.items():
             if q > 1e-6:
                 surplus, need = out.setdefault(c, (set(), set()))
                 (surplus if side is Side.SELL else need).add(r)
         return out
+
+    def _expect(self, spot_true: list, trades: list[Trade], spot: list[Trade],
+                rest: dict[tuple[int, str, Side], float]) -> None:
+        """Companies learn from the step's spot market: what they received and sold and at
+        what price, and what was left unsold or unmet (surplus a company would have kept in its
+        own store for later use is not for the taking)."""
+        keep: dict[tuple[int, str], float] = {}
+        for o in spot_true:
+            if o.side is Side.SELL and o.price >= self.ledger.buy_price(o.resource) - 1e-9:
+                keep[(o.owner, o.resource)] = keep.get((o.owner, o.resource), 0.0) + o.quantity
+        unsold, unmet = {}, {}
+        for (c, r, side), q in rest.items():
+            if side is Side.SELL:
+                q -= keep.get((c, r), 0.0)
+                if q > 1e-6:
+                    unsold[(c, r)] = q
+            elif q > 1e-6:
+                unmet[(c, r)] = q
+        self.expect.observe(trades, spot, unsold, unmet)
 
     def _period(self, t: int) -> tuple[int, int]:
         """End of a period: negotiate contracts and pipes, imitate, refresh the operator's
@@ -444,6 +549,7 @@ class ParkModel(mesa.Model):
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
+            self.output_eur[c.index] += p.revenue
             for prod, q in p.output.items():
                 key = (c.index, prod)
                 self.output_totals[key] = self.output_totals.get(key, 0.0) + q

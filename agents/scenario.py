@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents.operations import Outage
+from market.paths import PriceSchedule
 from market.policy import Policy
 from market.resources import Resource
 
@@ -47,6 +48,7 @@ class ProcessSpec:
     mttr: float = 0.0
     maintenance_every: int = 0
     maintenance_days: int = 0
+    pass_through: float | None = None  # share of a unit-cost change passed on to the price; None: the sector's (`agents.pricing`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Scenario:
     targets: tuple[Target, ...] = ()
     origin: str = ""
     events: tuple[Outage, ...] = ()
+    prices: PriceSchedule = PriceSchedule()
 
     def company_index(self) -> dict[str, int]:
         return {c.name: i for i, c in enumerate(self.companies)}

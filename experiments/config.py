@@ -14,9 +14,11 @@ from typing import Any, get_type_hints
 
 from agents.cooperation import CHECKS as COOPERATION_CHECKS, CooperationSettings
 from agents.operations import CHECKS as OPERATIONS_CHECKS, OperationsSettings, Outage, parse_outage
+from agents.production import CHECKS as PRODUCTION_CHECKS, ProductionSettings
 from agents.scenario import Scenario
 from experiments import scenario_io
 from experiments.problems import InputError, nearest
+from market.paths import YearPath
 from market.policy import Policy
 from market.settings import MarketSettings
 
@@ -32,14 +34,17 @@ class RunConfig:
     market: MarketSettings = field(default_factory=MarketSettings)
     cooperation: CooperationSettings = field(default_factory=CooperationSettings)
     operations: OperationsSettings = field(default_factory=OperationsSettings)
+    production: ProductionSettings = field(default_factory=ProductionSettings)
     events: tuple[Outage, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
             if isinstance(v, Enum):
                 return v.value
-            if dataclasses.is_dataclass(v):
-                return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            if isinstance(v, YearPath):  # a carbon price path: {year = value}
+                return {str(y): x for y, x in v.points}
+            if dataclasses.is_dataclass(v):  # unset optional fields (None) are left out: TOML has no null
+                return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v) if getattr(v, f.name) is not None}
             if isinstance(v, tuple):
                 return [plain(x) for x in v]
             return v
@@ -63,6 +68,7 @@ _CHECKS = {
     "policy.shared_vision_co2_value": lambda v: None if v >= 0 else "must be >= 0",
     **COOPERATION_CHECKS,
     **OPERATIONS_CHECKS,
+    **PRODUCTION_CHECKS,
 }
 # Repeatable keys: each --set events.outage=NAME@STEP:DURATION adds one outage (a surprise),
 # each events.announced_outage one that partners can see coming.
@@ -85,6 +91,7 @@ def keys() -> dict[str, type]:
                 out[f"{prefix}{f.name}"] = t
     walk(RunConfig, "")
     out.pop("events", None)
+    out.pop("policy.carbon_tax_path", None)  # a scenario's; a constant policy.carbon_tax replaces it
     out[OUTAGE_KEY] = str
     out[ANNOUNCED_KEY] = str
     return out
@@ -159,6 +166,9 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
             cfg = _replace_path(cfg, ["market", group], zero)
     for key, value in values.items():
         cfg = _replace_path(cfg, key.split("."), value)
+        if key == "policy.carbon_tax":
+            # A constant carbon price for the run replaces a scenario's carbon price path.
+            cfg = _replace_path(cfg, ["policy", "carbon_tax_path"], None)
     if outages:
         cfg = dataclasses.replace(cfg, events=cfg.events + tuple(outages))
     for group in ("strategies", "tactics"):

@@ -63,7 +63,8 @@ def config_document(result: RunResult) -> dict[str, Any]:
 
 
 def write_run(result: RunResult, out: Path) -> Path:
-    """Write summary.json, timeseries.parquet, trades.parquet and config.toml into `out`."""
+    """Write summary.json, timeseries.parquet, trades.parquet, production.parquet and
+    config.toml into `out`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -71,6 +72,8 @@ def write_run(result: RunResult, out: Path) -> Path:
         (tmp / "summary.json").write_text(json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
         result.trades.to_parquet(tmp / "trades.parquet", index=False)
+        if result.production is not None:
+            result.production.to_parquet(tmp / "production.parquet", index=False)
         (tmp / "config.toml").write_text(tomli_w.dumps(config_document(result)), encoding="utf-8")
         swap_into_place(tmp, out)
     except BaseException:

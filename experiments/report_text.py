@@ -84,6 +84,23 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
             lines += ["  " + r for r in _table(["company", "kind", "what", "start", "steps", "size", "depth",
                                                 "lost EUR", "recovery"], rows, {3, 4, 5, 6, 7, 8})]
             lines.append("")
+    procs = summary.get("processes") or []
+    moved = [p for p in procs if p["share_of_steps_run"] < 0.999 or abs(p["output"] - p["baseline_output"])
+             > 0.005 * max(1.0, p["baseline_output"]) or abs(p["mean_price_eur"] - p["base_price_eur"])
+             > 0.005 * max(1e-9, abs(p["base_price_eur"]))]
+    if moved:
+        lines.append(f"Production (processes whose output or price moved, {len(moved)} of {len(procs)}; "
+                     f"every step in production.parquet)")
+        rows = [[p["company"], p["process"], f"{p['share_of_steps_run']:.0%}", _num(p["output"]),
+                 _num(p["baseline_output"]), p["unit"], f"{_num(p['base_price_eur'])} -> {_num(p['mean_price_eur'])}",
+                 _num(p["mean_outside_unit_cost_eur"])] for p in moved[:top]]
+        lines += ["  " + x for x in _table(["company", "process", "ran", "output", "baseline", "unit",
+                                            "price EUR (file -> run)", "outside cost EUR"], rows, {2, 3, 4, 7})]
+        if len(moved) > top:
+            lines.append(f"  ... and {len(moved) - top} more in summary.json")
+        lines.append("  (outside cost: a unit's inputs bought and by-products disposed of outside, taxes included;"
+                     " a process runs while price beats what it expects to pay, the park's offers included)")
+        lines.append("")
     share = summary.get("sharing")
     if share:
         lines.append(f"Sharing the park's gains (coalition game of the run's average positions, "

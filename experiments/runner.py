@@ -35,6 +35,7 @@ class RunResult:
     summary: dict[str, Any]
     timeseries: pd.DataFrame
     trades: pd.DataFrame
+    production: pd.DataFrame | None = None
 
 
 def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
@@ -42,14 +43,16 @@ def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
     model, base = models(cfg, park)
     model.run(cfg.steps, progress)
     base.run(cfg.steps, progress)
-    return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model))
+    return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model),
+                     production_frame(model))
 
 
 def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:
     """The run's model and its baseline (the same park, seed, failures and outages, with no
     exchanges between companies)."""
     def build(market):
-        return ParkModel(park, cfg.policy, market, cfg.seed, cfg.cooperation, cfg.operations, cfg.events)
+        return ParkModel(park, cfg.policy, market, cfg.seed, cfg.cooperation, cfg.operations, cfg.events,
+                         cfg.production)
     return build(cfg.market), build(dataclasses.replace(cfg.market, exchanges=False))
 
 
@@ -105,6 +108,59 @@ def _trades(model: ParkModel) -> pd.DataFrame:
     })
 
 
+def production_frame(model: ParkModel) -> pd.DataFrame:
+    """One row per process and step: what it could make (capacity x the day's load, less
+    failures and outages), what its company decided to make, what it made (after cascades),
+    its sale price and its outside unit cost (every input bought and by-product disposed of
+    outside, taxes included): a process stops when price - cost (and what the park offers)
+    no longer pays."""
+    park = model.park
+    procs = [(c.name, p) for c in park.companies for p in c.processes]
+    log = model.production_log
+    k, t = len(procs), len(log)
+    if k == 0 or t == 0:
+        return pd.DataFrame(columns=["step", "company", "process", "product", "unit", "available", "decided",
+                                     "produced", "price_eur", "outside_unit_cost_eur"])
+    cols = [np.stack([row[n] for row in log]).reshape(-1) for n in range(1, 6)]
+    company = pd.Categorical(np.tile(np.array([c for c, _ in procs], dtype=object), t))
+    return pd.DataFrame({
+        "step": np.repeat(np.array([row[0] for row in log], dtype=np.int64), k),
+        "company": company,
+        "process": pd.Categorical(np.tile(np.array([p.name for _, p in procs], dtype=object), t)),
+        "product": pd.Categorical(np.tile(np.array([p.product for _, p in procs], dtype=object), t)),
+        "unit": pd.Categorical(np.tile(np.array([p.unit for _, p in procs], dtype=object), t)),
+        "available": cols[0], "decided": cols[1], "produced": cols[2], "price_eur": cols[3],
+        "outside_unit_cost_eur": cols[4],
+    })
+
+
+def _products(model: ParkModel, base: ParkModel) -> list[dict[str, Any]]:
+    """Each process over the run: output, mean sale price (weighted by output, else plain),
+    its base price, the share of steps it ran, and the same output in the baseline."""
+    park = model.park
+    out = []
+    log, blog = model.production_log, base.production_log
+    if not log:
+        return out
+    made = np.stack([row[3] for row in log])
+    price = np.stack([row[4] for row in log])
+    cost = np.stack([row[5] for row in log])
+    bmade = np.stack([row[3] for row in blog]) if blog else np.zeros_like(made)
+    k = 0
+    for c in park.companies:
+        for p in c.processes:
+            q = made[:, k]
+            total = float(q.sum())
+            mean_price = float((q * price[:, k]).sum() / total) if total > 0 else float(price[:, k].mean())
+            out.append({"company": c.name, "process": p.name, "product": p.product, "unit": p.unit,
+                        "output": total, "baseline_output": float(bmade[:, k].sum()),
+                        "base_price_eur": p.sale_price, "mean_price_eur": mean_price,
+                        "mean_outside_unit_cost_eur": float(cost[:, k].mean()),
+                        "share_of_steps_run": float((q > 1e-9).mean())})
+            k += 1
+    return out
+
+
 def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) -> dict[str, Any]:
     names = [c.name for c in park.companies]
     flows: dict[tuple[int, int, str], float] = {}
@@ -157,7 +213,9 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         ],
         "companies": [
             {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": float(profit[c.index]),
-             "savings_eur": float(profit[c.index] - base_profit[c.index])}
+             "savings_eur": float(profit[c.index] - base_profit[c.index]),
+             "output_eur": float(model.output_eur[c.index]),
+             "baseline_output_eur": float(base.output_eur[c.index])}
             for c in model.companies
         ],
         "resources": {
@@ -169,6 +227,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
     for r, row in summary["resources"].items():
         for k in ("exchanged", "bought_outside", "disposed"):
             row.setdefault(k, 0.0)
+    summary["processes"] = _products(model, base)
     summary["targets"] = [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets]
     partners = model.partners
     summary["links_formed"] = [

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
+from market.paths import YearPath
 from market.resources import Resource
+
+
+class Coordination(str, Enum):
+    """Who plans production, storage and exchanges: each company for itself at the prices it
+    expects (`agents.production`), or a park operator's synchronised plan that the companies
+    follow, with side payments so that none is worse off than under its own plans
+    (`agents.synchronised`)."""
+
+    DECENTRALISED = "decentralised"
+    SYNCHRONISED = "synchronised"
 
 
 class GainSharing(str, Enum):
@@ -38,6 +49,10 @@ class Policy:
     peers; shared_vision_co2_value: EUR per t CO2 avoided that the programme adds to the park's
     gains on top of the carbon tax already in prices.
     gain_sharing: how the park operator shares the gains of exchange (`GainSharing`).
+    coordination: who plans production and exchanges (`Coordination`).
+    carbon_tax_path: the carbon price by calendar year (`market.paths.YearPath`), in place of
+    the constant `carbon_tax` when set (a scenario's `[policy] carbon_tax_path`); setting
+    `policy.carbon_tax` for a run replaces the path with that constant.
     """
 
     carbon_tax: float = 0.0
@@ -51,6 +66,14 @@ class Policy:
     shared_vision_imitation: bool = False
     shared_vision_co2_value: float = 0.0
     gain_sharing: GainSharing = GainSharing.MARKET
+    coordination: Coordination = Coordination.DECENTRALISED
+    carbon_tax_path: YearPath | None = None
+
+    def in_year(self, year: int | None) -> "Policy":
+        """This policy with the carbon price of `year` (itself when it has no path)."""
+        if self.carbon_tax_path is None or year is None:
+            return self
+        return replace(self, carbon_tax=self.carbon_tax_path.at(year))
 
     def buy_tax(self, r: Resource) -> float:
         """Tax paid on one unit of `r` bought outside the park."""

@@ -26,7 +26,8 @@ def test_simulate_writes_the_documented_outputs(tmp_path):
     out = tmp_path / "run"
     r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "20", "--seed", "3", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "summary.json", "timeseries.parquet", "trades.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "production.parquet", "summary.json",
+                                                     "timeseries.parquet", "trades.parquet"]
     s = json.loads((out / "summary.json").read_text())
     assert (s["scenario"], s["steps"], s["seed"]) == ("example", 20, 3)
     for key in ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
@@ -42,6 +43,12 @@ def test_simulate_writes_the_documented_outputs(tmp_path):
     assert trades["delivered"].sum() == pytest.approx(sum(f["quantity"] for f in s["flows"]))
     config = (out / "config.toml").read_text()
     assert "seed = 3" in config and "[provenance.versions]" in config
+    prod = pd.read_parquet(out / "production.parquet")
+    assert len(prod) == 20 * sum(len(c["processes"]) for c in [{"processes": [p for p in s["processes"]
+                                                                           if p["company"] == n["name"]]}
+                                                               for n in s["companies"]])
+    assert (prod["produced"] <= prod["decided"] + 1e-9).all() and (prod["decided"] <= prod["available"] + 1e-9).all()
+    assert {"output_eur", "baseline_output_eur"} <= set(s["companies"][0])
 
 
 def test_set_changes_the_policy_and_is_recorded(tmp_path):

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from agents.model import ParkModel
+from agents.production import Decision, ProductionSettings
 from agents.scenario import CompanySpec, ProcessSpec, Scenario
 from experiments.config import RunConfig
 from experiments.runner import simulate
@@ -22,8 +23,9 @@ from tests.strategies import parks
 TOL = 1e-6
 
 
-def config(park: Scenario, steps: int, seed: int) -> RunConfig:
-    return RunConfig(scenario=park.name, steps=steps, seed=seed, policy=park.policy)
+def config(park: Scenario, steps: int, seed: int, decision: str = "expected") -> RunConfig:
+    return RunConfig(scenario=park.name, steps=steps, seed=seed, policy=park.policy,
+                     production=ProductionSettings(decision=Decision(decision)))
 
 
 @settings(max_examples=25, deadline=None)
@@ -41,15 +43,18 @@ def test_every_trade_beats_both_outside_options(park, steps, seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(parks(), st.integers(0, 2**16))
-def test_no_company_produces_beyond_capacity_or_at_a_loss(park, seed):
+@given(parks(), st.integers(0, 2**16), st.sampled_from(["expected", "outside"]))
+def test_no_company_produces_beyond_capacity_or_at_a_certain_loss(park, seed, decision):
     """Each process (each has its own product in generated parks) makes at most its capacity
-    per step, and nothing at all if it loses money when every input is bought and every
+    per step, and nothing at all if it loses money even on the park's best terms (inputs at
+    the lowest price a seller would take, by-products at their buyers' outside price); judged
+    at outside prices alone, nothing if it loses money when every input is bought and every
     by-product disposed of outside."""
-    model = ParkModel(park, seed=seed)
+    model = ParkModel(park, seed=seed, production=ProductionSettings(decision=Decision(decision)))
     caps = {(i, p.product): p.capacity for i, c in enumerate(park.companies) for p in c.processes}
+    bound = model.decisions.worst if decision == "outside" else model.decisions.best
     margins = {(c.index, p.product): m for c in model.companies
-               for p, m in zip(park.companies[c.index].processes, c.margins(model.ledger))}
+               for p, m in zip(park.companies[c.index].processes, bound[c.index])}
     before: dict = {}
     for _ in range(12):
         model.step()
@@ -64,11 +69,13 @@ def test_no_company_produces_beyond_capacity_or_at_a_loss(park, seed):
 @settings(max_examples=25, deadline=None)
 @given(parks(storable=False), st.integers(10, 20), st.integers(0, 2**16))
 def test_without_storage_exchange_never_costs_the_park(park, steps, seed):
-    """With nothing storable, a step with exchanges differs from its baseline only in the
-    trades (same loads, same plans): each unit shipped is one the seller would have disposed
-    of, each unit delivered one the buyer would have bought. So the park's savings in every
-    step equal its gains from trade, which truthful bids keep >= 0."""
-    result = simulate(config(park, steps, seed), park)
+    """With nothing storable and production judged at outside prices, a step with exchanges
+    differs from its baseline only in the trades (same loads, same plans): each unit shipped is
+    one the seller would have disposed of, each unit delivered one the buyer would have bought.
+    So the park's savings in every step equal its gains from trade, which truthful bids keep
+    >= 0. (When companies produce on what they expect of the park, a plant that runs only
+    thanks to it adds its own profit, or its loss when the park lets it down.)"""
+    result = simulate(config(park, steps, seed, decision="outside"), park)
     ts = result.timeseries
     size = TOL * max(1.0, ts["profit_eur"].abs().max(), ts["baseline_profit_eur"].abs().max())
     assert (ts["savings_vs_baseline_eur"] >= -size).all()
@@ -126,7 +133,7 @@ def test_same_seed_same_run(park, seed):
 def test_another_seed_another_run_when_loads_vary(park, seed):
     model = ParkModel(park, seed=seed)
     varies = any(p.variability > 0 and m > 0 for c in model.companies
-                 for p, m in zip(park.companies[c.index].processes, c.margins(model.ledger)))
+                 for p, m in zip(park.companies[c.index].processes, model.decisions.worst[c.index]))
     assume(varies)
     one = simulate(config(park, 10, seed), park)
     two = simulate(config(park, 10, seed + 1), park)

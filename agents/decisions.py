@@ -1,0 +1,205 @@
+"""Each company's production decision of the step, for the whole park (`agents.production`
+has the rule and the solvers; this module gathers what each company knows: its contracts, its
+expectations, what it can see of the park).
+
+Most processes never need the tiers: one that pays with every input bought and every
+by-product disposed of outside (its worst case) runs at full load, and one that loses money
+even if inputs came free of charge at the lowest price any seller would take and every
+by-product fetched its buyer's outside price (its best case) never runs. Only the processes in
+between, and those of companies bound by a contract, are decided from tiers, so a park of
+1,000 companies decides in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from agents.production import EPS, Decision, Expectations, Tier, best_level, best_levels
+from market.call import reach_km
+from market.contracts import Contract
+from market.network import Network
+from market.settlement import Ledger
+
+INF = float("inf")
+
+
+class ProductionDecisions:
+    """The decisions of every company of a park. `processes[i]` is company i's list of
+    (inputs, by-products) dicts per process; `prices[i]` its sale prices (set by the model
+    whenever they change, with `reclassify`)."""
+
+    def __init__(self, processes: Sequence[Sequence[tuple[dict[str, float], dict[str, float]]]],
+                 caps: Sequence[np.ndarray], decision: Decision):
+        self.processes = [list(p) for p in processes]
+        self.caps = caps
+        self.decision = decision
+        self.fixed: list[np.ndarray] = []  # per company: 1 full, 0 off, -1 decided from tiers
+        self.worst: list[np.ndarray] = []
+        self.best: list[np.ndarray] = []
+        self.expected_cost: list[np.ndarray] = [np.zeros(len(p)) for p in self.processes]
+
+    def reclassify(self, prices: Sequence[np.ndarray], ledger: Ledger) -> None:
+        """Worst and best margins of every process under the current prices."""
+        self.fixed, self.worst, self.best = [], [], []
+        for procs, price in zip(self.processes, prices):
+            worst = np.array([p - sum(q * ledger.buy_price(r) for r, q in ins.items())
+                              - sum(q * ledger.dispose_price(r) for r, q in outs.items())
+                              for p, (ins, outs) in zip(price, procs)], dtype=float).reshape(-1)
+            best = np.array([p + sum(q * ledger.dispose_price(r) for r, q in ins.items())
+                             + sum(q * ledger.park_buy_value(r) for r, q in outs.items())
+                             for p, (ins, outs) in zip(price, procs)], dtype=float).reshape(-1)
+            fixed = np.where(worst > 0, 1, np.where(best <= 0, 0, -1)).astype(np.int8)
+            if self.decision is Decision.OUTSIDE:
+                fixed = (worst > 0).astype(np.int8)
+            self.fixed.append(fixed)
+            self.worst.append(worst)
+            self.best.append(best)
+        self.expected_cost = [p - w for p, w in zip(prices, self.worst)]
+
+    def decide(self, avail: Sequence[np.ndarray], prices: Sequence[np.ndarray], ledger: Ledger,
+               contracts: Sequence[Contract], expect: Expectations | None, network: Network | None) -> list[np.ndarray]:
+        """Each company's production per process this step, given what each process can make
+        (`avail`). Without expectations (the baseline, or decision "outside") every process is
+        judged at outside prices."""
+        out = [a * (f == 1) for a, f in zip(avail, self.fixed)]
+        if expect is None:
+            return out
+        bound = defaultdict(list)
+        for c in contracts:
+            bound[c.seller].append(c)
+            bound[c.buyer].append(c)
+        todo = [i for i, f in enumerate(self.fixed) if (f < 0).any() or (i in bound and len(f))]
+        if not todo:
+            return out
+        opp = self._opportunities(todo, avail, ledger, expect, network)
+        for i in todo:
+            procs = self.processes[i]
+            resources = sorted({r for ins, outs in procs for r in (*ins, *outs)})
+            t_in, t_out = {}, {}
+            for r in resources:
+                t_in[r], t_out[r] = self._tiers(i, r, ledger, bound.get(i, ()), expect, opp)
+            caps = avail[i]
+            if len(procs) == 1:
+                ins, outs = procs[0]
+                terms = []
+                for r in resources:
+                    net = ins.get(r, 0.0) - outs.get(r, 0.0)
+                    if net > EPS:
+                        terms.append((net, t_in[r]))
+                    elif net < -EPS:
+                        terms.append((-net, t_out[r]))
+                level = best_level(float(prices[i][0]), float(caps[0]), terms) if caps[0] > 0 else 0.0
+                out[i] = np.array([level])
+            else:
+                net = np.array([[ins.get(r, 0.0) - outs.get(r, 0.0) for r in resources] for ins, outs in procs])
+                out[i] = best_levels(np.asarray(prices[i], dtype=float), caps, net,
+                                     [t_in[r] for r in resources], [t_out[r] for r in resources])
+        return out
+
+    def _tiers(self, i: int, r: str, ledger: Ledger, contracts: Sequence[Contract], expect: Expectations,
+               opp: dict) -> tuple[list[Tier], list[Tier]]:
+        """Company i's sources of r, cheapest first, and outlets, best first."""
+        t_in: list[Tier] = []
+        t_out: list[Tier] = []
+        bought = shipped = 0.0
+        for c in contracts:
+            if c.resource != r:
+                continue
+            if c.buyer == i:
+                # Taking a contracted unit costs its price; not taking it costs the penalty.
+                t_in.append((c.terms.quantity, -(c.terms.price - c.terms.penalty)))
+                bought += c.terms.quantity
+            if c.seller == i:
+                t_out.append((c.terms.quantity / c.share,
+                              (c.terms.price + c.terms.penalty) * c.share - c.cost))
+                shipped += c.terms.quantity / c.share
+        spot = expect.inputs(i, r, bought)
+        if spot is not None:
+            t_in.append(spot)
+        spot = expect.outlets(i, r, shipped)
+        if spot is not None:
+            t_out.append(spot)
+        if (i, r, "in") in opp:
+            t_in.append(opp[(i, r, "in")])
+        if (i, r, "out") in opp:
+            t_out.append(opp[(i, r, "out")])
+        t_in.append((INF, -ledger.buy_price(r)))
+        t_out.append((INF, -ledger.dispose_price(r)))
+        t_in.sort(key=lambda t: -t[1])
+        t_out.sort(key=lambda t: -t[1])
+        return t_in, t_out
+
+    def _opportunities(self, todo: Sequence[int], avail: Sequence[np.ndarray], ledger: Ledger,
+                       expect: Expectations, network: Network | None) -> dict:
+        """What the companies deciding from tiers can see of the park beyond their own trade:
+        surplus others could not sell that could reach them (for their inputs) and needs
+        others bought outside that they could serve (for their by-products), each priced at
+        half the pair's gain and shared among the companies that could take it in proportion
+        to what they could use. `network` carries who knows whom (information sharing)."""
+        out: dict = {}
+        if network is None:
+            return out
+        want_in: dict[str, dict[int, float]] = defaultdict(dict)
+        want_out: dict[str, dict[int, float]] = defaultdict(dict)
+        for i in todo:
+            for (ins, outs), cap, f in zip(self.processes[i], avail[i], self.fixed[i]):
+                if f == 1:
+                    continue
+                for r, q in ins.items():
+                    want_in[r][i] = want_in[r].get(i, 0.0) + q * float(cap)
+                for r, q in outs.items():
+                    want_out[r][i] = want_out[r].get(i, 0.0) + q * float(cap)
+        col = expect.col
+        for r, wants in want_in.items():
+            k = col[r]
+            sellers = np.flatnonzero(expect.unsold[:, k] > EPS)
+            if len(sellers):
+                self._match(out, r, "in", sellers, np.array(sorted(wants)), wants, expect.unsold[sellers, k],
+                            ledger, network)
+        for r, wants in want_out.items():
+            k = col[r]
+            buyers = np.flatnonzero(expect.unmet[:, k] > EPS)
+            if len(buyers):
+                self._match(out, r, "out", np.array(sorted(wants)), buyers, wants, expect.unmet[buyers, k],
+                            ledger, network)
+        return out
+
+    @staticmethod
+    def _match(out: dict, r: str, side: str, sellers: np.ndarray, buyers: np.ndarray, wants: dict[int, float],
+               amount: np.ndarray, ledger: Ledger, network: Network) -> None:
+        bid = ledger.park_buy_value(r)
+        ask = -ledger.dispose_price(r)
+        e = network.edges(r, sellers, buyers, max_km=reach_km(network, r, np.array([ask]), np.array([bid])))
+        if len(e.i) == 0:
+            return
+        gain = e.share * bid - ask - e.cost  # per unit shipped
+        ok = gain > EPS
+        ei, ej, share, gain = e.i[ok], e.j[ok], e.share[ok], gain[ok]
+        if len(ei) == 0:
+            return
+        if side == "in":
+            # Surplus of seller ei shared among the candidate buyers ej that reach it.
+            w = np.array([wants[int(b)] for b in buyers[ej]])
+            total = np.zeros(len(sellers))
+            np.add.at(total, ei, w)
+            q = amount[ei] * w / np.maximum(total[ei], EPS) * share  # delivered
+            price = bid - gain / (2.0 * share)  # per unit delivered
+            who = buyers[ej]
+        else:
+            w = np.array([wants[int(s)] for s in sellers[ei]])
+            total = np.zeros(len(buyers))
+            np.add.at(total, ej, w)
+            q = amount[ej] * w / np.maximum(total[ej], EPS) / share  # shipped
+            price = -(ask + gain / 2.0)  # minus the net value per unit shipped
+            who = sellers[ei]
+        qty: dict[int, float] = defaultdict(float)
+        money: dict[int, float] = defaultdict(float)
+        for c, qq, pp in zip(who.tolist(), q.tolist(), price.tolist()):
+            qty[c] += qq
+            money[c] += qq * pp
+        for c, qq in qty.items():
+            if qq > EPS:
+                out[(c, r, side)] = (qq, -money[c] / qq)
