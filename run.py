@@ -129,7 +129,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from experiments.report_text import render
 
     out = args.out or Path("results") / f"{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}-seed{cfg.seed}"
-    with tqdm(total=2 * cfg.steps, desc=f"{park.name}", unit="step", leave=False, disable=None) as bar:
+    with tqdm(total=runner.steps_to_run(cfg, park), desc=f"{park.name}", unit="step", leave=False, disable=None) as bar:
         result = runner.simulate(cfg, park, bar)
     write_run(result, out)
     if not args.quiet:

@@ -15,6 +15,7 @@ from agents.cooperation import CooperationSettings
 from agents.decisions import ProductionDecisions
 from agents.pricing import ProductPrices
 from agents.production import Decision, Expectations, ProductionSettings
+from agents.synchronised import Operator
 from agents.operations import Maintenance, OperationsSettings, Outage
 from agents.reliability import Reliability
 from agents.imitation import imitate, starting_weights
@@ -27,7 +28,7 @@ from agents.traders import ParkTraders
 from market import sharing
 from market.network import Network, Pipeline
 from market.orders import MarketEvent, Order, Side, Trade
-from market.policy import GainSharing, Policy
+from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.settlement import Ledger, StepAccount, book, open_step, settle
 from market.welfare import gains_by_company, optimal_gain, realised_gain
@@ -156,6 +157,9 @@ class ParkModel(mesa.Model):
         self._ways_changed()
         self.year: int | None = None
         self._setup_production(scenario)
+        # Under synchronised planning the park operator plans production and exchanges.
+        self.operator = (Operator(self) if self.market.exchanges and self.policy.coordination is Coordination.SYNCHRONISED
+                         else None)
         self.reliability = Reliability(scenario, self.operations, self.rel_rng)
         if self.operations.maintenance is Maintenance.PRESCRIPTIVE:  # the digital twin picks each stop's window
             from agents.twin import prescriptive_chooser
@@ -183,6 +187,7 @@ class ParkModel(mesa.Model):
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
         self.output_eur = np.zeros(n)  # value of what each company made (at its sale prices)
+        self.profit_steps: list[np.ndarray] = []  # each company's profit in each step
         # Per step, flat over every process: what it could make, what its company decided,
         # what it made after cascades, its sale price and its outside unit cost (inputs bought
         # and by-products disposed of outside): the production outputs.
@@ -288,10 +293,13 @@ class ParkModel(mesa.Model):
             else:
                 orders = [self.companies[o.owner].price(o, self.ledger, self.market_rng)
                           for o in spot_true]
-            traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng)
-            spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
-            if not getattr(self.mechanism, "reports_events", False) and self._learners:
-                self._report(traders, orders, spot)
+            if self.operator is not None:
+                spot = self.operator.execute(t, spot_true)
+            else:
+                traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng)
+                spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
+                if not getattr(self.mechanism, "reports_events", False) and self._learners:
+                    self._report(traders, orders, spot)
             trades = contract_trades + spot
             full = self.network if self.network.known is None else replace(self.network, known=None)
             optimum = optimal_gain(true_orders, full)
@@ -355,12 +363,17 @@ class ParkModel(mesa.Model):
         nominal = [c.nominal(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
         able = [q * avail[first[i]:first[i] + len(q)] * cap[i] for i, q in enumerate(nominal)]
         prices = [c.sale for c in self.companies]
-        qty = self._decide(t, able, prices)
+        n = len(able)
+        if self.operator is not None:
+            up = avail * np.repeat(cap, [len(q) for q in nominal]) if n else avail
+            qty = self.operator.plan(t, able, up)
+        else:
+            qty = self._decide(t, able, prices)
         f = np.ones(len(self.companies))
         depth = np.zeros(len(self.companies), dtype=np.int64)
-        if ops.cascades and self.cascade.active:
+        # The operator's plan already routes what each company needs: no cascade within the step.
+        if ops.cascades and self.cascade.active and self.operator is None:
             f, depth = self.cascade.cut(t, qty, self.ledger)
-        n = len(qty)
         lost_fail = np.zeros(n)
         if (avail < 1.0).any() or (cap < 1.0).any():
             # What failures, stops and outages took: what the company would have decided to make
@@ -553,6 +566,7 @@ class ParkModel(mesa.Model):
             for prod, q in p.output.items():
                 key = (c.index, prod)
                 self.output_totals[key] = self.output_totals.get(key, 0.0) + q
+        self.profit_steps.append(acc.profit.copy())
         self.co2_t += acc.co2_t
         self.taxes_eur += acc.taxes
         self.subsidies_eur += acc.subsidies

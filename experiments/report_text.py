@@ -43,12 +43,28 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
         f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum (EUR {_num(k.get('optimal_gains_eur', 0.0))}), "
         f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}",
         f"  savings vs baseline     EUR {_num(k['savings_vs_baseline_eur'])}",
-        f"  CO2 avoided             {_num(k['co2_avoided_t'])} t",
+        f"  CO2 avoided             {_num(k['co2_avoided_t'])} t"
+        + (f" ({_num(k['co2_avoided_same_output_t'])} t by exchange at the same output; "
+           f"{_num(k['co2_from_output_change_t'])} t more from making more in the park)"
+           if abs(k.get("co2_from_output_change_t") or 0.0) > 0.5 else ""),
         f"  active links            {k['active_links']}",
         f"  symbiosis share         {k['symbiosis_share']:.0%} of companies in at least one exchange",
         f"  trades                  {k['trades']:,}",
         "",
     ]
+    if k.get("value_of_synchronisation_eur") is not None:
+        sync = summary.get("coordination") == "synchronised"
+        lines += [
+            "Synchronised planning (the operator's rolling plan of production, storage and exchanges, same loads)",
+            f"  profit, own decisions   EUR {_num(k['decentralised_profit_eur'])}",
+            f"  profit, synchronised    EUR {_num(k['synchronised_profit_eur'])}",
+            f"  value of synchronising  EUR {_num(k['value_of_synchronisation_eur'])}"
+            + (" (this run follows the plan)" if sync else " (this run: each company's own decisions)"),
+        ]
+        if sync:
+            lines.append(f"  side payments           EUR {_num(k['side_payments_eur'])} moved between companies so none is "
+                         f"below its own plans; operator's guarantee EUR {_num(k['operator_guarantee_eur'])}")
+        lines.append("")
     if "contracts_signed" in k:
         kept, broken = k["deliveries_kept"], k["deliveries_breached"]
         lines += [

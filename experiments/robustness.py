@@ -132,7 +132,7 @@ def _simulate(task: tuple[RunConfig, Scenario, frozenset[str]]) -> tuple[frozens
     from experiments.runner import simulate
 
     cfg, park, removed = task
-    return removed, _outcome(simulate(cfg, park).summary, park.steps_per_year / cfg.steps)
+    return removed, _outcome(simulate(cfg, park, yardstick=False).summary, park.steps_per_year / cfg.steps)
 
 
 class Runs:

@@ -13,7 +13,9 @@ from agents.model import ParkModel
 from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
+from market.policy import Coordination
 from market.settlement import closing_stock_value
+from agents.synchronised import side_payments
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
 KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
@@ -38,13 +40,40 @@ class RunResult:
     production: pd.DataFrame | None = None
 
 
-def simulate(cfg: RunConfig, park: Scenario, progress: Any = None) -> RunResult:
-    """Run the park and its baseline (same seed, exchanges off) and build the outputs."""
+def simulate(cfg: RunConfig, park: Scenario, progress: Any = None, yardstick: bool = True) -> RunResult:
+    """Run the park and its baseline (same seed, exchanges off) and build the outputs. With
+    `yardstick` (and a park no larger than `production.yardstick_max_companies`), also run the
+    other way of coordinating on the same loads: the synchronised plan beside the companies'
+    own decisions, or the reverse under `policy.coordination = "synchronised"`."""
     model, base = models(cfg, park)
+    other = yardstick_model(cfg, park) if yardstick else None
     model.run(cfg.steps, progress)
     base.run(cfg.steps, progress)
-    return RunResult(cfg, park, _summary(cfg, park, model, base), _timeseries(model, base), _trades(model),
-                     production_frame(model))
+    if other is not None:
+        other.run(cfg.steps, progress)
+    return RunResult(cfg, park, _summary(cfg, park, model, base, other), _timeseries(model, base, other),
+                     _trades(model), production_frame(model))
+
+
+def runs_yardstick(cfg: RunConfig, park: Scenario) -> bool:
+    return cfg.market.exchanges and 0 < len(park.companies) <= cfg.production.yardstick_max_companies
+
+
+def steps_to_run(cfg: RunConfig, park: Scenario) -> int:
+    """Steps `simulate` runs in all (for a progress bar)."""
+    return cfg.steps * (3 if runs_yardstick(cfg, park) else 2)
+
+
+def yardstick_model(cfg: RunConfig, park: Scenario) -> ParkModel | None:
+    """The run's other coordination on the same park, seed and loads, or None when the park is
+    above `production.yardstick_max_companies` (or exchanges are off)."""
+    if not runs_yardstick(cfg, park):
+        return None
+    flip = (Coordination.DECENTRALISED if cfg.policy.coordination is Coordination.SYNCHRONISED
+            else Coordination.SYNCHRONISED)
+    other = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, coordination=flip))
+    return ParkModel(park, other.policy, other.market, other.seed, other.cooperation, other.operations, other.events,
+                     other.production)
 
 
 def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:
@@ -61,9 +90,10 @@ def efficiency(realised: float, optimum: float) -> float:
     return realised / optimum if optimum > 1e-9 else float("nan")
 
 
-def _timeseries(model: ParkModel, base: ParkModel) -> pd.DataFrame:
+def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = None) -> pd.DataFrame:
     rows = []
-    for rec, b in zip(model.records, base.records):
+    sync = model.operator is not None
+    for n, (rec, b) in enumerate(zip(model.records, base.records)):
         row = {
             "step": rec.step,
             "gains_from_trade_eur": rec.gains_from_trade_eur,
@@ -83,6 +113,10 @@ def _timeseries(model: ParkModel, base: ParkModel) -> pd.DataFrame:
             "symbiosis_share": rec.symbiosis_share,
             **{k: getattr(rec, k) for k in EMERGENCE},
         }
+        if other is not None:
+            o = other.records[n].profit_eur
+            row["decentralised_profit_eur"] = o if sync else rec.profit_eur
+            row["synchronised_profit_eur"] = rec.profit_eur if sync else o
         for r in sorted(model.park.resources):
             row[f"exchanged_{r}"] = rec.exchanged.get(r, 0.0)
         rows.append(row)
@@ -161,7 +195,34 @@ def _products(model: ParkModel, base: ParkModel) -> list[dict[str, Any]]:
     return out
 
 
-def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) -> dict[str, Any]:
+def _synchronisation(cfg: RunConfig, model: ParkModel, other: ParkModel | None, profit: np.ndarray
+                     ) -> tuple[dict[str, Any], np.ndarray | None, np.ndarray | None]:
+    """The value of synchronisation (the synchronised plan's profit less the companies' own
+    decisions', on the same loads) and, under synchronised planning, the operator's side
+    payments and each company's profit under its own plans."""
+    keys = {"value_of_synchronisation_eur": None, "synchronised_profit_eur": None, "decentralised_profit_eur": None,
+            "side_payments_eur": None, "operator_guarantee_eur": None}
+    if other is None:
+        return keys, None, None
+    other_profit = np.array([c.profit_eur for c in other.companies]) + closing_stock_value(other.ledger)
+    sync = model.operator is not None
+    s_profit, d_profit = (profit, other_profit) if sync else (other_profit, profit)
+    keys.update(value_of_synchronisation_eur=float(s_profit.sum() - d_profit.sum()),
+                synchronised_profit_eur=float(s_profit.sum()), decentralised_profit_eur=float(d_profit.sum()))
+    if not sync:
+        return keys, None, None
+    # Per step and company; the stock left at the end is counted in the last step, as in profit.
+    s_steps = np.array(model.profit_steps)
+    d_steps = np.array(other.profit_steps)
+    s_steps[-1] += closing_stock_value(model.ledger)
+    d_steps[-1] += closing_stock_value(other.ledger)
+    pay, guarantee = side_payments(s_steps, d_steps, cfg.cooperation.period)
+    keys.update(side_payments_eur=float(np.abs(pay).sum() / 2.0), operator_guarantee_eur=guarantee)
+    return keys, pay, d_profit
+
+
+def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
+             other: ParkModel | None = None) -> dict[str, Any]:
     names = [c.name for c in park.companies]
     flows: dict[tuple[int, int, str], float] = {}
     for t in model.trade_log:
@@ -195,6 +256,8 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
         **_cooperation_kpis(model, flows, profit - base_profit),
     }
+    sync_kpis, pay, own = _synchronisation(cfg, model, other, profit)
+    kpis.update(sync_kpis)
     shocks = shock_analysis.analyse(model)
     kpis.update(shock_analysis.summary(model, shocks))
     summary: dict[str, Any] = {
@@ -204,6 +267,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         "steps": cfg.steps,
         "seed": cfg.seed,
         "mechanism": cfg.market.mechanism.value,
+        "coordination": cfg.policy.coordination.value,
         "steps_per_year": park.steps_per_year,
         "companies_count": len(names),
         "kpis": kpis,
@@ -215,7 +279,10 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
             {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": float(profit[c.index]),
              "savings_eur": float(profit[c.index] - base_profit[c.index]),
              "output_eur": float(model.output_eur[c.index]),
-             "baseline_output_eur": float(base.output_eur[c.index])}
+             "baseline_output_eur": float(base.output_eur[c.index]),
+             **({} if pay is None else {"side_payment_eur": float(pay[c.index]),
+                                        "profit_after_side_payments_eur": float(profit[c.index] + pay[c.index]),
+                                        "own_plans_profit_eur": float(own[c.index])})}
             for c in model.companies
         ],
         "resources": {
@@ -228,6 +295,18 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel) 
         for k in ("exchanged", "bought_outside", "disposed"):
             row.setdefault(k, 0.0)
     summary["processes"] = _products(model, base)
+    # CO2 of making more or less than the baseline: output that differs changes the park's CO2
+    # through its inputs and by-products, not through exchange. At the same output, the CO2
+    # avoided is what exchange alone saves (the product made or not made elsewhere is outside
+    # the park's scope, as in the published park figures).
+    change = 0.0
+    procs = [(p, proc) for p, proc in zip(summary["processes"], (q for c in park.companies for q in c.processes))]
+    for row, proc in procs:
+        intensity = (sum(q * park.resources[r].co2_virgin for r, q in proc.inputs.items())
+                     + sum(q * park.resources[r].co2_disposal for r, q in proc.byproducts.items()))
+        change += (row["output"] - row["baseline_output"]) * intensity
+    kpis["co2_from_output_change_t"] = float(change)
+    kpis["co2_avoided_same_output_t"] = float(kpis["co2_avoided_t"] + change)
     summary["targets"] = [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets]
     partners = model.partners
     summary["links_formed"] = [

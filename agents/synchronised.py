@@ -1,0 +1,251 @@
+"""Synchronised planning: a park operator plans production, storage and exchanges for the whole
+park, over a rolling horizon, and the companies follow.
+
+Each step the operator builds the park's multi-period plan (`market.sync_plan`: one LP over
+every process's output, every route, every outside purchase and disposal and every store, for
+the next `production.horizon` steps), carries out its first step and plans again the next day
+with what happened (Sethi & Sorger 1991 on rolling horizons). It knows what each process can
+make today (loads, failures and outages included) and expects the average load, with its
+seasonal and weekly profile, for the days after. The plan's exchanges are carried out as
+trades after the contracts have delivered, each unit priced at the plan's dual value of the
+resource at the receiving company (its locational marginal value, as the `planner` mechanism
+prices a single day), kept within both sides' outside options.
+
+The same plan run beside the companies' own decisions on the same loads is the yardstick of
+the value of synchronisation (`experiments.runner`); as a policy (`policy.coordination =
+"synchronised"`), the operator also pays side payments so that no company ends a period below
+what it made under its own plans (`side_payments`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from market import sync_plan
+from market.planner import Planner
+from market.orders import Order, Side, Trade
+from market.resources import Mode
+
+if TYPE_CHECKING:
+    from agents.model import ParkModel
+
+EPS = 1e-9
+
+
+class Operator:
+    """The park operator's rolling plan. `plan(t, able)` returns each company's production for
+    step t; `execute(t, orders)` turns the plan's shipments of step t into trades."""
+
+    def __init__(self, model: "ParkModel"):
+        self.model = model
+        self._edges_for: tuple | None = None
+        self._edges = None
+        self._result: sync_plan.PlanResult | None = None
+        self._keep: np.ndarray | None = None
+        self.objective_first: float = 0.0
+
+    def _routes(self):
+        """Every route the park's network offers between a company that yields (or stores) a
+        resource and one that uses it, whoever knows whom: the operator sees the whole park."""
+        m = self.model
+        net = m.network
+        key = (id(net.pipelines), len(net.pipelines), id(net.resources))
+        if self._edges_for == key:
+            return self._edges
+        pricing = m.pricing
+        col = {r: k for k, r in enumerate(pricing.resources)}
+        first = np.cumsum([0] + [len(c.spec.processes) for c in m.companies])
+        owner = np.repeat(np.arange(len(m.companies)), np.diff(first))
+        made = pricing.byproducts > 0
+        used = pricing.inputs > 0
+        stores = {(c, r) for (c, r) in m.ledger.stores}
+        ef, et, er, es, ec, ed = [], [], [], [], [], []
+        full = net if net.known is None else replace(net, known=None)
+        for r, k in col.items():
+            sellers = np.unique(np.concatenate([owner[made[:, k]], [c for c, rr in stores if rr == r]]).astype(np.int64))
+            buyers = np.unique(owner[used[:, k]]).astype(np.int64)
+            if len(sellers) == 0 or len(buyers) == 0:
+                continue
+            res = net.resources[r]
+            max_km = np.inf
+            if res.transport is not Mode.PIPELINE and res.transport_cost > 0:
+                bid = m.ledger.park_buy_value(r)
+                ask = -m.ledger.dispose_price(r)
+                max_km = max(0.0, bid - ask) / res.transport_cost
+            e = full.edges(r, sellers, buyers, max_km=max_km)
+            if len(e.i) == 0:
+                continue
+            ef.append(sellers[e.i])
+            et.append(buyers[e.j])
+            er.append(np.full(len(e.i), k))
+            es.append(e.share)
+            ec.append(e.cost)
+            ed.append(e.distance)
+        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dtype=dt))  # noqa: E731
+        self._edges = (cat(ef, np.int64), cat(et, np.int64), cat(er, np.int64), cat(es, float), cat(ec, float),
+                       cat(ed, float))
+        self._edges_for = key
+        return self._edges
+
+    def problem(self, t: int, able: list[np.ndarray], up: np.ndarray) -> sync_plan.PlanProblem:
+        m = self.model
+        h = m.production.horizon
+        pricing = m.pricing
+        names = pricing.resources
+        ledger = m.ledger
+        spy = m.park.steps_per_year
+        today = np.concatenate(able) if able else np.zeros(0)
+        cap = np.empty((len(today), h))
+        cap[:, 0] = today
+        if h > 1:
+            # Later days: the average load (with its profile), on the equipment up today (`up`:
+            # each process's share of capacity not stopped by failures, maintenance or outages).
+            for d in range(1, h):
+                expect = []
+                for c in m.companies:
+                    util = c._util * c._profile(t + d, spy) if m.operations.profiles and c._profiled else c._util
+                    expect.append(c._caps * np.clip(util, 0.0, 1.0) * (0.0 if c.down else 1.0))
+                cap[:, d] = (np.concatenate(expect) if expect else np.zeros(0)) * up
+        price = np.repeat(np.concatenate([c.sale for c in m.companies])[:, None], h, axis=1) if len(today) else np.zeros((0, h))
+        buy = np.array([ledger.buy_price(r) for r in names])
+        dispose = np.array([ledger.dispose_price(r) for r in names])
+        can_buy = np.array([ledger.resources[r].substitute for r in names], dtype=bool)
+        ef, et, er, es, ec, _ = self._routes()
+        col = {r: k for k, r in enumerate(names)}
+        skeys = sorted(ledger.stores)
+        stores = [ledger.stores[key] for key in skeys]
+        first = np.cumsum([0] + [len(c.spec.processes) for c in m.companies])
+        owner = np.repeat(np.arange(len(m.companies)), np.diff(first))
+        return sync_plan.PlanProblem(
+            horizon=h, proc_company=owner, capacity=cap, price=price,
+            inputs=pricing.inputs, byproducts=pricing.byproducts,
+            buy_price=np.repeat(buy[:, None], h, axis=1), can_buy=can_buy,
+            dispose_price=np.repeat(dispose[:, None], h, axis=1),
+            edge_from=ef, edge_to=et, edge_resource=er, edge_share=es, edge_cost=ec,
+            subsidy=m.policy.exchange_subsidy,
+            store_company=np.array([c for c, _ in skeys], dtype=np.int64),
+            store_resource=np.array([col[r] for _, r in skeys], dtype=np.int64),
+            store_capacity=np.array([s.capacity for s in stores], dtype=float),
+            store_level=np.array([s.level for s in stores], dtype=float),
+            store_hold=np.array([ledger.resources[r].holding_cost for _, r in skeys], dtype=float),
+            store_decay=np.array([ledger.resources[r].decay for _, r in skeys], dtype=float),
+        )
+
+    def _one_way(self, pb: sync_plan.PlanProblem, able: list[np.ndarray]) -> sync_plan.PlanProblem:
+        """A company that both makes and uses a resource uses its own first (as settlement
+        does), so it either has some left to ship or dispose of, or needs more to receive or
+        buy, never both: its side is fixed from what it can make today (net surplus: it may
+        only ship or dispose of; net need: only receive or buy, unless it has a store)."""
+        x = np.concatenate(able) if able else np.zeros(0)
+        n = len(self.model.companies)
+        net = np.zeros((n, pb.inputs.shape[1]))
+        np.add.at(net, pb.proc_company, (pb.byproducts - pb.inputs) * x[:, None])
+        mixed = np.zeros_like(net, dtype=bool)
+        np.logical_or.at(mixed, pb.proc_company, pb.byproducts > 0)
+        uses = np.zeros_like(mixed)
+        np.logical_or.at(uses, pb.proc_company, pb.inputs > 0)
+        mixed &= uses
+        if not mixed.any():
+            return pb
+        r = pb.edge_resource
+        bad_out = mixed[pb.edge_from, r] & (net[pb.edge_from, r] < 0)
+        bad_in = mixed[pb.edge_to, r] & (net[pb.edge_to, r] >= 0)
+        keep = ~(bad_out | bad_in)
+        self._keep = keep
+        stored = {(int(c), int(k)) for c, k in zip(pb.store_company, pb.store_resource)}
+        closed = [(c, k, 0 if net[c, k] >= 0 else 1) for c, k in zip(*np.nonzero(mixed))
+                  if net[c, k] >= 0 or (int(c), int(k)) not in stored]
+        return replace(pb, edge_from=pb.edge_from[keep], edge_to=pb.edge_to[keep], edge_resource=r[keep],
+                       edge_share=pb.edge_share[keep], edge_cost=pb.edge_cost[keep],
+                       closed_nodes=np.array(closed, dtype=np.int64).reshape(-1, 3))
+
+    def plan(self, t: int, able: list[np.ndarray], up: np.ndarray) -> list[np.ndarray]:
+        """Each company's production this step under the operator's plan."""
+        self._keep = None
+        res = sync_plan.solve(self._one_way(self.problem(t, able, up), able))
+        self._result = res
+        self.objective_first = res.profit_first
+        x = res.production[:, 0]
+        out, k = [], 0
+        for a in able:
+            out.append(np.minimum(x[k:k + len(a)], a))
+            k += len(a)
+        return out
+
+    def execute(self, t: int, orders: list[Order]) -> list[Trade]:
+        """The plan's shipments of step t as trades, within what each company has left after
+        its contracts delivered, each priced at the plan's value of the resource at the buyer
+        (kept between the seller's and the buyer's outside options)."""
+        res = self._result
+        if res is None:
+            return []
+        ef, et, er, es, ec, ed = self._routes()
+        if self._keep is not None:
+            ef, et, er, es, ec, ed = (a[self._keep] for a in (ef, et, er, es, ec, ed))
+        flow = res.flow[:, 0] if res.flow.size else np.zeros(0)
+        names = self.model.pricing.resources
+        ledger = self.model.ledger
+        supply: dict[tuple[int, str], float] = {}
+        demand: dict[tuple[int, str], float] = {}
+        for o in orders:
+            book = supply if o.side is Side.SELL else demand
+            book[(o.owner, o.resource)] = book.get((o.owner, o.resource), 0.0) + o.quantity
+        trades = []
+        for e in np.flatnonzero(flow > EPS):
+            a, b, r = int(ef[e]), int(et[e]), names[int(er[e])]
+            share = float(es[e])
+            ship = min(float(flow[e]), supply.get((a, r), 0.0), demand.get((b, r), 0.0) / share)
+            if ship <= EPS:
+                continue
+            supply[(a, r)] -= ship
+            demand[(b, r)] -= ship * share
+            cost = float(ec[e]) * ship
+            bid = ledger.park_buy_value(r)
+            floor = (-ledger.dispose_price(r) * ship + cost) / (ship * share)  # the seller's outside option
+            value = res.value_at(b, int(er[e]))
+            price = min(bid, max(floor, value if value is not None else bid))
+            trades.append(Trade(t, a, b, r, ship, ship * share, price, cost, float(ed[e])))
+        # What the plan could not route as it meant (its day differed from the plan's view of
+        # it) is matched at the day's optimum, priced at its dual values.
+        left = [o2 for o2 in (self._left(o, supply, demand) for o in orders) if o2 is not None]
+        if left:
+            net = self.model.network
+            full = net if net.known is None else replace(net, known=None)
+            trades += Planner().clear(left, full, t, self.model.market_rng)
+        return trades
+
+    @staticmethod
+    def _left(o: Order, supply: dict, demand: dict) -> Order | None:
+        """`o` cut to what its owner still has of the resource (one order per owner, resource and
+        side takes the rest; a second order of the same kind gets what the first left)."""
+        book = supply if o.side is Side.SELL else demand
+        key = (o.owner, o.resource)
+        q = min(o.quantity, book.get(key, 0.0))
+        if q <= EPS:
+            return None
+        book[key] -= q
+        return replace(o, quantity=q)
+
+
+def side_payments(synchronised: np.ndarray, own: np.ndarray, period: int) -> tuple[np.ndarray, float]:
+    """The operator's side payments to each company under synchronised planning, settled every
+    `period` steps: each company first gets back what following the plan cost it against its
+    own plans on the same loads (`own`, steps x companies of profit), then an equal share of the
+    park's gain from synchronising in that period (the symmetric Nash bargaining solution with
+    the companies' own plans as the disagreement point: Nash 1950, Econometrica 18(2)). When
+    the plan did worse than the companies' own plans over a period, the operator makes each
+    whole and bears the difference. Returns the payments per company (summed over the run) and
+    what the operator paid out of its own pocket."""
+    steps, n = synchronised.shape
+    pay = np.zeros(n)
+    guarantee = 0.0
+    for start in range(0, steps, max(1, period)):
+        s = synchronised[start:start + period].sum(axis=0)
+        d = own[start:start + period].sum(axis=0)
+        gain = float(s.sum() - d.sum())
+        pay += d - s + (max(gain, 0.0) / n if n else 0.0)
+        guarantee += max(-gain, 0.0)
+    return pay, guarantee

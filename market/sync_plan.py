@@ -1,0 +1,416 @@
+"""The park operator's synchronised plan: one multi-period LP over production, exchanges and stock.
+
+The companies of the park decide on their own: each plans its processes against outside prices,
+then trades what is left in the market. This module computes what a single operator who knew
+every process, route and store would do instead. Over a horizon of H periods (days) it chooses
+jointly every process's output, every shipment over the transport network, every outside
+purchase and disposal and every store level, to maximise the park's total profit, each unit
+being counted once. The plan serves as a yardstick for the decentralised outcome and as a policy
+(companies follow the operator). Used on a rolling horizon, as the model layer does, the plan
+is solved each day for the next H days, only its first period is carried out and the next day
+is planned again with the stocks that resulted (Sethi & Sorger 1991, "A theory of rolling
+horizon decision making", Annals of Operations Research 29). The LP is the multi-period
+network model of supply-chain master planning (Stadtler & Kilger, "Supply Chain Management and
+Advanced Planning", the master-planning chapter), with the by-products of one plant as inputs of
+another. It is solved by HiGHS (Huangfu & Hall 2018, Mathematical Programming Computation 10)
+through `highspy`, on the instance `market.transport` keeps per process.
+
+Nodes. A node is a pair (company c, resource r) that appears anywhere: a process of c uses or
+yields r, an edge for r starts or ends at c, or c has a store of r. Each node has, in each period
+h, one balance row (what comes in equals what goes out):
+
+    sum_p byproducts[p, r] x[p, h] + sum_{e into the node} share_e f[e, h] + buy[n, h]
+        + sum_s (1 - decay_s) y[s, h - 1]                       (store_level_s when h = 0)
+    = sum_p inputs[p, r] x[p, h] + sum_{e out of the node} f[e, h] + dispose[n, h]
+        + sum_s y[s, h]
+
+with p over the processes of c, s over the stores of c holding r, y[s, h] the stock at the end
+of period h. An outside purchase exists only at a node whose company consumes r in some process
+and where r can be bought outside (`can_buy`); a disposal only at a node whose company yields r
+as a by-product or stores r. Every variable is non-negative; x[p, h] <= capacity[p, h] and
+y[s, h] <= store_capacity[s].
+
+One more row, which the companies' market imposes too: what arrives at a node is used there.
+At every node that can send r away (an edge out, or disposal) and can receive it (an edge in,
+or an outside purchase):
+
+    sum_{e into the node} share_e f[e, h] + buy[n, h] <= sum_p inputs[p, r] x[p, h] + sum_s y[s, h]
+
+i.e. deliveries and purchases are consumed or stored, never passed on or dumped in the same
+period. By the balance this is the same as: what leaves the node (shipments and disposal) is at
+most what the node yields plus the stock it carries in. Without it the LP can be unbounded:
+with an exchange subsidy above the transport cost a unit shipped round A -> B -> A earns the
+subsidy on every lap, and with a by-product sold outside (a negative disposal price) a unit
+bought at one company could be shipped to another to be "disposed of" at a profit. With it,
+every quantity is bounded, and x = f = buy = y = 0 with the opening stock disposed of is
+always feasible, so the plan always exists.
+
+Objective (maximised), with d = discount:
+
+    sum_h d**h ( sum_p price[p, h] x[p, h] - sum_n buy_price[r(n), h] buy[n, h]
+                 - sum_n dispose_price[r(n), h] dispose[n, h]
+                 - sum_e (edge_cost[e] - subsidy * share_e) f[e, h] - sum_s store_hold[s] y[s, h] )
+
+Stock left at the end of the horizon is worth nothing. So in the last periods a store may keep
+a waste whose holding costs less than its disposal rather than dispose of it; on a rolling
+horizon that stock is planned again the next day, but a plan that must value closing stock
+(as `market.settlement.closing_stock_value` does at the end of a run) would add a terminal value.
+
+Dual values. `PlanResult.value[n]` is the dual of node n's balance row in period 0: the increase
+of the (discounted) objective per extra unit of r available at company c in period 0, counted
+like the company's own output or stock (it may be used, stored, shipped or disposed of). It is
+positive when a unit there is worth money: at a node that buys r outside with need to spare it
+is the buy price, at a node that disposes of r it is minus the disposal price. At a degenerate
+optimum it is one of the supergradients of the objective in that supply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+from scipy import sparse
+
+from market.transport import _highs_solver
+
+
+def _empty_int() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
+def _empty_float() -> np.ndarray:
+    return np.zeros(0)
+
+
+_INT_FIELDS = ("proc_company", "edge_from", "edge_to", "edge_resource", "store_company", "store_resource",
+               "closed_nodes")
+_FLOAT_FIELDS = ("capacity", "price", "inputs", "byproducts", "buy_price", "dispose_price", "edge_share",
+                 "edge_cost", "store_capacity", "store_level", "store_hold", "store_decay")
+
+
+@dataclass(frozen=True, eq=False)
+class PlanProblem:
+    """One planning problem. Quantities are in each resource's own unit (t, MWh, m3: whatever the
+    park uses for it), a process's output in units of its product, money in EUR, a period is a day.
+
+    horizon        H >= 1 periods; period 0 is the one to carry out.
+    proc_company   (P,) int: the company running each process.
+    capacity       (P, H): most units of product each process can make in each period (>= 0).
+    price          (P, H): EUR per unit of product sold (any sign).
+    inputs         (P, R): units of resource r consumed per unit of product (>= 0).
+    byproducts     (P, R): units of resource r yielded per unit of product (>= 0).
+    buy_price      (R, H): EUR per unit of r bought outside, taxes included.
+    can_buy        (R,) bool: False when r has no outside substitute.
+    dispose_price  (R, H): EUR per unit of r disposed of; negative when it is sold outside.
+    edge_from, edge_to, edge_resource  (E,) int: a route from one company to another for one
+                   resource (only routes that exist are listed).
+    edge_share     (E,): part of a shipped unit that arrives, in (0, 1].
+    edge_cost      (E,): EUR per unit shipped (>= 0).
+    subsidy        EUR paid to the receiver per unit delivered over an edge.
+    store_company, store_resource  (S,) int: who stores what.
+    store_capacity (S,): most units held at the end of a period (>= 0).
+    store_level    (S,): units held at the start of period 0 (>= 0; may exceed the capacity,
+                   the excess is then used, shipped or disposed of in period 0).
+    store_hold     (S,): EUR per unit held at the end of a period.
+    store_decay    (S,): share of the opening stock of a period lost during it, in [0, 1).
+    discount       period h's profit is weighted by discount**h (> 0).
+    closed_nodes   (K, 3) int rows (company, resource, side): no outside purchase (side 0) or no
+                   disposal (side 1) at that node, whatever else would allow it. The park model
+                   uses it where a company both makes and uses a resource and uses its own first.
+    """
+
+    horizon: int
+    proc_company: np.ndarray
+    capacity: np.ndarray
+    price: np.ndarray
+    inputs: np.ndarray
+    byproducts: np.ndarray
+    buy_price: np.ndarray
+    can_buy: np.ndarray
+    dispose_price: np.ndarray
+    edge_from: np.ndarray = field(default_factory=_empty_int)
+    edge_to: np.ndarray = field(default_factory=_empty_int)
+    edge_resource: np.ndarray = field(default_factory=_empty_int)
+    edge_share: np.ndarray = field(default_factory=_empty_float)
+    edge_cost: np.ndarray = field(default_factory=_empty_float)
+    subsidy: float = 0.0
+    store_company: np.ndarray = field(default_factory=_empty_int)
+    store_resource: np.ndarray = field(default_factory=_empty_int)
+    store_capacity: np.ndarray = field(default_factory=_empty_float)
+    store_level: np.ndarray = field(default_factory=_empty_float)
+    store_hold: np.ndarray = field(default_factory=_empty_float)
+    store_decay: np.ndarray = field(default_factory=_empty_float)
+    discount: float = 1.0
+    closed_nodes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        # Own read-only copies: the caller's arrays are neither aliased nor frozen.
+        for name in _INT_FIELDS:
+            a = np.array(getattr(self, name), dtype=np.int64, copy=True)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+        for name in _FLOAT_FIELDS:
+            a = np.array(getattr(self, name), dtype=float, copy=True)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+        cb = np.array(self.can_buy, dtype=bool, copy=True)
+        cb.setflags(write=False)
+        object.__setattr__(self, "can_buy", cb)
+        object.__setattr__(self, "horizon", int(self.horizon))
+        object.__setattr__(self, "subsidy", float(self.subsidy))
+        object.__setattr__(self, "discount", float(self.discount))
+        self._check()
+
+    def _check(self) -> None:
+        h = self.horizon
+        if h < 1:
+            raise ValueError(f"horizon must be >= 1, got {h}")
+        if not (np.isfinite(self.discount) and self.discount > 0):
+            raise ValueError(f"discount must be > 0, got {self.discount}")
+        if not np.isfinite(self.subsidy):
+            raise ValueError("subsidy must be finite")
+        if self.buy_price.ndim != 2 or self.buy_price.shape[1] != h:
+            raise ValueError(f"buy_price must be (R, {h}), got {self.buy_price.shape}")
+        r = self.buy_price.shape[0]
+        p = len(self.proc_company)
+        e = len(self.edge_from)
+        s = len(self.store_company)
+        shapes = {"proc_company": (p,), "capacity": (p, h), "price": (p, h), "inputs": (p, r),
+                  "byproducts": (p, r), "can_buy": (r,), "dispose_price": (r, h),
+                  "edge_from": (e,), "edge_to": (e,), "edge_resource": (e,), "edge_share": (e,),
+                  "edge_cost": (e,), "store_company": (s,), "store_resource": (s,),
+                  "store_capacity": (s,), "store_level": (s,), "store_hold": (s,), "store_decay": (s,),
+                  "closed_nodes": (len(self.closed_nodes), 3)}
+        for name, shape in shapes.items():
+            got = getattr(self, name).shape
+            if got != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {got}")
+        for name in _FLOAT_FIELDS:
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"{name} must be finite")
+        for name in ("capacity", "inputs", "byproducts", "edge_cost", "store_capacity", "store_level"):
+            if np.any(getattr(self, name) < 0):
+                raise ValueError(f"{name} must be >= 0")
+        for name in ("proc_company", "edge_from", "edge_to", "store_company"):
+            if np.any(getattr(self, name) < 0):
+                raise ValueError(f"{name} must hold company indices >= 0")
+        for name in ("edge_resource", "store_resource"):
+            a = getattr(self, name)
+            if np.any((a < 0) | (a >= r)):
+                raise ValueError(f"{name} must hold resource indices in [0, {r})")
+        if np.any((self.edge_share <= 0) | (self.edge_share > 1)):
+            raise ValueError("edge_share must be in (0, 1]")
+        if np.any((self.store_decay < 0) | (self.store_decay >= 1)):
+            raise ValueError("store_decay must be in [0, 1)")
+
+
+@dataclass(frozen=True, eq=False)
+class PlanResult:
+    """The optimal plan. Per-period arrays have H columns, period 0 first.
+
+    production (P, H)  units of product per process.
+    flow       (E, H)  units shipped per edge (share_e of them arrive).
+    buy        (N, H)  units bought outside per node (rows in the order of `nodes`; 0 where
+                       buying is not allowed).
+    dispose    (N, H)  units disposed of per node (0 where disposal is not allowed).
+    store      (S, H)  stock of each store at the end of each period.
+    objective          maximised profit over the horizon, discounted (EUR).
+    profit_first       profit of period 0 alone, undiscounted (EUR).
+    value      (N,)    dual value of each node's balance in period 0: EUR gained per extra unit
+                       of the resource available at that company in period 0 (positive when a
+                       unit there is worth money; e.g. the buy price where the company buys
+                       outside, minus the disposal price where it disposes).
+    nodes              (company, resource) of each node, sorted.
+    """
+
+    production: np.ndarray
+    flow: np.ndarray
+    buy: np.ndarray
+    dispose: np.ndarray
+    store: np.ndarray
+    objective: float
+    profit_first: float
+    value: np.ndarray
+    nodes: list[tuple[int, int]]
+    _index: dict[tuple[int, int], int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {n: i for i, n in enumerate(self.nodes)})
+
+    def value_at(self, company: int, resource: int) -> float | None:
+        """The period-0 value of a unit of `resource` at `company`, None if that node is not in
+        the plan (the company neither uses, yields, ships, receives nor stores it)."""
+        i = self._index.get((int(company), int(resource)))
+        return None if i is None else float(self.value[i])
+
+
+def solve(problem: PlanProblem) -> PlanResult:
+    """The park's profit-maximising plan over the problem's horizon (see the module docstring).
+    Raises RuntimeError if HiGHS does not report an optimum, which the formulation rules out
+    short of numerical trouble."""
+    pb = problem
+    H = pb.horizon
+    P, R = pb.inputs.shape
+    E = len(pb.edge_from)
+    S = len(pb.store_company)
+    hh = np.arange(H)
+
+    # Nodes: every (company, resource) pair that appears, keyed c * R + r and sorted.
+    pu, ru = np.nonzero((pb.inputs > 0) | (pb.byproducts > 0))
+    cu = pb.proc_company[pu]
+    key_u = cu * R + ru
+    key_from = pb.edge_from * R + pb.edge_resource
+    key_to = pb.edge_to * R + pb.edge_resource
+    key_s = pb.store_company * R + pb.store_resource
+    node_key = np.unique(np.concatenate([key_u, key_from, key_to, key_s]))
+    N = len(node_key)
+    nu = np.searchsorted(node_key, key_u)
+    n_from = np.searchsorted(node_key, key_from)
+    n_to = np.searchsorted(node_key, key_to)
+    n_s = np.searchsorted(node_key, key_s)
+    node_res = node_key % R if R else node_key
+    inp_u = pb.inputs[pu, ru]
+    byp_u = pb.byproducts[pu, ru]
+
+    consumes = np.zeros(N, dtype=bool)
+    consumes[nu[inp_u > 0]] = True
+    may_dispose = np.zeros(N, dtype=bool)
+    may_dispose[nu[byp_u > 0]] = True
+    may_dispose[n_s] = True
+    may_buy = consumes & pb.can_buy[node_res]
+    if len(pb.closed_nodes):
+        # Nodes where the caller rules out outside trade on one side (see `closed_nodes`).
+        key_c = pb.closed_nodes[:, 0] * R + pb.closed_nodes[:, 1]
+        at = np.searchsorted(node_key, key_c)
+        found = (at < N) & (node_key[np.minimum(at, N - 1)] == key_c)
+        buy_shut = found & (pb.closed_nodes[:, 2] == 0)
+        dispose_shut = found & (pb.closed_nodes[:, 2] == 1)
+        may_buy[at[buy_shut]] = False
+        may_dispose[at[dispose_shut]] = False
+    sends = np.zeros(N, dtype=bool)
+    sends[n_from] = True
+    receives = np.zeros(N, dtype=bool)
+    receives[n_to] = True
+    nb = np.flatnonzero(may_buy)
+    nd = np.flatnonzero(may_dispose)
+    # The arrivals row is only needed where it binds anything: elsewhere the balance implies it.
+    has_arr = (sends | may_dispose) & (receives | may_buy)
+    arr = np.full(N, -1, dtype=np.int64)
+    arr[has_arr] = np.arange(int(has_arr.sum()))
+    A = int(has_arr.sum())
+    NB, ND = len(nb), len(nd)
+
+    # Columns, block by block, each block item-major (item * H + h): x, f, buy, dispose, y.
+    o_f = P * H
+    o_b = o_f + E * H
+    o_d = o_b + NB * H
+    o_y = o_d + ND * H
+    n_col = o_y + S * H
+    n_row = (N + A) * H
+    if n_col == 0:
+        z = np.zeros((0, H))
+        return PlanResult(z, z, z, z, z, 0.0, 0.0, np.zeros(0), [])
+
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+
+    def add(row: np.ndarray, col: np.ndarray, val: np.ndarray) -> None:
+        # row, col: (k, H) or broadcastable; val broadcast to the same shape.
+        row, col = np.broadcast_arrays(row, col)
+        rows.append(row.ravel())
+        cols.append(col.ravel())
+        vals.append(np.broadcast_to(val, row.shape).ravel())
+
+    def arr_row(n: np.ndarray) -> np.ndarray:
+        return (N + arr[n])[:, None] * H + hh
+
+    # Production: net yield into its node's balance, gross consumption into the arrivals row.
+    x_col = pu[:, None] * H + hh
+    add(nu[:, None] * H + hh, x_col, (byp_u - inp_u)[:, None])
+    k = (inp_u > 0) & (arr[nu] >= 0)
+    add(arr_row(nu[k]), x_col[k], -inp_u[k][:, None])
+    # Shipments: out of the sender's balance, share_e into the receiver's (and its arrivals).
+    eidx = np.arange(E)
+    f_col = o_f + eidx[:, None] * H + hh
+    add(n_from[:, None] * H + hh, f_col, -1.0)
+    add(n_to[:, None] * H + hh, f_col, pb.edge_share[:, None])
+    k = arr[n_to] >= 0
+    add(arr_row(n_to[k]), f_col[k], pb.edge_share[k][:, None])
+    # Outside purchases and disposals.
+    b_col = o_b + np.arange(NB)[:, None] * H + hh
+    add(nb[:, None] * H + hh, b_col, 1.0)
+    k = arr[nb] >= 0
+    add(arr_row(nb[k]), b_col[k], 1.0)
+    d_col = o_d + np.arange(ND)[:, None] * H + hh
+    add(nd[:, None] * H + hh, d_col, -1.0)
+    # Stores: the closing stock leaves period h and (less decay) enters period h + 1.
+    y_col = o_y + np.arange(S)[:, None] * H + hh
+    add(n_s[:, None] * H + hh, y_col, -1.0)
+    if H > 1:
+        add(n_s[:, None] * H + hh[1:], y_col[:, :-1], (1.0 - pb.store_decay)[:, None])
+    k = arr[n_s] >= 0
+    add(arr_row(n_s[k]), y_col[k], -1.0)
+
+    a = sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n_row, n_col))
+    a.sum_duplicates()
+    a.eliminate_zeros()
+
+    disc = pb.discount ** hh
+    profit = np.concatenate([
+        (pb.price * disc).ravel(),
+        ((pb.subsidy * pb.edge_share - pb.edge_cost)[:, None] * disc).ravel(),
+        -(pb.buy_price[node_res[nb]] * disc).ravel(),
+        -(pb.dispose_price[node_res[nd]] * disc).ravel(),
+        -(pb.store_hold[:, None] * disc).ravel(),
+    ])
+    upper = np.concatenate([pb.capacity.ravel(), np.full((E + NB + ND) * H, highspy.kHighsInf),
+                            np.repeat(pb.store_capacity, H)])
+    rhs = np.zeros(N * H)
+    np.add.at(rhs, n_s * H, -(1.0 - pb.store_decay) * pb.store_level)
+    row_lower = np.concatenate([rhs, np.full(A * H, -highspy.kHighsInf)])
+    row_upper = np.concatenate([rhs, np.zeros(A * H)])
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    lp.col_cost_ = -profit  # HiGHS minimises
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data
+    h = _highs_solver()
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS found no optimal plan: {h.modelStatusToString(status)}")
+    sol = h.getSolution()
+    v = np.maximum(np.asarray(sol.col_value, dtype=float), 0.0)
+    v = np.minimum(v, upper)
+    # With the balance written supply - demand = rhs, an extra unit of supply lowers the rhs by
+    # one, so d(min -profit)/d(unit) = -dual and the value (profit per unit) is the dual itself.
+    dual = np.asarray(sol.row_dual, dtype=float)
+
+    buy = np.zeros((N, H))
+    buy[nb] = v[o_b:o_d].reshape(NB, H)
+    dispose = np.zeros((N, H))
+    dispose[nd] = v[o_d:o_y].reshape(ND, H)
+    first = np.arange(n_col) % H == 0  # every block starts at a multiple of H
+    return PlanResult(
+        production=v[:o_f].reshape(P, H),
+        flow=v[o_f:o_b].reshape(E, H),
+        buy=buy,
+        dispose=dispose,
+        store=v[o_y:].reshape(S, H),
+        objective=float(profit @ v),
+        profit_first=float(profit[first] @ v[first]),
+        value=dual[: N * H : H].copy() if N else np.zeros(0),
+        nodes=[(int(c), int(r)) for c, r in zip(node_key // R, node_res)] if R else [],
+        )

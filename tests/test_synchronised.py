@@ -1,0 +1,91 @@
+"""Synchronised planning in the park (agents.synchronised): the yardstick and the policy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.cooperation import CooperationSettings
+from agents.production import ProductionSettings
+from agents.synchronised import side_payments
+from experiments.config import RunConfig, resolve
+from experiments.runner import simulate
+from market.policy import Coordination
+from tests.strategies import parks
+from tests.test_production import _pair
+
+TOL = 1e-6
+
+
+def _config(park, steps, seed, coordination=Coordination.DECENTRALISED, contracts=True, horizon=3):
+    return RunConfig(scenario=park.name, steps=steps, seed=seed,
+                     policy=dataclasses.replace(park.policy, coordination=coordination),
+                     cooperation=CooperationSettings(contracts=contracts, imitation=False),
+                     production=ProductionSettings(horizon=horizon))
+
+
+@settings(max_examples=20, deadline=None)
+@given(parks(storable=False), st.integers(5, 12), st.integers(0, 2**16))
+def test_the_synchronised_plan_is_never_below_the_companies_own_decisions(park, steps, seed):
+    """With nothing to store and no contracts, each day stands alone: the operator's plan of
+    the day is the park's best, so on the same loads no day of the companies' own decisions
+    makes more."""
+    r = simulate(_config(park, steps, seed, contracts=False), park)
+    ts = r.timeseries
+    size = TOL * max(1.0, ts["decentralised_profit_eur"].abs().max())
+    assert (ts["synchronised_profit_eur"] >= ts["decentralised_profit_eur"] - size).all()
+    assert r.summary["kpis"]["value_of_synchronisation_eur"] >= -size * steps
+
+
+@settings(max_examples=15, deadline=None)
+@given(parks(), st.integers(5, 40), st.integers(0, 2**16))
+def test_with_side_payments_no_company_is_below_its_own_plans(park, steps, seed):
+    r = simulate(_config(park, steps, seed, coordination=Coordination.SYNCHRONISED), park)
+    assert r.summary["coordination"] == "synchronised"
+    for c in r.summary["companies"]:
+        size = TOL * max(1.0, abs(c["own_plans_profit_eur"]))
+        assert c["profit_after_side_payments_eur"] >= c["own_plans_profit_eur"] - size, c
+    pays = sum(c["side_payment_eur"] for c in r.summary["companies"])
+    # The payments balance, unless the operator had to make the companies whole out of its pocket.
+    assert pays == pytest.approx(r.summary["kpis"]["operator_guarantee_eur"], abs=1e-6 * max(1.0, abs(pays)))
+
+
+def test_side_payments_by_hand():
+    # Two companies, two periods of two steps. Period 1: the plan makes 10 more in all, but
+    # company 0 loses 4 against its own plans: it gets 4 back and each gets 5 of the 10.
+    # Period 2: the plan does 2 worse; the operator makes each whole and bears the 2.
+    own = np.array([[10.0, 10.0], [10.0, 10.0], [5.0, 5.0], [5.0, 5.0]])
+    sync = np.array([[8.0, 17.0], [8.0, 17.0], [4.0, 5.0], [4.0, 5.0]])
+    pay, guarantee = side_payments(sync, own, period=2)
+    assert pay[0] == pytest.approx(4.0 + 5.0 + 2.0)
+    assert pay[1] == pytest.approx(-14.0 + 5.0 + 0.0)
+    assert guarantee == pytest.approx(2.0)
+    assert (sync.sum(0) + pay >= own.sum(0) - 1e-9).all()
+
+
+def test_the_operator_starts_the_dependent_plant_at_once():
+    """B's blocks pay only with A's slag. The companies find that out by trading; the operator
+    plans it from the first day."""
+    park = _pair()
+    sync = simulate(_config(park, 20, 0, coordination=Coordination.SYNCHRONISED), park)
+    p = sync.production
+    first = p[(p.company == "B") & (p.step == 0)]
+    assert float(first["produced"].iloc[0]) == pytest.approx(50.0)
+    assert sync.summary["kpis"]["value_of_synchronisation_eur"] >= 0.0
+
+
+def test_kalundborg_reports_the_value_of_synchronisation():
+    cfg, park = resolve("kalundborg", 40, 0, {})
+    r = simulate(cfg, park)
+    k = r.summary["kpis"]
+    assert k["value_of_synchronisation_eur"] is not None
+    assert k["synchronised_profit_eur"] - k["decentralised_profit_eur"] == pytest.approx(k["value_of_synchronisation_eur"])
+    assert k["decentralised_profit_eur"] == pytest.approx(k["profit_eur"])
+    assert {"synchronised_profit_eur", "decentralised_profit_eur"} <= set(r.timeseries.columns)
+    # Switched off for a large park, or by the key.
+    cfg0, _ = resolve("kalundborg", 5, 0, {"production.yardstick_max_companies": 0})
+    assert simulate(cfg0, park).summary["kpis"]["value_of_synchronisation_eur"] is None
