@@ -2,11 +2,14 @@
 form links by itself, and compare them with the links that formed in reality.
 
 A history file (`scenarios/history/NAME.toml`, format in its comments) names the scenario, the
-years, an information-sharing level, a price index for some resources by year, by-products
-that only exist from some year, and the historical links. The run removes every pipeline of
-the scenario, sets the prices and by-products of each year before running its steps, and
-records when each link first formed (`agents.partnerships.LinkEvent`: a contract, a new
-pipe, or spot trade on at least half the steps of a period).
+years, an information-sharing level, the prices of past years, by-products that only exist from
+some year, and the historical links. Its `[prices]` section is a scenario's (docs/
+scenario-format.md, read by `experiments.scenario_io.parse_prices`): paths and indices by
+calendar year, which the model applies at the start of each simulated year (`market.paths`),
+as it does for any scenario. The run removes every pipeline of the scenario, adds each
+by-product in the year its plant came, and records when each link first formed
+(`agents.partnerships.LinkEvent`: a contract, a new pipe, or spot trade on at least half the
+steps of a period).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from agents.scenario import CompanySpec, Scenario
 from experiments import scenario_io
 from experiments import named_toml
 from experiments.problems import Problems
+from market.paths import PriceSchedule
 from market.settings import MarketSettings
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "history"
@@ -45,24 +49,21 @@ class Available:
 @dataclass(frozen=True)
 class History:
     name: str
-    scenario: Scenario
+    scenario: Scenario  # as its file has it; `scenario_in` gives the one a year runs
     start_year: int
     end_year: int
-    base_year: int
     information: float
-    indexed: tuple[str, ...]
-    index: dict[int, float]  # price factor by year, 1 in base_year
+    prices: PriceSchedule  # step 0 is start_year
     available: tuple[Available, ...]
     links: tuple[HistoricalLink, ...]
 
     def scenario_in(self, year: int) -> Scenario:
-        """The scenario with this year's prices and by-products, and no pipelines."""
-        f = self.index[year]
-        resources = {r: (dataclasses.replace(res, virgin_price=res.virgin_price * f) if r in self.indexed else res)
-                     for r, res in self.scenario.resources.items()}
+        """The scenario as it ran in `year`: the history's price schedule in place of the
+        scenario's, no pipelines, and only the by-products whose plants existed. Its resources
+        keep their base prices: the model applies each year's from the schedule."""
         later = {(a.company, a.byproduct) for a in self.available if year < a.year}
         companies = tuple(_without(c, {b for name, b in later if name == c.name}) for c in self.scenario.companies)
-        return dataclasses.replace(self.scenario, resources=resources, companies=companies, pipelines=())
+        return dataclasses.replace(self.scenario, companies=companies, pipelines=(), prices=self.prices)
 
 
 def _without(c: CompanySpec, byproducts: set[str]) -> CompanySpec:
@@ -77,41 +78,41 @@ def builtin_names() -> list[str]:
     return named_toml.builtin_names(HISTORY_DIR)
 
 
+HISTORY_KEYS = {
+    "scenario": scenario_io.Field("str", required=True),
+    "start_year": scenario_io.Field("int", required=True, check=scenario_io._a_year),
+    "end_year": scenario_io.Field("int", required=True, check=scenario_io._a_year),
+    "information": scenario_io.Field("number", default=0.0, check=scenario_io._between(0, 1)),
+}
+SECTIONS = ("history", "prices", "available", "links")
+
+
 def load(name_or_path: str) -> History:
     path, data = named_toml.read("history", HISTORY_DIR, name_or_path)
     p = Problems(f"history {path.name}")
     for key in data:
-        if key not in ("history", "prices", "available", "links"):
-            p.add(key, "unknown section", valid=("history", "prices", "available", "links"), got=key)
-    head = data.get("history", {})
-    for key in ("scenario", "start_year", "end_year", "base_year"):
-        if key not in head:
-            p.add(f"history.{key}", "missing (required)")
-    p.raise_if_any()
+        if key not in SECTIONS:
+            p.add(key, "unknown section", valid=SECTIONS, got=key)
+    raw_head = data.get("history", {})
+    if isinstance(raw_head, dict) and "base_year" in raw_head:  # the old format's, with its oil and cpi tables
+        raw_head = {k: v for k, v in raw_head.items() if k != "base_year"}
+        p.add("history.base_year", "a price index has its own base year now: move it to [[prices.indices]] "
+              "base_year (docs/scenario-format.md, [prices])")
+    head = scenario_io._table(p, "history", raw_head, HISTORY_KEYS) or {}
+    if None in (head.get("scenario"), head.get("start_year"), head.get("end_year")):
+        p.raise_if_any()
     park = scenario_io.load(str(head["scenario"]))
-    start, end, base = int(head["start_year"]), int(head["end_year"]), int(head["base_year"])
+    start, end, info = head["start_year"], head["end_year"], head["information"]
     if not start <= end:
         p.add("history.end_year", f"must not be before start_year {start}")
-    info = float(head.get("information", 0.0))
-    if not 0.0 <= info <= 1.0:
-        p.add("history.information", f"must be between 0 and 1, got {info}")
-    prices = data.get("prices", {})
-    indexed = tuple(prices.get("resources", ()))
-    for r in indexed:
-        if r not in park.resources:
-            p.add("prices.resources", f"unknown resource '{r}'", valid=park.resources, got=r)
-    oil = {int(y): float(v) for y, v in prices.get("oil", {}).items()}
-    cpi = {int(y): float(v) for y, v in prices.get("cpi", {}).items()}
-    index: dict[int, float] = {}
-    if indexed:
-        for y in sorted({*range(start, end + 1), base}):
-            if y not in oil or y not in cpi:
-                p.add("prices", f"year {y}: needs both prices.oil.{y} and prices.cpi.{y}")
-        if not p.items:
-            real = {y: oil[y] / cpi[y] for y in oil if y in cpi}
-            index = {y: real[y] / real[base] for y in range(start, end + 1)}
-    else:
-        index = {y: 1.0 for y in range(start, end + 1)}
+    # The history's prices, in the scenario format; step 0 is the history's first year.
+    raw_prices = data.get("prices")
+    products = {pr.product for c in park.companies for pr in c.processes}
+    prices = scenario_io.parse_prices(p, raw_prices, park.resources, products, start_year=start)
+    given = raw_prices.get("start_year") if isinstance(raw_prices, dict) else None
+    if isinstance(given, int) and given != start:
+        p.add("prices.start_year", f"must be the history's start_year {start}, got {given!r}: "
+              f"step 0 is the first year of the history; remove it or make them equal")
     names = {c.name for c in park.companies}
     available = []
     for n, a in enumerate(data.get("available", [])):
@@ -136,7 +137,8 @@ def load(name_or_path: str) -> History:
         if ok:
             links.append(HistoricalLink(int(link["year"]), link["from"], link["to"], link["resource"]))
     p.raise_if_any()
-    return History(path.stem, park, start, end, base, info, indexed, index, tuple(available), tuple(links))
+    return History(path.stem, park, start, end, info, dataclasses.replace(prices, start_year=start),
+                   tuple(available), tuple(links))
 
 
 @dataclass
@@ -158,13 +160,16 @@ class HistoryResult:
 
 def run(history: History, seed: int = 0, cooperation: CooperationSettings | None = None,
         market: MarketSettings | None = None, progress: Any = None) -> HistoryResult:
-    """Run the park year by year from no links and compare with the historical links."""
+    """Run the park year by year from no links and compare with the historical links. The model
+    applies each year's prices from the history's schedule itself; the park changes only when a
+    by-product's plant comes into service."""
     first = history.scenario_in(history.start_year)
     policy = dataclasses.replace(history.scenario.policy, information=history.information)
     model = ParkModel(first, policy, market, seed, cooperation)
     spy = first.steps_per_year
+    arrive = {a.year for a in history.available}
     for year in range(history.start_year, history.end_year + 1):
-        if year != history.start_year:
+        if year != history.start_year and year in arrive:
             model.reprice(history.scenario_in(year))
         model.run(spy, progress)
     names = [c.name for c in first.companies]

@@ -116,6 +116,15 @@ KPI_LABELS = {
     "max_cascade_size": ("Largest cascade", "companies"),
     "max_cascade_depth": ("Deepest cascade", "rounds"),
     "mean_recovery_steps": ("Mean time to recover 95 % of gains", "steps"),
+    "output_eur": ("Value of the park's output", "EUR"),
+    "baseline_output_eur": ("Value of the park's output without exchanges", "EUR"),
+    "co2_from_output_change_t": ("CO2 from making more than without exchanges", "t CO2"),
+    "co2_avoided_same_output_t": ("CO2 avoided by exchange at the same output", "t CO2"),
+    "value_of_synchronisation_eur": ("Value of synchronised planning (plan less own decisions)", "EUR"),
+    "synchronised_profit_eur": ("Profit under the synchronised plan", "EUR"),
+    "decentralised_profit_eur": ("Profit under the companies' own decisions", "EUR"),
+    "side_payments_eur": ("Side payments between companies (synchronised)", "EUR"),
+    "operator_guarantee_eur": ("Operator's guarantee paid (synchronised)", "EUR"),
 }
 # Units of the parameters, from market/policy.py; a key not here is labelled by its name alone.
 PARAMETER_UNITS = {
@@ -131,6 +140,7 @@ PARAMETER_UNITS = {
     "market.strategies.ziu": "weight", "market.strategies.zip": "weight",
     "market.strategies.roth_erev": "weight", "market.tactics.linear": "weight",
     "market.tactics.boulware": "weight", "market.tactics.conceder": "weight",
+    "production.pass_through": "share of the sector rate",
 }
 
 

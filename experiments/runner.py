@@ -254,6 +254,8 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         # null, not NaN, when nothing could be gained: JSON has no NaN, and None == None.
         "market_efficiency": None if optimum <= 1e-9 else efficiency(realised, optimum),
         "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
+        "output_eur": float(model.output_eur.sum()),
+        "baseline_output_eur": float(base.output_eur.sum()),
         **_cooperation_kpis(model, flows, profit - base_profit),
     }
     sync_kpis, pay, own = _synchronisation(cfg, model, other, profit)

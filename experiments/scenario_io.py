@@ -1,9 +1,14 @@
 """Reading scenario files (TOML) into `agents.scenario.Scenario`, with validation that reports
-every problem at once, each naming the file, the key path, what is wrong and a fix."""
+every problem at once, each naming the file, the key path, what is wrong and a fix.
+
+The `[prices]` section (price paths by calendar year, `market.paths`) is read by
+`parse_prices`, which the history files (`experiments.history`) use too, so both kinds of file
+write prices one way."""
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +16,7 @@ from typing import Any, Callable
 
 from agents.scenario import CompanySpec, PipelineSpec, ProcessSpec, Scenario, Target
 from experiments.problems import InputError, Problems
+from market.paths import PriceIndex, PriceSchedule, YearPath
 from market.policy import Policy
 from agents.operations import Outage
 from market.resources import Mode, Resource
@@ -21,7 +27,7 @@ SYNTHETIC = "synthetic"
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # str | number | int | bool | location | amounts | names | mode | metric
+    kind: str  # str | number | int | bool | location | amounts | names | list | mode | path | paths
     required: bool = False
     default: Any = None
     check: Callable[[Any], str | None] | None = None  # returns a problem or None
@@ -93,6 +99,7 @@ PROCESS_KEYS = {
     "mttr": Field("number", default=0.0, check=_at_least(0)),
     "maintenance_every": Field("int", default=0, check=_at_least(0)),
     "maintenance_days": Field("int", default=0, check=_at_least(0)),
+    "pass_through": Field("number", default=None, check=_between(0, 2)),
 }
 PIPELINE_KEYS = {
     "from": Field("str", required=True),
@@ -111,6 +118,7 @@ POLICY_KEYS = {
     "shared_vision_spread": Field("number", default=0.0, check=_between(0, 1)),
     "shared_vision_imitation": Field("bool", default=False),
     "shared_vision_co2_value": Field("number", default=0.0, check=_at_least(0)),
+    "carbon_tax_path": Field("path", default=None),
 }
 METRICS = ("flow", "exchanged", "co2_avoided", "output")
 TARGET_KEYS = {
@@ -128,7 +136,7 @@ TARGET_KEYS = {
     "company": Field("str", default=""),
     "product": Field("str", default=""),
 }
-TOP_KEYS = ("scenario", "resources", "companies", "pipelines", "policy", "targets", "events")
+TOP_KEYS = ("scenario", "resources", "companies", "pipelines", "policy", "prices", "targets", "events")
 EVENT_KEYS = {
     "company": Field("str", required=True),
     "at": Field("int", required=True, check=_at_least(0)),
@@ -137,6 +145,30 @@ EVENT_KEYS = {
     "stages": Field("list", default=None),
     "label": Field("str", default=""),
     "announced": Field("bool", default=False),
+}
+# Price paths (`market.paths`). Years are calendar years; a path outside this range is surely a
+# typo (a step number, a two-digit year), not history or a forecast.
+FIRST_YEAR, LAST_YEAR = 1800, 2200
+
+
+def _a_year(v: Any) -> str | None:
+    ok = FIRST_YEAR <= v <= LAST_YEAR
+    return None if ok else f"must be a calendar year between {FIRST_YEAR} and {LAST_YEAR}, got {v!r}"
+
+
+PRICES_KEYS = {
+    "start_year": Field("int", default=None, check=_a_year),
+    "resources": Field("paths", default={}),
+    "products": Field("paths", default={}),
+    "indices": Field("list", default=[]),
+}
+INDEX_KEYS = {
+    "name": Field("str", required=True),
+    "base_year": Field("int", required=True, check=_a_year),
+    "series": Field("path", required=True),
+    "deflator": Field("path", default=None),
+    "resources": Field("names", default=()),
+    "products": Field("names", default=()),
 }
 
 
@@ -174,6 +206,15 @@ def _coerce(kind: str, v: Any) -> tuple[Any, str | None]:
     if kind == "amounts":
         if not isinstance(v, dict):
             return None, f"must be a table {{resource = quantity}}, got {_typename(v)}"
+        return v, None
+    if kind == "path":
+        if not isinstance(v, dict):
+            return None, f"must be a table {{YEAR = VALUE}}, e.g. {{ 1995 = 30.0, 2005 = 42.0 }}, got {_typename(v)}"
+        return v, None
+    if kind == "paths":
+        if not isinstance(v, dict):
+            return None, (f"must hold one table of YEAR = VALUE per name, e.g. [prices.resources.coal] "
+                          f"with 1995 = 50.0, got {_typename(v)}")
         return v, None
     if kind == "mode":
         valid = [m.value for m in Mode]
@@ -290,7 +331,7 @@ def parse(data: dict, label: str) -> Scenario:
                                      inputs, byproducts, tp["utilisation"], tp["variability"],
                                      **{k: tp[k] for k in ("seasonal", "peak_day", "weekend", "campaign_on",
                                                            "campaign_off", "mtbf", "mttr", "maintenance_every",
-                                                           "maintenance_days")}))
+                                                           "maintenance_days", "pass_through")}))
         from agents.strategies import STRATEGIES
         from agents.tactics import TACTICS
         for key, registry in (("strategy", STRATEGIES), ("tactic", TACTICS)):
@@ -332,11 +373,31 @@ def parse(data: dict, label: str) -> Scenario:
         if ok and None not in (t["from"], t["to"], t["resource"]):
             pipelines.append(PipelineSpec(t["from"], t["to"], t["resource"], t["length_km"]))
 
+    products = {pr.product for c in companies for pr in c.processes}
+    prices = parse_prices(p, data.get("prices"), resources, products)
     policy = Policy()
     if "policy" in data:
         tp = _table(p, "policy", data["policy"], POLICY_KEYS)
         if tp is not None:
-            policy = Policy(**{k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()})
+            raw_path = tp.pop("carbon_tax_path")
+            carbon_path = None if raw_path is None else _year_path(p, "policy.carbon_tax_path", raw_path, at_least=0.0)
+            values = {k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()}
+            if raw_path is not None:
+                if isinstance(data["policy"], dict) and "carbon_tax" in data["policy"]:
+                    p.add("policy.carbon_tax", "give either carbon_tax (a constant) or carbon_tax_path (by year), "
+                          "not both: remove one")
+                # (once: a missing or bad start_year with price paths is reported by parse_prices)
+                raw_prices = data.get("prices")
+                said = isinstance(raw_prices, dict) and (
+                    "start_year" in raw_prices or any(raw_prices.get(k) for k in ("resources", "products", "indices")))
+                if prices.start_year is None and not said:
+                    p.add("prices.start_year", "missing: policy.carbon_tax_path needs the calendar year of step 0, "
+                          "e.g. [prices] start_year = 2005")
+                if carbon_path is not None and prices.start_year is not None:
+                    # The constant holds the first year's price, for whatever reads the policy
+                    # before the model has applied a year; the model takes each year's from the path.
+                    values["carbon_tax"] = carbon_path.at(prices.start_year)
+            policy = Policy(**values, carbon_tax_path=carbon_path)
 
     targets: list[Target] = []
     raw_t = data.get("targets", [])
@@ -382,7 +443,124 @@ def parse(data: dict, label: str) -> Scenario:
     return Scenario(
         name=head["name"], description=head["description"] or "", resources=resources,
         companies=tuple(companies), pipelines=tuple(pipelines), policy=policy,
-        steps_per_year=head["steps_per_year"], targets=tuple(targets), origin=label, events=tuple(events))
+        steps_per_year=head["steps_per_year"], targets=tuple(targets), origin=label, events=tuple(events),
+        prices=prices)
+
+
+def parse_prices(p: Problems, raw: Any, resources: dict[str, Resource] | Any, products: set[str] | Any,
+                 start_year: int | None = None, path: str = "prices") -> PriceSchedule:
+    """The `[prices]` section of a scenario or history file as a `PriceSchedule`, reporting every
+    problem to `p` (the schedule holds what was valid). `resources` and `products` are the names
+    paths and indices may refer to; `start_year` is the default calendar year of step 0 (a
+    history file's own start year); a file with paths and no start year is a problem, since a
+    path by calendar year means nothing until step 0 has a year."""
+    if raw is None:
+        return PriceSchedule(start_year=start_year)
+    t = _table(p, path, raw, PRICES_KEYS)
+    if t is None:
+        return PriceSchedule(start_year=start_year)
+    if t["start_year"] is not None:
+        start_year = t["start_year"]
+    paths: dict[str, dict[str, YearPath]] = {}
+    for group, valid, floor, what in (("resources", resources, 0.0, "resource"),
+                                      ("products", products, None, "product")):
+        paths[group] = {}
+        for name, table in (t[group] or {}).items():
+            where = f"{path}.{group}.{name}"
+            if name not in valid:
+                hint = "" if what == "resource" else " (a product some process makes)"
+                p.add(where, f"unknown {what} '{name}'{hint}", valid=valid, got=name)
+                continue
+            value, problem = _coerce("path", table)
+            if problem:
+                p.add(where, problem)
+                continue
+            year_path = _year_path(p, where, value, at_least=floor)
+            if year_path is not None:
+                paths[group][name] = year_path
+    indices = _indices(p, f"{path}.indices", t["indices"] or [], resources, products)
+    if start_year is None and "start_year" not in raw and (t["resources"] or t["products"] or t["indices"]):
+        p.add(f"{path}.start_year", "missing: price paths need the calendar year of step 0, e.g. start_year = 1995")
+    return PriceSchedule(start_year, paths["resources"], paths["products"], tuple(indices))
+
+
+def _indices(p: Problems, path: str, raw: list, resources: Any, products: Any) -> list[PriceIndex]:
+    """[[prices.indices]]: published series that scale some base prices (`market.paths.PriceIndex`)."""
+    out: list[PriceIndex] = []
+    names: set[str] = set()
+    indexed: dict[tuple[str, str], str] = {}  # (group, name) -> the index that already scales it
+    for k, raw_index in enumerate(raw):
+        where = f"{path}[{k}]"
+        t = _table(p, where, raw_index, INDEX_KEYS)
+        if t is None:
+            continue
+        if t["name"] is not None:
+            if t["name"] in names:
+                p.add(f"{where}.name", f"duplicate index name '{t['name']}'")
+            names.add(t["name"])
+        series = None if t["series"] is None else _year_path(p, f"{where}.series", t["series"], positive=True)
+        deflator = None if t["deflator"] is None else _year_path(p, f"{where}.deflator", t["deflator"], positive=True)
+        ok = series is not None and (t["deflator"] is None or deflator is not None)
+        base = t["base_year"]
+        for key, year_path in (("series", series), ("deflator", deflator)):
+            if base is not None and year_path is not None and not year_path.first_year <= base <= year_path.last_year:
+                p.add(f"{where}.base_year", f"{base} is outside the years of the {key}, {year_path.first_year}-"
+                      f"{year_path.last_year}: give the {key} a value for {base} or choose a base_year within them")
+                ok = False
+        for group, valid, what in (("resources", resources, "resource"), ("products", products, "product")):
+            for name in t[group] or ():
+                if name not in valid:
+                    p.add(f"{where}.{group}", f"unknown {what} '{name}'", valid=valid, got=name)
+                    ok = False
+                elif (group, name) in indexed:
+                    p.add(f"{where}.{group}", f"{what} '{name}' is already scaled by index '{indexed[group, name]}': "
+                          f"a price follows one index, remove it from one of them")
+                    ok = False
+                else:
+                    indexed[group, name] = t["name"] or where
+        lists = all(isinstance(raw_index.get(key, []), list) for key in ("resources", "products"))
+        if lists and not (t["resources"] or t["products"]):  # (a list that is not one is reported above)
+            p.add(where, "scales nothing: list the prices it scales, resources = [...] and/or products = [...]")
+            ok = False
+        if ok and t["name"] is not None and base is not None:
+            out.append(PriceIndex(t["name"], base, series, deflator, tuple(t["resources"]), tuple(t["products"])))
+    return out
+
+
+_YEAR_KEY = re.compile(r"[0-9]+")
+
+
+def _year_path(p: Problems, path: str, raw: dict, at_least: float | None = None,
+               positive: bool = False) -> YearPath | None:
+    """A table {YEAR = VALUE} as a `YearPath` (years sorted), or None after reporting its problems:
+    keys that are not calendar years, values that are not finite numbers or below the floor."""
+    if not raw:
+        p.add(path, "needs at least one YEAR = VALUE, e.g. { 1995 = 30.0 }")
+        return None
+    points: dict[int, float] = {}
+    ok = True
+    for key, v in raw.items():
+        where = f"{path}.{key}"
+        text = str(key)
+        year = int(text) if _YEAR_KEY.fullmatch(text) else None
+        if year is None or _a_year(year) is not None:
+            p.add(where, f"must be a year: write calendar years from {FIRST_YEAR} to {LAST_YEAR} as bare keys, "
+                  f"e.g. 1995 = 30.0, got '{text}'")
+            ok = False
+            continue
+        value, problem = _coerce("number", v)
+        if problem is None and positive and value <= 0:
+            problem = f"must be > 0, got {v!r}"
+        elif problem is None and at_least is not None and value < at_least:
+            problem = f"must be >= {at_least:g}, got {v!r}"
+        if problem is None and year in points:
+            problem = f"year {year} is given twice: keep one"
+        if problem:
+            p.add(where, problem)
+            ok = False
+            continue
+        points[year] = value
+    return YearPath(tuple(sorted(points.items()))) if ok else None
 
 
 def _events(p: Problems, raw: Any, names: list[str]) -> list[Outage]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tomllib
 
 import pytest
 
+from agents.model import ParkModel
 from experiments import history
 from experiments.problems import InputError
 from tests.conftest import run_cli
@@ -14,31 +17,83 @@ from tests.conftest import run_cli
 def test_the_history_file_loads_with_its_price_index():
     h = history.load("kalundborg")
     assert (h.start_year, h.end_year) == (1970, 1995)
-    assert h.index[1995] == pytest.approx(1.0)
+    assert h.prices.start_year == 1970
+    (oil,) = h.prices.indices
+    assert oil.factor(1995) == pytest.approx(1.0)
     # The real oil price quadrupled from 1970 to 1980 and fell back by 1986.
-    assert h.index[1980] > 3 * h.index[1970] and h.index[1986] < h.index[1980] / 2
+    assert oil.factor(1980) > 3 * oil.factor(1970) and oil.factor(1986) < oil.factor(1980) / 2
     assert len(h.links) == 14
     before, after = h.scenario_in(1992), h.scenario_in(1993)
     asnaes = lambda park: next(c for c in park.companies if c.name == "Asnaes power station")  # noqa: E731
     assert "gypsum" not in asnaes(before).processes[0].byproducts
     assert "gypsum" in asnaes(after).processes[0].byproducts
     assert before.pipelines == ()
-    assert before.resources["steam"].virgin_price == pytest.approx(
-        h.scenario.resources["steam"].virgin_price * h.index[1992])
+    # A year's scenario keeps the base prices and carries the schedule: the model applies it.
+    assert before.resources == h.scenario.resources and before.prices is h.prices
+
+
+def test_the_schedule_gives_the_outside_prices_of_the_old_oil_index():
+    """The general price mechanism gives, every year, the outside prices the history file's own
+    index gave before it: base x (oil[y] / cpi[y]) / (oil[1995] / cpi[1995]) for steam, district
+    heat and refinery gas, the base price for everything else."""
+    h = history.load("kalundborg")
+    raw = tomllib.loads((history.HISTORY_DIR / "kalundborg.toml").read_text())["prices"]["indices"][0]
+    oil = {int(y): v for y, v in raw["series"].items()}
+    cpi = {int(y): v for y, v in raw["deflator"].items()}
+    assert sorted(oil) == sorted(cpi) == list(range(1970, 1996))
+    base = h.scenario.resources
+    indexed = {"steam", "district_heat", "refinery_gas"}
+    for year in range(1970, 1996):
+        now = h.prices.resources_in(year, base)
+        factor = (oil[year] / cpi[year]) / (oil[1995] / cpi[1995])
+        for r, res in base.items():
+            expected = res.virgin_price * factor if r in indexed else res.virgin_price
+            assert now[r].virgin_price == pytest.approx(expected, rel=1e-12), (year, r)
+
+
+def test_the_model_applies_the_history_prices_year_by_year():
+    """The run builds the first year's park with the history's schedule; the model then sets
+    each year's outside prices at that year's first step."""
+    h = history.load("kalundborg")
+    first = h.scenario_in(h.start_year)
+    short = dataclasses.replace(first, steps_per_year=2)
+    model = ParkModel(short, dataclasses.replace(h.scenario.policy, information=h.information))
+    (oil,) = h.prices.indices
+    for year in (1970, 1971, 1972, 1973, 1974):
+        model.run(2)
+        assert model.year == year
+        assert model.ledger.resources["steam"].virgin_price == pytest.approx(
+            h.scenario.resources["steam"].virgin_price * oil.factor(year))
 
 
 def test_a_bad_history_file_names_the_key_and_the_fix(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(
-        '[history]\nscenario = "kalundborg"\nstart_year = 1970\nend_year = 1971\nbase_year = 1971\n'
+        '[history]\nscenario = "kalundborg"\nstart_year = 1970\nend_year = 1971\n'
+        '[prices]\nstart_year = 1971\n[[prices.indices]]\nname = "oil"\nbase_year = 1971\n'
+        'series = { 1970 = 1.80, 1971 = 2.24 }\nresources = ["steem"]\n'
         '[[links]]\nyear = 1972\nfrom = "Statoil refinary"\nto = "Gyproc"\nresource = "refinery_gas"\n')
     with pytest.raises(InputError) as e:
         history.load(str(bad))
     text = "\n".join(e.value.problems)
     assert "bad.toml" in text and "links[0].from" in text and "Statoil refinery" in text
+    # Its prices are read as a scenario's, with the same messages.
+    assert "prices.indices[0].resources: unknown resource 'steem' (did you mean 'steam'?)" in text
+    assert "prices.start_year: must be the history's start_year 1970, got 1971" in text
     r = run_cli("history", str(bad), "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_history_file_in_the_old_price_format_is_told_how_to_move(tmp_path):
+    old = tmp_path / "old.toml"
+    old.write_text('[history]\nscenario = "kalundborg"\nstart_year = 1970\nend_year = 1971\nbase_year = 1971\n'
+                   '[prices]\nresources = ["steam"]\n[prices.oil]\n1970 = 1.8\n[prices.cpi]\n1970 = 38.8\n')
+    with pytest.raises(InputError) as e:
+        history.load(str(old))
+    text = "\n".join(e.value.problems)
+    assert "history.base_year: a price index has its own base year now: move it to [[prices.indices]]" in text
+    assert "prices.oil: unknown key" in text and "prices.resources: must hold one table of YEAR = VALUE" in text
 
 
 @pytest.mark.slow
