@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "parameter combination, Sobol or Morris indices when the design was one, PNG "
                                     "charts of KPIs against each parameter, and an EMA Workbench export.")
     rp.add_argument("dir", type=Path, help="a sweep folder (with results.parquet)")
+    rp.add_argument("--kpis", help="KPIs to chart, comma-separated (default: gains_from_trade_eur, "
+                                   "savings_vs_baseline_eur, co2_avoided_t, market_efficiency)")
 
     viz = sub.add_parser("viz", help="start the browser page: the live park and the comparison of results",
                          description="Start the Solara page (live park at /, comparison of result folders at "
@@ -176,7 +178,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from experiments import report
 
-    print(report.write_report(args.dir))
+    print(report.write_report(args.dir, report.chart_kpis(args.kpis)))
     return 0
 
 

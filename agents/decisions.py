@@ -68,10 +68,17 @@ class ProductionDecisions:
         if expect is None:
             return out
         bound = defaultdict(list)
+        odd = set()  # companies bound by a contract worse than their outside option (prices moved since)
         for c in contracts:
             bound[c.seller].append(c)
             bound[c.buyer].append(c)
-        todo = [i for i, f in enumerate(self.fixed) if (f < 0).any() or (i in bound and len(f))]
+            if c.terms.price - c.terms.penalty > ledger.buy_price(c.resource) + EPS:
+                odd.add(c.buyer)
+            if (c.terms.price + c.terms.penalty) * c.share - c.cost < -ledger.dispose_price(c.resource) - EPS:
+                odd.add(c.seller)
+        # A process that pays at outside prices pays more on any better terms: only the
+        # processes in between, and companies bound to terms worse than outside, need the tiers.
+        todo = [i for i, f in enumerate(self.fixed) if (f < 0).any() or (i in odd and len(f))]
         if not todo:
             return out
         opp = self._opportunities(todo, avail, ledger, expect, network)
@@ -82,17 +89,21 @@ class ProductionDecisions:
             for r in resources:
                 t_in[r], t_out[r] = self._tiers(i, r, ledger, bound.get(i, ()), expect, opp)
             caps = avail[i]
-            if len(procs) == 1:
-                ins, outs = procs[0]
-                terms = []
-                for r in resources:
-                    net = ins.get(r, 0.0) - outs.get(r, 0.0)
-                    if net > EPS:
-                        terms.append((net, t_in[r]))
-                    elif net < -EPS:
-                        terms.append((-net, t_out[r]))
-                level = best_level(float(prices[i][0]), float(caps[0]), terms) if caps[0] > 0 else 0.0
-                out[i] = np.array([level])
+            shared = len(procs) > 1 and len({r for ins, outs in procs for r in (*ins, *outs)}) < sum(
+                len(set(ins) | set(outs)) for ins, outs in procs)
+            if not shared:
+                # No resource shared between processes: each is its own one-dimensional problem.
+                levels = []
+                for k, (ins, outs) in enumerate(procs):
+                    terms = []
+                    for r in sorted(set(ins) | set(outs)):
+                        net = ins.get(r, 0.0) - outs.get(r, 0.0)
+                        if net > EPS:
+                            terms.append((net, t_in[r]))
+                        elif net < -EPS:
+                            terms.append((-net, t_out[r]))
+                    levels.append(best_level(float(prices[i][k]), float(caps[k]), terms) if caps[k] > 0 else 0.0)
+                out[i] = np.array(levels)
             else:
                 net = np.array([[ins.get(r, 0.0) - outs.get(r, 0.0) for r in resources] for ins, outs in procs])
                 out[i] = best_levels(np.asarray(prices[i], dtype=float), caps, net,

@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.atomic import swap_into_place
-from experiments.problems import InputError
+from experiments.problems import InputError, nearest
 
 MAIN_KPIS = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "market_efficiency")
 TABLE_ROWS = 40       # rows of the per-point table in the printed summary
@@ -204,8 +204,27 @@ def load(folder: Path) -> SweepResults:
     return SweepResults(folder, manifest, runs, parameters, ranges, kpis)
 
 
-def write_report(folder: Path) -> str:
-    """Write DIR/report/ (see the module docstring) and return a short summary to print."""
+def chart_kpis(text: str | None) -> tuple[str, ...]:
+    """The KPIs named in `--kpis a,b,c` (MAIN_KPIS when None), each checked against KPI_LABELS."""
+    if text is None:
+        return MAIN_KPIS
+    names = tuple(k.strip() for k in text.split(",") if k.strip())
+    problems = []
+    for k in names:
+        if k not in KPI_LABELS:
+            guess = nearest(k, KPI_LABELS)
+            problems.append(f"--kpis {k}: unknown KPI" + (f" (did you mean '{guess}'?)" if guess else "")
+                            + f"; the KPIs are {', '.join(KPI_LABELS)}")
+    if not names:
+        problems.append("--kpis: name at least one KPI, e.g. --kpis output_eur,co2_avoided_t")
+    if problems:
+        raise InputError(problems)
+    return names
+
+
+def write_report(folder: Path, kpis: tuple[str, ...] = MAIN_KPIS) -> str:
+    """Write DIR/report/ (see the module docstring) and return a short summary to print;
+    `kpis` are the KPIs charted against each parameter."""
     res = load(folder)
     out = res.folder / "report"
     tmp = Path(tempfile.mkdtemp(prefix=".report.partial-", dir=res.folder))
@@ -218,7 +237,7 @@ def write_report(folder: Path) -> str:
         sens, notes = sensitivity(res)
         if sens is not None:
             sens.to_csv(tmp / "sensitivity.csv", index=False)
-        charts = write_charts(res, summary, tmp)
+        charts = write_charts(res, summary, tmp, kpis)
         write_ema(res, tmp)
         text = render(res, summary, sens, notes, charts, out)
         (tmp / "report.txt").write_text(text + "\n", encoding="utf-8")
@@ -343,10 +362,11 @@ def parameter_label(key: str) -> str:
     return f"{key} ({unit})" if unit else key
 
 
-def write_charts(res: SweepResults, summary: pd.DataFrame, out: Path) -> list[Path]:
+def write_charts(res: SweepResults, summary: pd.DataFrame, out: Path, chosen: tuple[str, ...] = MAIN_KPIS
+                 ) -> list[Path]:
     """kpi_vs_<parameter>.png for each swept parameter: mean and 95 % CI against a grid axis,
     one dot per design point against a sampled range."""
-    kpis = [k for k in MAIN_KPIS if k in res.kpis]
+    kpis = [k for k in chosen if k in res.kpis]
     if not kpis or res.ok.empty:
         return []
     written = []

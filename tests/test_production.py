@@ -227,3 +227,29 @@ def test_kalundborg_at_80_eur_per_t_keeps_its_power_station():
     assert power["share_of_steps_run"] == 1.0
     assert power["mean_price_eur"] > 35.0 + 0.5 * 0.859 * 80.0
     assert r.summary["kpis"]["active_links"] >= 12
+
+
+# ---------------------------------------------------------------- the new keys, as a user meets them
+
+
+def test_bad_production_keys_are_named_and_exit_2(tmp_path):
+    from tests.conftest import run_cli
+
+    out = tmp_path / "never"
+    r = run_cli("simulate", "--steps", "3", "--set", "production.memory=0", "--set", "production.pass_through=-1",
+                "--set", "policy.coordination=sync", "--set", "production.decison=outside", "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    err = r.stderr
+    assert "production.memory" in err and "production.pass_through" in err
+    assert "synchronised" in err and "did you mean 'production.decision'" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_the_report_charts_the_kpis_asked_for_and_refuses_unknown_ones(tmp_path):
+    from experiments import report
+    from experiments.problems import InputError
+
+    assert report.chart_kpis("output_eur, active_links") == ("output_eur", "active_links")
+    with pytest.raises(InputError) as e:
+        report.chart_kpis("output_euro")
+    assert "did you mean 'output_eur'" in str(e.value.problems)
