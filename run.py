@@ -136,7 +136,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     write_run(result, out)
     if not args.quiet:
         print(render(result.summary))
-    print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, production.parquet, "
+    print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, production.parquet, decisions.parquet, "
           f"config.toml)")
     return 0
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agents.production import EPS, Decision, Expectations, Tier, best_level, best_levels
+from agents.production import EPS, Decision, Expectations, Tier, best_level, best_levels, tier_profit
 from market.call import reach_km
 from market.contracts import Contract
 from market.network import Network
@@ -117,7 +117,7 @@ class ProductionDecisions:
         t_out: list[Tier] = []
         bought = shipped = 0.0
         for c in contracts:
-            if c.resource != r:
+            if c.resource != r or (c.seller != i and c.buyer != i):
                 continue
             if c.buyer == i:
                 # Taking a contracted unit costs its price; not taking it costs the penalty.
@@ -144,12 +144,13 @@ class ProductionDecisions:
         return t_in, t_out
 
     def _opportunities(self, todo: Sequence[int], avail: Sequence[np.ndarray], ledger: Ledger,
-                       expect: Expectations, network: Network | None) -> dict:
+                       expect: Expectations, network: Network | None, every: bool = False) -> dict:
         """What the companies deciding from tiers can see of the park beyond their own trade:
         surplus others could not sell that could reach them (for their inputs) and needs
         others bought outside that they could serve (for their by-products), each priced at
         half the pair's gain and shared among the companies that could take it in proportion
-        to what they could use. `network` carries who knows whom (information sharing)."""
+        to what they could use. `network` carries who knows whom (information sharing).
+        `every`: count every process (a valuation), not only those decided from tiers."""
         out: dict = {}
         if network is None:
             return out
@@ -157,7 +158,7 @@ class ProductionDecisions:
         want_out: dict[str, dict[int, float]] = defaultdict(dict)
         for i in todo:
             for (ins, outs), cap, f in zip(self.processes[i], avail[i], self.fixed[i]):
-                if f == 1:
+                if f == 1 and not every:
                     continue
                 for r, q in ins.items():
                     want_in[r][i] = want_in[r].get(i, 0.0) + q * float(cap)
@@ -177,6 +178,34 @@ class ProductionDecisions:
                 self._match(out, r, "out", np.array(sorted(wants)), buyers, wants, expect.unmet[buyers, k],
                             ledger, network)
         return out
+
+    def value(self, i: int, caps: np.ndarray, prices: np.ndarray, ledger: Ledger, contracts: Sequence[Contract],
+              expect: Expectations | None, network: Network | None) -> tuple[float, np.ndarray]:
+        """Company i's best expected profit a step, and the levels that reach it, if its
+        processes could make `caps` (0 for a process it does not have): the valuation of an
+        investment or an entry (`agents.investment`). Without expectations, at outside prices."""
+        procs = self.processes[i]
+        resources = sorted({r for ins, outs in procs for r in (*ins, *outs)})
+        mine = [c for c in contracts if c.seller == i or c.buyer == i]
+        opp: dict = {}
+        if expect is not None:
+            avail = [np.zeros(len(p)) for p in self.processes]
+            avail[i] = caps
+            opp = self._opportunities([i], avail, ledger, expect, network, every=True)
+        t_in, t_out = {}, {}
+        for r in resources:
+            if expect is None:
+                t_in[r], t_out[r] = [(INF, -ledger.buy_price(r))], [(INF, -ledger.dispose_price(r))]
+            else:
+                t_in[r], t_out[r] = self._tiers(i, r, ledger, mine, expect, opp)
+        net = np.array([[ins.get(r, 0.0) - outs.get(r, 0.0) for r in resources] for ins, outs in procs])
+        if not resources:
+            x = np.asarray(caps, dtype=float) * (np.asarray(prices) > 0)
+            return float(np.asarray(prices) @ x), x
+        x = best_levels(np.asarray(prices, dtype=float), np.asarray(caps, dtype=float), net,
+                        [t_in[r] for r in resources], [t_out[r] for r in resources])
+        return tier_profit(np.asarray(prices, dtype=float), x, net, [t_in[r] for r in resources],
+                           [t_out[r] for r in resources]), x
 
     @staticmethod
     def _match(out: dict, r: str, side: str, sellers: np.ndarray, buyers: np.ndarray, wants: dict[int, float],

@@ -80,7 +80,7 @@ def stock_up(model: "ParkModel", t: int) -> list[Order]:
     out = []
     for (c, r), store in ledger.stores.items():
         room = store.capacity - store.level
-        if room <= 1e-9 or r not in model.companies[c].uses:
+        if room <= 1e-9 or r not in model.companies[c].uses or not model.investor.alive[c]:
             continue
         price = ledger.park_buy_value(r)
         if stopping:

@@ -19,6 +19,7 @@ from agents.synchronised import Operator
 from agents.operations import Maintenance, OperationsSettings, Outage
 from agents.reliability import Reliability
 from agents.imitation import imitate, starting_weights
+from agents.investment import InvestmentSettings, Investor
 from agents.partnerships import Partnerships
 from agents.scenario import Scenario
 from agents.population import population
@@ -76,6 +77,7 @@ class StepRecord:
     maintenance_stops: int = 0
     cascade_cut: int = 0
     cascade_depth: int = 0
+    project_charges_eur: float = 0.0  # fixed opex and capital charges of processes and entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,8 @@ class ParkModel(mesa.Model):
     def __init__(self, scenario: Scenario, policy: Policy | None = None,
                  market: MarketSettings | None = None, seed: int = 0,
                  cooperation: CooperationSettings | None = None, operations: OperationsSettings | None = None,
-                 events: tuple[Outage, ...] = (), production: ProductionSettings | None = None):
+                 events: tuple[Outage, ...] = (), production: ProductionSettings | None = None,
+                 investment: InvestmentSettings | None = None):
         super().__init__(rng=seed)
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
@@ -160,6 +163,9 @@ class ParkModel(mesa.Model):
         # Under synchronised planning the park operator plans production and exchanges.
         self.operator = (Operator(self) if self.market.exchanges and self.policy.coordination is Coordination.SYNCHRONISED
                          else None)
+        # Options, entry and exit (`agents.investment`): which processes and companies are in service.
+        self.investor = Investor(self, investment if investment is not None else InvestmentSettings())
+        self._transfers = np.zeros(n)  # payments due this step outside the market (contract terminations)
         self.reliability = Reliability(scenario, self.operations, self.rel_rng)
         if self.operations.maintenance is Maintenance.PRESCRIPTIVE:  # the digital twin picks each stop's window
             from agents.twin import prescriptive_chooser
@@ -262,6 +268,7 @@ class ParkModel(mesa.Model):
         year = self.park.prices.year_of(t, self.park.steps_per_year)
         if year != self.year:
             self._apply_year(year)
+        self.investor.begin(t)
         acc = open_step(self.ledger, t)
         plans, cut, lost_fail, lost_cascade, made = self._plan(t)
         trades: list[Trade] = []
@@ -275,6 +282,11 @@ class ParkModel(mesa.Model):
         optimum = realised = 0.0
         signed = adoptions = 0
         investment_before = self.partners.investment_eur
+        projects = self.investor.charges(t)
+        extra -= projects
+        extra += self._transfers
+        self._transfers = np.zeros(n)
+        pay = np.zeros(n)
         if self.market.exchanges:
             true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
             if self.ledger.stores:
@@ -325,6 +337,8 @@ class ParkModel(mesa.Model):
             self._period_gain += gains + extra
         settle(self.ledger, acc, plans, trades)
         book(self.ledger, acc, extra, gov)
+        # Operating profit (sunk capital charges left out) for the exit rule.
+        self.investor.end(t, acc.profit + pay + self.investor.capital(t))
         if self.market.exchanges and self.operations.cascades:
             self.cascade.record(trades, cut, self.ledger, t, foresight(self, t))
         self.reliability.wear(t, made)
@@ -342,7 +356,7 @@ class ParkModel(mesa.Model):
             signed, adoptions = self._period(t)
         self._collect(acc, plans, trades, optimum, realised, deliveries, penalties, capital, search, signed,
                       self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot),
-                      lost_fail, lost_cascade)
+                      lost_fail, lost_cascade, float(projects.sum()))
         self.t += 1
 
     def _plan(self, t: int):
@@ -361,7 +375,9 @@ class ParkModel(mesa.Model):
         spy = self.park.steps_per_year
         first = self._first
         nominal = [c.nominal(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
-        able = [q * avail[first[i]:first[i] + len(q)] * cap[i] for i, q in enumerate(nominal)]
+        active = self.investor.active
+        able = [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
+                for i, q in enumerate(nominal)]
         prices = [c.sale for c in self.companies]
         n = len(able)
         if self.operator is not None:
@@ -400,6 +416,14 @@ class ParkModel(mesa.Model):
             made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
         plans = [c.plan_from(q) for c, q in zip(self.companies, final)]
         return plans, f, lost_fail, lost_cascade, made
+
+    def on_close(self, i: int, t: int) -> None:
+        """Company i has closed for good: its contracts end with their termination payments,
+        and the closure is a shock whose cascade is measured like an outage's."""
+        for payer, payee, amount in self.partners.terminate(i, t, self.investor.s.termination_steps):
+            self._transfers[payer] -= amount
+            self._transfers[payee] += amount
+        self.shocks.append(Shock(i, "closure", t, 2**31 - 1, "closed"))
 
     def _decide(self, t: int, able: list[np.ndarray], prices: list[np.ndarray], only: list[int] | None = None
                 ) -> list[np.ndarray]:
@@ -460,7 +484,8 @@ class ParkModel(mesa.Model):
         signed = 0
         if self.cooperation.contracts:
             tactics = [(float(getattr(c.tactic, "beta", 1.0)), float(getattr(c.tactic, "kappa", 0.0))) for c in self.companies]
-            new, network = self.partners.negotiate(t, self.network, self.ledger, self.weights, tactics, self.coop_rng)
+            new, network = self.partners.negotiate(t, self.network, self.ledger, self.weights, tactics, self.coop_rng,
+                                                   self.investor.multiples, self.investor.record_pipe)
             signed = len(new)
             self.network = network
         adoptions = 0
@@ -558,7 +583,7 @@ class ParkModel(mesa.Model):
     def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float,
                  deliveries: list, penalties: float, capital: float, search: float, signed: int,
                  investment: float, adoptions: int, contract_trades: int,
-                 lost_fail: np.ndarray, lost_cascade: np.ndarray) -> None:
+                 lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float = 0.0) -> None:
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
@@ -622,4 +647,5 @@ class ParkModel(mesa.Model):
             maintenance_stops=sum(1 for when, _, k in self.reliability.started if k == "maintenance" and when == acc.step),
             cascade_cut=len(self.cuts.get(acc.step, {})),
             cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
+            project_charges_eur=projects,
         ))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -212,12 +212,17 @@ class Partnerships:
 
     # ------------------------------------------------------------------ every period
     def negotiate(self, step: int, network: Network, ledger: Ledger, weights: np.ndarray,
-                  tactics: Sequence[tuple[float, float]], rng: np.random.Generator) -> tuple[list[Contract], Network]:
+                  tactics: Sequence[tuple[float, float]], rng: np.random.Generator,
+                  multiples: dict[str, float] | None = None, on_pipe=None) -> tuple[list[Contract], Network]:
         """Pairs negotiate contracts: pairs that traded on the spot market on at least half the
         steps of the last period (on their route), and, for pipeline resources, pairs that know
-        each other and no pipe joins (a new pipe). Returns the contracts signed and the network
-        with any new pipes."""
+        each other and no pipe joins (a new pipe). A new pipe is an irreversible investment: its
+        NPV must clear (multiple - 1) x its cost, the multiple for the resource's value
+        uncertainty (`agents.investment`; 1 when none is given). Returns the contracts signed
+        and the network with any new pipes; `on_pipe(step, seller, buyer, resource, npv,
+        threshold, investment)` hears of each pipe built."""
         s = self.s
+        self._multiples = multiples or {}
         spy = self.steps_per_year
         out_q: dict[tuple[int, str], float] = defaultdict(float)
         in_q: dict[tuple[int, str], float] = defaultdict(float)
@@ -251,6 +256,7 @@ class Partnerships:
                                                free_s, free_n, weights))
         cands = [c for c in cands if c[0] < 0]
         cands.sort()
+        npv_of = {(c[1], c[2], c[3]): c for c in cands}
         signed: list[Contract] = []
         new_pipes: list[Pipeline] = []
         for _, a, b, r, dist, invest in cands:
@@ -284,6 +290,9 @@ class Partnerships:
             if invest > 0:
                 pl = Pipeline(a, b, r, dist)
                 new_pipes.append(pl)
+                if on_pipe is not None:
+                    bar = self._bar(r, invest)
+                    on_pipe(step, a, b, r, -npv_of[(a, b, r)][0] + bar, bar, invest)
                 sub = self.policy.investment_subsidy
                 charge = invest * self._crf(life)
                 self.pipes.append(Pipe(pl, step + 1, invest, a, b, result.terms.seller_share, sub, charge, life))
@@ -297,6 +306,27 @@ class Partnerships:
         if new_pipes:
             network = Network(network.positions, network.resources, network.pipelines + tuple(new_pipes), network.known)
         return signed, network
+
+    def _bar(self, r: str, invest: float) -> float:
+        """What a new pipe's NPV must clear (0 with no uncertainty)."""
+        return (getattr(self, "_multiples", {}).get(r, 1.0) - 1.0) * invest
+
+    def terminate(self, company: int, step: int, steps: int) -> list[tuple[int, int, float]]:
+        """A company closes: its contracts in force end now, and it pays each partner `steps`
+        steps of the contract's penalty on the contracted quantity (at most the steps the
+        contract had left). Returns (payer, payee, EUR)."""
+        out = []
+        for n, c in enumerate(self.contracts):
+            if company not in (c.seller, c.buyer) or not c.active(step):
+                continue
+            left = c.end - step
+            other = c.buyer if c.seller == company else c.seller
+            amount = c.terms.penalty * c.terms.quantity * min(steps, left)
+            if amount > 0:
+                out.append((company, other, amount))
+            self.contracts[n] = replace(c, terms=replace(c.terms, duration=step - c.start))
+        self.active = [c for c in self.active if c.active(step)]
+        return out
 
     def _link(self, step: int, a: int, b: int, r: str, how: str) -> None:
         if (a, b, r) not in self._linked:
@@ -351,7 +381,8 @@ class Partnerships:
         rho = self.trust.matrix()[b, a]
         with np.errstate(invalid="ignore"):  # routes that deliver nothing: cost and co2 inf, q 0
             extra = np.where(np.maximum(weights[a], weights[b]) > 0, self.policy.shared_vision_co2_value * co2, 0.0)
-            gain = ann * q * rho * (ledger.park_buy_value(r) - cost + extra) - pipe
+            # What the pipe's NPV must clear: the value of waiting of a sunk investment.
+            gain = ann * q * rho * (ledger.park_buy_value(r) - cost + extra) - pipe - self._bar(r, pipe)
         keep = (share > 0) & (q > 1e-9) & (gain > 0)
         out = []
         for n in np.flatnonzero(keep).tolist():
@@ -380,5 +411,5 @@ class Partnerships:
         deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
         rho = self.trust.trust(b, a)
         extra = deal.park_value if max(weights[a], weights[b]) > 0 else 0.0
-        gain = deal.annuity * q * rho * (deal.value - deal.cost + extra) - deal.pipe
+        gain = deal.annuity * q * rho * (deal.value - deal.cost + extra) - deal.pipe - self._bar(r, deal.pipe)
         return (-gain if gain > 0 else 0.0, a, b, r, dist, invest)

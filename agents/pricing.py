@@ -83,7 +83,12 @@ def process_rate(company: CompanySpec, process: ProcessSpec) -> float:
 class ProductPrices:
     """The sale price of every process of the park (in the model's order: companies, then their
     processes), from its base price, its pass-through rate and the change of its outside unit
-    cost. `scale` multiplies every rate (`production.pass_through`; 0 keeps prices fixed)."""
+    cost. `scale` multiplies every rate (`production.pass_through`; 0 keeps prices fixed).
+
+    A product has one market: every process making it moves with the cost and rate of the
+    product's reference process, the first one in the park that makes it from the start (not a
+    technology option). A plant that switches to a cleaner process then sells at the market's
+    price, not at one of its own."""
 
     def __init__(self, companies: Sequence[CompanySpec], resources: Mapping[str, Resource], scale: float = 1.0):
         procs = [(c, p) for c in companies for p in c.processes]
@@ -100,6 +105,14 @@ class ProductPrices:
                 self.inputs[k, col[r]] = q
             for r, q in p.byproducts.items():
                 self.byproducts[k, col[r]] = q
+        ref: dict[str, int] = {}
+        for k, (_, p) in enumerate(procs):
+            if not p.option:
+                ref.setdefault(p.product, k)
+        for k, (_, p) in enumerate(procs):
+            ref.setdefault(p.product, k)
+        self.reference = np.array([ref[p.product] for _, p in procs], dtype=np.int64)
+        self.rate = self.rate[self.reference] if len(procs) else self.rate
 
     def unit_cost(self, resources: Mapping[str, Resource], policy: Policy) -> np.ndarray:
         """Each process's outside unit cost: inputs bought and by-products disposed of outside,
@@ -114,4 +127,5 @@ class ProductPrices:
         unit costs (`unit_cost` in the scenario's own world)."""
         if not self.rate.any():
             return base.copy()
-        return base + self.rate * (self.unit_cost(resources, policy) - reference)
+        change = self.unit_cost(resources, policy) - reference
+        return base + self.rate * change[self.reference]

@@ -147,6 +147,27 @@ def best_levels(prices: np.ndarray, caps: np.ndarray, net: np.ndarray, tiers_in:
     return np.clip(res.x[:k_n], 0.0, caps)
 
 
+def tier_profit(prices: np.ndarray, x: np.ndarray, net: np.ndarray, tiers_in: list[list[Tier]],
+                tiers_out: list[list[Tier]]) -> float:
+    """The profit of running processes at levels `x`: sales, less the company's net need of each
+    resource filled from its cheapest sources first, plus its net surplus sold to its best
+    outlets first (`net` and the tiers as in `best_levels`)."""
+    total = float(prices @ x)
+    need = net.T @ x
+    for r, q in enumerate(need):
+        tiers = tiers_in[r] if q > 0 else tiers_out[r]
+        left = abs(float(q))
+        for tq, v in tiers:
+            if left <= EPS:
+                break
+            take = min(tq, left)
+            total += take * v
+            left -= take
+        if left > EPS:
+            return float("-inf")  # an input with no source left
+    return total
+
+
 class Expectations:
     """What each company has seen of the park, smoothed over `memory` steps: per company and
     resource, the units it received from park partners (contracts and spot market) and what it

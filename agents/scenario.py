@@ -49,6 +49,49 @@ class ProcessSpec:
     maintenance_every: int = 0
     maintenance_days: int = 0
     pass_through: float | None = None  # share of a unit-cost change passed on to the price; None: the sector's (`agents.pricing`)
+    fixed_opex: float = 0.0  # EUR a year while the process is in service, running or idle (avoidable only by closing it)
+    option: str = ""  # the technology option that builds this process ("" : in service from the start)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """A technology option a company may invest in (`agents.investment`): a new process
+    (`kind = "process"`) or a switch that replaces one of its processes by another (`kind =
+    "switch"`, e.g. coal to biomass, or a flue-gas desulphurisation unit: the same product with
+    other inputs and by-products). Its process is among the company's processes with `option`
+    set to this option's name; it enters service `lead_time_years` after the decision. capex is
+    charged as an annuity over `lifetime_years` from then, and `fixed_opex` a year while it is in
+    service. `earliest_year`: not on offer before (the technology or the site permit);
+    `mandatory_from`: a regulation requires it in service from that year, whatever it earns
+    (the company decides `lead_time_years` ahead); both need the scenario's `[prices] start_year`.
+    `pipelines`: pipes the project builds with it (resource and partner), included in capex."""
+
+    name: str
+    kind: str
+    process: str
+    capex: float
+    fixed_opex: float = 0.0
+    lifetime_years: float = 25.0
+    lead_time_years: float = 1.0
+    replaces: str = ""
+    earliest_year: int | None = None
+    mandatory_from: int | None = None
+    pipelines: tuple["PipelineSpec", ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """How a candidate company enters the park (`[[entrants]]`): what building its plant costs
+    (capex, as an annuity over `lifetime_years`), its fixed opex a year, the years from the
+    decision to the first day of production, the first year it may decide to come, and the pipes
+    its project builds to its partners (included in capex)."""
+
+    capex: float
+    fixed_opex: float = 0.0
+    lifetime_years: float = 25.0
+    lead_time_years: float = 1.0
+    earliest_year: int | None = None
+    pipelines: tuple["PipelineSpec", ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +103,8 @@ class CompanySpec:
     storage: dict[str, float] = field(default_factory=dict)
     strategy: str = ""  # bidding strategy; "" takes one from the run's population mix
     tactic: str = ""  # negotiation tactic; "" takes one from the run's population mix
+    options: tuple[OptionSpec, ...] = ()  # technology options it may invest in
+    entry: EntrySpec | None = None  # a candidate that has not entered the park yet (None: in the park from the start)
 
 
 @dataclass(frozen=True, slots=True)

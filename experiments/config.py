@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 
 from agents.cooperation import CHECKS as COOPERATION_CHECKS, CooperationSettings
 from agents.operations import CHECKS as OPERATIONS_CHECKS, OperationsSettings, Outage, parse_outage
+from agents.investment import CHECKS as INVESTMENT_CHECKS, InvestmentSettings
 from agents.production import CHECKS as PRODUCTION_CHECKS, ProductionSettings
 from agents.scenario import Scenario
 from experiments import scenario_io
@@ -35,6 +36,7 @@ class RunConfig:
     cooperation: CooperationSettings = field(default_factory=CooperationSettings)
     operations: OperationsSettings = field(default_factory=OperationsSettings)
     production: ProductionSettings = field(default_factory=ProductionSettings)
+    investment: InvestmentSettings = field(default_factory=InvestmentSettings)
     events: tuple[Outage, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +71,7 @@ _CHECKS = {
     **COOPERATION_CHECKS,
     **OPERATIONS_CHECKS,
     **PRODUCTION_CHECKS,
+    **INVESTMENT_CHECKS,
 }
 # Repeatable keys: each --set events.outage=NAME@STEP:DURATION adds one outage (a surprise),
 # each events.announced_outage one that partners can see coming.

@@ -21,7 +21,7 @@ from typing import Any
 
 from agents.cooperation import CooperationSettings
 from agents.model import ParkModel
-from agents.scenario import CompanySpec, Scenario
+from agents.scenario import CompanySpec, EntrySpec, Scenario
 from experiments import scenario_io
 from experiments import named_toml
 from experiments.problems import Problems
@@ -46,16 +46,27 @@ class Available:
     year: int
 
 
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """A plant the history file says came later: a company's entry (`option` "") or one of its
+    options, with where its year and cost come from."""
+
+    company: str
+    option: str
+    source: str
+
+
 @dataclass(frozen=True)
 class History:
     name: str
-    scenario: Scenario  # as its file has it; `scenario_in` gives the one a year runs
+    scenario: Scenario  # as its file has it, with the history's entrants and options; `scenario_in`: a year's
     start_year: int
     end_year: int
     information: float
     prices: PriceSchedule  # step 0 is start_year
     available: tuple[Available, ...]
     links: tuple[HistoricalLink, ...]
+    sources: tuple[Sourced, ...] = ()  # the file's [[entrants]], then its [[options]], each in the file's order
 
     def scenario_in(self, year: int) -> Scenario:
         """The scenario as it ran in `year`: the history's price schedule in place of the
@@ -84,7 +95,10 @@ HISTORY_KEYS = {
     "end_year": scenario_io.Field("int", required=True, check=scenario_io._a_year),
     "information": scenario_io.Field("number", default=0.0, check=scenario_io._between(0, 1)),
 }
-SECTIONS = ("history", "prices", "available", "links")
+SOURCE = scenario_io.Field("str", required=True)  # where the year and the cost come from; may say "assumption: ..."
+ENTRANT_KEYS = {"company": scenario_io.Field("str", required=True), **scenario_io.ENTRY_KEYS, "source": SOURCE}
+OPTION_KEYS = {"company": scenario_io.Field("str", required=True), **scenario_io.OPTION_KEYS, "source": SOURCE}
+SECTIONS = ("history", "prices", "available", "entrants", "options", "links")
 
 
 def load(name_or_path: str) -> History:
@@ -105,6 +119,7 @@ def load(name_or_path: str) -> History:
     start, end, info = head["start_year"], head["end_year"], head["information"]
     if not start <= end:
         p.add("history.end_year", f"must not be before start_year {start}")
+    park, sources = _plants(p, data, park)
     # The history's prices, in the scenario format; step 0 is the history's first year.
     raw_prices = data.get("prices")
     products = {pr.product for c in park.companies for pr in c.processes}
@@ -138,7 +153,68 @@ def load(name_or_path: str) -> History:
             links.append(HistoricalLink(int(link["year"]), link["from"], link["to"], link["resource"]))
     p.raise_if_any()
     return History(path.stem, park, start, end, info, dataclasses.replace(prices, start_year=start),
-                   tuple(available), tuple(links))
+                   tuple(available), tuple(links), sources)
+
+
+def _plants(p: Problems, data: dict[str, Any], park: Scenario) -> tuple[Scenario, tuple[Sourced, ...]]:
+    """The plants that came later (docs/scenario-format.md): the scenario with the history's
+    `[[options]]` added to their companies (a technology a company may invest in) and its
+    `[[entrants]]` made entrants (companies that enter the park), moved after every other
+    company in the history file's order; and the source of each, where its year and cost come
+    from. Years need no `[prices] start_year` here: step 0 is the history's start_year."""
+    names = [c.name for c in park.companies]
+    plants = {c.name: scenario_io.Plant.of(c) for c in park.companies}
+    entries: dict[str, EntrySpec] = {}
+    first: dict[str, int] = {}  # company -> the [[entrants]] table that made it one
+    sources: list[Sourced] = []
+    for section in ("entrants", "options"):
+        raw = data.get(section, [])
+        if not isinstance(raw, list):
+            p.add(section, f"must be a list of [[{section}]] tables")
+            continue
+        for n, item in enumerate(raw):
+            path = f"{section}[{n}]"
+            t = scenario_io._table(p, path, item, OPTION_KEYS if section == "options" else ENTRANT_KEYS)
+            if t is None:
+                continue
+            company = t["company"]
+            if company is not None and company not in names:
+                p.add(f"{path}.company", f"unknown company '{company}' of scenario {park.name}", valid=names,
+                      got=company)
+                company = None
+            if t["source"] is not None and not t["source"].strip():
+                p.add(f"{path}.source", "must say where the year and the cost come from: a publication, or "
+                      "\"assumption: ...\" with the reasoning")
+            years: list[str] = []  # (a history's years always have a start year)
+            if section == "options":
+                plant = plants[company] if company is not None else scenario_io.Plant(None, [], [])
+                before = len(plant.options)
+                scenario_io._option(p, path, item, t, "options", park.resources, names, plant, years)
+                if company is not None and len(plant.options) > before:
+                    sources.append(Sourced(company, plant.options[-1].name, t["source"] or ""))
+                continue
+            if company in first:
+                p.add(f"{path}.company", f"'{company}' is already an entrant by entrants[{first[company]}]: a company "
+                      f"enters once; remove one of them")
+                company = None
+            elif company is not None and park.companies[names.index(company)].entry is not None:
+                p.add(f"{path}.company", f"'{company}' is already an entrant in scenario {park.name} ([[entrants]] "
+                      f"there): remove this one or that one")
+                company = None
+            if company is not None:
+                first[company] = n
+            entry = scenario_io._entry(p, path, t, park.resources, names, company, years)
+            if entry is not None and company is not None:
+                entries[company] = entry
+                sources.append(Sourced(company, "", t["source"] or ""))
+    for plant in plants.values():
+        plant.check_switches(p)
+    changed = [dataclasses.replace(c, processes=tuple(plants[c.name].processes),
+                                   options=tuple(plants[c.name].options), entry=entries.get(c.name, c.entry))
+               for c in park.companies]
+    later = [n for n in first if n in entries]  # in the file's order
+    companies = [c for c in changed if c.name not in entries] + [changed[names.index(n)] for n in later]
+    return dataclasses.replace(park, companies=tuple(companies)), tuple(sources)
 
 
 @dataclass

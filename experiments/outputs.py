@@ -74,6 +74,8 @@ def write_run(result: RunResult, out: Path) -> Path:
         result.trades.to_parquet(tmp / "trades.parquet", index=False)
         if result.production is not None:
             result.production.to_parquet(tmp / "production.parquet", index=False)
+        if result.decisions is not None:
+            result.decisions.to_parquet(tmp / "decisions.parquet", index=False)
         (tmp / "config.toml").write_text(tomli_w.dumps(config_document(result)), encoding="utf-8")
         swap_into_place(tmp, out)
     except BaseException:

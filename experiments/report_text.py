@@ -100,6 +100,18 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
             lines += ["  " + r for r in _table(["company", "kind", "what", "start", "steps", "size", "depth",
                                                 "lost EUR", "recovery"], rows, {3, 4, 5, 6, 7, 8})]
             lines.append("")
+    decisions = summary.get("decisions") or []
+    if decisions:
+        lines.append(f"Investment, entry and exit ({len(decisions)} decisions; every one in decisions.parquet)")
+        rows = [[str(d["year"]) if d.get("year") is not None else str(d["step"]), d["company"], d["kind"], d["option"],
+                 _num(d["npv_eur"]), _num(d["threshold_eur"]), _num(d["capex_eur"])] for d in decisions[:top]]
+        lines += ["  " + x for x in _table(["when", "company", "kind", "what", "NPV EUR", "threshold EUR",
+                                            "capex EUR"], rows, {4, 5, 6})]
+        if len(decisions) > top:
+            lines.append(f"  ... and {len(decisions) - top} more in summary.json")
+        lines.append("  (a company invests when the NPV at its hurdle rate clears the threshold: the value of waiting,"
+                     " which grows with the uncertainty it has seen)")
+        lines.append("")
     procs = summary.get("processes") or []
     moved = [p for p in procs if p["share_of_steps_run"] < 0.999 or abs(p["output"] - p["baseline_output"])
              > 0.005 * max(1.0, p["baseline_output"]) or abs(p["mean_price_eur"] - p["base_price_eur"])

@@ -38,6 +38,7 @@ class RunResult:
     timeseries: pd.DataFrame
     trades: pd.DataFrame
     production: pd.DataFrame | None = None
+    decisions: pd.DataFrame | None = None
 
 
 def simulate(cfg: RunConfig, park: Scenario, progress: Any = None, yardstick: bool = True) -> RunResult:
@@ -52,7 +53,18 @@ def simulate(cfg: RunConfig, park: Scenario, progress: Any = None, yardstick: bo
     if other is not None:
         other.run(cfg.steps, progress)
     return RunResult(cfg, park, _summary(cfg, park, model, base, other), _timeseries(model, base, other),
-                     _trades(model), production_frame(model))
+                     _trades(model), production_frame(model), decisions_frame(model))
+
+
+DECISION_COLUMNS = ["step", "year", "company", "kind", "option", "npv_eur", "threshold_eur", "capex_eur", "note"]
+
+
+def decisions_frame(model: ParkModel) -> pd.DataFrame:
+    """One row per investment decision of the run: options taken, entries, exits, pipes."""
+    rows = [{k: getattr(d, k) for k in DECISION_COLUMNS} for d in model.investor.decisions]
+    df = pd.DataFrame(rows, columns=DECISION_COLUMNS)
+    df["year"] = df["year"].astype("Int64")
+    return df
 
 
 def runs_yardstick(cfg: RunConfig, park: Scenario) -> bool:
@@ -73,7 +85,7 @@ def yardstick_model(cfg: RunConfig, park: Scenario) -> ParkModel | None:
             else Coordination.SYNCHRONISED)
     other = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, coordination=flip))
     return ParkModel(park, other.policy, other.market, other.seed, other.cooperation, other.operations, other.events,
-                     other.production)
+                     other.production, other.investment)
 
 
 def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:
@@ -81,7 +93,7 @@ def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:
     exchanges between companies)."""
     def build(market):
         return ParkModel(park, cfg.policy, market, cfg.seed, cfg.cooperation, cfg.operations, cfg.events,
-                         cfg.production)
+                         cfg.production, cfg.investment)
     return build(cfg.market), build(dataclasses.replace(cfg.market, exchanges=False))
 
 
@@ -221,6 +233,17 @@ def _synchronisation(cfg: RunConfig, model: ParkModel, other: ParkModel | None, 
     return keys, pay, d_profit
 
 
+def _status(model: ParkModel, i: int) -> str:
+    inv = model.investor
+    if i in inv.closed_at:
+        return f"closed at step {inv.closed_at[i]}"
+    if i in inv.entered_at:
+        return f"entered at step {inv.entered_at[i]}"
+    if model.park.companies[i].entry is not None:
+        return "candidate, did not enter"
+    return "in the park"
+
+
 def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
              other: ParkModel | None = None) -> dict[str, Any]:
     names = [c.name for c in park.companies]
@@ -255,6 +278,11 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         "market_efficiency": None if optimum <= 1e-9 else efficiency(realised, optimum),
         "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
         "output_eur": float(model.output_eur.sum()),
+        "options_taken": sum(1 for d in model.investor.decisions if d.kind in ("invest", "switch")),
+        "entries": sum(1 for d in model.investor.decisions if d.kind == "enter"),
+        "exits": sum(1 for d in model.investor.decisions if d.kind == "exit"),
+        "capex_eur": float(model.investor.capex_eur),
+        "project_charges_eur": float(sum(r.project_charges_eur for r in model.records)),
         "baseline_output_eur": float(base.output_eur.sum()),
         **_cooperation_kpis(model, flows, profit - base_profit),
     }
@@ -280,6 +308,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         "companies": [
             {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": float(profit[c.index]),
              "savings_eur": float(profit[c.index] - base_profit[c.index]),
+             "status": _status(model, c.index),
              "output_eur": float(model.output_eur[c.index]),
              "baseline_output_eur": float(base.output_eur[c.index]),
              **({} if pay is None else {"side_payment_eur": float(pay[c.index]),
@@ -297,6 +326,8 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         for k in ("exchanged", "bought_outside", "disposed"):
             row.setdefault(k, 0.0)
     summary["processes"] = _products(model, base)
+    summary["decisions"] = decisions_frame(model).astype(object).where(lambda d: d.notna(), None).to_dict("records")
+    summary["baseline_decisions"] = len(base.investor.decisions)
     # CO2 of making more or less than the baseline: output that differs changes the park's CO2
     # through its inputs and by-products, not through exchange. At the same output, the CO2
     # avoided is what exchange alone saves (the product made or not made elsewhere is outside

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agents.scenario import CompanySpec, PipelineSpec, ProcessSpec, Scenario, Target
+from agents.scenario import CompanySpec, EntrySpec, OptionSpec, PipelineSpec, ProcessSpec, Scenario, Target
 from experiments.problems import InputError, Problems
 from market.paths import PriceIndex, PriceSchedule, YearPath
 from market.policy import Policy
@@ -79,6 +79,7 @@ COMPANY_KEYS = {
     "processes": Field("list", required=True),
     "strategy": Field("str", default=""),
     "tactic": Field("str", default=""),
+    "options": Field("list", default=[]),
 }
 PROCESS_KEYS = {
     "name": Field("str", required=True),
@@ -100,6 +101,7 @@ PROCESS_KEYS = {
     "maintenance_every": Field("int", default=0, check=_at_least(0)),
     "maintenance_days": Field("int", default=0, check=_at_least(0)),
     "pass_through": Field("number", default=None, check=_between(0, 2)),
+    "fixed_opex": Field("number", default=0.0, check=_at_least(0)),
 }
 PIPELINE_KEYS = {
     "from": Field("str", required=True),
@@ -136,7 +138,7 @@ TARGET_KEYS = {
     "company": Field("str", default=""),
     "product": Field("str", default=""),
 }
-TOP_KEYS = ("scenario", "resources", "companies", "pipelines", "policy", "prices", "targets", "events")
+TOP_KEYS = ("scenario", "resources", "companies", "entrants", "pipelines", "policy", "prices", "targets", "events")
 EVENT_KEYS = {
     "company": Field("str", required=True),
     "at": Field("int", required=True, check=_at_least(0)),
@@ -162,6 +164,43 @@ PRICES_KEYS = {
     "products": Field("paths", default={}),
     "indices": Field("list", default=[]),
 }
+# Investment (`agents.investment`): a company's technology options and a candidate's entry.
+OPTION_KINDS = ("process", "switch")
+DIRECTIONS = ("in", "out")
+
+
+def _one_of(valid: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        return None if v in valid else f"must be one of {', '.join(valid)}, got {v!r}"
+    return check
+
+
+# A pipe a project builds: `in` carries the resource from the partner to the company, `out` the other way.
+PROJECT_PIPE_KEYS = {
+    "partner": Field("str", required=True),
+    "resource": Field("str", required=True),
+    "direction": Field("str", default="in", check=_one_of(DIRECTIONS)),
+    "length_km": Field("number", default=None, check=_at_least(0, strict=True)),
+}
+# What a project costs and when it may come: an option's and an entrant's alike.
+PROJECT_KEYS = {
+    "capex": Field("number", required=True, check=_at_least(0)),
+    "fixed_opex": Field("number", default=0.0, check=_at_least(0)),
+    "lifetime_years": Field("number", default=25.0, check=_at_least(0, strict=True)),
+    "lead_time_years": Field("number", default=1.0, check=_at_least(0)),
+    "earliest_year": Field("int", default=None, check=_a_year),
+    "pipelines": Field("list", default=[]),
+}
+OPTION_KEYS = {
+    "name": Field("str", required=True),
+    "kind": Field("str", required=True),
+    "process": Field("table", default=None),  # required: reported with the table to write
+    **PROJECT_KEYS,
+    "replaces": Field("str", default=""),
+    "mandatory_from": Field("int", default=None, check=_a_year),
+}
+ENTRY_KEYS = PROJECT_KEYS
+ENTRANT_KEYS = {**COMPANY_KEYS, **ENTRY_KEYS}
 INDEX_KEYS = {
     "name": Field("str", required=True),
     "base_year": Field("int", required=True, check=_a_year),
@@ -203,6 +242,10 @@ def _coerce(kind: str, v: Any) -> tuple[Any, str | None]:
         return (tuple(v), None) if ok else (None, "must be a list of names")
     if kind == "list":
         return (v, None) if isinstance(v, list) else (None, f"must be a list of tables ([[...]]), got {_typename(v)}")
+    if kind == "table":
+        if not isinstance(v, dict):
+            return None, f"must be a table ([...] once, not [[...]]), got {_typename(v)}"
+        return v, None
     if kind == "amounts":
         if not isinstance(v, dict):
             return None, f"must be a table {{resource = quantity}}, got {_typename(v)}"
@@ -265,6 +308,210 @@ def _amounts(p: Problems, path: str, table: dict, resources: dict, strict_positi
     return out
 
 
+@dataclass
+class Plant:
+    """A company's processes and options while they are read: a scenario's, then those a
+    history file adds (`experiments.history`)."""
+
+    name: str | None
+    processes: list[ProcessSpec]
+    options: list[OptionSpec]
+    switches: list[tuple[str, str]] = field(default_factory=list)  # (key path, process replaced), checked at the end
+
+    @classmethod
+    def of(cls, c: CompanySpec) -> "Plant":
+        return cls(c.name, list(c.processes), list(c.options))
+
+    @property
+    def pnames(self) -> set[str]:
+        return {pr.name for pr in self.processes}
+
+    def check_switches(self, p: Problems) -> None:
+        """Each switch replaces a process in service from the start, once every option is read
+        (a switch may name a process an option further down builds: that is refused with the reason)."""
+        own = [pr.name for pr in self.processes if not pr.option]
+        for where, replaces in self.switches:
+            if replaces in own:
+                continue
+            later = next((pr.option for pr in self.processes if pr.name == replaces), None)
+            if later is not None:
+                p.add(where, f"process '{replaces}' is built by option '{later}': a switch replaces a process in "
+                      f"service from the start ({', '.join(own) or 'none'})")
+            else:
+                p.add(where, f"unknown process '{replaces}' of this company", valid=own, got=replaces)
+        self.switches.clear()
+
+
+def _company(p: Problems, path: str, raw: Any, section: str, resources: dict[str, Resource], given: list[str],
+             seen: set[str], years: list[str]) -> CompanySpec | None:
+    """One `[[companies]]` or `[[entrants]]` table (`section`) with its processes and options;
+    an entrant carries its `EntrySpec`. `given`: every company name a project's pipe may lead
+    to; `seen`: the names so far (incumbents and entrants share them); key paths that give a
+    calendar year are added to `years`."""
+    entrant = section == "entrants"
+    t = _table(p, path, raw, ENTRANT_KEYS if entrant else COMPANY_KEYS)
+    if t is None:
+        return None
+    if t["name"] in seen:
+        p.add(f"{path}.name", f"duplicate company name '{t['name']}'" + (" (companies and entrants share names)"
+                                                                          if entrant else ""))
+    seen.add(t["name"] or "")
+    storage = _amounts(p, f"{path}.storage", t["storage"] or {}, resources)
+    for r in storage:
+        if r in resources and resources[r].shelf_life == 0:
+            p.add(f"{path}.storage.{r}", f"resource '{r}' has shelf_life 0 and cannot be stored: "
+                  f"give it a shelf_life or remove it from storage")
+    plant = Plant(t["name"], [], [])
+    raw_procs = t["processes"] or []
+    if not raw_procs and "processes" in raw:
+        p.add(f"{path}.processes", f"needs at least one [[{section}.processes]] table")
+    pnames: set[str] = set()
+    for pi, rawp in enumerate(raw_procs):
+        proc = _process(p, f"{path}.processes[{pi}]", rawp, resources, pnames)
+        if proc is not None:
+            plant.processes.append(proc)
+    for oi, rawo in enumerate(t["options"] or []):
+        opath = f"{path}.options[{oi}]"
+        to = _table(p, opath, rawo, OPTION_KEYS)
+        if to is not None:
+            _option(p, opath, rawo, to, f"{section}.options", resources, given, plant, years, pnames)
+    plant.check_switches(p)
+    from agents.strategies import STRATEGIES
+    from agents.tactics import TACTICS
+    for key, registry in (("strategy", STRATEGIES), ("tactic", TACTICS)):
+        if t[key] and t[key] not in registry:
+            p.add(f"{path}.{key}", f"unknown {key} '{t[key]}'", valid=registry, got=t[key])
+            t[key] = ""
+    entry = _entry(p, path, t, resources, given, t["name"], years) if entrant else None
+    if None in (t["name"], t["sector"], t["location"]) or (entrant and entry is None):
+        return None
+    return CompanySpec(t["name"], t["sector"], t["location"], tuple(plant.processes), storage, t["strategy"] or "",
+                       t["tactic"] or "", tuple(plant.options), entry)
+
+
+def _process(p: Problems, path: str, raw: Any, resources: dict[str, Resource], pnames: set[str],
+             option: str = "") -> ProcessSpec | None:
+    """One process table (`[[companies.processes]]`, or an option's `process`); `pnames`: the
+    company's process names so far, this one added."""
+    tp = _table(p, path, raw, PROCESS_KEYS)
+    if tp is None:
+        return None
+    if tp["name"] in pnames:
+        p.add(f"{path}.name", f"duplicate process name '{tp['name']}' in this company"
+              + (" (its processes and its options' processes share names)" if option else ""))
+    pnames.add(tp["name"] or "")
+    inputs = _amounts(p, f"{path}.inputs", tp["inputs"] or {}, resources)
+    byproducts = _amounts(p, f"{path}.byproducts", tp["byproducts"] or {}, resources)
+    if None in (tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"]):
+        return None
+    if tp["mtbf"] and not tp["mttr"]:
+        p.add(f"{path}.mttr", "a process that fails (mtbf > 0) needs a repair time: set mttr > 0 (steps)")
+    if bool(tp["maintenance_every"]) != bool(tp["maintenance_days"]):
+        p.add(f"{path}.maintenance_days", "planned maintenance needs both maintenance_every and "
+              "maintenance_days > 0 (steps), or neither")
+    return ProcessSpec(tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"],
+                       inputs, byproducts, tp["utilisation"], tp["variability"],
+                       **{k: tp[k] for k in ("seasonal", "peak_day", "weekend", "campaign_on",
+                                             "campaign_off", "mtbf", "mttr", "maintenance_every",
+                                             "maintenance_days", "pass_through", "fixed_opex")},
+                       option=option)
+
+
+def _option(p: Problems, path: str, raw: dict, t: dict[str, Any], header: str, resources: dict[str, Resource],
+            given: Any, plant: Plant, years: list[str], pnames: set[str] | None = None) -> None:
+    """An option of `plant` from its table `raw` and the checked values `t` (`OPTION_KEYS`, which
+    a history file's `[[options]]` extends): added to the plant with the process it builds, or
+    its problems reported. `header`: the option's table in the file (`companies.options`), for
+    the fix of a missing process; `given`: the companies a pipe may lead to; `pnames`: the
+    plant's process names read so far, duplicates included (default: those it holds); key
+    paths that give a year are added to `years`. Whether a switch's process exists is checked
+    by `Plant.check_switches` once every option is read."""
+    onames = {o.name for o in plant.options}
+    if t["name"] is not None and t["name"] in onames:
+        p.add(f"{path}.name", f"duplicate option name '{t['name']}' in this company")
+    kind = t["kind"]
+    if kind is not None and kind not in OPTION_KINDS:
+        p.add(f"{path}.kind", f"unknown kind '{kind}': an option builds a new \"process\" or is a \"switch\" that "
+              f"replaces one", valid=OPTION_KINDS, got=kind)
+        kind = None
+    if kind == "process" and t["replaces"]:
+        p.add(f"{path}.replaces", "an option of kind \"process\" adds a process and replaces none: remove replaces, "
+              "or make it kind = \"switch\"")
+    elif kind == "switch" and not t["replaces"]:
+        own = [pr.name for pr in plant.processes if not pr.option]
+        p.add(f"{path}.replaces", f"missing: a switch names the process it replaces, one of the company's own "
+              f"({', '.join(own) or 'none'})")
+    elif kind == "switch":
+        plant.switches.append((f"{path}.replaces", t["replaces"]))
+    for key in ("earliest_year", "mandatory_from"):
+        if t[key] is not None:
+            years.append(f"{path}.{key}")
+    if t["earliest_year"] is not None and t["mandatory_from"] is not None and t["mandatory_from"] < t["earliest_year"]:
+        p.add(f"{path}.mandatory_from", f"{t['mandatory_from']} is before earliest_year {t['earliest_year']}: a "
+              f"regulation cannot require what is not yet on offer; make mandatory_from >= earliest_year")
+    pipes = _project_pipes(p, f"{path}.pipelines", t["pipelines"] or [], resources, given, plant.name)
+    proc = None
+    if "process" not in raw:
+        p.add(f"{path}.process", f"missing (required): add a [{header}.process] table after the option, with "
+              f"the keys of a process (name, product, unit, capacity, sale_price, ...)")
+    elif t["process"] is not None:  # (a process that is not a table is reported by _table)
+        names = plant.pnames if pnames is None else pnames
+        proc = _process(p, f"{path}.process", t["process"], resources, names, option=t["name"] or "")
+    if None in (t["name"], kind, t["capex"]) or proc is None or pipes is None or t["name"] in onames:
+        return
+    plant.processes.append(proc)
+    plant.options.append(OptionSpec(t["name"], kind, proc.name, t["capex"], t["fixed_opex"], t["lifetime_years"],
+                                    t["lead_time_years"], t["replaces"] if kind == "switch" else "",
+                                    t["earliest_year"], t["mandatory_from"], pipes))
+
+
+def _entry(p: Problems, path: str, t: dict[str, Any], resources: dict[str, Resource], given: Any,
+           owner: str | None, years: list[str]) -> EntrySpec | None:
+    """An entrant's entry from its checked table `t` (`ENTRY_KEYS` among others), or None after
+    reporting its problems."""
+    if t["earliest_year"] is not None:
+        years.append(f"{path}.earliest_year")
+    pipes = _project_pipes(p, f"{path}.pipelines", t["pipelines"] or [], resources, given, owner)
+    if t["capex"] is None or pipes is None:
+        return None
+    return EntrySpec(t["capex"], t["fixed_opex"], t["lifetime_years"], t["lead_time_years"], t["earliest_year"], pipes)
+
+
+def _project_pipes(p: Problems, path: str, raw: list, resources: dict[str, Resource], given: Any,
+                   owner: str | None) -> tuple[PipelineSpec, ...] | None:
+    """The pipes a project builds, `[{ partner, resource, direction, length_km }, ...]`, as
+    pipelines from source to target; None after reporting a problem."""
+    out: list[PipelineSpec] = []
+    ok = True
+    for k, item in enumerate(raw):
+        where = f"{path}[{k}]"
+        t = _table(p, where, item, PROJECT_PIPE_KEYS)
+        if t is None:
+            ok = False
+            continue
+        partner, r = t["partner"], t["resource"]
+        if partner is not None and partner not in given:
+            p.add(f"{where}.partner", f"unknown company '{partner}'", valid=given, got=partner)
+            partner = None
+        elif partner is not None and partner == owner:
+            p.add(f"{where}.partner", f"'{partner}' is the company itself: a pipe leads to a partner, another "
+                  f"company of the scenario")
+            partner = None
+        if r is not None and r not in resources:
+            p.add(f"{where}.resource", f"unknown resource '{r}'", valid=resources, got=r)
+            r = None
+        elif r is not None and resources[r].transport is not Mode.PIPELINE:
+            p.add(f"{where}.resource", f"resource '{r}' travels by {resources[r].transport.value}, not pipeline: "
+                  f"set its transport = \"pipeline\" or remove this pipe")
+            r = None
+        if None in (partner, r, owner) or t["direction"] not in DIRECTIONS:
+            ok = False
+            continue
+        ends = (partner, owner) if t["direction"] == "in" else (owner, partner)
+        out.append(PipelineSpec(*ends, r, t["length_km"]))
+    return tuple(out) if ok else None
+
+
 def parse(data: dict, label: str) -> Scenario:
     """Build a Scenario from parsed TOML, or raise InputError listing every problem."""
     p = Problems(f"scenario {label}")
@@ -286,62 +533,24 @@ def parse(data: dict, label: str) -> Scenario:
         if t is not None and None not in (t["unit"], t["virgin_price"], t["disposal_cost"]):
             resources[name] = Resource(name=name, **t)
 
-    companies: list[CompanySpec] = []
     raw_comp = data.get("companies", [])
     if not isinstance(raw_comp, list) or not raw_comp:
         p.add("companies", "must hold at least one [[companies]] table")
         raw_comp = []
+    raw_ent = data.get("entrants", [])
+    if not isinstance(raw_ent, list):
+        p.add("entrants", "must be a list of [[entrants]] tables")
+        raw_ent = []
+    # Every name a project's pipe may lead to, incumbents and entrants, as the file gives them.
+    given = [raw["name"] for raw in raw_comp + raw_ent if isinstance(raw, dict) and isinstance(raw.get("name"), str)]
+    years: list[str] = []  # key paths that give a calendar year: they need [prices] start_year
+    companies: list[CompanySpec] = []
     seen: set[str] = set()
-    for ci, raw in enumerate(raw_comp):
-        cpath = f"companies[{ci}]"
-        t = _table(p, cpath, raw, COMPANY_KEYS)
-        if t is None:
-            continue
-        if t["name"] in seen:
-            p.add(f"{cpath}.name", f"duplicate company name '{t['name']}'")
-        seen.add(t["name"] or "")
-        storage = _amounts(p, f"{cpath}.storage", t["storage"] or {}, resources)
-        for r in storage:
-            if r in resources and resources[r].shelf_life == 0:
-                p.add(f"{cpath}.storage.{r}", f"resource '{r}' has shelf_life 0 and cannot be stored: "
-                      f"give it a shelf_life or remove it from storage")
-        procs: list[ProcessSpec] = []
-        raw_procs = t["processes"] or []
-        if not raw_procs and "processes" in raw:
-            p.add(f"{cpath}.processes", "needs at least one [[companies.processes]] table")
-        pnames: set[str] = set()
-        for pi, rawp in enumerate(raw_procs):
-            ppath = f"{cpath}.processes[{pi}]"
-            tp = _table(p, ppath, rawp, PROCESS_KEYS)
-            if tp is None:
-                continue
-            if tp["name"] in pnames:
-                p.add(f"{ppath}.name", f"duplicate process name '{tp['name']}' in this company")
-            pnames.add(tp["name"] or "")
-            inputs = _amounts(p, f"{ppath}.inputs", tp["inputs"] or {}, resources)
-            byproducts = _amounts(p, f"{ppath}.byproducts", tp["byproducts"] or {}, resources)
-            if None in (tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"]):
-                continue
-            if tp["mtbf"] and not tp["mttr"]:
-                p.add(f"{ppath}.mttr", "a process that fails (mtbf > 0) needs a repair time: set mttr > 0 (steps)")
-            if bool(tp["maintenance_every"]) != bool(tp["maintenance_days"]):
-                p.add(f"{ppath}.maintenance_days", "planned maintenance needs both maintenance_every and "
-                      "maintenance_days > 0 (steps), or neither")
-            procs.append(ProcessSpec(tp["name"], tp["product"], tp["unit"], tp["capacity"], tp["sale_price"],
-                                     inputs, byproducts, tp["utilisation"], tp["variability"],
-                                     **{k: tp[k] for k in ("seasonal", "peak_day", "weekend", "campaign_on",
-                                                           "campaign_off", "mtbf", "mttr", "maintenance_every",
-                                                           "maintenance_days", "pass_through")}))
-        from agents.strategies import STRATEGIES
-        from agents.tactics import TACTICS
-        for key, registry in (("strategy", STRATEGIES), ("tactic", TACTICS)):
-            if t[key] and t[key] not in registry:
-                p.add(f"{cpath}.{key}", f"unknown {key} '{t[key]}'", valid=registry, got=t[key])
-                t[key] = ""
-        if None in (t["name"], t["sector"], t["location"]):
-            continue
-        companies.append(CompanySpec(t["name"], t["sector"], t["location"], tuple(procs), storage,
-                                     t["strategy"] or "", t["tactic"] or ""))
+    for section, raws in (("companies", raw_comp), ("entrants", raw_ent)):
+        for ci, raw in enumerate(raws):
+            company = _company(p, f"{section}[{ci}]", raw, section, resources, given, seen, years)
+            if company is not None:
+                companies.append(company)
 
     names = [c.name for c in companies]
     pipelines: list[PipelineSpec] = []
@@ -398,6 +607,14 @@ def parse(data: dict, label: str) -> Scenario:
                     # before the model has applied a year; the model takes each year's from the path.
                     values["carbon_tax"] = carbon_path.at(prices.start_year)
             policy = Policy(**values, carbon_tax_path=carbon_path)
+    raw_prices = data.get("prices")
+    said = (isinstance(raw_prices, dict) and "start_year" in raw_prices) or any(
+        ": prices.start_year: " in m for m in p.items)  # (once: a missing start_year may be reported above)
+    if years and prices.start_year is None and not said:
+        n = len(years) - 1
+        more = f" ({n} more key{'s give' if n > 1 else ' gives'} a year too)" if n else ""
+        p.add("prices.start_year", f"missing: {years[0]} needs the calendar year of step 0, e.g. [prices] "
+              f"start_year = 2005{more}")
 
     targets: list[Target] = []
     raw_t = data.get("targets", [])
