@@ -198,7 +198,10 @@ class Investor:
         self._operating = np.zeros(len(park.companies))
         self._negative = np.zeros(len(park.companies))
         self.capex_eur = 0.0
-        self.multiples: dict[str, float] = {}  # per resource: the waiting multiple pipes must clear
+        # Per resource: the waiting multiple a new pipe's value must clear; before any round, at
+        # the prior volatility (a company that has seen no prices move is not certain of them).
+        m0 = waiting_multiple(settings.volatility, settings.hurdle_rate) if settings.real_options else 1.0
+        self.multiples: dict[str, float] = ({r: m0 for r in model.pricing.resources} if settings.enabled else {})
 
     # ------------------------------------------------------------------ each step
     def company_active(self, i: int) -> np.ndarray:

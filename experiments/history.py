@@ -227,11 +227,38 @@ class HistoryResult:
     degree: dict[str, int]
     hub: str
     rank_correlation: float | None  # Spearman, historical year vs model year, links that formed
+    # Links whose year an input fixes (a by-product's plant or an entrant arriving that year) are
+    # no test of the model: the figures below are also given for the others, the emergent links.
+    rank_correlation_emergent: float | None = None
+    median_abs_error_years: float | None = None
+    median_abs_error_emergent: float | None = None
+    early_links: int = 0  # historical links the model formed in its first EARLY_YEARS years
+    cumulative: list[dict[str, int]] | None = None  # links by year: history's and the model's
+    decisions: list[dict[str, Any]] | None = None  # the model's investment, entry and exit decisions
 
     def summary(self) -> dict[str, Any]:
         return {"history": self.history.name, "seed": self.seed, "years": [self.history.start_year, self.history.end_year],
                 "share_formed": self.share_formed, "hub": self.hub, "degree": self.degree,
-                "rank_correlation": self.rank_correlation, "historical_links": self.table, "model_links": self.formed}
+                "rank_correlation": self.rank_correlation, "rank_correlation_emergent": self.rank_correlation_emergent,
+                "median_abs_error_years": self.median_abs_error_years,
+                "median_abs_error_emergent": self.median_abs_error_emergent, "early_links": self.early_links,
+                "cumulative": self.cumulative, "decisions": self.decisions,
+                "historical_links": self.table, "model_links": self.formed}
+
+
+EARLY_YEARS = 3  # "at most 3 of the 14 links in the first 3 model years" (issue 12's bar)
+
+
+def _input_dated(history: History, link: HistoricalLink) -> str:
+    """Why an input fixes this link's year, or "" when nothing does."""
+    for a in history.available:
+        if a.company == link.source and a.byproduct == link.resource and a.year == link.year:
+            return f"{a.byproduct} of {a.company} available from {a.year}"
+    for c in history.scenario.companies:
+        if c.entry is not None and c.name in (link.source, link.target) and c.entry.earliest_year is not None \
+                and abs(c.entry.earliest_year - link.year) <= 1:
+            return f"{c.name} may enter from {c.entry.earliest_year}"
+    return ""
 
 
 def run(history: History, seed: int = 0, cooperation: CooperationSettings | None = None,
@@ -265,8 +292,26 @@ def run(history: History, seed: int = 0, cooperation: CooperationSettings | None
         for n in pair:
             degree[n] += 1
     hub = max(names, key=lambda n: (degree[n], -names.index(n)))
+    for t, link in zip(table, history.links):
+        t["input_dated"] = _input_dated(history, link)
+    emergent = [t for t in hit if not t["input_dated"]]
+    years = range(history.start_year, history.end_year + 1)
+    cumulative = [{"year": y, "history": sum(1 for t in table if t["historical_year"] <= y),
+                   "model": sum(1 for t in hit if t["model_year"] <= y)} for y in years]
+    decisions = [{k: getattr(d, k) for k in ("year", "company", "kind", "option", "npv_eur", "threshold_eur",
+                                             "capex_eur", "note")} for d in model.investor.decisions]
     return HistoryResult(history, seed, formed, table, len(hit) / max(1, len(table)), degree, hub,
-                         _spearman([t["historical_year"] for t in hit], [t["model_year"] for t in hit]))
+                         _spearman([t["historical_year"] for t in hit], [t["model_year"] for t in hit]),
+                         _spearman([t["historical_year"] for t in emergent], [t["model_year"] for t in emergent]),
+                         _median_error(hit), _median_error(emergent),
+                         sum(1 for t in hit if t["model_year"] < history.start_year + EARLY_YEARS), cumulative, decisions)
+
+
+def _median_error(rows: list[dict[str, Any]]) -> float | None:
+    if not rows:
+        return None
+    import numpy as np
+    return float(np.median([abs(t["model_year"] - t["historical_year"]) for t in rows]))
 
 
 def _spearman(a: list[int], b: list[int]) -> float | None:
@@ -283,15 +328,32 @@ def render(res: HistoryResult) -> str:
              f"information sharing {h.information:g}, seed {res.seed}", ""]
     lines.append("Historical links (shared/data/kalundborg.md) and when the model formed them")
     rows = [[str(t["historical_year"]), t["from"], t["to"], t["resource"],
-             str(t["model_year"]) if t["model_year"] is not None else "-", t["how"] or ""] for t in res.table]
-    widths = [max(len(x) for x in col) for col in zip(["year", "from", "to", "resource", "model", "how"], *rows)]
-    fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    lines += [fmt(["year", "from", "to", "resource", "model", "how"]), fmt(["-" * w for w in widths])]
+             str(t["model_year"]) if t["model_year"] is not None else "-", t["how"] or "",
+             t.get("input_dated") or ""] for t in res.table]
+    head = ["year", "from", "to", "resource", "model", "how", "year fixed by an input"]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    lines += [fmt(head), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
     n_hit = sum(1 for t in res.table if t["model_year"] is not None)
     lines += ["", f"Formed: {n_hit} of {len(res.table)} historical links ({res.share_formed:.0%})"]
-    if res.rank_correlation is not None:
-        lines.append(f"Order: Spearman rank correlation of historical and model years {res.rank_correlation:+.2f}")
+    corr = lambda x: "n/a" if x is None else f"{x:+.2f}"  # noqa: E731
+    err = lambda x: "n/a" if x is None else f"{x:g} years"  # noqa: E731
+    n_emergent = sum(1 for t in res.table if t["model_year"] is not None and not t.get("input_dated"))
+    lines.append(f"Order: Spearman rank correlation of historical and model years {corr(res.rank_correlation)} "
+                 f"(the {n_emergent} links no input dates: {corr(res.rank_correlation_emergent)}); bar >= 0.6")
+    lines.append(f"Timing: median absolute error {err(res.median_abs_error_years)} (emergent links: "
+                 f"{err(res.median_abs_error_emergent)}); bar <= 4 years")
+    lines.append(f"Emergence: {res.early_links} of {len(res.table)} links formed in the first {EARLY_YEARS} model years; "
+                 f"bar <= 3")
+    if res.cumulative:
+        marks = [c for c in res.cumulative if (c["year"] - h.start_year) % 5 == 0 or c["year"] == h.end_year]
+        lines.append("Links formed by year, history / model: " + ", ".join(
+            f"{c['year']} {c['history']}/{c['model']}" for c in marks))
+    if res.decisions:
+        lines.append("Investment, entry and exit: " + "; ".join(
+            f"{d['year']} {d['company']} {d['kind']}{(' ' + d['option']) if d['option'] else ''}" for d in res.decisions
+            if d["kind"] != "pipe"))
     ranked = sorted(res.degree.items(), key=lambda kv: -kv[1])
     lines.append("Degree (partners) at the end: " + ", ".join(f"{n} {d}" for n, d in ranked))
     lines.append(f"Hub: {res.hub}")

@@ -111,3 +111,21 @@ def test_kalundborg_forms_its_historical_links_with_the_power_station_as_hub(tmp
     years = {(t["from"], t["resource"]): t["model_year"] for t in out["historical_links"]}
     assert years[("Asnaes power station", "gypsum")] >= 1993
     assert years[("Statoil refinery", "sulphur")] >= 1990
+    # The validation figures are reported, and a plant that came later comes no earlier than its year.
+    for key in ("rank_correlation_emergent", "median_abs_error_years", "early_links", "cumulative", "decisions"):
+        assert key in out
+    assert out["cumulative"][-1]["history"] == len(out["historical_links"])
+    to_gyproc = [t for t in out["historical_links"] if t["to"] == "Gyproc" and t["resource"] == "refinery_gas"]
+    assert to_gyproc[0]["model_year"] >= 1972  # Gyproc may enter from 1972
+    entered = [d for d in out["decisions"] if d["kind"] == "enter"]
+    assert [d["company"] for d in entered] == ["Gyproc"] and entered[0]["year"] >= 1972
+    assert "Gyproc may enter from 1972" in r.stdout
+
+
+@pytest.mark.slow
+def test_the_whole_history_run_is_the_same_for_the_same_seed():
+    from experiments import history
+
+    h = history.load("kalundborg")
+    a, b = history.run(h, seed=3), history.run(h, seed=3)
+    assert a.summary() == b.summary()
