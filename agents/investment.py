@@ -123,16 +123,17 @@ def threshold(capex: float, sigma: float, rate: float, real_options: bool = True
     return (waiting_multiple(sigma, rate) - 1.0) * capex if real_options else 0.0
 
 
-def volatility(series: np.ndarray, prior: float) -> float:
-    """The volatility a year of a price series (one value a year, oldest first): the standard
-    deviation of its log changes, shrunk towards `prior` (worth PRIOR_WEIGHT observations)."""
+def volatility(series: np.ndarray, prior: float, per_year: float = 1.0) -> float:
+    """The volatility a year of a price series (`per_year` values a year, oldest first): the
+    standard deviation of its log changes scaled to a year, shrunk towards `prior` (worth
+    PRIOR_WEIGHT observations)."""
     x = np.abs(np.asarray(series, dtype=float))
     x = x[x > 1e-9]
     k = len(x) - 1
     if k < 1:
         return prior
     d = np.diff(np.log(x))
-    obs = float(np.mean(d**2))  # no drift assumed, as in the threshold
+    obs = float(np.mean(d**2)) * per_year  # no drift assumed, as in the threshold
     return math.sqrt((k * obs + PRIOR_WEIGHT * prior**2) / (k + PRIOR_WEIGHT))
 
 
@@ -167,6 +168,7 @@ class Investor:
         park = model.park
         self.spy = park.steps_per_year
         self.interval = settings.interval or self.spy
+        self._per_year = self.spy / self.interval  # rounds (price observations) a year
         first = [0]
         for c in park.companies:
             first.append(first[-1] + len(c.processes))
@@ -261,11 +263,11 @@ class Investor:
         buy = np.array([m.ledger.buy_price(r) for r in m.pricing.resources])
         sale = np.concatenate([c.sale for c in m.companies]) if m.companies else np.zeros(0)
         self._seen.append((buy, sale))
-        self._seen = self._seen[-(self.s.volatility_years + 1):]
+        self._seen = self._seen[-(int(round(self.s.volatility_years * self._per_year)) + 1):]
 
     def _sigma_resource(self, r: str) -> float:
         k = self.m.pricing.resources.index(r)
-        return volatility(np.array([b[k] for b, _ in self._seen]), self.s.volatility)
+        return volatility(np.array([b[k] for b, _ in self._seen]), self.s.volatility, self._per_year)
 
     def _sigma(self, procs: list[int]) -> float:
         """The volatility of the prices a project depends on, weighted by its exposure to each."""
@@ -276,11 +278,12 @@ class Investor:
         weights, sigmas = [], []
         for k in procs:
             weights.append(abs(sale[k]))
-            sigmas.append(volatility(np.array([s[k] for _, s in self._seen]), self.s.volatility))
+            sigmas.append(volatility(np.array([s[k] for _, s in self._seen]), self.s.volatility, self._per_year))
             for col in np.flatnonzero((pr.inputs[k] > 0) | (pr.byproducts[k] > 0)):
                 w = abs((pr.inputs[k, col] + pr.byproducts[k, col]) * buy[col])
                 weights.append(w)
-                sigmas.append(volatility(np.array([b[col] for b, _ in self._seen]), self.s.volatility))
+                sigmas.append(volatility(np.array([b[col] for b, _ in self._seen]), self.s.volatility,
+                                         self._per_year))
         w = np.array(weights)
         return float(np.dot(w, sigmas) / w.sum()) if w.sum() > 0 else self.s.volatility
 

@@ -291,7 +291,7 @@ class Partnerships:
                 pl = Pipeline(a, b, r, dist)
                 new_pipes.append(pl)
                 if on_pipe is not None:
-                    bar = self._bar(r, invest)
+                    bar = self._bar(r, invest * (1.0 - self.policy.investment_subsidy))
                     on_pipe(step, a, b, r, -npv_of[(a, b, r)][0] + bar, bar, invest)
                 sub = self.policy.investment_subsidy
                 charge = invest * self._crf(life)

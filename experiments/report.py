@@ -121,7 +121,7 @@ KPI_LABELS = {
     "entries": ("Companies that entered", "count"),
     "exits": ("Companies that closed", "count"),
     "capex_eur": ("Capital spent on options and entries", "EUR"),
-    "project_charges_eur": ("Fixed opex and capital charges of options and entries", "EUR"),
+    "project_charges_eur": ("Fixed opex of processes in service, capital charges of options and entries", "EUR"),
     "baseline_output_eur": ("Value of the park's output without exchanges", "EUR"),
     "co2_from_output_change_t": ("CO2 from making more than without exchanges", "t CO2"),
     "co2_avoided_same_output_t": ("CO2 avoided by exchange at the same output", "t CO2"),
