@@ -219,6 +219,7 @@ def test_outside_decision_with_no_pass_through_is_the_old_rule():
     assert (ran > 0).all()
 
 
+@pytest.mark.slow
 def test_kalundborg_at_80_eur_per_t_keeps_its_power_station():
     cfg, park = resolve("kalundborg", 30, 0, {"policy.carbon_tax": 80.0})
     r = runner.simulate(cfg, park)

@@ -28,6 +28,7 @@ def _config(park, steps, seed, coordination=Coordination.DECENTRALISED, contract
                      production=ProductionSettings(horizon=horizon))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(parks(storable=False), st.integers(5, 12), st.integers(0, 2**16))
 def test_the_synchronised_plan_is_never_below_the_companies_own_decisions(park, steps, seed):
@@ -41,6 +42,7 @@ def test_the_synchronised_plan_is_never_below_the_companies_own_decisions(park, 
     assert r.summary["kpis"]["value_of_synchronisation_eur"] >= -size * steps
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(parks(), st.integers(5, 40), st.integers(0, 2**16))
 def test_with_side_payments_no_company_is_below_its_own_plans(park, steps, seed):
@@ -78,6 +80,7 @@ def test_the_operator_starts_the_dependent_plant_at_once():
     assert sync.summary["kpis"]["value_of_synchronisation_eur"] >= 0.0
 
 
+@pytest.mark.slow
 def test_kalundborg_reports_the_value_of_synchronisation():
     cfg, park = resolve("kalundborg", 40, 0, {})
     r = simulate(cfg, park)
