@@ -326,7 +326,7 @@ def render(res: HistoryResult) -> str:
     h = res.history
     lines = [f"History: {h.scenario.name} from {h.start_year} to {h.end_year}, no links at the start, "
              f"information sharing {h.information:g}, seed {res.seed}", ""]
-    lines.append("Historical links (shared/data/kalundborg.md) and when the model formed them")
+    lines.append("Historical links (docs/published-data.md) and when the model formed them")
     rows = [[str(t["historical_year"]), t["from"], t["to"], t["resource"],
              str(t["model_year"]) if t["model_year"] is not None else "-", t["how"] or "",
              t.get("input_dated") or ""] for t in res.table]

@@ -233,6 +233,12 @@ def _synchronisation(cfg: RunConfig, model: ParkModel, other: ParkModel | None, 
     return keys, pay, d_profit
 
 
+def _in_park(model: ParkModel) -> list[int]:
+    """Companies that were in the park at some time during the run."""
+    inv = model.investor
+    return [i for i in range(len(model.companies)) if inv.alive[i] or i in inv.closed_at or i in inv.entered_at]
+
+
 def _status(model: ParkModel, i: int) -> str:
     inv = model.investor
     if i in inv.closed_at:
@@ -262,7 +268,8 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         "savings_vs_baseline_eur": float(profit.sum() - base_profit.sum()),
         "co2_avoided_t": float(base.co2_t - model.co2_t),
         "active_links": len(flows),
-        "symbiosis_share": len(members) / max(1, len(names)),
+        # Over the companies that were in the park at some time (candidates that never came are not).
+        "symbiosis_share": len(members) / max(1, len(_in_park(model))),
         "trades": len(model.trade_log),
         "profit_eur": float(profit.sum()),
         "baseline_profit_eur": float(base_profit.sum()),
@@ -373,7 +380,7 @@ def _cooperation_kpis(model: ParkModel, flows: dict, benefits: np.ndarray) -> di
     pairs = {(min(a, b), max(a, b)) for a, b, _ in flows}
     recs = model.records
     return {
-        "density": 2.0 * len(pairs) / (n * (n - 1)) if n > 1 else 0.0,
+        "density": 2.0 * len(pairs) / (k * (k - 1)) if (k := len(_in_park(model))) > 1 else 0.0,
         "contracts_signed": len(model.partners.contracts),
         "deliveries_kept": int(sum(r.deliveries_kept for r in recs)),
         "deliveries_breached": int(sum(r.deliveries_breached for r in recs)),
@@ -385,7 +392,7 @@ def _cooperation_kpis(model: ParkModel, flows: dict, benefits: np.ndarray) -> di
         "mean_sv_weight": float(model.weights.mean()) if n else 0.0,
         "cooperative_share": float((model.weights >= 0.5).mean()) if n else 0.0,
         # Gini of each company's savings against the baseline (null when they sum to <= 0).
-        "gini_benefits": _none_if_nan(sharing.gini(benefits)),
+        "gini_benefits": _none_if_nan(sharing.gini(benefits[_in_park(model)])),
     }
 
 

@@ -17,7 +17,7 @@ Design decisions:
   links a company at 100 companies, 4.5 at 1,000 (pipes included, about 0.6 a company); a
   30-step run of synthetic:1000 realised about 1.7 active links a company, against about 1.75
   at Kalundborg (35 links, 20 participants) and 1-5 in other published parks
-  (../shared/data/kalundborg.md).
+  (docs/published-data.md).
 - Truck transport costs are park-scale rates set from a chosen break-even distance (`reach_km`
   below). Long-haul road freight of bulk is nearer 0.1-0.2 EUR per t and km (assumption),
   which would make gypsum or fly ash worth moving 100 km or more; then every company would be
@@ -162,7 +162,7 @@ class Recipe:
 
 
 # Per-unit flows are stylised from typical plants (assumption) and checked against Kalundborg's
-# published orders of magnitude where one exists (../shared/data/kalundborg.md): a 10 GWh/day
+# published orders of magnitude where one exists (docs/published-data.md): a 10 GWh/day
 # power station yields ~110 kt fly ash and ~70 kt gypsum a year; a 40,000 m2/day board plant
 # takes ~150 kt gypsum a year.
 RECIPES: tuple[Recipe, ...] = (

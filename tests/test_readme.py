@@ -41,3 +41,21 @@ def test_first_quick_start_command_simulates_the_default_park(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "kalundborg" in r.stdout
     assert (tmp_path / "out" / "summary.json").exists()
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    """Users get this repository and nothing beside it: no file may send them to a folder they
+    do not have (the published figures live in docs/published-data.md)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = subprocess.run(["git", "-C", str(root), "ls-files"], capture_output=True, text=True, check=True).stdout.split()
+    bad = []
+    for name in files:
+        if name.endswith((".png", ".lock")) or name == "tests/test_readme.py":
+            continue
+        text = (root / name).read_text(encoding="utf-8", errors="replace")
+        if "shared/data" in text or "../shared" in text:
+            bad.append(name)
+    assert not bad, f"files pointing at ../shared: {bad}"

@@ -194,7 +194,7 @@ def test_the_mix_follows_the_weights():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_100_company_park_has_plausible_density(seed):
     # Published parks have 1-5 links a node (Kalundborg ~35/20, Kwinana 135/29, Ulsan 68/72:
-    # ../shared/data/kalundborg.md). Potential links are at least the realised ones, but a park
+    # docs/published-data.md). Potential links are at least the realised ones, but a park
     # where everyone could trade with everyone would not be plausible.
     park = generate(100, seed)
     per_node = potential_links(park) / 100
