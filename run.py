@@ -127,10 +127,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from experiments import runner
-    from experiments.outputs import write_run
+    from experiments.outputs import check_out, write_run
     from experiments.report_text import render
 
     out = args.out or Path("results") / f"{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}-seed{cfg.seed}"
+    check_out(out)
     with tqdm(total=runner.steps_to_run(cfg, park), desc=f"{park.name}", unit="step", leave=False, disable=None) as bar:
         result = runner.simulate(cfg, park, bar)
     write_run(result, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -62,12 +63,36 @@ def config_document(result: RunResult) -> dict[str, Any]:
     return doc
 
 
+RUN_FILES = ("summary.json", "timeseries.parquet", "trades.parquet", "production.parquet", "decisions.parquet",
+             "config.toml")
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output folder that would cost the user something: a file, or a folder holding
+    anything but an earlier run's outputs (which a new run replaces). Checked before the run, so
+    a refused run wastes nothing."""
+    from experiments.problems import InputError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError([f"--out {out}: is a file, not a folder: give a folder for the run's outputs"])
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+        if other:
+            shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+            raise InputError([f"--out {out}: the folder holds files that are not a run's outputs ({shown}); "
+                              f"a run replaces its whole folder, so give a new or empty folder"])
+
+
 def write_run(result: RunResult, out: Path) -> Path:
     """Write summary.json, timeseries.parquet, trades.parquet, production.parquet and
     config.toml into `out`."""
     out = Path(out)
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    # mkdtemp makes it 0700; the outputs are as readable as the folder they are written in.
+    os.chmod(tmp, out.parent.stat().st_mode & 0o777)
     try:
         (tmp / "summary.json").write_text(json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)

@@ -92,3 +92,22 @@ def test_keys_lists_every_key_with_its_default():
     for key in ("policy.information", "cooperation.period", "operations.maintenance", "events.outage",
                 "events.announced_outage"):
         assert key in r.stdout
+
+
+def test_a_folder_holding_someone_elses_work_is_never_emptied(tmp_path):
+    """`--out` on a folder with other files is refused before the run (exit 2), and the files
+    stay; a file given as --out is refused too; an earlier run's folder is replaced."""
+    mine = tmp_path / "p"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("two years of work")
+    r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "2", "--out", str(mine))
+    assert r.returncode == 2 and "thesis.txt" in r.stderr and "Traceback" not in r.stderr
+    assert (mine / "thesis.txt").read_text() == "two years of work" and sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "2", "--out", str(afile))
+    assert r.returncode == 2 and afile.read_text() == "keep me"
+    run = tmp_path / "run"
+    assert run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "2", "--out", str(run), "--quiet").returncode == 0
+    r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "3", "--out", str(run), "--quiet")
+    assert r.returncode == 0 and json.loads((run / "summary.json").read_text())["steps"] == 3
