@@ -23,10 +23,17 @@ def test_a_write_that_fails_midway_leaves_no_folder_and_no_debris(tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
-def test_rewriting_replaces_the_old_outputs_whole(tmp_path):
+def test_rewriting_replaces_the_old_outputs_whole_but_never_a_users_file(tmp_path):
+    from experiments.problems import InputError
+
     out = tmp_path / "out"
     outputs.write_run(_result(), out)
-    (out / "stale.txt").write_text("from an older run")
+    (out / "summary.json").write_text("{}")
     outputs.write_run(_result(), out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert not (out / "stale.txt").exists()
+    assert (out / "summary.json").read_text() != "{}"
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="notes.txt"):
+        outputs.write_run(_result(), out)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
