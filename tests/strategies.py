@@ -204,3 +204,24 @@ def order_books(
         for a, b in draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))):
             pipes.append(Pipeline(a, b, "r", draw(tenths(0.5, 12))))
     return Book(Network(positions, {"r": r}, tuple(pipes)), tuple(orders), "r")
+
+
+def mutate(tree: dict, mutations) -> dict:
+    """A parsed TOML tree with each (key path, value) of `mutations` applied: the value set at
+    the path, or the key deleted when the value is "__delete__"; a path that no longer exists
+    after an earlier mutation is skipped. For fuzzing file readers with hostile input."""
+    import copy
+
+    tree = copy.deepcopy(tree)
+    for path, value in mutations:
+        node = tree
+        try:
+            for k in path[:-1]:
+                node = node[k]
+            if value == "__delete__":
+                del node[path[-1]]
+            else:
+                node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    return tree

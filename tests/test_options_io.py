@@ -4,7 +4,6 @@ command line with status 2."""
 
 from __future__ import annotations
 
-import copy
 import tomllib
 
 import pytest
@@ -15,6 +14,7 @@ from agents.scenario import EntrySpec, OptionSpec, PipelineSpec
 from experiments import history, scenario_io
 from experiments.problems import InputError
 from tests.conftest import REPO, run_cli
+from tests.strategies import mutate
 
 HISTORY_SMALL = REPO / "tests" / "data" / "history_small.toml"
 
@@ -300,18 +300,7 @@ ALL_PATHS = [p for p in _paths(BASE) if p and p[0] in ("companies", "entrants")]
 @given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.one_of(SCALARS, st.just("__delete__"))),
                 min_size=1, max_size=4))
 def test_malformed_options_never_end_in_a_traceback(mutations):
-    tree = copy.deepcopy(BASE)
-    for path, value in mutations:
-        node = tree
-        try:
-            for k in path[:-1]:
-                node = node[k]
-            if value == "__delete__":
-                del node[path[-1]]
-            else:
-                node[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    tree = mutate(BASE, mutations)
     try:
         scenario_io.parse(tree, "park.toml")
     except InputError as e:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from experiments import scenario_io
 from experiments.problems import InputError
 from tests.conftest import EXAMPLE, REPO, run_cli
+from tests.strategies import mutate
 
 
 def load_text(text: str):
@@ -95,20 +96,7 @@ ALL_PATHS = [p for p in _paths(BASE) if p]
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.one_of(SCALARS, st.just("__delete__"))), min_size=1, max_size=4))
 def test_malformed_scenarios_never_end_in_a_traceback(mutations):
-    import copy
-
-    tree = copy.deepcopy(BASE)
-    for path, value in mutations:
-        node = tree
-        try:
-            for k in path[:-1]:
-                node = node[k]
-            if value == "__delete__":
-                del node[path[-1]]
-            else:
-                node[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    tree = mutate(BASE, mutations)
     try:
         scenario_io.parse(tree, "park.toml")
     except InputError as e:
