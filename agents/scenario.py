@@ -138,6 +138,7 @@ class Target:
     company: str = ""
     product: str = ""
     label: str = ""
+    role: str = "check"  # "check": an outcome the model was not fitted to; "calibration": an input set from it
 
 
 @dataclass(frozen=True, slots=True)

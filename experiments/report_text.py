@@ -158,8 +158,12 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
     if targets:
         lines.append("Published figures (a year) against the model")
         rows = [[t["label"], _num(t["published"]), _num(t["modelled"]), t["unit"], f"{t['deviation']:+.1%}",
-                 "ok" if t["within_tolerance"] else f"OFF (>{t['tolerance']:.0%})", f"{t['source']}, {t['year']}"]
+                 ("ok" if t["within_tolerance"] else f"OFF (>{t['tolerance']:.0%})")
+                 if t.get("role", "check") == "check" else "input", f"{t['source']}, {t['year']}"]
                 for t in targets]
         lines += ["  " + s for s in _table(["figure", "published", "model", "unit", "diff", "", "source"], rows, {1, 2, 4})]
+        if any(t.get("role") == "calibration" for t in targets):
+            lines.append("  (input: the model's coefficients were set from this figure, so it is reproduced by"
+                         " construction; ok / OFF: an outcome checked against the figure)")
         lines.append("")
     return "\n".join(lines)

@@ -444,5 +444,5 @@ def _check_target(t: Target, park: Scenario, model: ParkModel, base: ParkModel, 
     return {
         "label": t.label or what, "metric": t.metric, "published": t.value, "modelled": modelled,
         "unit": t.unit, "year": t.year, "source": t.citation, "deviation": deviation,
-        "tolerance": t.tolerance, "within_tolerance": bool(abs(deviation) <= t.tolerance),
+        "tolerance": t.tolerance, "within_tolerance": bool(abs(deviation) <= t.tolerance), "role": t.role,
     }

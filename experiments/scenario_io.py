@@ -137,6 +137,9 @@ TARGET_KEYS = {
     "resources": Field("names", default=[]),
     "company": Field("str", default=""),
     "product": Field("str", default=""),
+    "role": Field("str", default="check", check=lambda v: None if v in ("check", "calibration") else
+                  f"must be \"check\" (an outcome the model was not fitted to) or \"calibration\" (an input "
+                  f"set from this figure, reproduced by construction), got {v!r}"),
 }
 TOP_KEYS = ("scenario", "resources", "companies", "entrants", "pipelines", "policy", "prices", "targets", "events")
 EVENT_KEYS = {
@@ -646,7 +649,8 @@ def parse(data: dict, label: str) -> Scenario:
         targets.append(Target(
             metric=t["metric"], value=t["value"], unit=t["unit"], citation=t["source"], year=t["year"],
             tolerance=t["tolerance"], from_company=t["from"], to_company=t["to"], resource=t["resource"],
-            resources=tuple(t["resources"] or ()), company=t["company"], product=t["product"], label=t["label"]))
+            resources=tuple(t["resources"] or ()), company=t["company"], product=t["product"], label=t["label"],
+            role=t["role"] or "check"))
     for target in targets:
         if target.metric == "output" and target.company in names:
             comp = companies[names.index(target.company)]
