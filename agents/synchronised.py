@@ -92,7 +92,9 @@ class Operator:
 
     def problem(self, t: int, able: list[np.ndarray], up: np.ndarray) -> sync_plan.PlanProblem:
         m = self.model
-        h = m.production.horizon
+        # Without stores the days do not interact: today's plan is the one-day plan whatever the
+        # horizon (market.sync_plan's tests), so one day is solved.
+        h = m.production.horizon if m.ledger.stores else 1
         pricing = m.pricing
         names = pricing.resources
         ledger = m.ledger

@@ -66,6 +66,7 @@ def test_the_model_applies_the_history_prices_year_by_year():
             h.scenario.resources["steam"].virgin_price * oil.factor(year))
 
 
+@pytest.mark.slow  # a whole CLI run in a subprocess; the quick subset keeps others
 def test_a_bad_history_file_names_the_key_and_the_fix(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(

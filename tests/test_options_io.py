@@ -334,6 +334,7 @@ def test_a_history_makes_companies_entrants_and_gives_them_options():
     assert h.scenario_in(1978).companies == h.scenario.companies and h.available == ()
 
 
+@pytest.mark.slow  # a whole CLI run in a subprocess; the quick subset keeps others
 def test_a_bad_history_names_each_mistake_and_the_nearest_company(tmp_path):
     text = HISTORY_SMALL.read_text()
     text = (text.replace('company = "Kemira"', 'company = "Kemria"')

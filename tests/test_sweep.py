@@ -75,6 +75,7 @@ def test_bad_sweep_files_name_the_key_and_the_fix(change, message):
     assert any(message in p for p in e.value.problems), e.value.problems
 
 
+@pytest.mark.slow  # a whole CLI run in a subprocess; the quick subset keeps others
 def test_bad_sweep_file_on_the_command_line_exits_2_and_runs_nothing(tmp_path):
     f = tmp_path / "bad.toml"
     f.write_text(SWEEP.replace('design = "grid"', 'design = "sobol"'))
