@@ -31,33 +31,27 @@ class ProductionDecisions:
     (inputs, by-products) dicts per process; `prices[i]` its sale prices (set by the model
     whenever they change, with `reclassify`)."""
 
-    def __init__(self, processes: Sequence[Sequence[tuple[dict[str, float], dict[str, float]]]],
-                 caps: Sequence[np.ndarray], decision: Decision):
+    def __init__(self, processes: Sequence[Sequence[tuple[dict[str, float], dict[str, float]]]], decision: Decision):
         self.processes = [list(p) for p in processes]
-        self.caps = caps
         self.decision = decision
         self.fixed: list[np.ndarray] = []  # per company: 1 full, 0 off, -1 decided from tiers
         self.worst: list[np.ndarray] = []
         self.best: list[np.ndarray] = []
         self.expected_cost: list[np.ndarray] = [np.zeros(len(p)) for p in self.processes]
 
-    def reclassify(self, prices: Sequence[np.ndarray], ledger: Ledger) -> None:
-        """Worst and best margins of every process under the current prices."""
-        self.fixed, self.worst, self.best = [], [], []
-        for procs, price in zip(self.processes, prices):
-            worst = np.array([p - sum(q * ledger.buy_price(r) for r, q in ins.items())
-                              - sum(q * ledger.dispose_price(r) for r, q in outs.items())
-                              for p, (ins, outs) in zip(price, procs)], dtype=float).reshape(-1)
-            best = np.array([p + sum(q * ledger.dispose_price(r) for r, q in ins.items())
-                             + sum(q * ledger.park_buy_value(r) for r, q in outs.items())
-                             for p, (ins, outs) in zip(price, procs)], dtype=float).reshape(-1)
-            fixed = np.where(worst > 0, 1, np.where(best <= 0, 0, -1)).astype(np.int8)
-            if self.decision is Decision.OUTSIDE:
-                fixed = (worst > 0).astype(np.int8)
-            self.fixed.append(fixed)
-            self.worst.append(worst)
-            self.best.append(best)
-        self.expected_cost = [p - w for p, w in zip(prices, self.worst)]
+    def reclassify(self, prices: Sequence[np.ndarray], worst_cost: Sequence[np.ndarray],
+                   best_cost: Sequence[np.ndarray]) -> None:
+        """Worst and best margins of every process under the current prices, from each
+        company's unit costs at outside prices and on the park's best terms
+        (`agents.pricing.ProductPrices.unit_cost`, `best_cost`)."""
+        self.worst = [np.asarray(p, dtype=float) - w for p, w in zip(prices, worst_cost)]
+        self.best = [np.asarray(p, dtype=float) - b for p, b in zip(prices, best_cost)]
+        if self.decision is Decision.OUTSIDE:
+            self.fixed = [(w > 0).astype(np.int8) for w in self.worst]
+        else:
+            self.fixed = [np.where(w > 0, 1, np.where(b <= 0, 0, -1)).astype(np.int8)
+                          for w, b in zip(self.worst, self.best)]
+        self.expected_cost = [np.asarray(w, dtype=float) for w in worst_cost]
 
     def decide(self, avail: Sequence[np.ndarray], prices: Sequence[np.ndarray], ledger: Ledger,
                contracts: Sequence[Contract], expect: Expectations | None, network: Network | None) -> list[np.ndarray]:
@@ -89,8 +83,7 @@ class ProductionDecisions:
             for r in resources:
                 t_in[r], t_out[r] = self._tiers(i, r, ledger, bound.get(i, ()), expect, opp)
             caps = avail[i]
-            shared = len(procs) > 1 and len({r for ins, outs in procs for r in (*ins, *outs)}) < sum(
-                len(set(ins) | set(outs)) for ins, outs in procs)
+            shared = len(procs) > 1 and len(resources) < sum(len(set(ins) | set(outs)) for ins, outs in procs)
             if not shared:
                 # No resource shared between processes: each is its own one-dimensional problem.
                 levels = []

@@ -209,24 +209,18 @@ class Investor:
     def company_active(self, i: int) -> np.ndarray:
         return self.active[self.first[i]:self.first[i + 1]]
 
-    def charges(self, t: int) -> np.ndarray:
-        """Each company's fixed opex and capital charges this step."""
+    def charges(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each company's fixed opex and capital charges this step, and the capital charges
+        alone (sunk: left out of operating profit)."""
         n = len(self.m.companies)
         out = np.zeros(n)
-        owner = np.repeat(np.arange(n), np.diff(self.first))
-        np.add.at(out, owner, self.opex * self.active)
+        sunk = np.zeros(n)
+        np.add.at(out, self.m.process_owner, self.opex * self.active)
         for p in self.projects:
             if p.status == "done" and p.ready <= t < p.until:
                 out[p.company] += p.charge + p.fixed_opex / self.spy
-        return out
-
-    def capital(self, t: int) -> np.ndarray:
-        """Each company's capital charges this step (sunk: left out of operating profit)."""
-        out = np.zeros(len(self.m.companies))
-        for p in self.projects:
-            if p.status == "done" and p.ready <= t < p.until:
-                out[p.company] += p.charge
-        return out
+                sunk[p.company] += p.charge
+        return out, sunk
 
     def begin(self, t: int) -> None:
         """Projects that come into service this step; then, on a round step, the decisions."""

@@ -158,6 +158,8 @@ class ParkModel(mesa.Model):
             for i, (spec, s, t) in enumerate(zip(scenario.companies, strategies, tactics))
         ]
         self._ways_changed()
+        # The company of each process, flat over every process of the park (in company order).
+        self.process_owner = np.repeat(np.arange(n), [len(c.processes) for c in scenario.companies]).astype(np.int64)
         self.year: int | None = None
         self._setup_production(scenario)
         # Under synchronised planning the park operator plans production and exchanges.
@@ -193,12 +195,13 @@ class ParkModel(mesa.Model):
         self.resource_totals: dict[str, dict[str, float]] = {}
         self.output_totals: dict[tuple[int, str], float] = {}
         self.output_eur = np.zeros(n)  # value of what each company made (at its sale prices)
-        self.profit_steps: list[np.ndarray] = []  # each company's profit in each step
+        # Each company's profit in each cooperation period (the side payments of synchronised
+        # planning are settled per period).
+        self.profit_periods: list[np.ndarray] = []
         # Per step, flat over every process: what it could make, what its company decided,
         # what it made after cascades, its sale price and its outside unit cost (inputs bought
         # and by-products disposed of outside): the production outputs.
         self.production_log: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.record_production = True
 
     # ------------------------------------------------------------------ prices and decisions
     def _setup_production(self, scenario: Scenario) -> None:
@@ -207,8 +210,7 @@ class ParkModel(mesa.Model):
         pr = self.production
         self.pricing = ProductPrices(scenario.companies, scenario.resources, pr.pass_through)
         self.decisions = ProductionDecisions(
-            [[(p.inputs, p.byproducts) for p in c.processes] for c in scenario.companies],
-            [c._caps for c in self.companies], pr.decision)
+            [[(p.inputs, p.byproducts) for p in c.processes] for c in scenario.companies], pr.decision)
         if self.market.exchanges and pr.decision is Decision.EXPECTED:
             if getattr(self, "expect", None) is None:
                 self.expect = Expectations(len(self.companies), sorted(scenario.resources), pr.memory)
@@ -238,12 +240,12 @@ class ParkModel(mesa.Model):
         pathed = np.array([sched.has_product_path(p.product) for c in park.companies for p in c.processes], dtype=bool)
         reference = np.where(pathed, ref_now, ref_base) if len(base) else ref_base
         prices = self.pricing.prices(base, resources, self.policy, reference)
-        k = 0
-        for c in self.companies:
-            m = len(c.spec.processes)
-            c.sale = prices[k:k + m].copy()
-            k += m
-        self.decisions.reclassify([c.sale for c in self.companies], self.ledger)
+        cut = np.cumsum([len(c.spec.processes) for c in self.companies])[:-1]
+        for c, sale in zip(self.companies, np.split(prices, cut)):
+            c.sale = sale.copy()
+        self.decisions.reclassify([c.sale for c in self.companies],
+                                  np.split(self.pricing.unit_cost(resources, self.policy), cut),
+                                  np.split(self.pricing.best_cost(resources, self.policy), cut))
 
     def reprice(self, scenario: Scenario) -> None:
         """Carry on under new prices and processes: the same companies in the same order and
@@ -282,7 +284,7 @@ class ParkModel(mesa.Model):
         optimum = realised = 0.0
         signed = adoptions = 0
         investment_before = self.partners.investment_eur
-        projects = self.investor.charges(t)
+        projects, sunk = self.investor.charges(t)
         extra -= projects
         extra += self._transfers
         self._transfers = np.zeros(n)
@@ -338,7 +340,7 @@ class ParkModel(mesa.Model):
         settle(self.ledger, acc, plans, trades)
         book(self.ledger, acc, extra, gov)
         # Operating profit (sunk capital charges left out) for the exit rule.
-        self.investor.end(t, acc.profit + pay + self.investor.capital(t))
+        self.investor.end(t, acc.profit + pay + sunk)
         if self.market.exchanges and self.operations.cascades:
             self.cascade.record(trades, cut, self.ledger, t, foresight(self, t))
         self.reliability.wear(t, made)
@@ -396,18 +398,17 @@ class ParkModel(mesa.Model):
             # with all its capacity, less what it decided with what it had.
             hit = [i for i in range(n) if (able[i] < nominal[i]).any()]
             would = self._decide(t, nominal, prices, only=hit)
-            lost_fail = np.array([max(0.0, float((would[i] - qty[i]) @ prices[i])) if i in set(hit) else 0.0
-                                  for i in range(n)])
+            for i in hit:
+                lost_fail[i] = max(0.0, float((would[i] - qty[i]) @ prices[i]))
         lost_cascade = np.zeros(n)
         final = qty
         if (f < 1.0).any():
             lost_cascade = np.array([float(qty[i] @ prices[i]) * (1.0 - f[i]) for i in range(n)])
             final = [q * f[i] for i, q in enumerate(qty)]
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
-        if self.record_production:
-            flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
-            self.production_log.append((t, flat(able), flat(qty), flat(final), flat(prices),
-                                        flat(self.decisions.expected_cost)))
+        flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
+        self.production_log.append((t, flat(able), flat(qty), flat(final), flat(prices),
+                                    flat(self.decisions.expected_cost)))
         self.lost_failure_by_company += lost_fail
         self.lost_cascade_by_company += lost_cascade
         made = None
@@ -591,7 +592,10 @@ class ParkModel(mesa.Model):
             for prod, q in p.output.items():
                 key = (c.index, prod)
                 self.output_totals[key] = self.output_totals.get(key, 0.0) + q
-        self.profit_steps.append(acc.profit.copy())
+        k = acc.step // self.cooperation.period
+        while len(self.profit_periods) <= k:
+            self.profit_periods.append(np.zeros(len(self.companies)))
+        self.profit_periods[k] += acc.profit
         self.co2_t += acc.co2_t
         self.taxes_eur += acc.taxes
         self.subsidies_eur += acc.subsidies

@@ -121,6 +121,14 @@ class ProductPrices:
         dispose = np.array([policy.dispose_price(resources[r]) for r in self.resources])
         return self.inputs @ buy + self.byproducts @ dispose
 
+    def best_cost(self, resources: Mapping[str, Resource], policy: Policy) -> np.ndarray:
+        """Each process's unit cost on the park's best terms: inputs at the lowest price a
+        seller would take (minus its disposal cost), by-products at their buyer's outside price
+        plus the exchange subsidy. A process that loses money even so never runs."""
+        buy = np.array([policy.park_buy_value(resources[r]) for r in self.resources])
+        dispose = np.array([policy.dispose_price(resources[r]) for r in self.resources])
+        return -(self.inputs @ dispose) - self.byproducts @ buy
+
     def prices(self, base: np.ndarray, resources: Mapping[str, Resource], policy: Policy,
                reference: np.ndarray) -> np.ndarray:
         """Sale prices under `resources` and `policy`, from `base` prices and the `reference`

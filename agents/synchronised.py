@@ -45,7 +45,6 @@ class Operator:
         self._edges = None
         self._result: sync_plan.PlanResult | None = None
         self._keep: np.ndarray | None = None
-        self.objective_first: float = 0.0
 
     def _routes(self):
         """Every route the park's network offers between a company that yields (or stores) a
@@ -57,8 +56,7 @@ class Operator:
             return self._edges
         pricing = m.pricing
         col = {r: k for k, r in enumerate(pricing.resources)}
-        first = np.cumsum([0] + [len(c.spec.processes) for c in m.companies])
-        owner = np.repeat(np.arange(len(m.companies)), np.diff(first))
+        owner = m.process_owner
         made = pricing.byproducts > 0
         used = pricing.inputs > 0
         stores = {(c, r) for (c, r) in m.ledger.stores}
@@ -119,14 +117,14 @@ class Operator:
         col = {r: k for k, r in enumerate(names)}
         skeys = sorted(ledger.stores)
         stores = [ledger.stores[key] for key in skeys]
-        first = np.cumsum([0] + [len(c.spec.processes) for c in m.companies])
-        owner = np.repeat(np.arange(len(m.companies)), np.diff(first))
+        keep, closed = self._one_way(today, er, ef, et, {(c, col[r]) for c, r in skeys})
+        self._keep = keep
         return sync_plan.PlanProblem(
-            horizon=h, proc_company=owner, capacity=cap, price=price,
+            horizon=h, proc_company=m.process_owner, capacity=cap, price=price,
             inputs=pricing.inputs, byproducts=pricing.byproducts,
             buy_price=np.repeat(buy[:, None], h, axis=1), can_buy=can_buy,
             dispose_price=np.repeat(dispose[:, None], h, axis=1),
-            edge_from=ef, edge_to=et, edge_resource=er, edge_share=es, edge_cost=ec,
+            edge_from=ef[keep], edge_to=et[keep], edge_resource=er[keep], edge_share=es[keep], edge_cost=ec[keep],
             subsidy=m.policy.exchange_subsidy,
             store_company=np.array([c for c, _ in skeys], dtype=np.int64),
             store_resource=np.array([col[r] for _, r in skeys], dtype=np.int64),
@@ -134,42 +132,39 @@ class Operator:
             store_level=np.array([s.level for s in stores], dtype=float),
             store_hold=np.array([ledger.resources[r].holding_cost for _, r in skeys], dtype=float),
             store_decay=np.array([ledger.resources[r].decay for _, r in skeys], dtype=float),
+            closed_nodes=closed,
         )
 
-    def _one_way(self, pb: sync_plan.PlanProblem, able: list[np.ndarray]) -> sync_plan.PlanProblem:
+    def _one_way(self, x: np.ndarray, er: np.ndarray, ef: np.ndarray, et: np.ndarray,
+                 stored: set[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
         """A company that both makes and uses a resource uses its own first (as settlement
         does), so it either has some left to ship or dispose of, or needs more to receive or
-        buy, never both: its side is fixed from what it can make today (net surplus: it may
-        only ship or dispose of; net need: only receive or buy, unless it has a store)."""
-        x = np.concatenate(able) if able else np.zeros(0)
-        n = len(self.model.companies)
-        net = np.zeros((n, pb.inputs.shape[1]))
-        np.add.at(net, pb.proc_company, (pb.byproducts - pb.inputs) * x[:, None])
+        buy, never both: its side is fixed from what it can make today, `x` (net surplus: it
+        may only ship or dispose of; net need: only receive or buy, unless it has a store).
+        Returns which routes stay open and the closed (company, resource, side) nodes."""
+        m = self.model
+        pr = m.pricing
+        owner = m.process_owner
+        n = len(m.companies)
+        net = np.zeros((n, pr.inputs.shape[1]))
+        np.add.at(net, owner, (pr.byproducts - pr.inputs) * x[:, None])
         mixed = np.zeros_like(net, dtype=bool)
-        np.logical_or.at(mixed, pb.proc_company, pb.byproducts > 0)
+        np.logical_or.at(mixed, owner, pr.byproducts > 0)
         uses = np.zeros_like(mixed)
-        np.logical_or.at(uses, pb.proc_company, pb.inputs > 0)
+        np.logical_or.at(uses, owner, pr.inputs > 0)
         mixed &= uses
         if not mixed.any():
-            return pb
-        r = pb.edge_resource
-        bad_out = mixed[pb.edge_from, r] & (net[pb.edge_from, r] < 0)
-        bad_in = mixed[pb.edge_to, r] & (net[pb.edge_to, r] >= 0)
-        keep = ~(bad_out | bad_in)
-        self._keep = keep
-        stored = {(int(c), int(k)) for c, k in zip(pb.store_company, pb.store_resource)}
+            return np.ones(len(ef), dtype=bool), np.zeros((0, 3), dtype=np.int64)
+        bad_out = mixed[ef, er] & (net[ef, er] < 0)
+        bad_in = mixed[et, er] & (net[et, er] >= 0)
         closed = [(c, k, 0 if net[c, k] >= 0 else 1) for c, k in zip(*np.nonzero(mixed))
                   if net[c, k] >= 0 or (int(c), int(k)) not in stored]
-        return replace(pb, edge_from=pb.edge_from[keep], edge_to=pb.edge_to[keep], edge_resource=r[keep],
-                       edge_share=pb.edge_share[keep], edge_cost=pb.edge_cost[keep],
-                       closed_nodes=np.array(closed, dtype=np.int64).reshape(-1, 3))
+        return ~(bad_out | bad_in), np.array(closed, dtype=np.int64).reshape(-1, 3)
 
     def plan(self, t: int, able: list[np.ndarray], up: np.ndarray) -> list[np.ndarray]:
         """Each company's production this step under the operator's plan."""
-        self._keep = None
-        res = sync_plan.solve(self._one_way(self.problem(t, able, up), able))
+        res = sync_plan.solve(self.problem(t, able, up))
         self._result = res
-        self.objective_first = res.profit_first
         x = res.production[:, 0]
         out, k = [], 0
         for a in able:
@@ -184,9 +179,7 @@ class Operator:
         res = self._result
         if res is None:
             return []
-        ef, et, er, es, ec, ed = self._routes()
-        if self._keep is not None:
-            ef, et, er, es, ec, ed = (a[self._keep] for a in (ef, et, er, es, ec, ed))
+        ef, et, er, es, ec, ed = (a[self._keep] for a in self._routes())
         flow = res.flow[:, 0] if res.flow.size else np.zeros(0)
         names = self.model.pricing.resources
         ledger = self.model.ledger
@@ -234,8 +227,9 @@ class Operator:
 
 def side_payments(synchronised: np.ndarray, own: np.ndarray, period: int) -> tuple[np.ndarray, float]:
     """The operator's side payments to each company under synchronised planning, settled every
-    `period` steps: each company first gets back what following the plan cost it against its
-    own plans on the same loads (`own`, steps x companies of profit), then an equal share of the
+    `period` rows (steps, or periods already summed: the model keeps one row per cooperation
+    period): each company first gets back what following the plan cost it against its own plans
+    on the same loads (`own`, rows x companies of profit), then an equal share of the
     park's gain from synchronising in that period (the symmetric Nash bargaining solution with
     the companies' own plans as the disagreement point: Nash 1950, Econometrica 18(2)). When
     the plan did worse than the companies' own plans over a period, the operator makes each

@@ -59,10 +59,13 @@ def simulate(cfg: RunConfig, park: Scenario, progress: Any = None, yardstick: bo
 DECISION_COLUMNS = ["step", "year", "company", "kind", "option", "npv_eur", "threshold_eur", "capex_eur", "note"]
 
 
+def _decision_rows(model: ParkModel) -> list[dict[str, Any]]:
+    return [{k: getattr(d, k) for k in DECISION_COLUMNS} for d in model.investor.decisions]
+
+
 def decisions_frame(model: ParkModel) -> pd.DataFrame:
     """One row per investment decision of the run: options taken, entries, exits, pipes."""
-    rows = [{k: getattr(d, k) for k in DECISION_COLUMNS} for d in model.investor.decisions]
-    df = pd.DataFrame(rows, columns=DECISION_COLUMNS)
+    df = pd.DataFrame(_decision_rows(model), columns=DECISION_COLUMNS)
     df["year"] = df["year"].astype("Int64")
     return df
 
@@ -223,12 +226,12 @@ def _synchronisation(cfg: RunConfig, model: ParkModel, other: ParkModel | None, 
                 synchronised_profit_eur=float(s_profit.sum()), decentralised_profit_eur=float(d_profit.sum()))
     if not sync:
         return keys, None, None
-    # Per step and company; the stock left at the end is counted in the last step, as in profit.
-    s_steps = np.array(model.profit_steps)
-    d_steps = np.array(other.profit_steps)
-    s_steps[-1] += closing_stock_value(model.ledger)
-    d_steps[-1] += closing_stock_value(other.ledger)
-    pay, guarantee = side_payments(s_steps, d_steps, cfg.cooperation.period)
+    # Per period and company; the stock left at the end is counted in the last period, as in profit.
+    s_periods = np.array(model.profit_periods)
+    d_periods = np.array(other.profit_periods)
+    s_periods[-1] += closing_stock_value(model.ledger)
+    d_periods[-1] += closing_stock_value(other.ledger)
+    pay, guarantee = side_payments(s_periods, d_periods, 1)
     keys.update(side_payments_eur=float(np.abs(pay).sum() / 2.0), operator_guarantee_eur=guarantee)
     return keys, pay, d_profit
 
@@ -333,19 +336,18 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         for k in ("exchanged", "bought_outside", "disposed"):
             row.setdefault(k, 0.0)
     summary["processes"] = _products(model, base)
-    summary["decisions"] = decisions_frame(model).astype(object).where(lambda d: d.notna(), None).to_dict("records")
+    summary["decisions"] = _decision_rows(model)
     summary["baseline_decisions"] = len(base.investor.decisions)
     # CO2 of making more or less than the baseline: output that differs changes the park's CO2
     # through its inputs and by-products, not through exchange. At the same output, the CO2
     # avoided is what exchange alone saves (the product made or not made elsewhere is outside
     # the park's scope, as in the published park figures).
-    change = 0.0
-    procs = [(p, proc) for p, proc in zip(summary["processes"], (q for c in park.companies for q in c.processes))]
-    for row, proc in procs:
-        intensity = (sum(q * park.resources[r].co2_virgin for r, q in proc.inputs.items())
-                     + sum(q * park.resources[r].co2_disposal for r, q in proc.byproducts.items()))
-        change += (row["output"] - row["baseline_output"]) * intensity
-    kpis["co2_from_output_change_t"] = float(change)
+    pr = model.pricing
+    intensity = (pr.inputs @ np.array([park.resources[r].co2_virgin for r in pr.resources])
+                 + pr.byproducts @ np.array([park.resources[r].co2_disposal for r in pr.resources]))
+    more = np.array([row["output"] - row["baseline_output"] for row in summary["processes"]])
+    change = float(more @ intensity) if len(more) else 0.0
+    kpis["co2_from_output_change_t"] = change
     kpis["co2_avoided_same_output_t"] = float(kpis["co2_avoided_t"] + change)
     summary["targets"] = [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets]
     partners = model.partners
