@@ -275,12 +275,13 @@ def cmd_history(args: argparse.Namespace) -> int:
                           f"policy come from the history file)" for k in bad])
     cfg = apply(RunConfig(), sets)
     h = history.load(args.name)
+    coop = cfg.cooperation if "cooperation.new_relations_per_year" in sets else h.cooperation(cfg.cooperation)
     out = args.out or Path("results") / f"history-{h.name}"
     years = h.end_year - h.start_year + 1
     print(f"Running {h.scenario.name} from {h.start_year} to {h.end_year} ({years} years) from no links ...")
     from tqdm import tqdm
     with tqdm(total=years * h.scenario.steps_per_year, unit="step", disable=None, leave=False) as bar:
-        res = history.run(h, args.seed, cfg.cooperation, cfg.market, bar)
+        res = history.run(h, args.seed, coop, cfg.market, bar)
     print(history.render(res))
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "history.json", json.dumps(res.summary(), indent=2) + "\n")

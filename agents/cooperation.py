@@ -29,6 +29,15 @@ class CooperationSettings:
     observation. min_trust: below this a company will not negotiate with a partner.
     search_rate: at information level 0, the chance per step that a searching company finds
     one more company it could trade with; search_cost_eur: what a step of search costs.
+    new_relations_per_year: how many new business relations a company can take on in a
+    calendar year of the run (0: no limit): a partner newly found by search, or a first
+    contract or pipe for a resource with a partner (renewals do not count). Managerial
+    attention limits how fast a firm can expand (Penrose 1959, The Theory of the Growth of the
+    Firm, ch. 4: the "Penrose effect"); in industrial symbiosis each exchange is a bilateral
+    deal that a few managers find, vet and negotiate one at a time (Ehrenfeld & Gertler 1997,
+    Journal of Industrial Ecology 1(1); Chertow & Ehrenfeld 2012, Journal of Industrial
+    Ecology 16(1), the "sprouting" stage). Candidates are taken in order of value, so a
+    company short of attention takes its most valuable exchanges first.
     imitation: whether companies imitate more successful peers (Fermi rule) every period;
     imitation_noise: the rule's temperature K, in units of the payoff (gains from exchange per
     EUR of revenue).
@@ -50,6 +59,7 @@ class CooperationSettings:
     min_trust: float = 0.3
     search_rate: float = 0.05
     search_cost_eur: float = 500.0
+    new_relations_per_year: int = 0
     imitation: bool = True
     imitation_noise: float = 0.01
 
@@ -70,5 +80,6 @@ CHECKS = {
     "cooperation.min_trust": lambda v: None if 0 <= v <= 1 else "must be in [0, 1]",
     "cooperation.search_rate": lambda v: None if 0 <= v <= 1 else "must be in [0, 1]",
     "cooperation.search_cost_eur": lambda v: None if v >= 0 else "must be >= 0",
+    "cooperation.new_relations_per_year": lambda v: None if 0 <= v <= 1000 else "must be between 0 (no limit) and 1000",
     "cooperation.imitation_noise": lambda v: None if v > 0 else "must be > 0",
 }

@@ -86,6 +86,8 @@ class Partnerships:
         self._linked: set[tuple[int, int, str]] = set()
         self.links: list[LinkEvent] = []
         self.investment_eur = 0.0
+        self._taken = np.zeros(n, dtype=np.int64)  # new relations each company took on in `_taken_year`
+        self._taken_year = 0  # a year of the run (step // steps_per_year)
 
     # ------------------------------------------------------------------ each step
     def observe(self, true_orders: Sequence[Order], ledger: Ledger) -> None:
@@ -161,6 +163,8 @@ class Partnerships:
             for r in need:
                 buyers_of[r].append(c)
         for c in sorted(left):
+            if self._busy(step, c):
+                continue  # no attention left this year for a new partner: it does not search
             surplus, need = left[c]
             cost[c] = (1.0 - info) * self.s.search_cost_eur
             u = rng.random()
@@ -170,7 +174,11 @@ class Partnerships:
             unknown = sorted(o for o in others if not self.known[c, o])
             if unknown:
                 j = unknown[int(rng.integers(len(unknown)))]
+                if self._busy(step, j):
+                    continue  # found, but the other has no attention left this year
                 self.known[c, j] = self.known[j, c] = True
+                self._take(step, c)
+                self._take(step, j)
         return cost
 
     def average_orders(self, ledger: Ledger, whole_run: bool = False) -> list[Order]:
@@ -260,6 +268,9 @@ class Partnerships:
         signed: list[Contract] = []
         new_pipes: list[Pipeline] = []
         for _, a, b, r, dist, invest in cands:
+            new = (a, b, r) not in self._linked  # a renewal takes no new attention
+            if new and (self._busy(step, a) or self._busy(step, b)):
+                continue
             if self.trust.trust(a, b) < s.min_trust or self.trust.trust(b, a) < s.min_trust:
                 continue
             res = network.resources[r]
@@ -299,6 +310,9 @@ class Partnerships:
                 self.investment_eur += invest
                 how = "pipe"
             self._link(step, a, b, r, how)
+            if new:
+                self._take(step, a)
+                self._take(step, b)
         for key, days in self._spot_days.items():
             if days >= half:
                 self._link(step, *key, "spot")
@@ -306,6 +320,22 @@ class Partnerships:
         if new_pipes:
             network = Network(network.positions, network.resources, network.pipelines + tuple(new_pipes), network.known)
         return signed, network
+
+    def _busy(self, step: int, company: int) -> bool:
+        """Whether `company` has taken on all the new relations it can this year."""
+        cap = self.s.new_relations_per_year
+        return cap > 0 and self._this_year(step)[company] >= cap
+
+    def _take(self, step: int, company: int) -> None:
+        if self.s.new_relations_per_year > 0:
+            self._this_year(step)[company] += 1
+
+    def _this_year(self, step: int) -> np.ndarray:
+        year = step // self.steps_per_year
+        if year != self._taken_year:
+            self._taken_year = year
+            self._taken[:] = 0
+        return self._taken
 
     def _bar(self, r: str, invest: float) -> float:
         """What a new pipe's NPV must clear (0 with no uncertainty)."""

@@ -95,6 +95,7 @@ def keys() -> dict[str, type]:
     walk(RunConfig, "")
     out.pop("events", None)
     out.pop("policy.carbon_tax_path", None)  # a scenario's; a constant policy.carbon_tax replaces it
+    out.pop("policy.landfill_tax_path", None)  # likewise for policy.landfill_tax
     out[OUTAGE_KEY] = str
     out[ANNOUNCED_KEY] = str
     return out
@@ -169,9 +170,9 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
             cfg = _replace_path(cfg, ["market", group], zero)
     for key, value in values.items():
         cfg = _replace_path(cfg, key.split("."), value)
-        if key == "policy.carbon_tax":
-            # A constant carbon price for the run replaces a scenario's carbon price path.
-            cfg = _replace_path(cfg, ["policy", "carbon_tax_path"], None)
+        if key in ("policy.carbon_tax", "policy.landfill_tax"):
+            # A constant tax for the run replaces a scenario's path of that tax.
+            cfg = _replace_path(cfg, ["policy", f"{key.split('.')[1]}_path"], None)
     if outages:
         cfg = dataclasses.replace(cfg, events=cfg.events + tuple(outages))
     for group in ("strategies", "tactics"):

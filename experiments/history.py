@@ -26,6 +26,7 @@ from experiments import scenario_io
 from experiments import named_toml
 from experiments.problems import Problems
 from market.paths import PriceSchedule
+from market.policy import Policy
 from market.settings import MarketSettings
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "history"
@@ -67,6 +68,11 @@ class History:
     available: tuple[Available, ...]
     links: tuple[HistoricalLink, ...]
     sources: tuple[Sourced, ...] = ()  # the file's [[entrants]], then its [[options]], each in the file's order
+    new_relations_per_year: int = 0  # cooperation.new_relations_per_year for the run (0: no limit)
+
+    def cooperation(self, settings: CooperationSettings) -> CooperationSettings:
+        """`settings` with this history's limit on new relations a year."""
+        return dataclasses.replace(settings, new_relations_per_year=self.new_relations_per_year)
 
     def scenario_in(self, year: int) -> Scenario:
         """The scenario as it ran in `year`: the history's price schedule in place of the
@@ -94,11 +100,15 @@ HISTORY_KEYS = {
     "start_year": scenario_io.Field("int", required=True, check=scenario_io._a_year),
     "end_year": scenario_io.Field("int", required=True, check=scenario_io._a_year),
     "information": scenario_io.Field("number", default=0.0, check=scenario_io._between(0, 1)),
+    # cooperation.new_relations_per_year (agents.cooperation) for the run; --set overrides it
+    "new_relations_per_year": scenario_io.Field("int", default=0, check=scenario_io._between(0, 1000)),
 }
 SOURCE = scenario_io.Field("str", required=True)  # where the year and the cost come from; may say "assumption: ..."
 ENTRANT_KEYS = {"company": scenario_io.Field("str", required=True), **scenario_io.ENTRY_KEYS, "source": SOURCE}
 OPTION_KEYS = {"company": scenario_io.Field("str", required=True), **scenario_io.OPTION_KEYS, "source": SOURCE}
-SECTIONS = ("history", "prices", "available", "entrants", "options", "links")
+SECTIONS = ("history", "prices", "policy", "available", "entrants", "options", "links")
+# A history's own policy: taxes by calendar year, in place of the scenario's constants.
+POLICY_KEYS = {key: scenario_io.Field("path", default=None) for key in scenario_io.TAX_PATHS}
 
 
 def load(name_or_path: str) -> History:
@@ -120,6 +130,7 @@ def load(name_or_path: str) -> History:
     if not start <= end:
         p.add("history.end_year", f"must not be before start_year {start}")
     park, sources = _plants(p, data, park)
+    park = dataclasses.replace(park, policy=_policy(p, data.get("policy"), park.policy, start))
     # The history's prices, in the scenario format; step 0 is the history's first year.
     raw_prices = data.get("prices")
     products = {pr.product for c in park.companies for pr in c.processes}
@@ -153,7 +164,22 @@ def load(name_or_path: str) -> History:
             links.append(HistoricalLink(int(link["year"]), link["from"], link["to"], link["resource"]))
     p.raise_if_any()
     return History(path.stem, park, start, end, info, dataclasses.replace(prices, start_year=start),
-                   tuple(available), tuple(links), sources)
+                   tuple(available), tuple(links), sources, head["new_relations_per_year"])
+
+
+def _policy(p: Problems, raw: Any, policy: Policy, start: int) -> Policy:
+    """The scenario's policy with the history's `[policy]` tax paths (`carbon_tax_path`,
+    `landfill_tax_path`: {YEAR = EUR per t}) in place of its constant taxes."""
+    if raw is None:
+        return policy
+    head = scenario_io._table(p, "policy", raw, POLICY_KEYS) or {}
+    for key, constant in scenario_io.TAX_PATHS.items():
+        if head.get(key) is None:
+            continue
+        path = scenario_io._year_path(p, f"policy.{key}", head[key], at_least=0.0)
+        if path is not None:
+            policy = dataclasses.replace(policy, **{key: path, constant: path.at(start)})
+    return policy
 
 
 def _plants(p: Problems, data: dict[str, Any], park: Scenario) -> tuple[Scenario, tuple[Sourced, ...]]:
@@ -235,6 +261,7 @@ class HistoryResult:
     early_links: int = 0  # historical links the model formed in its first EARLY_YEARS years
     cumulative: list[dict[str, int]] | None = None  # links by year: history's and the model's
     decisions: list[dict[str, Any]] | None = None  # the model's investment, entry and exit decisions
+    new_relations_per_year: int = 0  # the run's cooperation.new_relations_per_year (0: no limit)
 
     def summary(self) -> dict[str, Any]:
         return {"history": self.history.name, "seed": self.seed, "years": [self.history.start_year, self.history.end_year],
@@ -242,6 +269,7 @@ class HistoryResult:
                 "rank_correlation": self.rank_correlation, "rank_correlation_emergent": self.rank_correlation_emergent,
                 "median_abs_error_years": self.median_abs_error_years,
                 "median_abs_error_emergent": self.median_abs_error_emergent, "early_links": self.early_links,
+                "new_relations_per_year": self.new_relations_per_year,
                 "cumulative": self.cumulative, "decisions": self.decisions,
                 "historical_links": self.table, "model_links": self.formed}
 
@@ -268,6 +296,8 @@ def run(history: History, seed: int = 0, cooperation: CooperationSettings | None
     by-product's plant comes into service."""
     first = history.scenario_in(history.start_year)
     policy = dataclasses.replace(history.scenario.policy, information=history.information)
+    if cooperation is None:  # the defaults, with the history file's limit on new relations
+        cooperation = history.cooperation(CooperationSettings())
     model = ParkModel(first, policy, market, seed, cooperation)
     spy = first.steps_per_year
     arrive = {a.year for a in history.available}
@@ -304,7 +334,8 @@ def run(history: History, seed: int = 0, cooperation: CooperationSettings | None
                          _spearman([t["historical_year"] for t in hit], [t["model_year"] for t in hit]),
                          _spearman([t["historical_year"] for t in emergent], [t["model_year"] for t in emergent]),
                          _median_error(hit), _median_error(emergent),
-                         sum(1 for t in hit if t["model_year"] < history.start_year + EARLY_YEARS), cumulative, decisions)
+                         sum(1 for t in hit if t["model_year"] < history.start_year + EARLY_YEARS), cumulative, decisions,
+                         cooperation.new_relations_per_year)
 
 
 def _median_error(rows: list[dict[str, Any]]) -> float | None:
@@ -325,7 +356,8 @@ def _spearman(a: list[int], b: list[int]) -> float | None:
 def render(res: HistoryResult) -> str:
     h = res.history
     lines = [f"History: {h.scenario.name} from {h.start_year} to {h.end_year}, no links at the start, "
-             f"information sharing {h.information:g}, seed {res.seed}", ""]
+             f"information sharing {h.information:g}, "
+             f"new relations a company takes on a year {res.new_relations_per_year or 'unlimited'}, seed {res.seed}", ""]
     lines.append("Historical links (docs/published-data.md) and when the model formed them")
     rows = [[str(t["historical_year"]), t["from"], t["to"], t["resource"],
              str(t["model_year"]) if t["model_year"] is not None else "-", t["how"] or "",

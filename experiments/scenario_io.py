@@ -121,6 +121,7 @@ POLICY_KEYS = {
     "shared_vision_imitation": Field("bool", default=False),
     "shared_vision_co2_value": Field("number", default=0.0, check=_at_least(0)),
     "carbon_tax_path": Field("path", default=None),
+    "landfill_tax_path": Field("path", default=None),
 }
 METRICS = ("flow", "exchanged", "co2_avoided", "output")
 TARGET_KEYS = {
@@ -591,25 +592,30 @@ def parse(data: dict, label: str) -> Scenario:
     if "policy" in data:
         tp = _table(p, "policy", data["policy"], POLICY_KEYS)
         if tp is not None:
-            raw_path = tp.pop("carbon_tax_path")
-            carbon_path = None if raw_path is None else _year_path(p, "policy.carbon_tax_path", raw_path, at_least=0.0)
-            values = {k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()}
-            if raw_path is not None:
-                if isinstance(data["policy"], dict) and "carbon_tax" in data["policy"]:
-                    p.add("policy.carbon_tax", "give either carbon_tax (a constant) or carbon_tax_path (by year), "
+            paths: dict[str, YearPath | None] = {}
+            values = {k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()
+                      if k not in TAX_PATHS}
+            for key, constant in TAX_PATHS.items():
+                raw_path = tp[key]
+                tax_path = None if raw_path is None else _year_path(p, f"policy.{key}", raw_path, at_least=0.0)
+                paths[key] = tax_path
+                if raw_path is None:
+                    continue
+                if isinstance(data["policy"], dict) and constant in data["policy"]:
+                    p.add(f"policy.{constant}", f"give either {constant} (a constant) or {key} (by year), "
                           "not both: remove one")
                 # (once: a missing or bad start_year with price paths is reported by parse_prices)
                 raw_prices = data.get("prices")
                 said = isinstance(raw_prices, dict) and (
                     "start_year" in raw_prices or any(raw_prices.get(k) for k in ("resources", "products", "indices")))
-                if prices.start_year is None and not said:
-                    p.add("prices.start_year", "missing: policy.carbon_tax_path needs the calendar year of step 0, "
+                if prices.start_year is None and not said and not any(": prices.start_year: " in m for m in p.items):
+                    p.add("prices.start_year", f"missing: policy.{key} needs the calendar year of step 0, "
                           "e.g. [prices] start_year = 2005")
-                if carbon_path is not None and prices.start_year is not None:
-                    # The constant holds the first year's price, for whatever reads the policy
+                if tax_path is not None and prices.start_year is not None:
+                    # The constant holds the first year's value, for whatever reads the policy
                     # before the model has applied a year; the model takes each year's from the path.
-                    values["carbon_tax"] = carbon_path.at(prices.start_year)
-            policy = Policy(**values, carbon_tax_path=carbon_path)
+                    values[constant] = tax_path.at(prices.start_year)
+            policy = Policy(**values, **paths)
     raw_prices = data.get("prices")
     said = (isinstance(raw_prices, dict) and "start_year" in raw_prices) or any(
         ": prices.start_year: " in m for m in p.items)  # (once: a missing start_year may be reported above)
@@ -749,6 +755,9 @@ def _indices(p: Problems, path: str, raw: list, resources: Any, products: Any) -
 
 
 _YEAR_KEY = re.compile(r"[0-9]+")
+
+
+TAX_PATHS = {"carbon_tax_path": "carbon_tax", "landfill_tax_path": "landfill_tax"}  # path -> the constant it replaces
 
 
 def _year_path(p: Problems, path: str, raw: dict, at_least: float | None = None,

@@ -53,6 +53,8 @@ class Policy:
     carbon_tax_path: the carbon price by calendar year (`market.paths.YearPath`), in place of
     the constant `carbon_tax` when set (a scenario's `[policy] carbon_tax_path`); setting
     `policy.carbon_tax` for a run replaces the path with that constant.
+    landfill_tax_path: the landfill tax by calendar year, in place of the constant
+    `landfill_tax`, the same way (a scenario's or history's `[policy] landfill_tax_path`).
     """
 
     carbon_tax: float = 0.0
@@ -68,12 +70,19 @@ class Policy:
     gain_sharing: GainSharing = GainSharing.MARKET
     coordination: Coordination = Coordination.DECENTRALISED
     carbon_tax_path: YearPath | None = None
+    landfill_tax_path: YearPath | None = None
 
     def in_year(self, year: int | None) -> "Policy":
-        """This policy with the carbon price of `year` (itself when it has no path)."""
-        if self.carbon_tax_path is None or year is None:
+        """This policy with the carbon price and landfill tax of `year` (itself when it has no
+        path)."""
+        if year is None or (self.carbon_tax_path is None and self.landfill_tax_path is None):
             return self
-        return replace(self, carbon_tax=self.carbon_tax_path.at(year))
+        out = self
+        if self.carbon_tax_path is not None:
+            out = replace(out, carbon_tax=self.carbon_tax_path.at(year))
+        if self.landfill_tax_path is not None:
+            out = replace(out, landfill_tax=self.landfill_tax_path.at(year))
+        return out
 
     def buy_tax(self, r: Resource) -> float:
         """Tax paid on one unit of `r` bought outside the park."""

@@ -190,3 +190,33 @@ def test_an_outage_breaches_contracts_pays_penalties_and_costs_trust():
     assert all(b > 0 for b in breached)
     assert sum(r.penalties_eur for r in m.records[-5:]) > 0
     assert m.partners.trust.trust(gyproc, asnaes) < before
+
+
+def _new_relations_by_year(park, cap, years, spy):
+    """Each company's new relations in each year of a run from no links and no information:
+    partners newly known plus first contracts or pipes (a link event that is not spot trade)."""
+    coop = CooperationSettings(new_relations_per_year=cap)
+    m = ParkModel(dataclasses.replace(park, steps_per_year=spy), dataclasses.replace(park.policy, information=0.0),
+                  None, 5, coop)
+    out = []
+    for year in range(years):
+        before = m.partners.known.copy()
+        m.run(spy)
+        new = (m.partners.known & ~before).sum(axis=1)
+        for e in m.partners.links:
+            if e.how != "spot" and year * spy <= e.step < (year + 1) * spy:
+                new[e.seller] += 1
+                new[e.buyer] += 1
+        out.append(new)
+    return np.array(out)
+
+
+def test_a_company_takes_on_no_more_new_relations_a_year_than_its_attention_allows(bare_kalundborg):
+    """cooperation.new_relations_per_year (Penrose 1959): with a limit of 1 no company adds more
+    than one partner or first contract a year; without it the same park adds several at once."""
+    spy = 40
+    capped = _new_relations_by_year(bare_kalundborg, 1, 3, spy)
+    assert capped.max() <= 1 and capped.sum() > 0
+    free = _new_relations_by_year(bare_kalundborg, 0, 1, spy)
+    assert free.max() > 1 and free.sum() > capped[0].sum()
+    assert CooperationSettings().new_relations_per_year == 0  # no limit unless a run or a history sets one

@@ -8,6 +8,7 @@ import tomllib
 
 import pytest
 
+from agents.cooperation import CooperationSettings
 from agents.model import ParkModel
 from experiments import history
 from experiments.problems import InputError
@@ -121,6 +122,10 @@ def test_kalundborg_forms_its_historical_links_with_the_power_station_as_hub(tmp
     entered = [d for d in out["decisions"] if d["kind"] == "enter"]
     assert [d["company"] for d in entered] == ["Gyproc"] and entered[0]["year"] >= 1972
     assert "Gyproc may enter from 1972" in r.stdout
+    # One new relation a year per company (the history file's attention limit): the park no
+    # longer forms in its first years (issue 12's bar: at most 3 of the 14 in the first three).
+    assert out["new_relations_per_year"] == 1 and "new relations a company takes on a year 1" in r.stdout
+    assert out["early_links"] <= 3
 
 
 @pytest.mark.slow
@@ -130,3 +135,26 @@ def test_the_whole_history_run_is_the_same_for_the_same_seed():
     h = history.load("kalundborg")
     a, b = history.run(h, seed=3), history.run(h, seed=3)
     assert a.summary() == b.summary()
+
+
+def test_the_history_sets_its_taxes_by_year_and_a_limit_on_new_relations(tmp_path):
+    """Denmark's waste tax took effect in 1987 (DEPA 1999): the history's landfill tax is 0
+    before it, whatever the scenario's 1997 constant; each company takes on one new relation a
+    year unless the run says otherwise."""
+    h = history.load("kalundborg")
+    tax = h.scenario.policy.landfill_tax_path
+    assert tax.at(1986) == 0.0 and tax.at(1987) == pytest.approx(40 / 7.45, abs=0.01)
+    assert tax.at(1997) == pytest.approx(335 / 7.45, abs=0.01)
+    assert h.scenario.policy.landfill_tax == 0.0  # the start year's
+    assert h.new_relations_per_year == 1
+    assert h.cooperation(CooperationSettings()).new_relations_per_year == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[history]\nscenario = "kalundborg"\nstart_year = 1970\nend_year = 1971\n'
+                   'new_relations_per_year = -1\n[policy]\nlandfil_tax_path = { 1987 = 5.0 }\n'
+                   'carbon_tax_path = { 1990 = "x" }\n')
+    with pytest.raises(InputError) as e:
+        history.load(str(bad))
+    text = "\n".join(e.value.problems)
+    assert "history.new_relations_per_year: must be between 0 and 1000" in text
+    assert "policy.landfil_tax_path: unknown key (did you mean 'landfill_tax_path'?)" in text
+    assert "policy.carbon_tax_path.1990: must be a number, got a string" in text

@@ -295,3 +295,27 @@ def test_a_constant_carbon_tax_for_the_run_replaces_the_scenarios_path(tmp_path)
         model.step()
         seen.append(model.policy.carbon_tax)
     assert seen == [5.0] * (2 * SPY)
+
+
+LANDFILL = "[prices]\nstart_year = 2005\n[policy]\nlandfill_tax_path = { 2005 = 0.0, 2006 = 30.0 }\n"
+
+
+def test_a_landfill_tax_path_sets_the_tax_of_each_year_and_a_constant_replaces_it(tmp_path):
+    """A tax introduced in a later year (Denmark's waste tax, 1987) is 0 before it."""
+    path = tmp_path / "park.toml"
+    path.write_text(example(LANDFILL, steps_per_year=SPY))
+    cfg, park = config.resolve(str(path), 2 * SPY, 0, {})
+    assert park.policy.landfill_tax_path.points == ((2005, 0.0), (2006, 30.0)) and park.policy.landfill_tax == 0.0
+    model = ParkModel(park, cfg.policy)
+    seen = []
+    for _ in range(2 * SPY):
+        model.step()
+        seen.append((model.policy.landfill_tax, model.ledger.dispose_price("fly_ash")))
+    assert seen == [(0.0, 25.0)] * SPY + [(30.0, 55.0)] * SPY  # gate fee 25 plus the year's tax
+    cfg, _ = config.resolve(str(path), 2 * SPY, 0, {"policy.landfill_tax": 7})
+    assert cfg.policy.landfill_tax == 7.0 and cfg.policy.landfill_tax_path is None
+    both = example("[prices]\nstart_year = 2005\n[policy]\nlandfill_tax = 3.0\nlandfill_tax_path = { 2005 = -1 }\n")
+    assert problems_of(both) == [
+        "scenario park.toml: policy.landfill_tax_path.2005: must be >= 0, got -1",
+        "scenario park.toml: policy.landfill_tax: give either landfill_tax (a constant) or landfill_tax_path (by year), "
+        "not both: remove one"]
