@@ -32,7 +32,7 @@ from market.orders import MarketEvent, Order, Side, Trade
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.settlement import Ledger, StepAccount, book, open_step, settle
-from market.welfare import gains_by_company, optimal_gain, realised_gain
+from market.welfare import N_PARTS, exchange_values, optimal_gain
 
 # Sampled Shapley shares (parks above 15 companies): permutations per period.
 SHAPLEY_SAMPLES = 200
@@ -78,6 +78,10 @@ class StepRecord:
     cascade_cut: int = 0
     cascade_depth: int = 0
     project_charges_eur: float = 0.0  # fixed opex and capital charges of processes and entries
+    # The transfers in gains_from_trade_eur, by market.policy.TRANSFER_PARTS: taxes the exchanges
+    # avoided and subsidies they earned (gains less these are the exchanges' social surplus).
+    transfers_eur: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
+    pipe_subsidy_eur: float = 0.0  # the government's share of this step's pipe annuities
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +286,7 @@ class ParkModel(mesa.Model):
         extra = np.zeros(n)
         gov = capital = search = penalties = 0.0
         optimum = realised = 0.0
+        moved = np.zeros(N_PARTS)  # the transfers in the realised gains (taxes avoided, subsidies)
         signed = adoptions = 0
         investment_before = self.partners.investment_eur
         projects, sunk = self.investor.charges(t)
@@ -317,8 +322,7 @@ class ParkModel(mesa.Model):
             trades = contract_trades + spot
             full = self.network if self.network.known is None else replace(self.network, known=None)
             optimum = optimal_gain(true_orders, full)
-            realised = realised_gain(trades, true_orders)
-            gains = gains_by_company(trades, true_orders, n)
+            realised, moved, gains = exchange_values(trades, true_orders, n, self.ledger.transfer_of)
             rest = self._rest(spot_true, spot)
             if self.expect is not None:
                 self._expect(spot_true, trades, spot, rest)
@@ -358,7 +362,7 @@ class ParkModel(mesa.Model):
             signed, adoptions = self._period(t)
         self._collect(acc, plans, trades, optimum, realised, deliveries, penalties, capital, search, signed,
                       self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot),
-                      lost_fail, lost_cascade, float(projects.sum()))
+                      lost_fail, lost_cascade, float(projects.sum()), moved, gov)
         self.t += 1
 
     def _plan(self, t: int):
@@ -584,7 +588,8 @@ class ParkModel(mesa.Model):
     def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float,
                  deliveries: list, penalties: float, capital: float, search: float, signed: int,
                  investment: float, adoptions: int, contract_trades: int,
-                 lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float = 0.0) -> None:
+                 lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float = 0.0,
+                 transfers: np.ndarray | None = None, pipe_subsidy: float = 0.0) -> None:
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
@@ -652,4 +657,6 @@ class ParkModel(mesa.Model):
             cascade_cut=len(self.cuts.get(acc.step, {})),
             cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
             project_charges_eur=projects,
+            transfers_eur=tuple(float(x) for x in transfers) if transfers is not None else (0.0,) * N_PARTS,
+            pipe_subsidy_eur=pipe_subsidy,
         ))

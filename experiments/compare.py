@@ -16,7 +16,7 @@ from experiments import sweep_run
 from experiments.schemes import Scheme
 from experiments.sweep import Run
 
-MAIN = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "co2_t", "market_efficiency",
+MAIN = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur", "co2_avoided_t", "co2_t", "market_efficiency",
         "active_links", "symbiosis_share", "taxes_eur", "subsidies_eur", "government_net_cost_eur")
 
 
@@ -82,7 +82,8 @@ def chart(table: pd.DataFrame, order: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("gains_from_trade_eur", "Gains from trade", 1e6, "M EUR"),
+    panels = [("gains_from_trade_eur", "Gains from trade (private)", 1e6, "M EUR"),
+              ("social_surplus_eur", "Social surplus", 1e6, "M EUR"),
               ("co2_avoided_t", "CO2 avoided vs no exchanges", 1e3, "kt"),
               ("government_net_cost_eur", "Government net cost", 1e6, "M EUR"),
               ("market_efficiency", "Market efficiency", 0.01, "%")]
@@ -126,9 +127,10 @@ def render(table: pd.DataFrame, order: list[str]) -> str:
             s += " ±" + fmt.format((r["ci_high"] - r["mean"]) / scale)
         return s
 
-    headers = ["scheme", "gains M EUR", "CO2 avoided kt", "CO2 t less than ref.", "gov. net cost M EUR",
+    headers = ["scheme", "gains M EUR", "social surplus M EUR", "CO2 avoided kt", "CO2 t less than ref.", "gov. net cost M EUR",
                "EUR per t CO2", "efficiency"]
-    rows = [[s, cell(s, "gains_from_trade_eur", 1e6, "{:,.2f}"), cell(s, "co2_avoided_t", 1e3),
+    rows = [[s, cell(s, "gains_from_trade_eur", 1e6, "{:,.2f}"), cell(s, "social_surplus_eur", 1e6, "{:,.2f}"),
+             cell(s, "co2_avoided_t", 1e3),
              cell(s, "co2_reduction_vs_reference_t", 1.0, "{:,.0f}"), cell(s, "government_net_cost_eur", 1e6, "{:,.2f}"),
              cell(s, "cost_per_t_co2_avoided_eur", 1.0, "{:,.0f}"), cell(s, "market_efficiency", 0.01, "{:.1f}")]
             for s in order]

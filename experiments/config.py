@@ -68,6 +68,7 @@ _CHECKS = {
     "policy.shared_vision": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1 (a weight)",
     "policy.shared_vision_spread": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1",
     "policy.shared_vision_co2_value": lambda v: None if v >= 0 else "must be >= 0",
+    "policy.social_cost_of_carbon": lambda v: None if v >= 0 else "must be >= 0 (EUR per t CO2)",
     **COOPERATION_CHECKS,
     **OPERATIONS_CHECKS,
     **PRODUCTION_CHECKS,

@@ -79,7 +79,18 @@ LISTED_FAILURES = 20  # failed runs listed in the printed summary (all are in fa
 # order the report shows them; tests/test_report.py checks that they name the same KPIs, so a
 # new KPI gets a label and a unit here before it gets into a report.
 KPI_LABELS = {
-    "gains_from_trade_eur": ("Gains from trade", "EUR"),
+    "gains_from_trade_eur": ("Gains from trade (private: at reservation prices, taxes and subsidies in)", "EUR"),
+    "exchange_surplus_eur": ("Social surplus of the exchanges (real costs avoided, no taxes or subsidies)", "EUR"),
+    "transfers_eur": ("Transfers in the gains (taxes avoided, subsidies earned)", "EUR"),
+    "transfers_carbon_tax_eur": ("Transfers: carbon tax avoided", "EUR"),
+    "transfers_landfill_tax_eur": ("Transfers: landfill tax avoided", "EUR"),
+    "transfers_virgin_tax_eur": ("Transfers: virgin-material tax avoided", "EUR"),
+    "transfers_exchange_subsidy_eur": ("Transfers: exchange subsidy earned", "EUR"),
+    "link_costs_eur": ("Cost of the links (pipe annuities, search)", "EUR"),
+    "social_surplus_eur": ("Social surplus (exchanges less the links' cost)", "EUR"),
+    "co2_value_eur": ("Value of the CO2 avoided at the social cost of carbon", "EUR"),
+    "traders_gains_eur": ("Gains the traders keep (gains less the mechanism's budget)", "EUR"),
+    "traders_share": ("Traders' share of the gains", "share"),
     "savings_vs_baseline_eur": ("Savings against no exchanges", "EUR"),
     "co2_avoided_t": ("CO2 avoided", "t CO2"),
     "active_links": ("Active links", "count"),

@@ -39,9 +39,19 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
         f"{summary['companies_count']} companies",
         "",
         "Key figures (against the same park with no exchanges)",
-        f"  gains from trade        EUR {_num(k['gains_from_trade_eur'])}",
+        f"  gains from trade        EUR {_num(k['gains_from_trade_eur'])} at the companies' reservation prices (private)",
+        *([f"    of which              EUR {_num(k['exchange_surplus_eur'])} real costs avoided, EUR "
+           f"{_num(k['transfers_eur'])} taxes avoided and subsidies earned (transfers)",
+           f"  social surplus          EUR {_num(k['social_surplus_eur'])}: the exchanges' less EUR "
+           f"{_num(k['link_costs_eur'])} of pipes and search",
+           f"  CO2 avoided, valued     EUR {_num(k['co2_value_eur'])} at the social cost of carbon, EUR "
+           f"{summary.get('social_cost_of_carbon', 100):g}/t",
+           f"  government net cost     EUR {_num(k['government_net_cost_eur'])} (subsidies paid less taxes raised)"]
+          if "social_surplus_eur" in k else []),
         f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum (EUR {_num(k.get('optimal_gains_eur', 0.0))}), "
-        f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}",
+        f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}"
+        + (f" (the traders keep {k['traders_share']:.0%} of the gains)"
+           if (k.get("mechanism_budget_eur") or 0.0) > 0.005 and k.get("traders_share") is not None else ""),
         f"  savings vs baseline     EUR {_num(k['savings_vs_baseline_eur'])}",
         f"  CO2 avoided             {_num(k['co2_avoided_t'])} t"
         + (f" ({_num(k['co2_avoided_same_output_t'])} t by exchange at the same output; "

@@ -16,6 +16,7 @@ from agents.scenario import Scenario, Target
 from market.policy import Coordination
 from market.settlement import closing_stock_value
 from agents.synchronised import side_payments
+from market.policy import TRANSFER_PARTS
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
 KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
@@ -115,6 +116,8 @@ def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = Non
             "optimal_gains_eur": rec.optimal_gains_eur,
             "market_efficiency": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
             "mechanism_budget_eur": rec.budget_eur,
+            "transfers_eur": sum(rec.transfers_eur),
+            "exchange_surplus_eur": rec.gains_from_trade_eur - sum(rec.transfers_eur),
             "profit_eur": rec.profit_eur,
             "baseline_profit_eur": b.profit_eur,
             "savings_vs_baseline_eur": rec.profit_eur - b.profit_eur,
@@ -253,6 +256,33 @@ def _status(model: ParkModel, i: int) -> str:
     return "in the park"
 
 
+def welfare_kpis(model: ParkModel, realised: float, co2_avoided_t: float, social_cost_of_carbon: float) -> dict[str, float]:
+    """Private gains, transfers and social welfare kept apart. The realised gains from trade
+    (`gains_from_trade_eur`, at the companies' reservation prices) are the exchanges' social
+    surplus (`exchange_surplus_eur`: outside purchases and disposals avoided at their real cost,
+    less transport and losses) plus the transfers in those prices (`transfers_eur`: taxes avoided
+    and exchange subsidies earned, each part apart). The park's social surplus
+    (`social_surplus_eur`) is the exchanges' less what the links cost to build and find (pipe
+    annuities whoever pays them, search). The CO2 avoided is valued apart, at the social cost
+    of carbon (`co2_value_eur`). What the mechanism keeps (`mechanism_budget_eur`) is part of
+    the realised gains that the traders do not get (`traders_gains_eur`)."""
+    recs = model.records
+    parts = np.sum([r.transfers_eur for r in recs], axis=0) if recs else np.zeros(len(TRANSFER_PARTS))
+    transfers = float(parts.sum())
+    links = float(sum(r.capital_cost_eur + r.pipe_subsidy_eur + r.search_cost_eur for r in recs))
+    budget = float(sum(r.budget_eur for r in recs))
+    return {
+        "exchange_surplus_eur": realised - transfers,
+        "transfers_eur": transfers,
+        **{f"transfers_{name}_eur": float(v) for name, v in zip(TRANSFER_PARTS, parts)},
+        "link_costs_eur": links,
+        "social_surplus_eur": realised - transfers - links,
+        "co2_value_eur": co2_avoided_t * social_cost_of_carbon,
+        "traders_gains_eur": realised - budget,
+        "traders_share": (realised - budget) / realised if realised > 1e-9 else None,
+    }
+
+
 def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
              other: ParkModel | None = None) -> dict[str, Any]:
     names = [c.name for c in park.companies]
@@ -266,10 +296,12 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
     base_profit = np.array([c.profit_eur for c in base.companies]) + closing_stock_value(base.ledger)
     realised = float(sum(r.gains_from_trade_eur for r in model.records))
     optimum = float(sum(r.optimal_gains_eur for r in model.records))
+    co2_avoided = float(base.co2_t - model.co2_t)
     kpis = {
         "gains_from_trade_eur": realised,
+        **welfare_kpis(model, realised, co2_avoided, cfg.policy.social_cost_of_carbon),
         "savings_vs_baseline_eur": float(profit.sum() - base_profit.sum()),
-        "co2_avoided_t": float(base.co2_t - model.co2_t),
+        "co2_avoided_t": co2_avoided,
         "active_links": len(flows),
         # Over the companies that were in the park at some time (candidates that never came are not).
         "symbiosis_share": len(members) / max(1, len(_in_park(model))),
@@ -308,6 +340,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         "seed": cfg.seed,
         "mechanism": cfg.market.mechanism.value,
         "coordination": cfg.policy.coordination.value,
+        "social_cost_of_carbon": cfg.policy.social_cost_of_carbon,
         "steps_per_year": park.steps_per_year,
         "companies_count": len(names),
         "kpis": kpis,

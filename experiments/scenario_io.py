@@ -120,6 +120,7 @@ POLICY_KEYS = {
     "shared_vision_spread": Field("number", default=0.0, check=_between(0, 1)),
     "shared_vision_imitation": Field("bool", default=False),
     "shared_vision_co2_value": Field("number", default=0.0, check=_at_least(0)),
+    "social_cost_of_carbon": Field("number", default=100.0, check=_at_least(0)),
     "carbon_tax_path": Field("path", default=None),
     "landfill_tax_path": Field("path", default=None),
 }

@@ -28,6 +28,10 @@ class GainSharing(str, Enum):
     NASH = "nash"
 
 
+# The transfers in a reservation price, each reported apart (`market.welfare.realised_split`).
+TRANSFER_PARTS = ("carbon_tax", "landfill_tax", "virgin_tax", "exchange_subsidy")
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Taxes a government sets on the park's outside options.
@@ -53,6 +57,11 @@ class Policy:
     carbon_tax_path: the carbon price by calendar year (`market.paths.YearPath`), in place of
     the constant `carbon_tax` when set (a scenario's `[policy] carbon_tax_path`); setting
     `policy.carbon_tax` for a run replaces the path with that constant.
+    social_cost_of_carbon: EUR per t CO2 at which a run values the CO2 it avoids
+    (`co2_value_eur`), apart from any carbon tax: a valuation, not an instrument; it changes no
+    decision. Default 100: the central climate-change avoidance cost for 2016-2030 of the
+    European Commission's Handbook on the external costs of transport (van Essen et al. 2019,
+    CE Delft for DG MOVE).
     landfill_tax_path: the landfill tax by calendar year, in place of the constant
     `landfill_tax`, the same way (a scenario's or history's `[policy] landfill_tax_path`).
     """
@@ -69,6 +78,7 @@ class Policy:
     shared_vision_co2_value: float = 0.0
     gain_sharing: GainSharing = GainSharing.MARKET
     coordination: Coordination = Coordination.DECENTRALISED
+    social_cost_of_carbon: float = 100.0
     carbon_tax_path: YearPath | None = None
     landfill_tax_path: YearPath | None = None
 
@@ -91,6 +101,19 @@ class Policy:
     def dispose_tax(self, r: Resource) -> float:
         """Tax paid on one unit of `r` disposed of."""
         return self.carbon_tax * r.co2_disposal + (self.landfill_tax if r.landfill else 0.0)
+
+    def transfer_parts(self, r: Resource) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """The parts of `r`'s reservation prices that are transfers, not real costs, in the
+        order of `TRANSFER_PARTS`: per unit a buyer receives from the park (its outside purchase's
+        taxes avoided and the exchange subsidy), per unit a seller keeps for its own use (the
+        taxes of the purchase it saves), and per unit a seller would have disposed of (minus the
+        disposal taxes it avoids by shipping it)."""
+        carbon_in = self.carbon_tax * r.co2_virgin
+        virgin = self.virgin_tax if r.virgin_material else 0.0
+        bid = (carbon_in, 0.0, virgin, self.exchange_subsidy)
+        keep = (carbon_in, 0.0, virgin, 0.0)
+        dispose = (-self.carbon_tax * r.co2_disposal, -(self.landfill_tax if r.landfill else 0.0), 0.0, 0.0)
+        return bid, keep, dispose
 
     def buy_price(self, r: Resource) -> float:
         """A buyer's reservation price: the full cost of its outside option."""

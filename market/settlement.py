@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from market.orders import Trade
+from market.orders import Order, Side, Trade
 from market.policy import Policy
 from market.resources import Resource
 from market.storage import Store
@@ -95,6 +95,17 @@ class Ledger:
         self._buy_tax = {r: policy.buy_tax(res) for r, res in resources.items()}
         self._dispose = {r: policy.dispose_price(res) for r, res in resources.items()}
         self._dispose_tax = {r: policy.dispose_tax(res) for r, res in resources.items()}
+        self._transfer = {r: tuple(np.array(v) for v in policy.transfer_parts(res)) for r, res in resources.items()}
+
+    def transfer_of(self, order: Order) -> np.ndarray:
+        """The transfers (taxes and subsidies, `market.policy.TRANSFER_PARTS`) in the
+        reservation price of a truthful order, per unit: a bid's, or an ask's for what its
+        owner would keep (priced at the outside purchase it saves) or dispose of."""
+        bid, keep, dispose = self._transfer[order.resource]
+        if order.side is Side.BUY:
+            return bid
+        buy = self._buy[order.resource]
+        return keep if abs(order.price - buy) <= 1e-9 * max(1.0, abs(buy)) else dispose
 
     def stock(self, company: int, resource: str) -> float:
         store = self.stores.get((company, resource))

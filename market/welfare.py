@@ -9,7 +9,7 @@ solved on truthful orders. Market efficiency = realised gains / optimal gains.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from market.call import reach_km
 from market.mechanism import book_by_resource
 from market.network import Network
 from market.orders import Order, Side, Trade
+from market.policy import TRANSFER_PARTS
+
+N_PARTS = len(TRANSFER_PARTS)
 
 
 def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
@@ -47,55 +50,66 @@ def realised_gain(trades: Iterable[Trade], true_orders: Sequence[Order]) -> floa
     worth more than what it would dispose of); its shipments are valued against its cheapest
     reservations first, the allocation that leaves it best off.
     """
-    shipped: dict[tuple[int, str], float] = defaultdict(float)
-    got: dict[tuple[int, str], float] = defaultdict(float)
-    transport_paid = 0.0
-    for t in trades:
-        shipped[(t.seller, t.resource)] += t.shipped
-        got[(t.buyer, t.resource)] += t.delivered
-        transport_paid += t.transport_cost
-    asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
-    bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
-    for o in true_orders:
-        (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(o)
-    total = -transport_paid
-    for key, q in shipped.items():
-        total -= _schedule_value(q, sorted(asks.get(key, []), key=lambda o: o.price), key, "sold")
-    for key, q in got.items():
-        total += _schedule_value(q, sorted(bids.get(key, []), key=lambda o: -o.price), key, "bought")
-    return total
-
-
-def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str) -> float:
-    value, left = 0.0, q
-    for o in orders:
-        take = min(left, o.quantity)
-        value += take * o.price
-        left -= take
-    if left > 1e-6 * max(1.0, q):
-        raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")
-    return value
+    return exchange_values(trades, true_orders)[0]
 
 
 def gains_by_company(trades: Iterable[Trade], true_orders: Sequence[Order], n: int) -> np.ndarray:
     """Each company's own gain from its trades against its outside options: a seller's receipt
     less the journey and less what the shipment was worth to it, a buyer's value of what it
     received less what it paid. They sum to `realised_gain` less what a mechanism kept."""
-    trades = list(trades)
-    out = np.zeros(n)
+    return exchange_values(trades, true_orders, n)[2]
+
+
+def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: int = 0,
+                    transfer_of: Callable[[Order], np.ndarray] | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """In one pass over the trades: `realised_gain`; the part of it that is transfers rather
+    than resources saved, by `market.policy.TRANSFER_PARTS` (the taxes the exchanges avoid and
+    the subsidies they earn; `transfer_of(order)` gives an order's per unit, e.g.
+    `Ledger.transfer_of`; zeros without it); and `gains_by_company` (for `n` companies).
+    Gains less transfers are the exchanges' social surplus: outside purchases and disposals
+    avoided at their real cost, less transport and losses."""
     shipped: dict[tuple[int, str], float] = defaultdict(float)
     got: dict[tuple[int, str], float] = defaultdict(float)
+    own = np.zeros(n)
+    transport_paid = 0.0
     for t in trades:
         shipped[(t.seller, t.resource)] += t.shipped
         got[(t.buyer, t.resource)] += t.delivered
-        out[t.seller] += t.receipt - t.transport_cost
-        out[t.buyer] -= t.payment
+        transport_paid += t.transport_cost
+        if n:
+            own[t.seller] += t.receipt - t.transport_cost
+            own[t.buyer] -= t.payment
     asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
     bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
     for o in true_orders:
         (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(o)
+    total = -transport_paid
+    transfers = np.zeros(N_PARTS)
     for key, q in shipped.items():
-        out[key[0]] -= _schedule_value(q, sorted(asks.get(key, []), key=lambda o: o.price), key, "sold")
+        value, moved = _schedule_value(q, sorted(asks.get(key, []), key=lambda o: o.price), key, "sold", transfer_of)
+        total -= value
+        transfers -= moved
+        if n:
+            own[key[0]] -= value
     for key, q in got.items():
-        out[key[0]] += _schedule_value(q, sorted(bids.get(key, []), key=lambda o: -o.price), key, "bought")
-    return out
+        value, moved = _schedule_value(q, sorted(bids.get(key, []), key=lambda o: -o.price), key, "bought", transfer_of)
+        total += value
+        transfers += moved
+        if n:
+            own[key[0]] += value
+    return total, transfers, own
+
+
+def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str,
+                    transfer_of: Callable[[Order], np.ndarray] | None) -> tuple[float, np.ndarray]:
+    value, left = 0.0, q
+    moved = np.zeros(N_PARTS)
+    for o in orders:
+        take = min(left, o.quantity)
+        value += take * o.price
+        if transfer_of is not None and take > 0:
+            moved += take * transfer_of(o)
+        left -= take
+    if left > 1e-6 * max(1.0, q):
+        raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")
+    return value, moved

@@ -35,12 +35,15 @@ META = ("run_id", "point", "replicate", "seed", "status", "error", "wall_s", "fo
 META_PREFIXES = ("worker_",)  # bookkeeping of the executor (worker_pid, worker_rss_mb)
 FAILED = {"error", "failed", "fail", "failure", "crashed", "timeout", "timed_out", "cancelled", "killed"}
 # KPIs in the order the page offers them (summary.json `kpis`); others found are appended.
-KPI_ORDER = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
+KPI_ORDER = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
              "market_efficiency", "subsidies_eur",
              "symbiosis_share", "active_links", "trades", "optimal_gains_eur", "mechanism_budget_eur",
              "profit_eur", "baseline_profit_eur", "co2_t", "baseline_co2_t", "taxes_eur", "baseline_taxes_eur")
 KPI_LABELS = {
-    "gains_from_trade_eur": "Gains from trade (EUR)",
+    "gains_from_trade_eur": "Gains from trade, private (EUR)",
+    "social_surplus_eur": "Social surplus (EUR)",
+    "transfers_eur": "Transfers in the gains: taxes avoided, subsidies (EUR)",
+    "co2_value_eur": "CO2 avoided at the social cost of carbon (EUR)",
     "savings_vs_baseline_eur": "Savings vs no symbiosis (EUR)",
     "co2_avoided_t": "CO2 avoided (t)",
     "market_efficiency": "Market efficiency",
