@@ -154,6 +154,17 @@ class Company(mesa.Agent):
         w = float(self.model.weights[self.index])
         return p if w <= 0.0 else w * quote.reservation + (1.0 - w) * p
 
+    def unshaded(self, quote: Quote, posted: float) -> float | None:
+        """The price the company's strategy chose, from the price it posted (`shade` undone):
+        what a learning strategy must learn from. None at weight 1, where the strategy's price
+        had no part in the posted one."""
+        w = float(self.model.weights[self.index])
+        if w <= 0.0:
+            return posted
+        if w >= 1.0:
+            return None
+        return (posted - w * quote.reservation) / (1.0 - w)
+
     def price(self, true_order: Order, ledger: Ledger, rng: np.random.Generator) -> Order:
         """The order the company posts: its true order re-priced by its strategy."""
         return replace(true_order, price=self.shade(self.quote(true_order, ledger), rng))

@@ -577,7 +577,10 @@ class ParkModel(mesa.Model):
             # Surplus over the outside option, at the true reservation of this order.
             unit_money = money / qty if qty > 0 else 0.0
             surplus = traded * (unit_money - q.reservation) if o.side is Side.SELL else traded * (q.reservation + unit_money)
-            company.strategy.on_outcome(q, o.price, o.quantity, traded, surplus, self.market_rng)
+            # The strategy learns from the price it chose, not the one shared vision shaded.
+            own = company.unshaded(q, o.price)
+            if own is not None:
+                company.strategy.on_outcome(q, own, o.quantity, traded, surplus, self.market_rng)
 
     def run(self, steps: int, progress=None) -> None:
         for _ in range(steps):

@@ -155,6 +155,10 @@ def _trades(model: ParkModel) -> pd.DataFrame:
         "delivered": np.array([t.delivered for t in log], dtype=float),
         "price_eur": np.array([t.price for t in log], dtype=float),
         "payment_eur": np.array([t.payment for t in log], dtype=float),
+        # What the seller gets per unit delivered and in all: below the buyer's price only where
+        # the mechanism keeps a budget (McAfee), so the budget can be audited trade by trade.
+        "seller_price_eur": np.array([t.price if t.seller_price is None else t.seller_price for t in log], dtype=float),
+        "receipt_eur": np.array([t.receipt for t in log], dtype=float),
         "transport_cost_eur": np.array([t.transport_cost for t in log], dtype=float),
         "distance_km": np.array([t.distance_km for t in log], dtype=float),
     })

@@ -77,3 +77,36 @@ def test_the_population_follows_the_mix_exactly():
     assert sorted(names) == ["truthful"] * 2 + ["zic"] * 4 + ["zip"] * 2
     fixed = population({"zic": 1.0}, ["", "zip", ""], np.random.default_rng(0))
     assert fixed == ["zic", "zip", "zic"]
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5])
+def test_roth_erev_reinforces_the_margin_it_drew_even_under_shared_vision(weight, monkeypatch):
+    """A company with shared-vision weight w posts w x its reservation + (1 - w) x its
+    strategy's price; the strategy must learn from the margin it drew, not from the posted
+    price (which would read as a margin w times too small)."""
+    from agents import strategies
+
+    drawn: list[float] = []
+    recovered: list[float] = []
+    price, learn = strategies.RothErev.price, strategies.RothErev.on_outcome
+
+    def spy_price(self, q, rng):
+        p = price(self, q, rng)
+        if q.room > 0:
+            drawn.append(strategies._margin_of(q, p))
+        return p
+
+    def spy_learn(self, q, p, offered, traded, surplus, rng):
+        if q.room > 0:
+            recovered.append(strategies._margin_of(q, p))
+        return learn(self, q, p, offered, traded, surplus, rng)
+
+    monkeypatch.setattr(strategies.RothErev, "price", spy_price)
+    monkeypatch.setattr(strategies.RothErev, "on_outcome", spy_learn)
+    cfg, park = runner.resolve("kalundborg", 10, 0, {"market.strategies.roth_erev": 1.0,
+                                                     "policy.shared_vision": weight})
+    runner.simulate(cfg, park, yardstick=False)
+    assert len(drawn) > 50 and len(recovered) == len(drawn)
+    assert recovered == pytest.approx(drawn, abs=1e-9)
+    grid = {round(0.1 * k, 9) for k in range(10)}
+    assert {round(m, 9) for m in recovered} <= grid  # every one a margin of the grid

@@ -85,3 +85,12 @@ def test_a_park_with_pipes_to_build_pays_for_them_out_of_its_social_surplus():
     model_links = k["link_costs_eur"]
     assert model_links > 0  # pipes were built; the government's quarter is in it too
     assert k["social_surplus_eur"] == pytest.approx(k["exchange_surplus_eur"] - model_links)
+
+
+def test_the_mechanisms_budget_can_be_audited_trade_by_trade(tmp_path):
+    cfg, park = resolve("kalundborg", 20, 0, {"market.mechanism": "mcafee"})
+    res = runner.simulate(cfg, park, yardstick=False)
+    t = res.trades
+    budget = float((t["payment_eur"] - t["receipt_eur"]).sum())
+    assert budget == pytest.approx(res.summary["kpis"]["mechanism_budget_eur"], rel=1e-9)
+    assert (t["receipt_eur"] <= t["payment_eur"] + 1e-9).all() and (t["seller_price_eur"] < t["price_eur"]).any()
