@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="set a config key by dotted path, e.g. policy.carbon_tax=80 (repeatable); "
                         "`run.py keys` lists them")
     s.add_argument("--out", type=Path, help="output folder (default results/SCENARIO-seedSEED)")
+    s.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
     s.add_argument("--quiet", action="store_true", help="print only the output folder")
 
     lab = sub.add_parser("market-lab", help="classic induced-value market experiments beside published figures",
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     cp.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
     cp.add_argument("--out", type=Path, help="output folder (default results/compare-SCENARIO)")
+    cp.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
 
     hi = sub.add_parser("history", help="validate against history: start with no links, form them over the years",
                         description="Start a park with no links at all and the prices of past years "
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     hi.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="cooperation.* or market.* settings for the run, e.g. cooperation.pipe_per_km_eur=2e6")
     hi.add_argument("--out", type=Path, help="output folder (default results/history-NAME)")
+    hi.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
 
     rs = sub.add_parser("resilience", help="the most critical companies and the park's robustness curve",
                         description="Remove each company in turn and measure what the park loses (the most critical "
@@ -109,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--random-orders", type=int, default=10, help="random removal orders averaged (default 10)")
     rs.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
     rs.add_argument("--out", type=Path, help="output folder (default results/resilience-SCENARIO)")
+    rs.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
 
     from experiments import whatif
     whatif.add_parser(sub)
@@ -127,14 +131,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from experiments import runner
-    from experiments.outputs import check_out, write_run
+    from experiments import outputs
+    from experiments.destination import default_folder
     from experiments.report_text import render
 
-    out = args.out or Path("results") / f"{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}-seed{cfg.seed}"
-    check_out(out)
-    with tqdm(total=runner.steps_to_run(cfg, park), desc=f"{park.name}", unit="step", leave=False, disable=None) as bar:
-        result = runner.simulate(cfg, park, bar)
-    write_run(result, out)
+    out = args.out or default_folder(
+        Path("results") / f"{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}-seed{cfg.seed}")
+    with outputs.claim(out, args.overwrite) as claimed:  # before the run: a refused run wastes nothing
+        with tqdm(total=runner.steps_to_run(cfg, park), desc=f"{park.name}", unit="step", leave=False,
+                  disable=None) as bar:
+            result = runner.simulate(cfg, park, bar)
+        outputs.write_run(result, out, claimed=claimed)
     if not args.quiet:
         print(render(result.summary))
     print(f"Outputs written to {out}/ (summary.json, timeseries.parquet, trades.parquet, production.parquet, decisions.parquet, "
@@ -228,6 +235,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from experiments import compare, schemes
     from experiments.config import resolve
+    from experiments.destination import claim_folder, default_folder
 
     problems = []
     for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
@@ -241,16 +249,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
             problems += e.problems
     if len({s.name for s in found}) != len(found):
         problems.append("--schemes: a scheme is named twice")
+    if not found and not problems:
+        problems.append(f"--schemes: names no scheme, got {args.schemes!r}: give comma-separated names, e.g. "
+                        f"baseline,carbon-tax (policies/ holds the built-in ones)")
     if problems:
         raise InputError(problems)
     cfg, park = resolve(args.scenario, args.steps, args.seed, {})
     order = [s.name for s in found]
-    out = args.out or Path("results") / f"compare-{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}"
-    print(f"Comparing {', '.join(order)} on {park.name}: {args.replicates} replicates x {args.steps} steps")
-    df = compare.run(cfg.scenario, found, args.replicates, args.steps, args.seed, args.workers)
-    failed = df[df["status"] != "ok"]
-    table = compare.summarise(df, order)
-    compare.write(df, table, order, out)
+    out = args.out or default_folder(
+        Path("results") / f"compare-{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}")
+    with claim_folder(out, "compare", compare.FILES, args.overwrite) as claimed:  # before the runs
+        print(f"Comparing {', '.join(order)} on {park.name}: {args.replicates} replicates x {args.steps} steps")
+        df = compare.run(cfg.scenario, found, args.replicates, args.steps, args.seed, args.workers)
+        failed = df[df["status"] != "ok"]
+        table = compare.summarise(df, order)
+        compare.write(df, table, order, claimed)
     print(compare.render(table, order))
     print(f"reference: {order[0]}; ± is the 95 % confidence half-width over replicates")
     if len(failed):
@@ -263,7 +276,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     import json
 
     from experiments import history
-    from experiments.atomic import write_text
+    from experiments.destination import claim_folder, default_folder
     from experiments.config import RunConfig, apply, parse_sets
 
     if args.seed < 0:
@@ -276,15 +289,16 @@ def cmd_history(args: argparse.Namespace) -> int:
     cfg = apply(RunConfig(), sets)
     h = history.load(args.name)
     coop = cfg.cooperation if "cooperation.new_relations_per_year" in sets else h.cooperation(cfg.cooperation)
-    out = args.out or Path("results") / f"history-{h.name}"
+    out = args.out or default_folder(Path("results") / f"history-{h.name}")
     years = h.end_year - h.start_year + 1
-    print(f"Running {h.scenario.name} from {h.start_year} to {h.end_year} ({years} years) from no links ...")
-    from tqdm import tqdm
-    with tqdm(total=years * h.scenario.steps_per_year, unit="step", disable=None, leave=False) as bar:
-        res = history.run(h, args.seed, coop, cfg.market, bar)
-    print(history.render(res))
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "history.json", json.dumps(res.summary(), indent=2) + "\n")
+    with claim_folder(out, "history", ("history.json",), args.overwrite) as claimed:  # before the run
+        print(f"Running {h.scenario.name} from {h.start_year} to {h.end_year} ({years} years) from no links ...")
+        from tqdm import tqdm
+        with tqdm(total=years * h.scenario.steps_per_year, unit="step", disable=None, leave=False) as bar:
+            res = history.run(h, args.seed, coop, cfg.market, bar)
+        print(history.render(res))
+        claimed.write_folder(lambda tmp: (tmp / "history.json").write_text(json.dumps(res.summary(), indent=2) + "\n",
+                                                                           encoding="utf-8"))
     print(f"Written to {out}/history.json")
     return 0
 
@@ -298,7 +312,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 def cmd_resilience(args: argparse.Namespace) -> int:
     from experiments import robustness
 
-    return robustness.run_command(args.scenario, args.steps, args.seed, args.random_orders, args.out, args.workers)
+    return robustness.run_command(args.scenario, args.steps, args.seed, args.random_orders, args.out, args.workers,
+                                  overwrite=args.overwrite)
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from experiments import sweep_run
+from experiments.destination import Claim, claim_folder
 from experiments.schemes import Scheme
 from experiments.sweep import Run
 
@@ -107,14 +108,25 @@ def chart(table: pd.DataFrame, order: list[str], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write(df: pd.DataFrame, table: pd.DataFrame, order: list[str], out: Path) -> None:
-    """Runs, the comparison table and its chart, each written atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("runs.parquet", df), ("compare.csv", table)):
-        tmp = out / f".{name}.partial"
-        frame.to_parquet(tmp, index=False) if name.endswith(".parquet") else frame.to_csv(tmp, index=False)
-        os.replace(tmp, out / name)
-    chart(table, order, out / "compare.png")
+FILES = ("compare.csv", "compare.png", "runs.parquet")
+
+
+def write(df: pd.DataFrame, table: pd.DataFrame, order: list[str], out: Path | Claim) -> Path:
+    """Runs, the comparison table and its chart, written whole or not at all into the claimed
+    folder (`experiments.destination`; a path is claimed here, and refused if it holds anything
+    but an earlier comparison)."""
+    claimed = out if isinstance(out, Claim) else claim_folder(Path(out), "compare", FILES)
+
+    def fill(tmp: Path) -> None:
+        df.to_parquet(tmp / "runs.parquet", index=False)
+        table.to_csv(tmp / "compare.csv", index=False)
+        chart(table, order, tmp / "compare.png")
+
+    try:
+        return claimed.write_folder(fill)
+    finally:
+        if claimed is not out:
+            claimed.release()
 
 
 def render(table: pd.DataFrame, order: list[str]) -> str:

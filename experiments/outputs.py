@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from experiments.atomic import swap_into_place
+from experiments.destination import Claim, claim_folder
 from experiments.runner import RunResult
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "highspy")
@@ -67,33 +64,19 @@ RUN_FILES = ("summary.json", "timeseries.parquet", "trades.parquet", "production
              "config.toml")
 
 
-def check_out(out: Path) -> None:
-    """Refuse an output folder that would cost the user something: a file, or a folder holding
-    anything but an earlier run's outputs (which a new run replaces). Checked before the run, so
-    a refused run wastes nothing."""
-    from experiments.problems import InputError
-
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError([f"--out {out}: is a file, not a folder: give a folder for the run's outputs"])
-    if out.is_dir():
-        other = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
-        if other:
-            shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
-            raise InputError([f"--out {out}: the folder holds files that are not a run's outputs ({shown}); "
-                              f"a run replaces its whole folder, so give a new or empty folder"])
+def claim(out: Path, overwrite: bool = False) -> Claim:
+    """Check and lock a run's output folder before the run (`experiments.destination`): a new
+    or empty folder, or an earlier run's outputs with `overwrite`; never a folder of the user's."""
+    return claim_folder(Path(out), "simulate", RUN_FILES, overwrite)
 
 
-def write_run(result: RunResult, out: Path) -> Path:
-    """Write summary.json, timeseries.parquet, trades.parquet, production.parquet and
-    config.toml into `out`."""
-    out = Path(out)
-    check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    # mkdtemp makes it 0700; the outputs are as readable as the folder they are written in.
-    os.chmod(tmp, out.parent.stat().st_mode & 0o777)
-    try:
+def write_run(result: RunResult, out: Path, overwrite: bool = False, claimed: Claim | None = None) -> Path:
+    """Write summary.json, timeseries.parquet, trades.parquet, production.parquet,
+    decisions.parquet and config.toml into `out`, whole or not at all (`claimed`: the claim
+    taken before the run; without it the folder is claimed here)."""
+    c = claimed or claim(out, overwrite)
+
+    def fill(tmp: Path) -> None:
         (tmp / "summary.json").write_text(json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
         result.trades.to_parquet(tmp / "trades.parquet", index=False)
@@ -102,8 +85,9 @@ def write_run(result: RunResult, out: Path) -> Path:
         if result.decisions is not None:
             result.decisions.to_parquet(tmp / "decisions.parquet", index=False)
         (tmp / "config.toml").write_text(tomli_w.dumps(config_document(result)), encoding="utf-8")
-        swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    try:
+        return c.write_folder(fill)
+    finally:
+        if claimed is None:
+            c.release()

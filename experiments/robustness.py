@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from agents.scenario import Scenario
-from experiments.atomic import swap_into_place
+from experiments.destination import Claim, claim_folder, default_folder, folder_problem
 from experiments.config import RunConfig, resolve
 from experiments.problems import InputError
 
@@ -432,48 +430,33 @@ def chart(curves: Mapping[str, pd.DataFrame], path: Path, title: str = "") -> No
     plt.close(fig)
 
 
-def _out_problem(out: Path, curves: Iterable[str] = ORDERS) -> str | None:
-    """Why `out` cannot be replaced by the results folder, if it cannot."""
-    if not out.exists():
-        return None
-    if not out.is_dir():
-        return f"--out {out}: is a file: choose a folder"
-    ours = set(FILES) | {f"curve_{name}.csv" for name in curves}
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
-    if not foreign:
-        return None
-    shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-    return f"--out {out}: folder holds other files ({shown}), which would be replaced: choose a new or empty folder"
+def _ours(name: str) -> bool:
+    return name in FILES or (name.startswith("curve_") and name.endswith(".csv"))
 
 
-def write(out_dir: Path, criticality_df: pd.DataFrame, curves: Mapping[str, pd.DataFrame], title: str = "") -> Path:
-    """criticality.csv, curve_NAME.csv for each curve and robustness.png, written into a
-    temporary folder that then replaces `out_dir` in one rename. Refuses a folder that holds
-    files of its own (they would be replaced with it)."""
-    out = Path(out_dir)
-    problem = _out_problem(out, curves)
-    if problem:
-        raise InputError([problem])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the results folder is an ordinary one
+def write(out_dir: Path | Claim, criticality_df: pd.DataFrame, curves: Mapping[str, pd.DataFrame], title: str = "",
+          overwrite: bool = False) -> Path:
+    """criticality.csv, curve_NAME.csv for each curve and robustness.png, written whole or not
+    at all into the claimed folder (`experiments.destination`: a path is claimed here, refused
+    if it holds anything but an earlier resilience output, replaced only with `overwrite`)."""
+    claimed = out_dir if isinstance(out_dir, Claim) else claim_folder(Path(out_dir), "resilience", _ours, overwrite)
+
+    def fill(tmp: Path) -> None:
         criticality_df.to_csv(tmp / "criticality.csv", index=False)
         for name, df in curves.items():
             df.to_csv(tmp / f"curve_{name}.csv", index=False)
         chart(curves, tmp / "robustness.png", title)
-        swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    try:
+        return claimed.write_folder(fill)
+    finally:
+        if claimed is not out_dir:
+            claimed.release()
 
 
 def run_command(scenario: str, steps: int = DEFAULT_STEPS, seed: int = 0,
                 random_orders: int = DEFAULT_RANDOM_ORDERS, out: Path | None = None, workers: int = 1,
-                address: str | None = None) -> int:
+                address: str | None = None, overwrite: bool = False) -> int:
     """`python run.py resilience --scenario NAME`: the criticality table and both robustness
     curves, printed and written to `out` (default results/resilience-SCENARIO). Random orders
     are drawn from `seed`, which is also every run's seed."""
@@ -492,12 +475,18 @@ def run_command(scenario: str, steps: int = DEFAULT_STEPS, seed: int = 0,
         problems += e.problems
     else:
         name = cfg.scenario.replace(":", "-").replace("/", "_").removesuffix(".toml")
-        out = Path(out) if out is not None else Path("results") / f"resilience-{name}"
-        problem = _out_problem(out)  # before the runs, not after them
+        out = Path(out) if out is not None else default_folder(Path("results") / f"resilience-{name}")
+        problem = folder_problem(out, "resilience", _ours, overwrite)  # before the runs, not after them
         if problem:
             problems.append(problem)
     if problems:
         raise InputError(problems)
+    with claim_folder(out, "resilience", _ours, overwrite) as claimed:
+        return _resilience(cfg, park, steps, seed, random_orders, workers, address, claimed)
+
+
+def _resilience(cfg, park, steps: int, seed: int, random_orders: int, workers: int, address: str | None,
+                claimed: Claim) -> int:
     n = len(park.companies)
     print(f"Resilience of {park.name}: {n} companies, {steps} steps a run (figures a year: x "
           f"{park.steps_per_year}/{steps}), seed {seed}, {random_orders} random orders")
@@ -509,6 +498,6 @@ def run_command(scenario: str, steps: int = DEFAULT_STEPS, seed: int = 0,
         curves = {"degree": curve(cfg, park, "degree", steps, runs=runs),
                   "random": curve(cfg, park, "random", steps, random_orders, seed, runs=runs)}
     print(render(crit, curves))
-    write(out, crit, curves, title=f"{park.name}: gains from trade as companies are removed ({steps} steps a run)")
+    out = write(claimed, crit, curves, title=f"{park.name}: gains from trade as companies are removed ({steps} steps a run)")
     print(f"\n{runs.count} runs. Written to {out}/ ({', '.join(FILES)})")
     return 0

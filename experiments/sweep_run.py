@@ -148,7 +148,16 @@ def _jsonable(v: Any) -> Any:
 
 def run_sweep(sweep: Sweep, out: Path, workers: int = 1, address: str | None = None, resume: bool = False,
               run_fn: Callable[[Task], dict[str, Any]] = execute, progress: bool | None = None) -> pd.DataFrame:
-    """Run every run of `sweep` not yet in `out`; return the results table."""
+    """Run every run of `sweep` not yet in `out`; return the results table. A second sweep (or
+    resume) on the same folder while this one runs is refused (`experiments.destination.lock`)."""
+    from experiments.destination import lock
+
+    with lock(Path(out), "sweep"):
+        return _run_sweep(sweep, out, workers, address, resume, run_fn, progress)
+
+
+def _run_sweep(sweep: Sweep, out: Path, workers: int, address: str | None, resume: bool,
+               run_fn: Callable[[Task], dict[str, Any]], progress: bool | None) -> pd.DataFrame:
     store = Store(out, sweep)
     done = store.open(resume)
     tasks = [Task(r, sweep.scenario, sweep.steps, sweep.base_sets) for r in sweep.runs() if r.run_id not in done]

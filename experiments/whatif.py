@@ -70,6 +70,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="set a config key by dotted path, e.g. operations.mtbf=120 (repeatable)")
     w.add_argument("--out", type=Path, help="write the table to this CSV file")
+    w.add_argument("--overwrite", action="store_true", help="replace the file at --out if it exists")
     return w
 
 
@@ -180,6 +181,16 @@ def run_command(args: argparse.Namespace) -> int:
     cfg, park = resolve(args.scenario, None, args.seed, parse_sets(args.sets))
     check(specs, [c.name for c in park.companies], args.at, args.horizon)
 
+    from contextlib import nullcontext
+
+    from experiments.destination import claim_file
+
+    # The file is claimed before the run: a refused --out wastes nothing.
+    with claim_file(args.out, "whatif", args.overwrite) if args.out is not None else nullcontext() as claimed:
+        return _run(args, cfg, park, specs, claimed)
+
+
+def _run(args, cfg, park, specs, claimed) -> int:
     from tqdm import tqdm
 
     from agents.twin import best, whatif
@@ -195,11 +206,8 @@ def run_command(args: argparse.Namespace) -> int:
           f"against the park as planned (positive: the plan costs the park that much more)")
     print(render(outcomes, top))
     print(f"Best: '{top.label}'\n  {why}")
-    if args.out is not None:
-        from experiments.atomic import write_text
-
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(args.out, to_csv(outcomes, top))
+    if claimed is not None:
+        claimed.write_file(to_csv(outcomes, top))
         print(f"Written to {args.out}")
     return 0
 

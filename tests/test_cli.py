@@ -26,7 +26,7 @@ def test_simulate_writes_the_documented_outputs(tmp_path):
     out = tmp_path / "run"
     r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "20", "--seed", "3", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "decisions.parquet", "production.parquet", "summary.json",
+    assert sorted(p.name for p in out.iterdir()) == [".ecopark.json", "config.toml", "decisions.parquet", "production.parquet", "summary.json",
                                                      "timeseries.parquet", "trades.parquet"]
     s = json.loads((out / "summary.json").read_text())
     assert (s["scenario"], s["steps"], s["seed"]) == ("example", 20, 3)
@@ -97,9 +97,9 @@ def test_keys_lists_every_key_with_its_default():
 
 def test_a_folder_holding_someone_elses_work_is_never_emptied(tmp_path):
     """`--out` on a folder with other files is refused before the run (exit 2), and the files
-    stay; a file given as --out is refused too (an earlier run's folder is replaced:
-    tests/test_outputs.py)."""
-    from experiments.outputs import check_out
+    stay; a file given as --out is refused too; an earlier run's folder is replaced only with
+    --overwrite (experiments.destination)."""
+    from experiments import outputs
     from experiments.problems import InputError
 
     mine = tmp_path / "p"
@@ -111,5 +111,6 @@ def test_a_folder_holding_someone_elses_work_is_never_emptied(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("keep me")
     with pytest.raises(InputError, match="is a file"):
-        check_out(afile)
+        outputs.claim(afile)
     assert afile.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "p"]  # no lock, nothing else left

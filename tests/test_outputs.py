@@ -29,11 +29,16 @@ def test_rewriting_replaces_the_old_outputs_whole_but_never_a_users_file(tmp_pat
     out = tmp_path / "out"
     outputs.write_run(_result(), out)
     (out / "summary.json").write_text("{}")
-    outputs.write_run(_result(), out)
+    with pytest.raises(InputError, match="holds an earlier `simulate` output: add --overwrite"):
+        outputs.write_run(_result(), out)
+    assert (out / "summary.json").read_text() == "{}"
+    outputs.write_run(_result(), out, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (out / "summary.json").read_text() != "{}"
     (out / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="notes.txt"):
         outputs.write_run(_result(), out)
+    with pytest.raises(InputError, match="notes.txt"):  # not even with --overwrite: it is not Ecopark's
+        outputs.write_run(_result(), out, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

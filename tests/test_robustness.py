@@ -166,8 +166,10 @@ def test_render_and_write(tmp_path, crit, degree_curve, random_curve):
     assert "degree order" in text and "random order (mean over 3 orders" in text
     out = tmp_path / "res"
     rb.write(out, crit, curves)
-    rb.write(out, crit, curves)  # its own folder is replaced
-    assert sorted(p.name for p in out.iterdir()) == sorted(rb.FILES)
+    with pytest.raises(InputError, match="add --overwrite"):
+        rb.write(out, crit, curves)
+    rb.write(out, crit, curves, overwrite=True)  # its own folder is replaced
+    assert sorted(p.name for p in out.iterdir()) == sorted(rb.FILES + (".ecopark.json",))
     assert (out / "robustness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     back = pd.read_csv(out / "curve_degree.csv")
     assert list(back["company_removed"].fillna("")) == list(degree_curve["company_removed"])
@@ -185,7 +187,7 @@ def test_render_and_write(tmp_path, crit, degree_curve, random_curve):
 def test_run_command_writes_files(tmp_path, capsys):
     out = tmp_path / "resilience"
     assert rb.run_command("kalundborg", 10, 0, 1, out) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(rb.FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(rb.FILES + (".ecopark.json",))
     printed = capsys.readouterr().out
     assert "Criticality" in printed and ASNAES in printed and str(out) in printed
     crit = pd.read_csv(out / "criticality.csv")
