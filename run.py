@@ -127,6 +127,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     # Input is checked before the model's heavier imports, so a typo is reported at once.
     cfg, park = resolve(args.scenario, args.steps, args.seed, parse_sets(args.sets))
+    from experiments import limits
+    est = limits.check_run(len(park.companies), cfg.steps)
+    if est.seconds > 60:
+        print(f"{park.name}: {cfg.steps:,} steps of {len(park.companies):,} companies, estimated {est.describe()}")
 
     from tqdm import tqdm
 
@@ -255,11 +259,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if problems:
         raise InputError(problems)
     cfg, park = resolve(args.scenario, args.steps, args.seed, {})
+    from experiments import limits
+    est = limits.check_runs(len(found) * args.replicates, len(park.companies), args.steps, "--replicates x --schemes")
     order = [s.name for s in found]
     out = args.out or default_folder(
         Path("results") / f"compare-{cfg.scenario.replace(':', '-').replace('/', '_').removesuffix('.toml')}")
     with claim_folder(out, "compare", compare.FILES, args.overwrite) as claimed:  # before the runs
-        print(f"Comparing {', '.join(order)} on {park.name}: {args.replicates} replicates x {args.steps} steps")
+        print(f"Comparing {', '.join(order)} on {park.name}: {args.replicates} replicates x {args.steps} steps"
+              + (f", estimated {est.describe()} run one after another" if est.seconds > 60 else ""))
         df = compare.run(cfg.scenario, found, args.replicates, args.steps, args.seed, args.workers)
         failed = df[df["status"] != "ok"]
         table = compare.summarise(df, order)
@@ -364,6 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except OSError as e:
+        import errno
+
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Outputs are written beside their destination and renamed into place only when whole,
+        # so what a full disk stopped is not presented as done.
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"error: the disk is full{where}: nothing half-written was kept (earlier outputs are as they were); "
+              f"free some space and run the command again", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

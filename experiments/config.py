@@ -6,6 +6,8 @@ is the dataclasses themselves, so adding a field adds a key everywhere.
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
@@ -126,7 +128,13 @@ def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
         return None, f"must be an integer, got {raw!r}"
     if t is float:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw), None
+            try:
+                value = float(raw)
+            except OverflowError:
+                value = math.inf
+            if not math.isfinite(value):
+                return None, f"must be a finite number, got {raw!r}"
+            return value, None
         return None, f"must be a number, got {raw!r}"
     if t is str:
         return str(raw), None

@@ -9,6 +9,8 @@ the largest surplus any allocation could reach.
 
 from __future__ import annotations
 
+import math
+
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +226,10 @@ def mcafee_schedule_share(m: Schedule) -> float:
     return float(b[bi].sum() - s[si].sum()) / m.max_surplus()
 
 
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def read_market(path: Path) -> Schedule:
     """A market of bids and asks from a TOML file (see `docs/market-lab.md`)."""
     p = Problems(f"market {path.name}")
@@ -233,14 +239,19 @@ def read_market(path: Path) -> Schedule:
         raise InputError([f"market {path}: file not found"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError([f"market {path.name}: not valid TOML: {e}"]) from None
+    except IsADirectoryError:
+        raise InputError([f"market {path}: is a folder, not a market file: give a .toml file"]) from None
+    except OSError as e:
+        raise InputError([f"market {path}: cannot be read ({e.strerror})"]) from None
     for key in data:
         if key not in ("market", "buyers", "sellers"):
             p.add(key, "unknown section", valid=("market", "buyers", "sellers"), got=key)
     head = data.get("market", {})
-    floor, ceiling = head.get("floor", 0.0), head.get("ceiling", None)
     if not isinstance(head, dict):
-        p.add("market", "must be a table")
+        p.add("market", f"must be a table, e.g. [market] name = \"...\", got {head!r}")
         head = {}
+    # The range bids and asks are drawn in: by default the lowest and highest value or cost.
+    floor, ceiling = head.get("floor"), head.get("ceiling")
     for key in head:
         if key not in ("name", "floor", "ceiling"):
             p.add(f"market.{key}", "unknown key", valid=("name", "floor", "ceiling"), got=key)
@@ -259,9 +270,9 @@ def read_market(path: Path) -> Schedule:
                 if key not in ("name", field):
                     p.add(f"{section}[{n}].{key}", "unknown key", valid=("name", field), got=key)
             xs = row.get(field)
-            ok = isinstance(xs, list) and xs and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+            ok = isinstance(xs, list) and xs and all(_finite(x) for x in xs)
             if not ok:
-                p.add(f"{section}[{n}].{field}", "must be a non-empty list of numbers")
+                p.add(f"{section}[{n}].{field}", "must be a non-empty list of finite numbers")
                 continue
             out.append(tuple(float(x) for x in xs))
         return out
@@ -270,8 +281,8 @@ def read_market(path: Path) -> Schedule:
     costs = units("sellers", "costs")
     every = [x for v in values for x in v] + [x for c in costs for x in c]
     for key, v in (("floor", floor), ("ceiling", ceiling)):
-        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
-            p.add(f"market.{key}", "must be a number")
+        if v is not None and not _finite(v):
+            p.add(f"market.{key}", f"must be a finite number, got {v!r}")
     p.raise_if_any()
     lo = float(floor) if floor is not None else min(every)
     hi = float(ceiling) if ceiling is not None else max(every)

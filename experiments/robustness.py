@@ -479,6 +479,13 @@ def run_command(scenario: str, steps: int = DEFAULT_STEPS, seed: int = 0,
         problem = folder_problem(out, "resilience", _ours, overwrite)  # before the runs, not after them
         if problem:
             problems.append(problem)
+    if not problems:
+        from experiments import limits
+        n = len(park.companies)
+        try:  # every company removed once, then two removal orders of up to n runs each, randomly many times
+            limits.check_runs(n + n * (1 + random_orders), n, steps, "--random-orders")
+        except InputError as e:
+            problems += e.problems
     if problems:
         raise InputError(problems)
     with claim_folder(out, "resilience", _ours, overwrite) as claimed:

@@ -839,6 +839,10 @@ def read_file(path: Path) -> Scenario:
         raise InputError([f"scenario {label}: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
     except tomllib.TOMLDecodeError as e:
         raise InputError([f"scenario {label}: not valid TOML: {e}"]) from None
+    except IsADirectoryError:
+        raise InputError([f"scenario {path}: is a folder, not a scenario file: give a .toml file"]) from None
+    except OSError as e:
+        raise InputError([f"scenario {path}: cannot be read ({e.strerror})"]) from None
     return parse(data, label)
 
 
@@ -848,6 +852,9 @@ def builtin_names() -> list[str]:
 
 def load(name_or_path: str) -> Scenario:
     """A built-in name (`kalundborg`), `synthetic:SIZE[:SEED]`, or a path to a TOML file."""
+    if not name_or_path.strip():
+        raise InputError([f"scenario: the name is empty: give a built-in scenario ({', '.join(builtin_names())}), "
+                          f"synthetic:SIZE or a .toml path"])
     if name_or_path.startswith(SYNTHETIC + ":") or name_or_path == SYNTHETIC:
         return _synthetic(name_or_path)
     if name_or_path in builtin_names():
@@ -865,11 +872,13 @@ def load(name_or_path: str) -> Scenario:
 def _synthetic(spec: str) -> Scenario:
     parts = spec.split(":")
     usage = "write synthetic:SIZE or synthetic:SIZE:SEED, e.g. synthetic:1000"
-    if len(parts) not in (2, 3) or not all(x.isdigit() for x in parts[1:]):
+    if len(parts) not in (2, 3) or not all(x.isascii() and x.isdigit() for x in parts[1:]):
         raise InputError([f"scenario '{spec}': {usage}"])
     size = int(parts[1])
     seed = int(parts[2]) if len(parts) == 3 else 0
     if size < 2:
         raise InputError([f"scenario '{spec}': a park needs at least 2 companies; {usage}"])
+    from experiments import limits
+    limits.check_synthetic(size, spec)
     from experiments.synthetic import generate
     return generate(size, seed)

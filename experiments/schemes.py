@@ -40,6 +40,12 @@ def load(name_or_path: str) -> Scheme:
             p.add(key, "unknown section", valid=("scheme", "policy"), got=key)
     head = data.get("scheme", {})
     levers = data.get("policy", {})
+    for name, table, form in (("scheme", head, '[scheme] name = "..." description = "..."'),
+                              ("policy", levers, "[policy] carbon_tax = 80.0")):
+        if not isinstance(table, dict):
+            p.add(name, f"must be a table, e.g. {form}, got {table!r}")
+    if not isinstance(head, dict):
+        head = {}
     sets = {f"policy.{k}": v for k, v in levers.items()} if isinstance(levers, dict) else {}
     try:
         config.apply(config.RunConfig(), sets)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments import config
+from experiments import config, limits
 from experiments.problems import InputError, Problems
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
@@ -94,6 +94,16 @@ class Sweep:
             from SALib.sample import morris
             return morris.sample(self.problem(), self.samples, seed=self.seed)
         raise AssertionError(self.design)
+
+    def count(self) -> int:
+        """How many runs `runs()` holds, computed without drawing them."""
+        d = len(self.ranges)
+        sampled = 1 if d == 0 else {"random": self.samples, "lhs": self.samples, "sobol": self.samples * (d + 2),
+                                    "morris": self.samples * (d + 1)}.get(self.design, 1)
+        grid = 1
+        for _, values in self.axes:
+            grid *= len(values)
+        return grid * sampled * self.replicates
 
     def points(self) -> list[dict[str, Any]]:
         """Every parameter combination: grid axes crossed with the sampled points."""
@@ -233,6 +243,9 @@ def parse(data: dict, label: str, text: str = "") -> Sweep:
             p.add("base.set", line.removeprefix("--set "))
     p.raise_if_any()
     # The scenario is checked last: loading it is the slow part and its errors are its own.
-    config.resolve(scenario, steps, 0, dict(base_sets))
-    return Sweep(str(head.get("name", "sweep")), design, samples, replicates, seed, scenario, steps,
-                 tuple(sorted(base_sets.items())), tuple(axes), tuple(ranges), text)
+    _, park = config.resolve(scenario, steps, 0, dict(base_sets))
+    sweep = Sweep(str(head.get("name", "sweep")), design, samples, replicates, seed, scenario, steps,
+                  tuple(sorted(base_sets.items())), tuple(axes), tuple(ranges), text)
+    # Before any run is drawn: a sweep of 10^9 runs is refused, not built.
+    limits.check_runs(sweep.count(), len(park.companies), steps, f"{label}: samples x replicates")
+    return sweep

@@ -87,13 +87,21 @@ class Store:
     def open(self, resume: bool) -> set[str]:
         """Create the folder, or reopen it with `resume`; return the run ids already done."""
         manifest = self.out / "manifest.json"
+        if self.out.exists() and not self.out.is_dir():
+            raise InputError([f"--out {self.out}: is a file, not a folder: give a folder for the sweep"])
         if self.out.exists() and any(self.out.iterdir()):
             if not resume:
                 raise InputError([f"--out {self.out}: folder exists and is not empty: add --resume to continue "
                                   f"the sweep in it, or choose another folder"])
             if not manifest.exists():
                 raise InputError([f"--out {self.out}: not a sweep folder (no manifest.json): choose another folder"])
-            old = json.loads(manifest.read_text())
+            try:
+                old = json.loads(manifest.read_text(encoding="utf-8"))
+                if not isinstance(old, dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, ValueError) as e:
+                raise InputError([f"--out {self.out}: its manifest.json is damaged ({e}): the finished runs in "
+                                  f"runs/ are kept; move them aside and start the sweep in a new folder"]) from None
             if old.get("sweep_file") != self.sweep.source:
                 raise InputError([f"--out {self.out}: holds a different sweep (its manifest.json has another sweep "
                                   f"file): resume it with its own file, or choose another folder"])
@@ -101,7 +109,29 @@ class Store:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             write_text(manifest, json.dumps(self._manifest(), indent=2) + "\n")
         self.runs_dir.mkdir(exist_ok=True)
-        return {p.stem for p in self.runs_dir.glob("*.json")}
+        return self._finished()
+
+    def _finished(self) -> set[str]:
+        """The runs already done: each run file that reads whole. A file cut short by a killed
+        process, and the temporary files of writes that never finished, are removed, so those
+        runs are done again."""
+        done = set()
+        for p in self.runs_dir.iterdir():
+            if p.name.startswith(".") and ".partial-" in p.name:
+                p.unlink(missing_ok=True)
+                continue
+            if p.suffix != ".json":
+                continue
+            try:
+                row = json.loads(p.read_text(encoding="utf-8"))
+                ok = isinstance(row, dict) and row.get("run_id") == p.stem
+            except (OSError, ValueError):
+                ok = False
+            if ok:
+                done.add(p.stem)
+            else:
+                p.unlink(missing_ok=True)
+        return done
 
     def _manifest(self) -> dict[str, Any]:
         s = self.sweep

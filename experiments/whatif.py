@@ -180,6 +180,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise InputError(problems)
     cfg, park = resolve(args.scenario, None, args.seed, parse_sets(args.sets))
     check(specs, [c.name for c in park.companies], args.at, args.horizon)
+    from experiments import limits
+    limits.check_run(len(park.companies), args.at + args.horizon * (len(specs) + 1), "--at")
 
     from contextlib import nullcontext
 

@@ -62,5 +62,5 @@ def test_a_bad_market_file_names_every_problem(tmp_path):
         lab.read_market(bad)
     text = "\n".join(e.value.problems)
     assert "market m.toml: market.ceilng: unknown key (did you mean 'ceiling'?)" in text
-    assert "buyers[0].values: must be a non-empty list of numbers" in text
+    assert "buyers[0].values: must be a non-empty list of finite numbers" in text
     assert "sellers[0].cost: unknown key (did you mean 'costs'?)" in text
