@@ -124,6 +124,8 @@ def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
         return (raw, None) if isinstance(raw, bool) else (None, f"must be true or false, got {raw!r}")
     if t is int:
         if isinstance(raw, int) and not isinstance(raw, bool):
+            if abs(raw) > scenario_io.MAX_NUMBER:
+                return None, f"must be at most {scenario_io.MAX_NUMBER:g} in size, got {raw!r}"
             return raw, None
         return None, f"must be an integer, got {raw!r}"
     if t is float:
@@ -134,6 +136,8 @@ def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
                 value = math.inf
             if not math.isfinite(value):
                 return None, f"must be a finite number, got {raw!r}"
+            if abs(value) > scenario_io.MAX_NUMBER:
+                return None, f"must be at most {scenario_io.MAX_NUMBER:g} in size, got {raw!r}"
             return value, None
         return None, f"must be a number, got {raw!r}"
     if t is str:

@@ -221,6 +221,24 @@ def _typename(v: Any) -> str:
             list: "a list", dict: "a table"}.get(type(v), type(v).__name__)
 
 
+MAX_NUMBER = 1e15  # beyond it sums of quantities times prices lose every digit that matters
+
+
+def name_problem(name: Any) -> str | None:
+    """Why a name (of a company, process, resource or option) cannot be used, or None: names
+    are what users and outputs refer to things by, so they are non-empty, printable, and have no
+    spaces at their ends ("Gyproc " beside "Gyproc" would be two companies)."""
+    if not isinstance(name, str):
+        return None  # its type is reported by its field
+    if not name.strip():
+        return "must not be empty"
+    if name != name.strip():
+        return f"has spaces at its ends ({name!r}): write {name.strip()!r}"
+    if not name.isprintable():
+        return f"holds a control character ({name!r}): use printable characters only"
+    return None
+
+
 def _coerce(kind: str, v: Any) -> tuple[Any, str | None]:
     """The value as `kind`, or a problem."""
     number = isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -231,6 +249,8 @@ def _coerce(kind: str, v: Any) -> tuple[Any, str | None]:
             return None, f"must be a number, got {_typename(v)}"
         if not math.isfinite(v):
             return None, f"must be a finite number, got {v!r}"
+        if abs(v) > MAX_NUMBER:
+            return None, f"must be at most {MAX_NUMBER:g} in size, got {v!r}: no park quantity or price is that large"
         return float(v), None
     if kind == "int":
         if isinstance(v, float) and v.is_integer():
@@ -357,6 +377,8 @@ def _company(p: Problems, path: str, raw: Any, section: str, resources: dict[str
     t = _table(p, path, raw, ENTRANT_KEYS if entrant else COMPANY_KEYS)
     if t is None:
         return None
+    if (problem := name_problem(t["name"])) is not None:
+        p.add(f"{path}.name", problem)
     if t["name"] in seen:
         p.add(f"{path}.name", f"duplicate company name '{t['name']}'" + (" (companies and entrants share names)"
                                                                           if entrant else ""))
@@ -401,6 +423,8 @@ def _process(p: Problems, path: str, raw: Any, resources: dict[str, Resource], p
     tp = _table(p, path, raw, PROCESS_KEYS)
     if tp is None:
         return None
+    if (problem := name_problem(tp["name"])) is not None:
+        p.add(f"{path}.name", problem)
     if tp["name"] in pnames:
         p.add(f"{path}.name", f"duplicate process name '{tp['name']}' in this company"
               + (" (its processes and its options' processes share names)" if option else ""))
@@ -534,6 +558,8 @@ def parse(data: dict, label: str) -> Scenario:
         p.add("resources", "must hold at least one [resources.NAME] table")
         raw_res = {}
     for name, raw in raw_res.items():
+        if (problem := name_problem(name)) is not None:
+            p.add(f"resources.{name!r}", f"the resource's name {problem}")
         t = _table(p, f"resources.{name}", raw, RESOURCE_KEYS)
         if t is not None and None not in (t["unit"], t["virgin_price"], t["disposal_cost"]):
             resources[name] = Resource(name=name, **t)
@@ -585,7 +611,13 @@ def parse(data: dict, label: str) -> Scenario:
             p.add(path, "a pipeline needs two different companies")
             ok = False
         if ok and None not in (t["from"], t["to"], t["resource"]):
-            pipelines.append(PipelineSpec(t["from"], t["to"], t["resource"], t["length_km"]))
+            same = [n for n, q in enumerate(pipelines) if q.resource == t["resource"]
+                    and {q.source, q.target} == {t["from"], t["to"]}]
+            if same:
+                p.add(path, f"duplicate pipeline: an earlier [[pipelines]] table already joins '{t['from']}' and "
+                      f"'{t['to']}' for {t['resource']} (a pipe carries either way): remove one")
+            else:
+                pipelines.append(PipelineSpec(t["from"], t["to"], t["resource"], t["length_km"]))
 
     products = {pr.product for c in companies for pr in c.processes}
     prices = parse_prices(p, data.get("prices"), resources, products)

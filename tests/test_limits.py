@@ -117,3 +117,23 @@ def test_a_full_disk_stops_the_command_with_a_message_and_keeps_nothing_half_wri
     err = capsys.readouterr().err
     assert "the disk is full writing trades.parquet" in err and "nothing half-written was kept" in err
     assert list(tmp_path.iterdir()) == []  # no folder, no temporary folder, no lock
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("capacity = 10000", "capacity = 1e308", "capacity: must be at most 1e+15 in size"),
+    ('name = "Fish farm"', 'name = ""', "companies[2].name: must not be empty"),
+    ('name = "Fish farm"', 'name = "Fish\\u0007farm"', "companies[2].name: holds a control character"),
+    ('name = "Cement works"', 'name = "Fish farm "', "companies[1].name: has spaces at its ends ('Fish farm ')"),
+    ('resource = "waste_heat"\n', 'resource = "waste_heat"\n\n[[pipelines]]\nfrom = "Fish farm"\nto = "Power station"\n'
+     'resource = "waste_heat"\n', "duplicate pipeline: an earlier [[pipelines]] table already joins"),
+])
+def test_a_scenario_with_garbage_is_refused_not_run(old, new, message):
+    import tomllib
+
+    from tests.conftest import EXAMPLE
+
+    text = EXAMPLE.read_text()
+    assert old in text
+    with pytest.raises(InputError) as e:
+        scenario_io.parse(tomllib.loads(text.replace(old, new, 1)), "x.toml")
+    assert any(message in m for m in e.value.problems), e.value.problems
