@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
                                     "links formed in the model, in what order, and which company is the hub.")
     hi.add_argument("name", nargs="?", default="kalundborg", help="built-in history or a path (default kalundborg)")
     hi.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    hi.add_argument("--seeds", type=int, default=1, help="run seeds SEED, SEED+1, ... and give the figures of each, "
+                                                         "their mean and range (default 1)")
+    hi.add_argument("--workers", type=int, default=1, help="seeds run in parallel processes (default 1)")
     hi.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="cooperation.* or market.* settings for the run, e.g. cooperation.pipe_per_km_eur=2e6")
     hi.add_argument("--out", type=Path, help="output folder (default results/history-NAME)")
@@ -286,8 +289,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     from experiments.destination import claim_folder, default_folder
     from experiments.config import RunConfig, apply, parse_sets
 
-    if args.seed < 0:
-        raise InputError([f"--seed: must be >= 0, got {args.seed}"])
+    problems = [f"{flag}: must be {lo_text}, got {v}" for flag, v, ok, lo_text in (
+        ("--seed", args.seed, args.seed >= 0, ">= 0"), ("--seeds", args.seeds, 1 <= args.seeds <= 1000, "between 1 and 1000"),
+        ("--workers", args.workers, 1 <= args.workers <= 256, "between 1 and 256")) if not ok]
+    if problems:
+        raise InputError(problems)
     sets = parse_sets(args.set)
     bad = [k for k in sets if not k.startswith(("cooperation.", "market."))]
     if bad:
@@ -298,15 +304,38 @@ def cmd_history(args: argparse.Namespace) -> int:
     coop = cfg.cooperation if "cooperation.new_relations_per_year" in sets else h.cooperation(cfg.cooperation)
     out = args.out or default_folder(Path("results") / f"history-{h.name}")
     years = h.end_year - h.start_year + 1
-    with claim_folder(out, "history", ("history.json",), args.overwrite) as claimed:  # before the run
-        print(f"Running {h.scenario.name} from {h.start_year} to {h.end_year} ({years} years) from no links ...")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    files = ("history.json", "seeds.csv")
+    with claim_folder(out, "history", files, args.overwrite) as claimed:  # before the run
+        print(f"Running {h.scenario.name} from {h.start_year} to {h.end_year} ({years} years) from no links"
+              + (f", seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else "") + " ...")
         from tqdm import tqdm
-        with tqdm(total=years * h.scenario.steps_per_year, unit="step", disable=None, leave=False) as bar:
-            res = history.run(h, args.seed, coop, cfg.market, bar)
-        print(history.render(res))
-        claimed.write_folder(lambda tmp: (tmp / "history.json").write_text(json.dumps(res.summary(), indent=2) + "\n",
-                                                                           encoding="utf-8"))
-    print(f"Written to {out}/history.json")
+        if len(seeds) == 1 or args.workers == 1:
+            results = []
+            for seed in seeds:
+                with tqdm(total=years * h.scenario.steps_per_year, unit="step", disable=None, leave=False,
+                          desc=f"seed {seed}") as bar:
+                    results.append(history.run(h, seed, coop, cfg.market, bar))
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(max_workers=min(args.workers, len(seeds))) as pool:
+                results = list(tqdm(pool.map(history.run, [h] * len(seeds), seeds, [coop] * len(seeds),
+                                             [cfg.market] * len(seeds)), total=len(seeds), unit="seed",
+                                    disable=None, leave=False))
+        print(history.render(results[0]))
+        if len(results) > 1:
+            print()
+            print(history.render_seeds(results))
+
+        def fill(tmp: Path) -> None:
+            (tmp / "history.json").write_text(json.dumps(results[0].summary(), indent=2) + "\n", encoding="utf-8")
+            if len(results) > 1:
+                import pandas as pd
+                pd.DataFrame(history.seed_rows(results)).to_csv(tmp / "seeds.csv", index=False)
+
+        claimed.write_folder(fill)
+    print(f"Written to {out}/history.json" + (" and seeds.csv (one row of figures per seed)" if len(results) > 1 else "")
+          + (f"; the table above is seed {seeds[0]}'s" if len(results) > 1 else ""))
     return 0
 
 

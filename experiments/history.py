@@ -395,3 +395,41 @@ def render(res: HistoryResult) -> str:
         lines.append("Links the model formed that history does not list: " + "; ".join(
             f"{f['from']} -> {f['to']} {f['resource']} ({f['year']})" for f in extra))
     return "\n".join(lines)
+
+
+SEED_COLUMNS = ("seed", "rank_correlation", "rank_correlation_emergent", "median_abs_error_years",
+                "median_abs_error_emergent", "early_links", "share_formed", "hub")
+
+
+def seed_rows(results: list[HistoryResult]) -> list[dict[str, Any]]:
+    """One row of the validation figures per seed (`run.py history --seeds N`, seeds.csv)."""
+    return [{k: (r.seed if k == "seed" else r.summary()[k]) for k in SEED_COLUMNS} for r in results]
+
+
+def render_seeds(results: list[HistoryResult]) -> str:
+    """The validation figures of several seeds side by side, with their mean and range: one
+    seed's figures are one draw of the searches, negotiations and failures."""
+    rows = seed_rows(results)
+    f = lambda x, fmt: "n/a" if x is None else fmt.format(x)  # noqa: E731
+    lines = [f"Over {len(rows)} seeds (bars: Spearman >= 0.6, median error <= 4 years, at most 3 links in the "
+             f"first {EARLY_YEARS} years)",
+             "  seed  Spearman  emergent  median error  emergent  early  hub"]
+    for r in rows:
+        lines.append(f"  {r['seed']:>4}  {f(r['rank_correlation'], '{:+.2f}'):>8}  "
+                     f"{f(r['rank_correlation_emergent'], '{:+.2f}'):>8}  {f(r['median_abs_error_years'], '{:g} y'):>12}  "
+                     f"{f(r['median_abs_error_emergent'], '{:g} y'):>8}  {r['early_links']:>5}  {r['hub']}")
+
+    def stats(key: str, fmt: str) -> str:
+        xs = [r[key] for r in rows if r[key] is not None]
+        if not xs:
+            return "n/a"
+        return f"mean {fmt.format(sum(xs) / len(xs))}, {fmt.format(min(xs))} to {fmt.format(max(xs))}"
+
+    lines += [f"  Spearman: {stats('rank_correlation', '{:+.2f}')}; over the emergent links: "
+              f"{stats('rank_correlation_emergent', '{:+.2f}')}",
+              f"  median error: {stats('median_abs_error_years', '{:.1f}')} years; links in the first "
+              f"{EARLY_YEARS} years: {stats('early_links', '{:.1f}')}",
+              f"  bars met: Spearman in {sum(1 for r in rows if (r['rank_correlation'] or -1) >= 0.6)}, median error "
+              f"in {sum(1 for r in rows if r['median_abs_error_years'] is not None and r['median_abs_error_years'] <= 4)}, "
+              f"early links in {sum(1 for r in rows if r['early_links'] <= 3)} of {len(rows)} seeds"]
+    return "\n".join(lines)

@@ -158,3 +158,23 @@ def test_the_history_sets_its_taxes_by_year_and_a_limit_on_new_relations(tmp_pat
     assert "history.new_relations_per_year: must be between 0 and 1000" in text
     assert "policy.landfil_tax_path: unknown key (did you mean 'landfill_tax_path'?)" in text
     assert "policy.carbon_tax_path.1990: must be a number, got a string" in text
+
+
+@pytest.mark.slow  # two short histories
+def test_several_seeds_give_each_ones_figures_and_their_range(tmp_path, capsys):
+    import pandas as pd
+
+    import run
+
+    short = tmp_path / "short.toml"
+    text = (history.HISTORY_DIR / "kalundborg.toml").read_text().replace("end_year = 1995", "end_year = 1972")
+    short.write_text(text)
+    out = tmp_path / "out"
+    assert run.main(["history", str(short), "--seeds", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Over 2 seeds" in printed and "bars met:" in printed
+    rows = pd.read_csv(out / "seeds.csv")
+    assert list(rows["seed"]) == [0, 1] and set(rows.columns) == set(history.SEED_COLUMNS)
+    one = json.loads((out / "history.json").read_text())
+    assert one["seed"] == 0 and rows.loc[0, "early_links"] == one["early_links"]
+    assert run.main(["history", str(short), "--seeds", "0", "--out", str(tmp_path / "x")]) == 2
