@@ -32,7 +32,6 @@ class Company(mesa.Agent):
         self.index = index
         self.strategy = strategy
         self.tactic = tactic
-        self.down = False
         self.profit_eur = 0.0
         self.respec(spec)
 
@@ -62,15 +61,12 @@ class Company(mesa.Agent):
         """What each process could make this step if nothing failed: capacity x a random daily
         load (x the profile of the year, week and campaign). Draws one load factor per process,
         always, so the random stream does not depend on what the company decides (common random
-        numbers). A company switched `down` by hand makes nothing. How much of it the company
-        chooses to make is its production decision (`agents.decisions`)."""
+        numbers); outages are applied by the model (`ParkModel.capacity_left`). How much of it the
+        company chooses to make is its production decision (`agents.decisions`)."""
         noise = rng.standard_normal(len(self._caps))
         util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
         load = np.clip(util * (1.0 + self._cv * noise), 0.0, 1.0)
-        qty = self._caps * load
-        if self.down:
-            qty[:] = 0.0
-        return qty
+        return self._caps * load
 
     def _profile(self, t: int, steps_per_year: int) -> np.ndarray:
         out = np.ones(len(self._processes))

@@ -177,14 +177,10 @@ class ParkModel(mesa.Model):
             from agents.twin import prescriptive_chooser
             self.reliability.choose = prescriptive_chooser(self)
         self.cascade = Cascade(scenario)
-        names = scenario.company_index()
-        unknown = [e.company for e in (*scenario.events, *events) if e.company not in names]
-        if unknown:
-            raise ValueError(f"outage of unknown companies {unknown}; the park has {sorted(names)}")
-        self.events = tuple(sorted((*scenario.events, *events), key=lambda e: e.at))
-        self._event_company = [names[e.company] for e in self.events]
-        self.shocks: list[Shock] = [Shock(names[e.company], "outage", e.at, e.at + e.duration, e.label or "outage")
-                                    for e in self.events]
+        self.events: tuple[Outage, ...] = ()
+        self._event_company: list[int] = []
+        self.shocks: list[Shock] = []
+        self.add_outages((*scenario.events, *events))
         self.cuts: dict[int, dict[int, tuple[int, float]]] = {}  # step -> company -> (depth, EUR lost)
         self._failures_from: dict[int, int] = {}  # step -> failures that start then
         self._down_now = 0
@@ -365,6 +361,31 @@ class ParkModel(mesa.Model):
                       lost_fail, lost_cascade, float(projects.sum()), moved, gov)
         self.t += 1
 
+    def add_outages(self, outages) -> None:
+        """Outages joined to the park's events (each an `agents.operations.Outage`): the one way
+        a company is taken down, whether by its scenario, `--set events.outage`, a what-if plan or
+        the page's Break now, so that its lost output and cascade are measured alike. Events stay
+        in order of their start (the park's own first on a tie)."""
+        names = self.park.company_index()
+        unknown = [e.company for e in outages if e.company not in names]
+        if unknown:
+            raise ValueError(f"outage of unknown companies {unknown}; the park has {sorted(names)}")
+        pairs = list(zip(self.events, self._event_company)) + [(e, names[e.company]) for e in outages]
+        pairs.sort(key=lambda ec: ec[0].at)
+        self.events = tuple(e for e, _ in pairs)
+        self._event_company = [c for _, c in pairs]
+        self.shocks.extend(Shock(names[e.company], "outage", e.at, e.at + e.duration, e.label or "outage")
+                           for e in outages)
+
+    def capacity_left(self, t: int) -> np.ndarray:
+        """Each company's share of capacity its outages leave at step `t` (1: none)."""
+        cap = np.ones(len(self.companies))
+        for e, c in zip(self.events, self._event_company):
+            share = e.capacity(t)
+            if share is not None:
+                cap[c] = min(cap[c], share)
+        return cap
+
     def _plan(self, t: int):
         """Each company's production this step: its nominal plan, less what its processes'
         stops and any outage take (lost to failures), less what missing inputs cut (lost to
@@ -373,11 +394,7 @@ class ParkModel(mesa.Model):
         ops = self.operations
         avail = self.reliability.begin_step(t)
         self._down_now = int((avail == 0).sum())
-        cap = np.ones(len(self.companies))
-        for e, c in zip(self.events, self._event_company):
-            share = e.capacity(t)
-            if share is not None:
-                cap[c] = min(cap[c], share)
+        cap = self.capacity_left(t)
         spy = self.park.steps_per_year
         first = self._first
         nominal = [c.nominal(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]

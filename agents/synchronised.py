@@ -107,7 +107,7 @@ class Operator:
                 expect = []
                 for c in m.companies:
                     util = c._util * c._profile(t + d, spy) if m.operations.profiles and c._profiled else c._util
-                    expect.append(c._caps * np.clip(util, 0.0, 1.0) * (0.0 if c.down else 1.0))
+                    expect.append(c._caps * np.clip(util, 0.0, 1.0))
                 cap[:, d] = (np.concatenate(expect) if expect else np.zeros(0)) * up
         price = np.repeat(np.concatenate([c.sale for c in m.companies])[:, None], h, axis=1) if len(today) else np.zeros((0, h))
         buy = np.array([ledger.buy_price(r) for r in names])

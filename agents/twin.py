@@ -245,18 +245,10 @@ def _validate(model: "ParkModel", plan: Plan) -> None:
 
 
 def _simulate(model: "ParkModel", plan: Plan, horizon: int) -> _Totals:
-    from agents.model import Shock
-
     twin = snapshot(model)
     twin.reliability.choose = None  # no twin within the twin: a stop that falls due starts at once
     if plan.events:
-        names = twin.park.company_index()
-        pairs = list(zip(twin.events, twin._event_company)) + [(e, names[e.company]) for e in plan.events]
-        pairs.sort(key=lambda ec: ec[0].at)  # stable: the model's own events first on a tie
-        twin.events = tuple(e for e, _ in pairs)
-        twin._event_company = [c for _, c in pairs]
-        twin.shocks.extend(Shock(names[e.company], "outage", e.at, e.at + e.duration, e.label or "outage")
-                           for e in plan.events)
+        twin.add_outages(plan.events)
     pending = sorted((at, p) for p, at in plan.maintain if not _move(twin, p, at))
     first = len(twin.records)
     for _ in range(horizon):

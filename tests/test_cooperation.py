@@ -184,7 +184,9 @@ def test_an_outage_breaches_contracts_pays_penalties_and_costs_trust():
     asnaes = park.company_index()["Asnaes power station"]
     gyproc = park.company_index()["Gyproc"]
     before = m.partners.trust.trust(gyproc, asnaes)
-    m.companies[asnaes].down = True
+    from agents.operations import Outage
+
+    m.add_outages((Outage("Asnaes power station", m.t, ((5, 0.0),)),))
     m.run(5)
     breached = [r.deliveries_breached for r in m.records[-5:]]
     assert all(b > 0 for b in breached)

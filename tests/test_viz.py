@@ -54,14 +54,18 @@ def test_breaking_a_company_takes_it_down_in_run_and_baseline_for_n_steps():
     links_before = run.series["active_links"][-1]
     asnaes = run.park.company_index()["Asnaes power station"]
     run.break_company(asnaes, 3)
-    assert run.model.companies[asnaes].down and run.baseline.companies[asnaes].down
+    assert run.down()[asnaes] and run.baseline.capacity_left(run.t)[asnaes] == 0.0
     run.step(1)
     assert run.snapshot.down[asnaes] and run.snapshot.output_value[asnaes] == 0
+    # The same outage path as a scenario's: the output lost is counted (it stayed at 0 when the
+    # page switched the company off by hand), and the outage is a shock of the run.
+    assert run.totals()["lost_failure_eur"] > 0
+    assert [s.label for s in run.model.shocks] == ["Break now"]
     # The cascade: the hub's partners lose their exchanges.
     assert run.series["active_links"][-1] < links_before
     assert run.snapshot.cut_off.any()
     run.step(2)
-    assert not run.model.companies[asnaes].down and not run.baseline.companies[asnaes].down
+    assert not run.down()[asnaes] and run.baseline.capacity_left(run.t)[asnaes] == 1.0
     assert run.break_spans == [(asnaes, 2, 4)]
     run.step(1)
     assert run.series["active_links"][-1] == links_before

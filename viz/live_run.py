@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from agents.model import ParkModel
+from agents.operations import Outage
 from experiments import runner
 from agents.partnerships import Pipe
 from agents.scenario import Scenario
@@ -110,7 +111,9 @@ class LiveRun:
         return self.model.t
 
     def break_company(self, index: int, steps: int) -> None:
-        """Take company `index` down for the next `steps` steps, in the run and the baseline."""
+        """Take company `index` down for the next `steps` steps, in the run and the baseline: an
+        outage joined to the park's events (`ParkModel.add_outages`), the same path as a
+        scenario's or `--set events.outage`, so its lost output and cascade are counted alike."""
         if not 0 <= index < len(self.model.companies):
             raise IndexError(f"no company {index} in {self.park.name}")
         steps = max(1, int(steps))
@@ -118,9 +121,14 @@ class LiveRun:
             if not self.breaks:
                 self._links_at_break = set(self._last_links)
             self.breaks[index] = max(self.breaks.get(index, 0), steps)
-            self.model.companies[index].down = True
-            self.baseline.companies[index].down = True
+            outage = Outage(self.park.companies[index].name, self.t, ((steps, 0.0),), label="Break now")
+            self.model.add_outages((outage,))
+            self.baseline.add_outages((outage,))
             self.break_spans.append((index, self.t, self.t + steps - 1))
+
+    def down(self, t: int | None = None) -> np.ndarray:
+        """Which companies an outage stops completely at step `t` (default: the next step)."""
+        return self.model.capacity_left(self.t if t is None else t) <= 0.0
 
     def step(self, n: int = 1) -> None:
         for _ in range(n):
@@ -131,7 +139,7 @@ class LiveRun:
         m, b = self.model, self.baseline
         before = dict(m.output_totals)
         first_trade = len(m.trade_log)
-        down = np.array([c.down for c in m.companies], dtype=bool)
+        down = self.down()
         m.step()
         b.step()
         rec, brec = m.records[-1], b.records[-1]
@@ -174,8 +182,6 @@ class LiveRun:
             self.breaks[i] -= 1
             if self.breaks[i] <= 0:
                 del self.breaks[i]
-                m.companies[i].down = False
-                b.companies[i].down = False
         if not self.breaks and self._links_at_break is not None and not cut.any():
             self._links_at_break = None  # recovered: every link lost to the failure is back
 
@@ -241,7 +247,7 @@ class LiveRun:
             "name": spec.name,
             "sector": spec.sector,
             "strategy": c.strategy.__class__.__name__,
-            "down": c.down,
+            "down": bool(self.down()[index]),
             "down_steps_left": self.breaks.get(index, 0),
             "cut_off": bool(snap.cut_off[index]) if snap is not None else False,
             "processes": [

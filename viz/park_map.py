@@ -247,7 +247,7 @@ class ParkMap:
         # Companies: area by the value of today's output against the park's largest normal day.
         ref = max(float(run.nominal_value.max()) if n else 1.0, 1e-9)
         value = snap.output_value if snap is not None else run.nominal_value
-        down = snap.down if snap is not None else np.array([c.down for c in run.model.companies], dtype=bool)
+        down = snap.down if snap is not None else run.down()
         cut = snap.cut_off if snap is not None else np.zeros(n, dtype=bool)
         small = self.small
         area = (12 if small else 50) + (120 if small else 650) * np.sqrt(np.clip(value / ref, 0, None))
