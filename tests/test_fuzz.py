@@ -1,4 +1,4 @@
-"""Fuzzing every input door: valid scenario files, `--set` values and market-lab files mutated
+"""Fuzzing every input door: valid scenario files, `--set` values, sweep, scheme and market-lab files mutated
 at random (wrong types, NaN and infinities, huge and negative numbers, empty and unprintable
 names, missing and duplicated entries). Each either runs or is refused with an InputError (a
 message, exit 2 at the command line): never another exception. The quick subset draws a few
@@ -146,3 +146,49 @@ def test_a_mutated_market_file_runs_or_is_refused_with_a_message(tmp_path_factor
         assert e.problems
         return
     market_lab.run(1, market)
+
+
+SWEEP = {"sweep": {"name": "fuzz", "design": "lhs", "samples": 3, "replicates": 2, "seed": 7},
+         "base": {"scenario": str(EXAMPLE), "steps": 3, "set": {"market.mechanism": "call"}},
+         "parameters": {"policy.carbon_tax": {"min": 0.0, "max": 50.0}, "market.k": [0.2, 0.8]}}
+SCHEME = {"scheme": {"name": "fuzz", "description": "a tax"}, "policy": {"carbon_tax": 30.0, "information": 0.5}}
+
+
+def _file_runs_or_refuses(tmp_path_factory, doc, read, check):
+    import tomli_w
+
+    path = tmp_path_factory.mktemp("f") / "f.toml"
+    try:
+        path.write_text(tomli_w.dumps(doc))
+    except (TypeError, ValueError):
+        return
+    try:
+        got = read(path)
+    except InputError as e:
+        assert e.problems
+        return
+    check(got)
+
+
+def _sweep_check(s):
+    runs = s.runs()
+    assert len(runs) == s.count()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(mutated(base=SWEEP, paths=_paths(SWEEP)))
+def test_a_mutated_sweep_file_is_read_whole_or_refused_with_a_message(tmp_path_factory, doc):
+    from experiments import sweep
+
+    _file_runs_or_refuses(tmp_path_factory, doc, sweep.read, _sweep_check)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(mutated(base=SCHEME, paths=_paths(SCHEME)))
+def test_a_mutated_scheme_file_is_read_whole_or_refused_with_a_message(tmp_path_factory, doc):
+    from experiments import schemes
+
+    def check(scheme):
+        config.resolve(str(EXAMPLE), 3, 0, dict(scheme.sets))  # what compare then runs
+
+    _file_runs_or_refuses(tmp_path_factory, doc, lambda p: schemes.load(str(p)), check)
