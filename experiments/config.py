@@ -250,4 +250,10 @@ def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dic
         raise InputError([f"--set {ANNOUNCED_KEY if e.announced else OUTAGE_KEY}: unknown company '{e.company}'"
                           + (f" (did you mean '{g}'?)" if (g := nearest(e.company, names)) else
                              f" (companies: {', '.join(names)})") for e in bad])
+    if steps is not None:  # a run of known length: an outage that starts after it would never happen
+        late = [e for e in cfg.events if e.at >= cfg.steps]
+        if late:
+            raise InputError([f"--set {ANNOUNCED_KEY if e.announced else OUTAGE_KEY}: {e.company}@{e.at} starts at "
+                              f"step {e.at}, after the run's last step {cfg.steps - 1}: it would never happen; give "
+                              f"a step before {cfg.steps}, or more steps" for e in late])
     return cfg, park

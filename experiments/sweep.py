@@ -39,7 +39,7 @@ from experiments.problems import InputError, Problems
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 SWEEP_KEYS = ("name", "design", "samples", "replicates", "seed")
-BASE_KEYS = ("scenario", "steps", "seed", "set")
+BASE_KEYS = ("scenario", "steps", "set")  # no seed: every run's seed is spawned from [sweep] seed
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,10 @@ def parse(data: dict, label: str, text: str = "") -> Sweep:
             p.add(name, "must be a table")
             continue
         for key in table:
-            if key not in keys:
+            if name == "base" and key == "seed":
+                p.add("base.seed", "a sweep's runs take their seeds from [sweep] seed (one per replicate, shared by "
+                      "every point): move it there")
+            elif key not in keys:
                 p.add(f"{name}.{key}", "unknown key", valid=keys, got=key)
     head = head if isinstance(head, dict) else {}
     base = base if isinstance(base, dict) else {}

@@ -137,3 +137,14 @@ def test_a_scenario_with_garbage_is_refused_not_run(old, new, message):
     with pytest.raises(InputError) as e:
         scenario_io.parse(tomllib.loads(text.replace(old, new, 1)), "x.toml")
     assert any(message in m for m in e.value.problems), e.value.problems
+
+
+def test_an_outage_after_the_last_step_and_a_seed_that_would_be_ignored_are_refused(tmp_path):
+    with pytest.raises(InputError, match=r"Gyproc@300 starts at step 300, after the run's last step 4"):
+        resolve("kalundborg", 5, 0, parse_sets(["events.outage=Gyproc@300:2"]))
+    resolve("kalundborg", 5, 0, parse_sets(["events.outage=Gyproc@4:2"]))  # the last step is fine
+    f = tmp_path / "s.toml"
+    f.write_text('[sweep]\nname = "s"\ndesign = "grid"\n[base]\nscenario = "kalundborg"\nsteps = 5\nseed = 1.5\n'
+                 '[parameters]\n"policy.carbon_tax" = [0, 10]\n')
+    with pytest.raises(InputError, match=r"base.seed: a sweep's runs take their seeds from \[sweep\] seed"):
+        sweep.read(f)

@@ -101,9 +101,10 @@ def chain_park(**changes) -> Scenario:
     return dataclasses.replace(park, resources=res, companies=tuple(comps))
 
 
-def run_chain(park: Scenario | None = None, outage: str = "A@10:5", steps: int = 25, key: str = "events.outage"):
-    """The chain run (not its baseline) with `--set KEY=OUTAGE`, watched."""
-    cfg, loaded = resolve(CHAIN, steps, 0, parse_sets([f"{key}={outage}"]))
+def run_chain(park: Scenario | None = None, outage: str | None = "A@10:5", steps: int = 25,
+              key: str = "events.outage"):
+    """The chain run (not its baseline) with `--set KEY=OUTAGE` (none for None), watched."""
+    cfg, loaded = resolve(CHAIN, steps, 0, parse_sets([f"{key}={outage}"] if outage else []))
     model, _ = models(cfg, park or loaded)
     watch = Watch(model)
     seen = watch.run(model, steps)
@@ -258,7 +259,7 @@ def test_decay_shrinks_a_store():
     levels = {}
     for decay in (0.0, 0.5):
         park = chain_park(x=dict(shelf_life=30, decay=decay), A=dict(storage={"x": 1000.0}, byx=1.5))
-        _, seen = run_chain(park, outage="A@50:1", steps=10)
+        _, seen = run_chain(park, outage=None, steps=10)
         levels[decay] = seen[9]["stock"][(A, "x")]
     assert levels[0.5] < levels[0.0] - 1.0
 
@@ -267,7 +268,7 @@ def test_holding_cost_is_charged_on_stock():
     profit = {}
     for cost in (0.0, 1.0):
         park = chain_park(x=dict(shelf_life=30, holding_cost=cost), A=dict(storage={"x": 1000.0}, byx=1.5))
-        model, _ = run_chain(park, outage="A@50:1", steps=10)
+        model, _ = run_chain(park, outage=None, steps=10)
         profit[cost] = model.companies[A].profit_eur
     # 50, 100, ..., 500 t held at the end of steps 0-9: at least 2,250 EUR of holding.
     assert profit[1.0] < profit[0.0] - 2000.0
@@ -288,7 +289,7 @@ def failing_runs(draw):
     park = scenario_io.read_file(Path(path))
     if draw(st.booleans()):
         company = draw(st.sampled_from([c.name for c in park.companies]))
-        sets.append(f"events.outage={company}@{draw(st.integers(0, steps))}:{draw(st.integers(1, 8))}")
+        sets.append(f"events.outage={company}@{draw(st.integers(0, steps - 1))}:{draw(st.integers(1, 8))}")
     cfg, park = resolve(path, steps, draw(st.integers(0, 2**16)), parse_sets(sets))
     res = dict(park.resources)
     for r in sorted(res):
