@@ -14,6 +14,8 @@ from pathlib import Path
 
 from experiments.problems import InputError
 
+OVERWRITE_HELP = "replace an earlier output of this command at --out (never a folder of other files)"
+
 DEFAULT_ARGS = ["simulate"]
 
 
@@ -35,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="set a config key by dotted path, e.g. policy.carbon_tax=80 (repeatable); "
                         "`run.py keys` lists them")
     s.add_argument("--out", type=Path, help="output folder (default results/SCENARIO-seedSEED)")
-    s.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
+    s.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     s.add_argument("--quiet", action="store_true", help="print only the output folder")
 
     lab = sub.add_parser("market-lab", help="classic induced-value market experiments beside published figures",
@@ -89,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     cp.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
     cp.add_argument("--out", type=Path, help="output folder (default results/compare-SCENARIO)")
-    cp.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
+    cp.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     hi = sub.add_parser("history", help="validate against history: start with no links, form them over the years",
                         description="Start a park with no links at all and the prices of past years "
@@ -103,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     hi.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="cooperation.* or market.* settings for the run, e.g. cooperation.pipe_per_km_eur=2e6")
     hi.add_argument("--out", type=Path, help="output folder (default results/history-NAME)")
-    hi.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
+    hi.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     rs = sub.add_parser("resilience", help="the most critical companies and the park's robustness curve",
                         description="Remove each company in turn and measure what the park loses (the most critical "
@@ -115,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--random-orders", type=int, default=10, help="random removal orders averaged (default 10)")
     rs.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
     rs.add_argument("--out", type=Path, help="output folder (default results/resilience-SCENARIO)")
-    rs.add_argument("--overwrite", action="store_true", help="replace an earlier output of this command at --out (never a folder of other files)")
+    rs.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     from experiments import whatif
     whatif.add_parser(sub)

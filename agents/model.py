@@ -608,8 +608,8 @@ class ParkModel(mesa.Model):
     def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float,
                  deliveries: list, penalties: float, capital: float, search: float, signed: int,
                  investment: float, adoptions: int, contract_trades: int,
-                 lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float = 0.0,
-                 transfers: np.ndarray | None = None, pipe_subsidy: float = 0.0) -> None:
+                 lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float,
+                 transfers: np.ndarray, pipe_subsidy: float) -> None:
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
@@ -677,6 +677,6 @@ class ParkModel(mesa.Model):
             cascade_cut=len(self.cuts.get(acc.step, {})),
             cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
             project_charges_eur=projects,
-            transfers_eur=tuple(float(x) for x in transfers) if transfers is not None else (0.0,) * N_PARTS,
+            transfers_eur=tuple(float(x) for x in transfers),
             pipe_subsidy_eur=pipe_subsidy,
         ))

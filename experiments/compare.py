@@ -13,12 +13,12 @@ import pandas as pd
 from scipy import stats
 
 from experiments import sweep_run
-from experiments.destination import Claim, claim_folder
+from experiments.destination import Claim, write_into
 from experiments.schemes import Scheme
 from experiments.sweep import Run
 
-MAIN = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur", "co2_avoided_t", "co2_t", "market_efficiency",
-        "active_links", "symbiosis_share", "taxes_eur", "subsidies_eur", "government_net_cost_eur")
+MAIN = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur",
+        "co2_avoided_t", "co2_t", "market_efficiency", "active_links", "symbiosis_share", "taxes_eur", "subsidies_eur", "government_net_cost_eur")
 
 
 def seeds(root: int, replicates: int) -> list[int]:
@@ -115,18 +115,12 @@ def write(df: pd.DataFrame, table: pd.DataFrame, order: list[str], out: Path | C
     """Runs, the comparison table and its chart, written whole or not at all into the claimed
     folder (`experiments.destination`; a path is claimed here, and refused if it holds anything
     but an earlier comparison)."""
-    claimed = out if isinstance(out, Claim) else claim_folder(Path(out), "compare", FILES)
-
     def fill(tmp: Path) -> None:
         df.to_parquet(tmp / "runs.parquet", index=False)
         table.to_csv(tmp / "compare.csv", index=False)
         chart(table, order, tmp / "compare.png")
 
-    try:
-        return claimed.write_folder(fill)
-    finally:
-        if claimed is not out:
-            claimed.release()
+    return write_into(out, "compare", FILES, fill)
 
 
 def render(table: pd.DataFrame, order: list[str]) -> str:

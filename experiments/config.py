@@ -6,9 +6,8 @@ is the dataclasses themselves, so adding a field adds a key everywhere.
 
 from __future__ import annotations
 
-import math
-
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from enum import Enum
@@ -112,6 +111,10 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _too_large(raw: Any) -> str:
+    return f"must be at most {scenario_io.MAX_NUMBER:g} in size, got {raw!r}"
+
+
 def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
     if isinstance(t, type) and issubclass(t, Enum):
         valid = [m.value for m in t]
@@ -124,9 +127,7 @@ def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
         return (raw, None) if isinstance(raw, bool) else (None, f"must be true or false, got {raw!r}")
     if t is int:
         if isinstance(raw, int) and not isinstance(raw, bool):
-            if abs(raw) > scenario_io.MAX_NUMBER:
-                return None, f"must be at most {scenario_io.MAX_NUMBER:g} in size, got {raw!r}"
-            return raw, None
+            return (None, _too_large(raw)) if abs(raw) > scenario_io.MAX_NUMBER else (raw, None)
         return None, f"must be an integer, got {raw!r}"
     if t is float:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -136,9 +137,7 @@ def _convert(key: str, t: type, raw: Any) -> tuple[Any, str | None]:
                 value = math.inf
             if not math.isfinite(value):
                 return None, f"must be a finite number, got {raw!r}"
-            if abs(value) > scenario_io.MAX_NUMBER:
-                return None, f"must be at most {scenario_io.MAX_NUMBER:g} in size, got {raw!r}"
-            return value, None
+            return (None, _too_large(raw)) if abs(value) > scenario_io.MAX_NUMBER else (value, None)
         return None, f"must be a number, got {raw!r}"
     if t is str:
         return str(raw), None

@@ -163,6 +163,18 @@ def claim_folder(out: Path, command: str, files: Iterable[str] | Callable[[str],
     return Claim(out, command, folder_problem(Path(out), command, ours, overwrite, flag), flag)
 
 
+def write_into(out: Path | Claim, command: str, files: Iterable[str] | Callable[[str], bool],
+               fill: Callable[[Path], None], overwrite: bool = False) -> Path:
+    """`Claim.write_folder(fill)` into `out`: a claim taken before the work, or a path claimed
+    (and released) here."""
+    claimed = out if isinstance(out, Claim) else claim_folder(Path(out), command, files, overwrite)
+    try:
+        return claimed.write_folder(fill)
+    finally:
+        if claimed is not out:
+            claimed.release()
+
+
 def default_folder(base: Path) -> Path:
     """Where a command writes when the user gave no --out: `base` while it is free (missing or
     empty), else the first free `base-2`, `base-3`, ...: an earlier run's outputs are kept, and

@@ -226,10 +226,6 @@ def mcafee_schedule_share(m: Schedule) -> float:
     return float(b[bi].sum() - s[si].sum()) / m.max_surplus()
 
 
-def every_value(units: list[tuple[float, ...]]) -> list[float]:
-    return [x for u in units for x in u]
-
-
 def _finite(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -298,8 +294,8 @@ def read_market(path: Path) -> Schedule:
     out = Schedule(str(head.get("name", path.stem)), tuple(tuple(sorted(v, reverse=True)) for v in values),
                    tuple(tuple(sorted(c)) for c in costs), lo, hi)
     if out.max_surplus() <= 0:
-        p.add("market", f"no buyer values a unit above any seller's cost (highest value {max(every_value(values)):g}, "
-                        f"lowest cost {min(every_value(costs)):g}): there are no gains from trade to measure "
+        p.add("market", f"no buyer values a unit above any seller's cost (highest value {max(max(v) for v in values):g}, "
+                        f"lowest cost {min(min(c) for c in costs):g}): there are no gains from trade to measure "
                         f"efficiency against")
         p.raise_if_any()
     return out

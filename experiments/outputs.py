@@ -12,7 +12,7 @@ from typing import Any
 
 import tomli_w
 
-from experiments.destination import Claim, claim_folder
+from experiments.destination import Claim, claim_folder, write_into
 from experiments.runner import RunResult
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "highspy")
@@ -74,8 +74,6 @@ def write_run(result: RunResult, out: Path, overwrite: bool = False, claimed: Cl
     """Write summary.json, timeseries.parquet, trades.parquet, production.parquet,
     decisions.parquet and config.toml into `out`, whole or not at all (`claimed`: the claim
     taken before the run; without it the folder is claimed here)."""
-    c = claimed or claim(out, overwrite)
-
     def fill(tmp: Path) -> None:
         (tmp / "summary.json").write_text(json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
@@ -86,8 +84,4 @@ def write_run(result: RunResult, out: Path, overwrite: bool = False, claimed: Cl
             result.decisions.to_parquet(tmp / "decisions.parquet", index=False)
         (tmp / "config.toml").write_text(tomli_w.dumps(config_document(result)), encoding="utf-8")
 
-    try:
-        return c.write_folder(fill)
-    finally:
-        if claimed is None:
-            c.release()
+    return write_into(claimed or Path(out), "simulate", RUN_FILES, fill, overwrite)

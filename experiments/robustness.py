@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from agents.scenario import Scenario
-from experiments.destination import Claim, claim_folder, default_folder, folder_problem
+from experiments.destination import Claim, claim_folder, default_folder, folder_problem, write_into
 from experiments.config import RunConfig, resolve
 from experiments.problems import InputError
 
@@ -439,19 +439,13 @@ def write(out_dir: Path | Claim, criticality_df: pd.DataFrame, curves: Mapping[s
     """criticality.csv, curve_NAME.csv for each curve and robustness.png, written whole or not
     at all into the claimed folder (`experiments.destination`: a path is claimed here, refused
     if it holds anything but an earlier resilience output, replaced only with `overwrite`)."""
-    claimed = out_dir if isinstance(out_dir, Claim) else claim_folder(Path(out_dir), "resilience", _ours, overwrite)
-
     def fill(tmp: Path) -> None:
         criticality_df.to_csv(tmp / "criticality.csv", index=False)
         for name, df in curves.items():
             df.to_csv(tmp / f"curve_{name}.csv", index=False)
         chart(curves, tmp / "robustness.png", title)
 
-    try:
-        return claimed.write_folder(fill)
-    finally:
-        if claimed is not out_dir:
-            claimed.release()
+    return write_into(out_dir, "resilience", _ours, fill, overwrite)
 
 
 def run_command(scenario: str, steps: int = DEFAULT_STEPS, seed: int = 0,

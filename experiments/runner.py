@@ -13,10 +13,9 @@ from agents.model import ParkModel
 from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
-from market.policy import Coordination
+from market.policy import TRANSFER_PARTS, Coordination
 from market.settlement import closing_stock_value
 from agents.synchronised import side_payments
-from market.policy import TRANSFER_PARTS
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
 KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
@@ -110,14 +109,15 @@ def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = Non
     rows = []
     sync = model.operator is not None
     for n, (rec, b) in enumerate(zip(model.records, base.records)):
+        moved = sum(rec.transfers_eur)
         row = {
             "step": rec.step,
             "gains_from_trade_eur": rec.gains_from_trade_eur,
             "optimal_gains_eur": rec.optimal_gains_eur,
             "market_efficiency": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
             "mechanism_budget_eur": rec.budget_eur,
-            "transfers_eur": sum(rec.transfers_eur),
-            "exchange_surplus_eur": rec.gains_from_trade_eur - sum(rec.transfers_eur),
+            "transfers_eur": moved,
+            "exchange_surplus_eur": rec.gains_from_trade_eur - moved,
             "profit_eur": rec.profit_eur,
             "baseline_profit_eur": b.profit_eur,
             "savings_vs_baseline_eur": rec.profit_eur - b.profit_eur,
@@ -157,7 +157,7 @@ def _trades(model: ParkModel) -> pd.DataFrame:
         "payment_eur": np.array([t.payment for t in log], dtype=float),
         # What the seller gets per unit delivered and in all: below the buyer's price only where
         # the mechanism keeps a budget (McAfee), so the budget can be audited trade by trade.
-        "seller_price_eur": np.array([t.price if t.seller_price is None else t.seller_price for t in log], dtype=float),
+        "seller_price_eur": np.array([t.seller_unit_price for t in log], dtype=float),
         "receipt_eur": np.array([t.receipt for t in log], dtype=float),
         "transport_cost_eur": np.array([t.transport_cost for t in log], dtype=float),
         "distance_km": np.array([t.distance_km for t in log], dtype=float),

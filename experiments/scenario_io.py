@@ -611,9 +611,7 @@ def parse(data: dict, label: str) -> Scenario:
             p.add(path, "a pipeline needs two different companies")
             ok = False
         if ok and None not in (t["from"], t["to"], t["resource"]):
-            same = [n for n, q in enumerate(pipelines) if q.resource == t["resource"]
-                    and {q.source, q.target} == {t["from"], t["to"]}]
-            if same:
+            if any(q.resource == t["resource"] and {q.source, q.target} == {t["from"], t["to"]} for q in pipelines):
                 p.add(path, f"duplicate pipeline: an earlier [[pipelines]] table already joins '{t['from']}' and "
                       f"'{t['to']}' for {t['resource']} (a pipe carries either way): remove one")
             else:
@@ -628,6 +626,10 @@ def parse(data: dict, label: str) -> Scenario:
             paths: dict[str, YearPath | None] = {}
             values = {k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()
                       if k not in TAX_PATHS}
+            # (once: a missing or bad start_year with price paths is reported by parse_prices)
+            raw_prices = data.get("prices")
+            said = isinstance(raw_prices, dict) and (
+                "start_year" in raw_prices or any(raw_prices.get(k) for k in ("resources", "products", "indices")))
             for key, constant in TAX_PATHS.items():
                 raw_path = tp[key]
                 tax_path = None if raw_path is None else _year_path(p, f"policy.{key}", raw_path, at_least=0.0)
@@ -637,13 +639,10 @@ def parse(data: dict, label: str) -> Scenario:
                 if isinstance(data["policy"], dict) and constant in data["policy"]:
                     p.add(f"policy.{constant}", f"give either {constant} (a constant) or {key} (by year), "
                           "not both: remove one")
-                # (once: a missing or bad start_year with price paths is reported by parse_prices)
-                raw_prices = data.get("prices")
-                said = isinstance(raw_prices, dict) and (
-                    "start_year" in raw_prices or any(raw_prices.get(k) for k in ("resources", "products", "indices")))
-                if prices.start_year is None and not said and not any(": prices.start_year: " in m for m in p.items):
+                if prices.start_year is None and not said:
                     p.add("prices.start_year", f"missing: policy.{key} needs the calendar year of step 0, "
                           "e.g. [prices] start_year = 2005")
+                    said = True  # once, for the first path that needs it
                 if tax_path is not None and prices.start_year is not None:
                     # The constant holds the first year's value, for whatever reads the policy
                     # before the model has applied a year; the model takes each year's from the path.

@@ -52,10 +52,15 @@ class Trade:
         return self.price * self.delivered
 
     @property
+    def seller_unit_price(self) -> float:
+        """What the seller receives per unit delivered."""
+        return self.price if self.seller_price is None else self.seller_price
+
+    @property
     def receipt(self) -> float:
         """What the seller receives before paying the journey. Less than `payment` only in a
         mechanism that keeps a budget surplus (McAfee's trade reduction)."""
-        return (self.price if self.seller_price is None else self.seller_price) * self.delivered
+        return self.seller_unit_price * self.delivered
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ class GainSharing(str, Enum):
     NASH = "nash"
 
 
-# The transfers in a reservation price, each reported apart (`market.welfare.realised_split`).
+# The transfers in a reservation price, each reported apart (`market.welfare.exchange_values`).
 TRANSFER_PARTS = ("carbon_tax", "landfill_tax", "virgin_tax", "exchange_subsidy")
 
 
@@ -85,7 +85,7 @@ class Policy:
     def in_year(self, year: int | None) -> "Policy":
         """This policy with the carbon price and landfill tax of `year` (itself when it has no
         path)."""
-        if year is None or (self.carbon_tax_path is None and self.landfill_tax_path is None):
+        if year is None:
             return self
         out = self
         if self.carbon_tax_path is not None:
