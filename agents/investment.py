@@ -157,6 +157,7 @@ class _Project:
     ready: int = -1
     charge: float = 0.0  # capital charge a step from `ready`
     until: int = -1
+    judged: tuple[int | None, float, float] | None = None  # the last round's (year, NPV, threshold)
 
 
 class Investor:
@@ -336,6 +337,7 @@ class Investor:
         bar = threshold(p.capex, sigma, self.s.hurdle_rate, self.s.real_options)
         lead = int(round(p.lead_years * self.spy))
         required = p.mandatory_from is not None and year is not None and year + p.lead_years >= p.mandatory_from
+        p.judged = (year, value, bar)
         if not (value > bar and value > 0) and not required:
             return
         p.status = "building"
@@ -349,6 +351,14 @@ class Investor:
         note += ("; " if note else "") + f"volatility {sigma:.2f}, in service at step {p.ready}"
         self.decisions.append(InvestmentDecision(t, year, m.companies[i].name, p.kind, p.name, value, bar, p.capex,
                                                  note))
+
+    def not_taken(self) -> list[dict]:
+        """The options and entries still open at the end, each with its last valuation: what a
+        reader needs to see why something did not happen."""
+        names = [c.name for c in self.m.companies]
+        return [{"company": names[p.company], "kind": p.kind, "option": p.name, "year": p.judged[0],
+                 "npv_eur": p.judged[1], "threshold_eur": p.judged[2]}
+                for p in self.projects if p.status == "open" and p.judged is not None]
 
     def _ends(self, pl) -> tuple[int, int]:
         idx = self.m.park.company_index()

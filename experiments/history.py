@@ -69,6 +69,10 @@ class History:
     links: tuple[HistoricalLink, ...]
     sources: tuple[Sourced, ...] = ()  # the file's [[entrants]], then its [[options]], each in the file's order
     new_relations_per_year: int = 0  # cooperation.new_relations_per_year for the run (0: no limit)
+    # "none": the run starts with no links (the park forms them itself); "scenario": with the
+    # scenario's pipelines (a later period, starting from the park as it then stood)
+    pipelines: str = "none"
+    flows: tuple[str, ...] = ()  # resources whose yearly exchanged quantity the result reports
 
     def cooperation(self, settings: CooperationSettings) -> CooperationSettings:
         """`settings` with this history's limit on new relations a year."""
@@ -76,11 +80,13 @@ class History:
 
     def scenario_in(self, year: int) -> Scenario:
         """The scenario as it ran in `year`: the history's price schedule in place of the
-        scenario's, no pipelines, and only the by-products whose plants existed. Its resources
-        keep their base prices: the model applies each year's from the schedule."""
+        scenario's, no pipelines (unless the history starts from the scenario's), and only the
+        by-products whose plants existed. Its resources keep their base prices: the model applies
+        each year's from the schedule."""
         later = {(a.company, a.byproduct) for a in self.available if year < a.year}
         companies = tuple(_without(c, {b for name, b in later if name == c.name}) for c in self.scenario.companies)
-        return dataclasses.replace(self.scenario, companies=companies, pipelines=(), prices=self.prices)
+        pipelines = self.scenario.pipelines if self.pipelines == "scenario" else ()
+        return dataclasses.replace(self.scenario, companies=companies, pipelines=pipelines, prices=self.prices)
 
 
 def _without(c: CompanySpec, byproducts: set[str]) -> CompanySpec:
@@ -102,6 +108,10 @@ HISTORY_KEYS = {
     "information": scenario_io.Field("number", default=0.0, check=scenario_io._between(0, 1)),
     # cooperation.new_relations_per_year (agents.cooperation) for the run; --set overrides it
     "new_relations_per_year": scenario_io.Field("int", default=0, check=scenario_io._between(0, 1000)),
+    # the links at the start: none (the park forms them) or the scenario's pipelines
+    "pipelines": scenario_io.Field("str", default="none", check=scenario_io._one_of(("none", "scenario"))),
+    # resources whose yearly exchanged quantity the result reports
+    "flows": scenario_io.Field("names", default=()),
 }
 SOURCE = scenario_io.Field("str", required=True)  # where the year and the cost come from; may say "assumption: ..."
 ENTRANT_KEYS = {"company": scenario_io.Field("str", required=True), **scenario_io.ENTRY_KEYS, "source": SOURCE}
@@ -149,6 +159,9 @@ def load(name_or_path: str) -> History:
                   got=str(a.get("byproduct")))
         else:
             available.append(Available(a["company"], a["byproduct"], int(a["from"])))
+    for r in head["flows"]:
+        if r not in park.resources:
+            p.add("history.flows", f"unknown resource '{r}'", valid=park.resources, got=r)
     links = []
     for n, link in enumerate(data.get("links", [])):
         ok = True
@@ -164,7 +177,8 @@ def load(name_or_path: str) -> History:
             links.append(HistoricalLink(int(link["year"]), link["from"], link["to"], link["resource"]))
     p.raise_if_any()
     return History(path.stem, park, start, end, info, dataclasses.replace(prices, start_year=start),
-                   tuple(available), tuple(links), sources, head["new_relations_per_year"])
+                   tuple(available), tuple(links), sources, head["new_relations_per_year"], head["pipelines"],
+                   tuple(head["flows"]))
 
 
 def _policy(p: Problems, raw: Any, policy: Policy, start: int) -> Policy:
@@ -262,6 +276,8 @@ class HistoryResult:
     cumulative: list[dict[str, int]] | None = None  # links by year: history's and the model's
     decisions: list[dict[str, Any]] | None = None  # the model's investment, entry and exit decisions
     new_relations_per_year: int = 0  # the run's cooperation.new_relations_per_year (0: no limit)
+    flows: list[dict[str, Any]] | None = None  # per year: the quantity of each of the history's flows exchanged
+    not_taken: list[dict[str, Any]] | None = None  # options and entries never taken, with their last valuation
 
     def summary(self) -> dict[str, Any]:
         return {"history": self.history.name, "seed": self.seed, "years": [self.history.start_year, self.history.end_year],
@@ -270,7 +286,8 @@ class HistoryResult:
                 "median_abs_error_years": self.median_abs_error_years,
                 "median_abs_error_emergent": self.median_abs_error_emergent, "early_links": self.early_links,
                 "new_relations_per_year": self.new_relations_per_year,
-                "cumulative": self.cumulative, "decisions": self.decisions,
+                "cumulative": self.cumulative, "decisions": self.decisions, "flows": self.flows,
+                "not_taken": self.not_taken,
                 "historical_links": self.table, "model_links": self.formed}
 
 
@@ -330,12 +347,17 @@ def run(history: History, seed: int = 0, cooperation: CooperationSettings | None
                    "model": sum(1 for t in hit if t["model_year"] <= y)} for y in years]
     decisions = [{k: getattr(d, k) for k in ("year", "company", "kind", "option", "npv_eur", "threshold_eur",
                                              "capex_eur", "note")} for d in model.investor.decisions]
+    flows = [{"year": y, **{r: 0.0 for r in history.flows}} for y in years] if history.flows else None
+    for rec in model.records if flows else ():
+        row = flows[rec.step // spy]
+        for r in history.flows:
+            row[r] += rec.exchanged.get(r, 0.0)
     return HistoryResult(history, seed, formed, table, len(hit) / max(1, len(table)), degree, hub,
                          _spearman([t["historical_year"] for t in hit], [t["model_year"] for t in hit]),
                          _spearman([t["historical_year"] for t in emergent], [t["model_year"] for t in emergent]),
                          _median_error(hit), _median_error(emergent),
                          sum(1 for t in hit if t["model_year"] < history.start_year + EARLY_YEARS), cumulative, decisions,
-                         cooperation.new_relations_per_year)
+                         cooperation.new_relations_per_year, flows, model.investor.not_taken())
 
 
 def _median_error(rows: list[dict[str, Any]]) -> float | None:
@@ -355,18 +377,51 @@ def _spearman(a: list[int], b: list[int]) -> float | None:
 
 def render(res: HistoryResult) -> str:
     h = res.history
-    lines = [f"History: {h.scenario.name} from {h.start_year} to {h.end_year}, no links at the start, "
+    start = "no links at the start" if h.pipelines == "none" else "the scenario's pipelines at the start"
+    lines = [f"History: {h.scenario.name} from {h.start_year} to {h.end_year}, {start}, "
              f"information sharing {h.information:g}, "
              f"new relations a company takes on a year {res.new_relations_per_year or 'unlimited'}, seed {res.seed}", ""]
-    lines.append("Historical links (docs/published-data.md) and when the model formed them")
+    if res.table:
+        lines += _render_links(res)
+    if res.decisions:
+        lines.append("Investment, entry and exit: " + "; ".join(
+            f"{d['year']} {d['company']} {d['kind']}{(' ' + d['option']) if d['option'] else ''}" for d in res.decisions
+            if d["kind"] != "pipe"))
+    else:
+        lines.append("Investment, entry and exit: none")
+    for o in res.not_taken or ():
+        lines.append(f"Not taken: {o['company']} {o['option']} ({o['kind']}): NPV in {o['year']} "
+                     f"EUR {o['npv_eur'] / 1e6:,.1f} M against a threshold of EUR {o['threshold_eur'] / 1e6:,.1f} M")
+    if res.flows:
+        lines += ["", "Exchanged a year (the history's flows)"] + _table(
+            ["year", *h.flows], [[str(f["year"]), *(f"{f[r]:,.0f}" for r in h.flows)] for f in res.flows], right=True)
+    ranked = sorted(res.degree.items(), key=lambda kv: -kv[1])
+    lines.append("Degree (partners) at the end: " + ", ".join(f"{n} {d}" for n, d in ranked))
+    lines.append(f"Hub: {res.hub}")
+    listed = {(t["from"], t["to"], t["resource"]) for t in res.table}
+    extra = [f for f in res.formed if (f["from"], f["to"], f["resource"]) not in listed]
+    if h.pipelines == "scenario":  # the park as it stood: its links resume in the first year
+        extra = [f for f in extra if f["year"] > h.start_year]
+    if extra:
+        lines.append("Links the model formed that history does not list: " + "; ".join(
+            f"{f['from']} -> {f['to']} {f['resource']} ({f['year']})" for f in extra))
+    return "\n".join(lines)
+
+
+def _table(head: list[str], rows: list[list[str]], right: bool = False) -> list[str]:
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    pad = (lambda c, w: c.rjust(w)) if right else (lambda c, w: c.ljust(w))
+    fmt = lambda r: "  " + "  ".join(pad(c, w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
+
+
+def _render_links(res: HistoryResult) -> list[str]:
+    h = res.history
+    lines = ["Historical links (docs/published-data.md) and when the model formed them"]
     rows = [[str(t["historical_year"]), t["from"], t["to"], t["resource"],
              str(t["model_year"]) if t["model_year"] is not None else "-", t["how"] or "",
              t.get("input_dated") or ""] for t in res.table]
-    head = ["year", "from", "to", "resource", "model", "how", "year fixed by an input"]
-    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
-    fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    lines += [fmt(head), fmt(["-" * w for w in widths])]
-    lines += [fmt(r) for r in rows]
+    lines += _table(["year", "from", "to", "resource", "model", "how", "year fixed by an input"], rows)
     n_hit = sum(1 for t in res.table if t["model_year"] is not None)
     lines += ["", f"Formed: {n_hit} of {len(res.table)} historical links ({res.share_formed:.0%})"]
     corr = lambda x: "n/a" if x is None else f"{x:+.2f}"  # noqa: E731
@@ -382,19 +437,7 @@ def render(res: HistoryResult) -> str:
         marks = [c for c in res.cumulative if (c["year"] - h.start_year) % 5 == 0 or c["year"] == h.end_year]
         lines.append("Links formed by year, history / model: " + ", ".join(
             f"{c['year']} {c['history']}/{c['model']}" for c in marks))
-    if res.decisions:
-        lines.append("Investment, entry and exit: " + "; ".join(
-            f"{d['year']} {d['company']} {d['kind']}{(' ' + d['option']) if d['option'] else ''}" for d in res.decisions
-            if d["kind"] != "pipe"))
-    ranked = sorted(res.degree.items(), key=lambda kv: -kv[1])
-    lines.append("Degree (partners) at the end: " + ", ".join(f"{n} {d}" for n, d in ranked))
-    lines.append(f"Hub: {res.hub}")
-    extra = [f for f in res.formed if (f["from"], f["to"], f["resource"]) not in
-             {(t["from"], t["to"], t["resource"]) for t in res.table}]
-    if extra:
-        lines.append("Links the model formed that history does not list: " + "; ".join(
-            f"{f['from']} -> {f['to']} {f['resource']} ({f['year']})" for f in extra))
-    return "\n".join(lines)
+    return lines
 
 
 SEED_COLUMNS = ("seed", "rank_correlation", "rank_correlation_emergent", "median_abs_error_years",

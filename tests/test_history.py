@@ -178,3 +178,65 @@ def test_several_seeds_give_each_ones_figures_and_their_range(tmp_path, capsys):
     one = json.loads((out / "history.json").read_text())
     assert one["seed"] == 0 and rows.loc[0, "early_links"] == one["early_links"]
     assert run.main(["history", str(short), "--seeds", "0", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_a_later_period_starts_from_the_park_as_it_stood(tmp_path):
+    """The EU ETS history (2008-2021) keeps the scenario's pipelines, applies the allowance price
+    as the carbon price year by year, and offers Asnaes the wood-chip unit it built (DKK 1.2
+    billion, 25 MW electric and 129 MW of heat, power from November 2019)."""
+    h = history.load("kalundborg-ets")
+    assert (h.start_year, h.end_year, h.pipelines) == (2008, 2021, "scenario")
+    assert h.scenario_in(2008).pipelines == h.scenario.pipelines and h.scenario_in(2008).pipelines
+    assert history.load("kalundborg").scenario_in(1970).pipelines == ()
+    carbon = h.scenario.policy.carbon_tax_path
+    assert carbon.at(2012) == 7.5 and carbon.at(2021) == 53.5
+    (asnaes,) = [c for c in h.scenario.companies if c.name == "Asnaes power station"]
+    (option,) = asnaes.options
+    assert (option.kind, option.replaces, option.capex, option.lifetime_years) == ("switch", "power", 161e6, 20)
+    assert h.flows == ("gypsum", "fly_ash", "steam", "district_heat")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[history]\nscenario = "kalundborg"\nstart_year = 2008\nend_year = 2009\n'
+                   'pipelines = "some"\nflows = ["gypsm"]\n')
+    with pytest.raises(InputError) as e:
+        history.load(str(bad))
+    text = "\n".join(e.value.problems)
+    assert "history.pipelines: must be one of none, scenario, got 'some'" in text
+    assert "history.flows: unknown resource 'gypsm'" in text
+
+
+def _ets(tmp_path, end: int, carbon: str = "", wood: float | None = None, capex: str = "") -> history.History:
+    text = (history.HISTORY_DIR / "kalundborg-ets.toml").read_text().replace("end_year = 2021", f"end_year = {end}")
+    if carbon:
+        text = text[:text.index("carbon_tax_path = {")] + f"carbon_tax_path = {carbon}" + \
+            text[text.index("}", text.index("carbon_tax_path = {")) + 1:]
+    if capex:
+        text = text.replace("capex = 161.0e6", f"capex = {capex}").replace("lead_time_years = 2 ", "lead_time_years = 1 ")
+    if wood is not None:
+        text += f"\n[prices]\n[prices.resources]\nwood_chips = {{ 2008 = {wood} }}\n"
+    f = tmp_path / f"ets-{end}.toml"
+    f.write_text(text)
+    return history.load(str(f))
+
+
+@pytest.mark.slow  # two short histories of four and two years
+def test_a_switch_away_from_coal_ends_the_gypsum_and_keeps_the_steam_and_heat(tmp_path):
+    """When the wood-chip unit pays (a cheap unit, cheap chips, an allowance price that stops
+    the coal), Asnaes switches; from the year it is in service no gypsum or fly ash is made
+    (they came from the coal), and steam and district heat go on from the new unit. At the
+    real prices of 2008-2009 it does not switch, and says by how much the option falls short."""
+    h = _ets(tmp_path, 2011, carbon="{ 2008 = 20.0, 2009 = 60.0 }", wood=0.5, capex="1.0e6")
+    r = history.run(h, 0)
+    (switch,) = [d for d in r.decisions if d["kind"] == "switch"]
+    assert (switch["company"], switch["option"], switch["year"]) == ("Asnaes power station", "wood-chip CHP", 2009)
+    assert switch["npv_eur"] > switch["threshold_eur"]
+    before, after = r.flows[0], r.flows[-1]
+    assert before["gypsum"] > 1e5 and before["fly_ash"] > 1e5 and before["steam"] > 1e5
+    assert after["gypsum"] == 0 and after["fly_ash"] == 0
+    assert after["steam"] > 0.9 * before["steam"] and after["district_heat"] > 0.9 * before["district_heat"]
+    assert "switch wood-chip CHP" in history.render(r)
+    real = history.run(_ets(tmp_path, 2009), 0)
+    assert not [d for d in real.decisions if d["kind"] == "switch"]
+    (open_,) = real.not_taken
+    assert open_["option"] == "wood-chip CHP" and open_["npv_eur"] < open_["threshold_eur"]
+    assert "Not taken: Asnaes power station wood-chip CHP (switch): NPV in 2009" in history.render(real)
+    assert all(f["gypsum"] > 1e5 and f["steam"] > 1e5 for f in real.flows)
