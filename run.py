@@ -251,16 +251,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if v < 1:
             problems.append(f"{flag}: must be at least 1, got {v}")
     found = []
-    for name in [x.strip() for x in args.schemes.split(",") if x.strip()]:
-        try:
-            found.append(schemes.load(name))
-        except InputError as e:
-            problems += e.problems
-    if len({s.name for s in found}) != len(found):
-        problems.append("--schemes: a scheme is named twice")
-    if not found and not problems:
-        problems.append(f"--schemes: names no scheme, got {args.schemes!r}: give comma-separated names, e.g. "
-                        f"baseline,carbon-tax (policies/ holds the built-in ones)")
+    try:
+        found = schemes.load_list(args.schemes.split(","))
+    except InputError as e:
+        problems += e.problems
     if problems:
         raise InputError(problems)
     cfg, park = resolve(args.scenario, args.steps, args.seed, {})

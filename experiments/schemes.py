@@ -54,3 +54,23 @@ def load(name_or_path: str) -> Scheme:
             p.add("policy", line.removeprefix("--set policy."))
     p.raise_if_any()
     return Scheme(str(head.get("name", path.stem)), str(head.get("description", "")), tuple(sorted(sets.items())))
+
+
+def load_list(names: list[str], what: str = "--schemes") -> list[Scheme]:
+    """Schemes by built-in name or path, in order; every problem reported at once (a name that
+    is no scheme, one named twice, none at all)."""
+    problems: list[str] = []
+    found = []
+    for name in [str(x).strip() for x in names if str(x).strip()]:
+        try:
+            found.append(load(name))
+        except InputError as e:
+            problems += e.problems
+    if len({s.name for s in found}) != len(found):
+        problems.append(f"{what}: a scheme is named twice")
+    if not found and not problems:
+        problems.append(f"{what}: names no scheme: give scheme names or files, e.g. baseline,carbon-tax "
+                        f"(policies/ holds the built-in ones)")
+    if problems:
+        raise InputError(problems)
+    return found
