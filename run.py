@@ -60,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
                                       "(default: $RAY_ADDRESS when set with --workers > 1, else a local Ray)")
     sw.add_argument("--resume", action="store_true", help="continue the sweep already in --out")
 
+    op = sub.add_parser("optimise", help="search for the schemes that best trade off KPIs (NSGA-II), resumable",
+                        description="Search the levers of an optimisation file (docs/sweeps.md, \"Optimisation\") "
+                                    "for the non-dominated schemes: each candidate runs on every scenario and "
+                                    "replicate on common seeds, each run is written as it finishes, and DIR gets "
+                                    "results.parquet, candidates.csv, pareto.csv and .png, convergence.csv and .png, "
+                                    "and schemes/ that run.py compare --schemes takes.")
+    op.add_argument("file", type=Path, help="the optimisation file (TOML); optimisations/ holds examples")
+    op.add_argument("--out", type=Path, required=True, help="the optimisation folder")
+    op.add_argument("--workers", type=int, default=1, help="parallel runs (default 1: serial, no Ray)")
+    op.add_argument("--address", help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
+    op.add_argument("--evaluations", type=int, help="candidates to evaluate (default: the file's)")
+    op.add_argument("--resume", action="store_true", help="continue the optimisation already in --out")
+
     rp = sub.add_parser("report", help="tables, sensitivity indices and charts of a sweep folder",
                         description="Write DIR/report/: the mean and 95 % confidence interval of each KPI per "
                                     "parameter combination, Sobol or Morris indices when the design was one, PNG "
@@ -189,6 +202,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     failed = int((df["status"] != "ok").sum()) if len(df) else 0
     print(f"{len(df)} of {n} runs finished, {failed} failed; results in {args.out}/results.parquet")
     print(f"  pandas: pd.read_parquet('{args.out}/results.parquet'); report: python run.py report {args.out}")
+    return 0
+
+
+def cmd_optimise(args: argparse.Namespace) -> int:
+    from experiments import optimise, optimise_run
+
+    if args.workers < 1:
+        raise InputError([f"--workers: must be at least 1, got {args.workers}"])
+    spec = optimise.read(args.file, args.evaluations)
+    where = "serially" if args.workers == 1 and not args.address else (
+        f"on Ray at {args.address}" if args.address else f"on a local Ray with {args.workers} workers (127.0.0.1)")
+    print(f"Optimisation '{spec.name}' ({spec.algorithm}): {spec.evaluations} candidates x "
+          f"{spec.runs_per_candidate()} runs ({len(spec.scenarios)} scenario(s) x {spec.replicates} replicates), {where}")
+    try:
+        outcome = optimise_run.run(spec, args.out, args.workers, args.address, args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are kept in {args.out}/runs; continue with --resume", file=sys.stderr)
+        return 130
+    print(optimise_run.render(outcome))
+    extra = f", and {len(outcome.schemes)} schemes in {args.out}/schemes/" if outcome.schemes else ""
+    print(f"Written to {args.out}/ (results.parquet, candidates.csv, pareto.csv, pareto.png, convergence.csv, "
+          f"convergence.png{extra})")
     return 0
 
 
@@ -384,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = _parser().parse_args(DEFAULT_ARGS + argv)
     handlers = {"simulate": cmd_simulate, "scenarios": cmd_scenarios, "keys": cmd_keys,
-                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "report": cmd_report, "viz": cmd_viz,
+                "market-lab": cmd_market_lab, "sweep": cmd_sweep, "optimise": cmd_optimise, "report": cmd_report, "viz": cmd_viz,
                 "compare": cmd_compare, "history": cmd_history, "resilience": cmd_resilience,
                 "whatif": cmd_whatif}
     try:

@@ -1,0 +1,177 @@
+"""Policy design by optimisation (experiments/optimise.py, optimise_run.py): the search finds
+known fronts, beats random search at equal budget, and runs on the model like a sweep:
+atomically, resumably, with every problem of a bad file named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import optimise, optimise_run, schemes
+from experiments.problems import InputError
+from tests.conftest import run_cli
+
+
+def zdt(name: str):
+    """ZDT1 and ZDT2 (Zitzler, Deb & Thiele 2000): two objectives of n variables in [0, 1];
+    the true front is x2..xn = 0, f2 = 1 - sqrt(f1) (ZDT1) or 1 - f1^2 (ZDT2)."""
+    def evaluate(gen, X):
+        f1 = X[:, 0]
+        g = 1 + 9 * X[:, 1:].mean(axis=1)
+        f2 = g * (1 - (np.sqrt(f1 / g) if name == "zdt1" else (f1 / g) ** 2))
+        return np.column_stack([f1, f2]), np.zeros((len(X), 0))
+    return evaluate
+
+
+def igd(F: np.ndarray, name: str) -> float:
+    """Mean distance from the true front to the nearest point found (inverted generational distance)."""
+    f1 = np.linspace(0, 1, 200)
+    true = np.column_stack([f1, 1 - (np.sqrt(f1) if name == "zdt1" else f1**2)])
+    return float(np.mean(np.min(np.linalg.norm(true[:, None, :] - F[None, :, :], axis=2), axis=1)))
+
+
+def final_front(gens) -> np.ndarray:
+    F = np.vstack([g.F for g in gens])
+    return F[optimise_run.nondominated(F)]
+
+
+@pytest.mark.parametrize("name", ["zdt1", "zdt2"])
+def test_nsga2_finds_the_known_front_and_beats_random_search_at_equal_budget(name):
+    bounds = [(0.0, 1.0)] * 6
+    ideal, nadir = np.zeros(2), np.ones(2)
+    for seed in (0, 1, 2):
+        nsga = optimise_run.search(bounds, 2, 0, "nsga2", 40, 2000, seed, zdt(name))
+        rand = optimise_run.search(bounds, 2, 0, "random", 40, 2000, seed, zdt(name))
+        assert sum(len(g.X) for g in nsga) == sum(len(g.X) for g in rand) == 2000
+        hv_n = optimise_run.hypervolume(final_front(nsga), ideal, nadir)
+        hv_r = optimise_run.hypervolume(final_front(rand), ideal, nadir)
+        assert hv_n > hv_r
+        assert igd(final_front(nsga), name) < 0.05 < igd(final_front(rand), name)
+
+
+def test_constraints_keep_infeasible_candidates_off_the_front():
+    """min x, min 1 - x subject to x >= 0.5: the front lies in [0.5, 1]."""
+    def evaluate(gen, X):
+        return np.column_stack([X[:, 0], 1 - X[:, 0]]), (0.5 - X[:, :1])
+    gens = optimise_run.search([(0.0, 1.0)], 2, 1, "nsga2", 10, 200, 3, evaluate)
+    X = np.vstack([g.X for g in gens])
+    G = np.vstack([g.G for g in gens])
+    F = np.vstack([g.F for g in gens])
+    ok = (G <= 0).all(axis=1)
+    front = X[ok][optimise_run.nondominated(F[ok])]
+    assert len(front) >= 5 and (front >= 0.5).all()
+
+
+def test_the_same_seed_asks_for_the_same_candidates():
+    a = optimise_run.search([(0.0, 1.0)] * 3, 2, 0, "nsga2", 8, 40, 7, zdt("zdt1"))
+    b = optimise_run.search([(0.0, 1.0)] * 3, 2, 0, "nsga2", 8, 40, 7, zdt("zdt1"))
+    assert all(np.array_equal(x.X, y.X) for x, y in zip(a, b))
+
+
+def test_levers_decode_ranges_whole_numbers_and_choices():
+    lv = optimise.Lever("market.mechanism", "choice", choices=("call", "cda"))
+    lo, hi = lv.bounds()
+    assert [lv.decode(g) for g in (lo, 0.99, 1.0, hi)] == ["call", "call", "cda", "cda"]
+    n = optimise.Lever("cooperation.new_relations_per_year", "int", 0, 3)
+    assert [n.decode(g) for g in (n.bounds()[0], 0.6, 2.4, n.bounds()[1])] == [0, 1, 2, 3]
+    o = optimise.Objective("max", "co2_avoided_t", "p10")
+    assert o.over_replicates(np.arange(11.0)) == pytest.approx(1.0) and o.to_min(5.0) == -5.0
+    assert optimise.Constraint("x", "<=", 5).violation(6) == 1 and optimise.Constraint("x", ">=", 5).violation(6) == -1
+
+
+GOOD = """
+[optimise]
+name = "tiny"
+evaluations = 4
+population = 2
+replicates = 2
+seed = 3
+objectives = ["max:co2_avoided_t", "min:government_net_cost_eur"]
+constraints = ["government_net_cost_eur <= 1e9"]
+[base]
+scenario = "synthetic:6"
+steps = 8
+[parameters]
+"policy.carbon_tax" = { min = 0, max = 80 }
+"policy.information" = { min = 0, max = 1 }
+"""
+
+
+def test_a_bad_optimisation_file_names_every_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("""
+[optimise]
+algorithm = "genetic"
+evaluations = 1
+objectives = ["maximise:co2", "max:co2_avoidd_t", "min:gini_benefits@p200"]
+constraints = ["cost < 5"]
+colour = "blue"
+[base]
+seed = 4
+steps = 0
+[parameters]
+"policy.carbon_tax" = { min = 50, max = 10 }
+"policy.carbon_tx" = { min = 0, max = 1 }
+"market.mechanism" = ["call"]
+""")
+    with pytest.raises(InputError) as e:
+        optimise.read(bad)
+    text = "\n".join(e.value.problems)
+    for part in ("optimise.algorithm: unknown algorithm 'genetic'", "optimise.evaluations: must be an integer >= 2",
+                 "optimise.objectives[0]: must read max:KPI or min:KPI", "optimise.objectives[2]: must read",
+                 "optimise.constraints[0]: must read KPI <= NUMBER", "optimise.colour: unknown key",
+                 "base.seed: the runs take their seeds from [optimise] seed", "base.steps: must be an integer >= 1",
+                 "parameters.policy.carbon_tax: a range needs numbers min < max",
+                 "parameters.policy.carbon_tx: unknown key (did you mean 'policy.carbon_tax'?)",
+                 "parameters.market.mechanism: a choice needs at least two values"):
+        assert part in text, part
+    bad.write_text(GOOD.replace("max:co2_avoided_t", "max:co2_avoidd_t"))
+    with pytest.raises(InputError) as e:
+        optimise.read(bad)
+    assert "unknown KPI 'co2_avoidd_t' (did you mean 'co2_avoided_t'?)" in "\n".join(e.value.problems)
+    r = run_cli("optimise", str(bad), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # a small optimisation on the model, then its resume
+def test_an_optimisation_on_the_model_writes_its_front_and_resumes_without_redoing(tmp_path):
+    f = tmp_path / "tiny.toml"
+    f.write_text(GOOD)
+    spec = optimise.read(f)
+    out = tmp_path / "opt"
+    first = optimise_run.run(spec, out, progress=False)
+    assert first.ran == 4 * 2 and first.failed == 0
+    for name in ("results.parquet", "candidates.csv", "pareto.csv", "pareto.png", "convergence.csv", "convergence.png"):
+        assert (out / name).exists(), name
+    runs = pd.read_parquet(out / "results.parquet")
+    assert len(runs) == 8 and runs.groupby("replicate")["seed"].nunique().eq(1).all()  # common random numbers
+    front = pd.read_csv(out / "pareto.csv")
+    assert len(front) >= 1 and set(front["scheme"]) == {p.stem for p in (out / "schemes").glob("*.toml")}
+    scheme = schemes.load(str(out / "schemes" / f"{front['scheme'][0]}.toml"))
+    assert dict(scheme.sets)["policy.carbon_tax"] == pytest.approx(front["policy.carbon_tax"][0])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "optimisation" and manifest["objectives"] == spec_labels(spec)
+    more = optimise_run.run(optimise.read(f, evaluations=6), out, resume=True, progress=False)
+    assert more.ran == 2 * 2  # only the two new candidates' runs
+    assert len(pd.read_parquet(out / "results.parquet")) == 12
+    with pytest.raises(InputError):  # a second search into the same folder without --resume
+        optimise_run.run(spec, out, progress=False)
+
+
+def spec_labels(spec):
+    return [o.label for o in spec.objectives]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_same_optimisation_on_ray_gives_the_same_candidates(tmp_path):
+    f = tmp_path / "tiny.toml"
+    f.write_text(GOOD)
+    spec = optimise.read(f)
+    serial = optimise_run.run(spec, tmp_path / "a", progress=False)
+    ray = optimise_run.run(spec, tmp_path / "b", workers=2, progress=False)
+    cols = ["generation", "candidate", "policy.carbon_tax", "policy.information", *spec_labels(spec)]
+    pd.testing.assert_frame_equal(serial.candidates[cols], ray.candidates[cols])
