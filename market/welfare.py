@@ -15,7 +15,6 @@ import numpy as np
 
 from market import transport
 from market.call import reach_km
-from market.mechanism import book_by_resource
 from market.network import Network
 from market.orders import Order, Side, Trade
 from market.policy import TRANSFER_PARTS
@@ -25,8 +24,23 @@ N_PARTS = len(TRANSFER_PARTS)
 
 def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
     """The largest total gain any matching of these (truthful) orders could reach."""
+    return optimal_allocation(true_orders, network)[0]
+
+
+def optimal_allocation(true_orders: Sequence[Order], network: Network) -> tuple[float, np.ndarray]:
+    """`optimal_gain` and the allocation that reaches it: per order, the units an ask ships or
+    a bid receives (delivered) in the optimum, in the orders' own order."""
     total = 0.0
-    for resource, (asks, bids) in book_by_resource(true_orders).items():
+    moved = np.zeros(len(true_orders))
+    books: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for k, o in enumerate(true_orders):
+        if o.quantity > 0:
+            books[o.resource][0 if o.side is Side.SELL else 1].append(k)
+    for resource, (ai, bi) in books.items():
+        if not ai or not bi:
+            continue
+        asks = [true_orders[k] for k in ai]
+        bids = [true_orders[k] for k in bi]
         sellers = np.array([o.owner for o in asks], dtype=np.int64)
         buyers = np.array([o.owner for o in bids], dtype=np.int64)
         ask = np.array([o.price for o in asks])
@@ -39,7 +53,9 @@ def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
         demand = np.array([o.quantity for o in bids])
         x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
         total += float(gain @ x)
-    return total
+        moved[ai] = np.bincount(e.i, weights=x, minlength=len(asks))
+        moved[bi] = np.bincount(e.j, weights=x * e.share, minlength=len(bids))
+    return total, moved
 
 
 def realised_gain(trades: Iterable[Trade], true_orders: Sequence[Order]) -> float:
