@@ -3,6 +3,7 @@ offers what it has left. It never touches the ledger: the market settles everyth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -103,7 +104,7 @@ class Company(mesa.Agent):
     def prices(self) -> np.ndarray:
         return self.sale
 
-    def positions(self, plan: Plan, ledger: Ledger) -> list[Order]:
+    def positions(self, plan: Plan, ledger: Ledger, stock: Callable[[int, str], float] | None = None) -> list[Order]:
         """The company's true needs and surpluses after self-use, each priced at its
         reservation: the truthful orders. The market is measured against these.
 
@@ -111,17 +112,21 @@ class Company(mesa.Agent):
         use later as an input is worth what it would otherwise pay outside for that input;
         the rest is worth minus its disposal cost. The two parts are two asks, so a company
         never sells today what it would have to buy back tomorrow at a loss.
+
+        `stock` gives the stock to count instead of the company's own (the optimum's planner
+        builds the same orders on its own stores, `market.optimum`).
         """
+        level_of = ledger.stock if stock is None else stock
         out: list[Order] = []
         for r in sorted(set(plan.byproducts) | set(plan.inputs)):
-            net = plan.byproducts.get(r, 0.0) + ledger.stock(self.index, r) - plan.inputs.get(r, 0.0)
+            net = plan.byproducts.get(r, 0.0) + level_of(self.index, r) - plan.inputs.get(r, 0.0)
             if net > 1e-9:
                 out.extend(self._asks(r, net, ledger))
             elif net < -1e-9:
                 out.append(Order(self.index, r, Side.BUY, -net, ledger.park_buy_value(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(self.index, ()):
-            level = ledger.stock(self.index, r)
+            level = level_of(self.index, r)
             if r not in plan.byproducts and r not in plan.inputs and level > 1e-9:
                 out.extend(self._asks(r, level, ledger))
         return out

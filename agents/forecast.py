@@ -15,6 +15,7 @@ stop coming
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,17 +70,18 @@ def foresight(model: "ParkModel", t: int):
     return stopped if horizon > 0 else None
 
 
-def stock_up(model: "ParkModel", t: int) -> list[Order]:
+def stock_up(model: "ParkModel", t: int, stock: Callable[[int, str], float] | None = None) -> list[Order]:
     """Bids to keep the stores of inputs full, from park surplus that would otherwise be
     disposed of: a safety stock against surprises. Ahead of a supplier's stop a company can see,
     it bids what it would pay outside; otherwise that less one step's holding cost, so the store
-    fills only from surplus worth less to its owner than keeping it."""
+    fills only from surplus worth less to its owner than keeping it. `stock`: the levels to
+    count instead of the stores' own (the optimum's planner's, `market.optimum`)."""
     horizon = int(model.policy.information * model.operations.forecast_steps)
     stopping = planned_stops(model, t, horizon)
     ledger = model.ledger
     out = []
     for (c, r), store in ledger.stores.items():
-        room = store.capacity - store.level
+        room = store.capacity - (store.level if stock is None else stock(c, r))
         if room <= 1e-9 or r not in model.companies[c].uses or not model.investor.alive[c]:
             continue
         price = ledger.park_buy_value(r)

@@ -32,7 +32,8 @@ from market.orders import MarketEvent, Order, Side, Trade
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.settlement import Ledger, StepAccount, book, open_step, settle
-from market.welfare import N_PARTS, exchange_values, optimal_gain
+from market.optimum import Optimum, Stock, StepOptimum
+from market.welfare import N_PARTS, exchange_values
 
 # Sampled Shapley shares (parks above 15 companies): permutations per period.
 SHAPLEY_SAMPLES = 200
@@ -82,6 +83,9 @@ class StepRecord:
     # avoided and subsidies they earned (gains less these are the exchanges' social surplus).
     transfers_eur: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
     pipe_subsidy_eur: float = 0.0  # the government's share of this step's pipe annuities
+    # The largest exchange surplus (gains at real costs, transfers left out) a planner could
+    # reach this step; with optimal_gains_eur, each unit counted once (`market.optimum`).
+    optimal_exchange_surplus_eur: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,7 @@ class ParkModel(mesa.Model):
         self._period_revenue = np.zeros(n)
         storage = {(i, r): cap for i, c in enumerate(scenario.companies) for r, cap in c.storage.items()}
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
+        self.optimum = Optimum(self.ledger)  # the yardstick of the gains, each unit counted once
         strategies = population(self.market.strategies.shares(), [c.strategy for c in scenario.companies], setup_rng)
         tactics = population(self.market.tactics.shares(), [c.tactic for c in scenario.companies], setup_rng)
         self.companies: list[Company] = [
@@ -260,6 +265,16 @@ class ParkModel(mesa.Model):
         self._setup_production(scenario)
         self.cascade.respec(scenario)
 
+    def _truthful(self, plans, t: int, stock: Stock | None = None) -> list[Order]:
+        """The step's truthful orders: each company's needs and surpluses and the bids to fill
+        its stores, on the park's stock or on another's (`stock`, the optimum's planner's)."""
+        orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger, stock)]
+        if self.ledger.stores:
+            orders += stock_up(self, t, stock)
+        # Each order carries its index, so a re-quote finds its own reservation even when a
+        # company has two asks of one resource (what it could keep, what it would dispose of).
+        return [replace(o, ref=i) for i, o in enumerate(orders)]
+
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
         self._all_truthful = all(isinstance(c.strategy, Truthful) for c in self.companies)
@@ -281,7 +296,8 @@ class ParkModel(mesa.Model):
         deliveries: list = []
         extra = np.zeros(n)
         gov = capital = search = penalties = 0.0
-        optimum = realised = 0.0
+        realised = 0.0
+        best = StepOptimum(0.0, 0.0)
         moved = np.zeros(N_PARTS)  # the transfers in the realised gains (taxes avoided, subsidies)
         signed = adoptions = 0
         investment_before = self.partners.investment_eur
@@ -291,12 +307,7 @@ class ParkModel(mesa.Model):
         self._transfers = np.zeros(n)
         pay = np.zeros(n)
         if self.market.exchanges:
-            true_orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger)]
-            if self.ledger.stores:
-                true_orders += stock_up(self, t)
-            # Each order carries its index, so a re-quote finds its own reservation even when a
-            # company has two asks of one resource (what it could keep, what it would dispose of).
-            true_orders = [replace(o, ref=i) for i, o in enumerate(true_orders)]
+            true_orders = self._truthful(plans, t)
             self.partners.observe(true_orders, self.ledger)
             contract_trades, deliveries, spot_true, owed = self.partners.deliver(t, true_orders)
             for payer, payee, amount in owed:
@@ -316,8 +327,10 @@ class ParkModel(mesa.Model):
                 if not getattr(self.mechanism, "reports_events", False) and self._learners:
                     self._report(traders, orders, spot)
             trades = contract_trades + spot
+            # The optimum knows every route, and counts each unit once (`market.optimum`).
             full = self.network if self.network.known is None else replace(self.network, known=None)
-            optimum = optimal_gain(true_orders, full)
+            best = self.optimum.step(t, plans, lambda stock: true_orders if stock is None else self._truthful(plans, t, stock),
+                                     full)
             realised, moved, gains = exchange_values(trades, true_orders, n, self.ledger.transfer_of)
             rest = self._rest(spot_true, spot)
             if self.expect is not None:
@@ -333,9 +346,9 @@ class ParkModel(mesa.Model):
             if self.policy.gain_sharing is not GainSharing.MARKET:
                 if self._share_of is None:
                     self._share_of = self._sharing_weights(true_orders)
-                moved = self._share(gains)
-                self.transfers_total += moved
-                extra += moved
+                shared = self._share(gains)
+                self.transfers_total += shared
+                extra += shared
             self._period_gain += gains + extra
         settle(self.ledger, acc, plans, trades)
         book(self.ledger, acc, extra, gov)
@@ -356,7 +369,7 @@ class ParkModel(mesa.Model):
             self._period_revenue[p.company] += p.revenue
         if self.market.exchanges and (t + 1) % self.cooperation.period == 0:
             signed, adoptions = self._period(t)
-        self._collect(acc, plans, trades, optimum, realised, deliveries, penalties, capital, search, signed,
+        self._collect(acc, plans, trades, best, realised, deliveries, penalties, capital, search, signed,
                       self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot),
                       lost_fail, lost_cascade, float(projects.sum()), moved, gov)
         self.t += 1
@@ -605,7 +618,7 @@ class ParkModel(mesa.Model):
             if progress is not None:
                 progress.update(1)
 
-    def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: float, realised: float,
+    def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: StepOptimum, realised: float,
                  deliveries: list, penalties: float, capital: float, search: float, signed: int,
                  investment: float, adoptions: int, contract_trades: int,
                  lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float,
@@ -643,7 +656,8 @@ class ParkModel(mesa.Model):
         self.records.append(StepRecord(
             step=acc.step,
             gains_from_trade_eur=realised,
-            optimal_gains_eur=optimum,
+            optimal_gains_eur=optimum.gains_eur,
+            optimal_exchange_surplus_eur=optimum.surplus_eur,
             budget_eur=acc.budget,
             profit_eur=float(acc.profit.sum()),
             co2_t=acc.co2_t,

@@ -48,10 +48,15 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
            f"{summary.get('social_cost_of_carbon', 100):g}/t",
            f"  government net cost     EUR {_num(k['government_net_cost_eur'])} (subsidies paid less taxes raised)"]
           if "social_surplus_eur" in k else []),
-        f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum (EUR {_num(k.get('optimal_gains_eur', 0.0))}), "
-        f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}"
+        (f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimal exchange surplus (EUR "
+         f"{_num(k['optimal_exchange_surplus_eur'])}, each unit counted once), "
+         if "optimal_exchange_surplus_eur" in k else
+         f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum (EUR {_num(k.get('optimal_gains_eur', 0.0))}), ")
+        + f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}"
         + (f" (the traders keep {k['traders_share']:.0%} of the gains)"
            if (k.get("mechanism_budget_eur") or 0.0) > 0.005 and k.get("traders_share") is not None else ""),
+        *([f"    private basis         {_pct(k.get('market_efficiency_private'))} of the optimal gains "
+           f"(EUR {_num(k.get('optimal_gains_eur', 0.0))})"] if "market_efficiency_private" in k else []),
         f"  savings vs baseline     EUR {_num(k['savings_vs_baseline_eur'])}",
         f"  CO2 avoided             {_num(k['co2_avoided_t'])} t"
         + (f" ({_num(k['co2_avoided_same_output_t'])} t by exchange at the same output; "

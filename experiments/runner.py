@@ -101,7 +101,10 @@ def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:
 
 
 def efficiency(realised: float, optimum: float) -> float:
-    """Realised / optimal gains; NaN when nothing could be gained (no market to judge)."""
+    """Realised / optimal; NaN when nothing could be gained (no market to judge). The market's
+    efficiency is the exchange surplus (gains less transfers) over the largest a planner could
+    reach; on the private basis, the gains over the optimal gains (`market.optimum`: each unit
+    counted once, so a day's figure may pass 1 when stock unsold earlier sells)."""
     return realised / optimum if optimum > 1e-9 else float("nan")
 
 
@@ -114,10 +117,12 @@ def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = Non
             "step": rec.step,
             "gains_from_trade_eur": rec.gains_from_trade_eur,
             "optimal_gains_eur": rec.optimal_gains_eur,
-            "market_efficiency": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
+            "market_efficiency": efficiency(rec.gains_from_trade_eur - moved, rec.optimal_exchange_surplus_eur),
+            "market_efficiency_private": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
             "mechanism_budget_eur": rec.budget_eur,
             "transfers_eur": moved,
             "exchange_surplus_eur": rec.gains_from_trade_eur - moved,
+            "optimal_exchange_surplus_eur": rec.optimal_exchange_surplus_eur,
             "profit_eur": rec.profit_eur,
             "baseline_profit_eur": b.profit_eur,
             "savings_vs_baseline_eur": rec.profit_eur - b.profit_eur,
@@ -300,10 +305,12 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
     base_profit = np.array([c.profit_eur for c in base.companies]) + closing_stock_value(base.ledger)
     realised = float(sum(r.gains_from_trade_eur for r in model.records))
     optimum = float(sum(r.optimal_gains_eur for r in model.records))
+    best = float(sum(r.optimal_exchange_surplus_eur for r in model.records))
     co2_avoided = float(base.co2_t - model.co2_t)
+    welfare = welfare_kpis(model, realised, co2_avoided, cfg.policy.social_cost_of_carbon)
     kpis = {
         "gains_from_trade_eur": realised,
-        **welfare_kpis(model, realised, co2_avoided, cfg.policy.social_cost_of_carbon),
+        **welfare,
         "savings_vs_baseline_eur": float(profit.sum() - base_profit.sum()),
         "co2_avoided_t": co2_avoided,
         "active_links": len(flows),
@@ -320,8 +327,11 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         "government_net_cost_eur": float(model.subsidies_eur - model.taxes_eur),
         "baseline_taxes_eur": float(base.taxes_eur),
         "optimal_gains_eur": optimum,
+        "optimal_exchange_surplus_eur": best,
         # null, not NaN, when nothing could be gained: JSON has no NaN, and None == None.
-        "market_efficiency": None if optimum <= 1e-9 else efficiency(realised, optimum),
+        # Social basis: the exchanges' real costs avoided over the largest a planner could reach.
+        "market_efficiency": None if best <= 1e-9 else efficiency(welfare["exchange_surplus_eur"], best),
+        "market_efficiency_private": None if optimum <= 1e-9 else efficiency(realised, optimum),
         "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
         "output_eur": float(model.output_eur.sum()),
         "options_taken": sum(1 for d in model.investor.decisions if d.kind in ("invest", "switch")),

@@ -19,9 +19,7 @@ import numpy as np
 from market.orders import Order, Side, Trade
 from market.policy import Policy
 from market.resources import Resource
-from market.storage import Store
-
-TOL = 1e-6
+from market.storage import Store, carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,35 +177,20 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
             need = p.inputs.get(r, 0.0)
             ra.produced += made
             ra.consumed += need
-            store = ledger.stores.get((c, r))
-            in_store = store.level if store else 0.0
-            available = made + in_store
-            own = min(need, available)
-            ra.self_used += own
-            out = sold.get((c, r), 0.0)
-            if out > available - own + TOL * max(1.0, available):
-                raise ValueError(f"company {c} shipped {out:g} {r} but had {available - own:g}")
-            out = min(out, available - own)
-            # Oldest first: self-use and sales draw on the store before this step's output.
-            from_store = store.take(own + out) if store else 0.0
-            fresh_left = made - (own + out - from_store)
-            open_need = need - own - got.get((c, r), 0.0)
-            if open_need > TOL * max(1.0, need):
-                _buy_outside(ledger, acc, money, c, r, open_need)
-            elif open_need < -1e-12:
-                # Received more than it uses (stocking up ahead of a supplier's stop): into the
-                # store, and what does not fit is disposed of.
-                extra = -open_need
-                if store is not None:
-                    extra = store.put(extra, step + res[r].shelf_life + 1)
-                if extra > 1e-12:
-                    _dispose(ledger, acc, money, c, r, extra)
-            if fresh_left > 1e-12:
-                overflow = fresh_left
-                if store is not None:
-                    overflow = store.put(fresh_left, step + res[r].shelf_life + 1)
-                if overflow > 1e-12:
-                    _dispose(ledger, acc, money, c, r, overflow)
+            try:
+                flow = carry(ledger.stores.get((c, r)), made, need, sold.get((c, r), 0.0), got.get((c, r), 0.0),
+                             step + res[r].shelf_life + 1)
+            except ValueError as e:
+                raise ValueError(f"company {c}, {r}: {e}") from None
+            ra.self_used += flow.own
+            if flow.bought:
+                _buy_outside(ledger, acc, money, c, r, flow.bought)
+            # Received more than it uses (stocking up ahead of a supplier's stop): into the
+            # store, and what does not fit is disposed of; so is this step's output left over.
+            if flow.surplus > 1e-12:
+                _dispose(ledger, acc, money, c, r, flow.surplus)
+            if flow.overflow > 1e-12:
+                _dispose(ledger, acc, money, c, r, flow.overflow)
 
     for (c, r), store in ledger.stores.items():
         acc.resources[r].stock_after += store.level

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+TOL = 1e-6  # relative: a need this small is no need, a shipment this much over stock no error
+
 
 @dataclass
 class Store:
@@ -54,3 +56,42 @@ class Store:
             batch[1] -= q
             lost += q
         return lost
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """What became of one company's resource in one step, after `carry`."""
+
+    own: float  # used by the company itself, from what it made and what it had in store
+    bought: float  # need still open after own use and receipts: bought outside
+    surplus: float  # received beyond its need and not stored: disposed of
+    overflow: float  # made but neither used, shipped nor stored: disposed of
+
+
+def carry(store: Store | None, made: float, need: float, shipped: float, received: float,
+          expires_at: int) -> Carried:
+    """One company's resource through a step: it uses what it made and had in store (oldest
+    first) for its own need, ships `shipped` from the store before this step's output, stores
+    what it received beyond its need (stocking up) and what it made and did not use or ship,
+    up to the store's room. `settle` books the park this way; `market.optimum` keeps the
+    planner's stores by the same rule."""
+    available = made + (store.level if store else 0.0)
+    own = min(need, available)
+    if shipped > available - own + TOL * max(1.0, available):
+        raise ValueError(f"shipped {shipped:g} but had {available - own:g}")
+    shipped = min(shipped, available - own)
+    from_store = store.take(own + shipped) if store else 0.0
+    fresh_left = made - (own + shipped - from_store)
+    open_need = need - own - received
+    bought = surplus = overflow = 0.0
+    if open_need > TOL * max(1.0, need):
+        bought = open_need
+    elif open_need < -1e-12:
+        surplus = -open_need
+        if store is not None:
+            surplus = store.put(surplus, expires_at)
+    if fresh_left > 1e-12:
+        overflow = fresh_left
+        if store is not None:
+            overflow = store.put(fresh_left, expires_at)
+    return Carried(own, bought, surplus, overflow)

@@ -15,7 +15,6 @@ import numpy as np
 
 from market import transport
 from market.call import reach_km
-from market.mechanism import book_by_resource
 from market.network import Network
 from market.orders import Order, Side, Trade
 from market.policy import TRANSFER_PARTS
@@ -25,21 +24,56 @@ N_PARTS = len(TRANSFER_PARTS)
 
 def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
     """The largest total gain any matching of these (truthful) orders could reach."""
+    return optimal_allocation(true_orders, network)[0]
+
+
+def optimal_allocation(true_orders: Sequence[Order], network: Network,
+                       memo: dict | None = None) -> tuple[float, np.ndarray]:
+    """`optimal_gain` and the allocation that reaches it: per order, the units an ask ships or
+    a bid receives (delivered) in the optimum, in the orders' own order. `memo` (a dict shared
+    between calls on one network) keeps each resource's solution by its orders, so a second
+    call that meets the very same book of a resource does not solve it again."""
     total = 0.0
-    for resource, (asks, bids) in book_by_resource(true_orders).items():
-        sellers = np.array([o.owner for o in asks], dtype=np.int64)
-        buyers = np.array([o.owner for o in bids], dtype=np.int64)
-        ask = np.array([o.price for o in asks])
-        bid = np.array([o.price for o in bids])
-        e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
-        if len(e.i) == 0:
+    moved = np.zeros(len(true_orders))
+    books: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for k, o in enumerate(true_orders):
+        if o.quantity > 0:
+            books[o.resource][0 if o.side is Side.SELL else 1].append(k)
+    for resource, (ai, bi) in books.items():
+        if not ai or not bi:
             continue
-        gain = e.share * bid[e.j] - ask[e.i] - e.cost
-        supply = np.array([o.quantity for o in asks])
-        demand = np.array([o.quantity for o in bids])
-        x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
-        total += float(gain @ x)
-    return total
+        asks = [true_orders[k] for k in ai]
+        bids = [true_orders[k] for k in bi]
+        key = (resource, tuple(asks), tuple(bids)) if memo is not None else None
+        found = memo.get(key) if key is not None else None
+        if found is None:
+            found = _allocate(resource, asks, bids, network)
+            if key is not None:
+                memo[key] = found
+        gain, out, into = found
+        total += gain
+        moved[ai] = out
+        moved[bi] = into
+    return total, moved
+
+
+def _allocate(resource: str, asks: list[Order], bids: list[Order], network: Network
+              ) -> tuple[float, np.ndarray, np.ndarray]:
+    """One resource's optimum: its gain, what each ask ships and what each bid receives."""
+    out, into = np.zeros(len(asks)), np.zeros(len(bids))
+    sellers = np.array([o.owner for o in asks], dtype=np.int64)
+    buyers = np.array([o.owner for o in bids], dtype=np.int64)
+    ask = np.array([o.price for o in asks])
+    bid = np.array([o.price for o in bids])
+    e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
+    if len(e.i) == 0:
+        return 0.0, out, into
+    gain = e.share * bid[e.j] - ask[e.i] - e.cost
+    supply = np.array([o.quantity for o in asks])
+    demand = np.array([o.quantity for o in bids])
+    x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
+    return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(asks)), \
+        np.bincount(e.j, weights=x * e.share, minlength=len(bids))
 
 
 def realised_gain(trades: Iterable[Trade], true_orders: Sequence[Order]) -> float:

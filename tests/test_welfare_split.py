@@ -94,3 +94,12 @@ def test_the_mechanisms_budget_can_be_audited_trade_by_trade(tmp_path):
     budget = float((t["payment_eur"] - t["receipt_eur"]).sum())
     assert budget == pytest.approx(res.summary["kpis"]["mechanism_budget_eur"], rel=1e-9)
     assert (t["receipt_eur"] <= t["payment_eur"] + 1e-9).all() and (t["seller_price_eur"] < t["price_eur"]).any()
+
+
+def test_the_operators_gain_sharing_moves_money_between_companies_not_the_transfers_in_the_gains():
+    """The operator's re-split of the gains (Shapley) is a payment between companies; the taxes
+    avoided and subsidies earned in the same gains are what they were under the market's split."""
+    market, shapley = _kalundborg(), _kalundborg(**{"policy.gain_sharing": "shapley"})
+    assert shapley["gains_from_trade_eur"] == pytest.approx(market["gains_from_trade_eur"], rel=1e-12)
+    assert shapley["transfers_eur"] == pytest.approx(market["transfers_eur"], rel=1e-12)
+    assert shapley["transfers_eur"] > 1e6

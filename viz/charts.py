@@ -24,7 +24,7 @@ from viz import palette
 PANELS = (
     ("gains_from_trade_eur", "Gains from trade (kEUR/day)", 1e-3, "#1565c0"),
     ("co2_avoided_t", "CO2 avoided vs no symbiosis (t/day)", 1.0, "#2e7d32"),
-    ("market_efficiency", "Market efficiency (% of optimum)", 100.0, "#6a1b9a"),
+    ("market_efficiency", "Market efficiency (% of the optimal exchange surplus)", 100.0, "#6a1b9a"),
     ("active_links", "Active links", 1.0, "#ef6c00"),
     ("symbiosis_share", "Companies in an exchange (%)", 100.0, "#00838f"),
     ("savings_vs_baseline_eur", "Savings vs no symbiosis (kEUR/day)", 1e-3, "#455a64"),

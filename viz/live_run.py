@@ -31,7 +31,8 @@ from market.contracts import Contract
 
 # The per-step series the page charts, in the order of the runner's timeseries.parquet.
 SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2_avoided_t",
-          "savings_vs_baseline_eur", "active_links", "symbiosis_share", "trades")
+          "savings_vs_baseline_eur", "active_links", "symbiosis_share", "trades",
+          "exchange_surplus_eur", "optimal_exchange_surplus_eur")
 # The cooperation series (`agents.model.StepRecord` fields of the same names), for the
 # cooperation chart. pipes_built counts the pipes built so far in the run.
 COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
@@ -147,7 +148,9 @@ class LiveRun:
         s["step"].append(rec.step)
         s["gains_from_trade_eur"].append(rec.gains_from_trade_eur)
         s["optimal_gains_eur"].append(rec.optimal_gains_eur)
-        s["market_efficiency"].append(efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur))
+        s["exchange_surplus_eur"].append(rec.gains_from_trade_eur - sum(rec.transfers_eur))
+        s["optimal_exchange_surplus_eur"].append(rec.optimal_exchange_surplus_eur)
+        s["market_efficiency"].append(efficiency(s["exchange_surplus_eur"][-1], rec.optimal_exchange_surplus_eur))
         s["co2_avoided_t"].append(brec.co2_t - rec.co2_t)
         s["savings_vs_baseline_eur"].append(rec.profit_eur - brec.profit_eur)
         s["active_links"].append(rec.active_links)
@@ -191,12 +194,12 @@ class LiveRun:
         """Run totals so far: the KPI cards."""
         s = self.series
         gains = float(np.sum(s["gains_from_trade_eur"]))
-        optimum = float(np.sum(s["optimal_gains_eur"]))
+        optimum = float(np.sum(s["optimal_exchange_surplus_eur"]))
         return {
             "steps": self.t,
             "gains_from_trade_eur": gains,
             "co2_avoided_t": float(np.sum(s["co2_avoided_t"])),
-            "market_efficiency": efficiency(gains, optimum),
+            "market_efficiency": efficiency(float(np.sum(s["exchange_surplus_eur"])), optimum),
             "active_links": float(s["active_links"][-1]) if s["active_links"] else 0.0,
             "symbiosis_share": float(s["symbiosis_share"][-1]) if s["symbiosis_share"] else 0.0,
             "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),

@@ -36,8 +36,9 @@ META_PREFIXES = ("worker_",)  # bookkeeping of the executor (worker_pid, worker_
 FAILED = {"error", "failed", "fail", "failure", "crashed", "timeout", "timed_out", "cancelled", "killed"}
 # KPIs in the order the page offers them (summary.json `kpis`); others found are appended.
 KPI_ORDER = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
-             "market_efficiency", "subsidies_eur",
-             "symbiosis_share", "active_links", "trades", "optimal_gains_eur", "mechanism_budget_eur",
+             "market_efficiency", "market_efficiency_private", "subsidies_eur",
+             "symbiosis_share", "active_links", "trades", "optimal_gains_eur", "optimal_exchange_surplus_eur",
+             "mechanism_budget_eur",
              "profit_eur", "baseline_profit_eur", "co2_t", "baseline_co2_t", "taxes_eur", "baseline_taxes_eur")
 KPI_LABELS = {
     "gains_from_trade_eur": "Gains from trade, private (EUR)",
@@ -46,11 +47,13 @@ KPI_LABELS = {
     "co2_value_eur": "CO2 avoided at the social cost of carbon (EUR)",
     "savings_vs_baseline_eur": "Savings vs no symbiosis (EUR)",
     "co2_avoided_t": "CO2 avoided (t)",
-    "market_efficiency": "Market efficiency",
+    "market_efficiency": "Market efficiency (social)",
+    "market_efficiency_private": "Market efficiency, private basis",
     "symbiosis_share": "Share of companies in an exchange",
     "active_links": "Active links",
     "trades": "Trades",
     "optimal_gains_eur": "Optimal gains (EUR)",
+    "optimal_exchange_surplus_eur": "Optimal exchange surplus (EUR)",
     "mechanism_budget_eur": "Mechanism budget (EUR)",
     "taxes_eur": "Taxes paid (EUR)",
     "subsidies_eur": "Subsidies paid (EUR)",
