@@ -11,7 +11,11 @@ of the market's price range [floor, ceiling].
 Traits every strategy declares: "stochastic" (draws from the generator it is given),
 "learns" (the hooks change later prices), "constrained" (never bids above its reservation as a
 buyer nor asks below it as a seller) and "memory": "none", "step" (learns from `on_outcome`
-only) or "event" (learns from `on_market`).
+only) or "event" (learns from `on_market`). A strategy that keeps one state per unit
+(`Quote.unit`) declares "per_unit": True, and the park then posts each of its orders as
+several units, each priced apart (agents/traders.py). One that learns nothing from an untaken
+shout of the other side of the market, nor from any untaken shout once its unit is spent,
+declares "rival_shouts_only": True, so a caller may skip those calls.
 """
 
 from __future__ import annotations
@@ -165,8 +169,8 @@ class ZIP(Strategy):
     Each unit a trader holds of a (resource, side) has its own profit margin mu in [0, 1] (the
     `unit` of the quote): a seller asks reservation + mu * (ceiling - reservation), a buyer bids
     reservation - mu * (reservation - floor). On the first use of a unit, its mu, learning rate
-    beta and momentum gamma are drawn once from the uniform ranges below (Cliff's values). On each market event (a shout at price
-    p, accepted or not) a seller
+    beta and momentum gamma are drawn once from the uniform ranges below (Cliff's values). On
+    each market event (a shout at price p, accepted or not) a seller
       - raises its margin if the shout was accepted and its own price <= p;
       - else lowers it if the shout was an accepted bid and its own price >= p;
       - else lowers it if the shout was an unaccepted ask and its own price >= p;
@@ -178,15 +182,16 @@ class ZIP(Strategy):
     reservation (nor the far end of the range).
 
     Adaptations, and why:
-    - Cliff's traders hold one unit per trading period, each with its own limit price; Preist &
-      van Tol (1998, "Adaptive agents in a persistent shout double auction", ICE '98) keep his
-      one margin per limit price. A trader of several units therefore keeps one margin per
-      unit, and the caller shows each event to every unit the trader still holds, each with its
-      own quote: exactly what the same units would learn as one-unit traders. One margin shared
-      by all of a trader's units fails: the extra-marginal units that cannot trade keep
-      shouting at the end of a period, every unaccepted shout lowers the shared margin, and the
-      next period starts at margin 0 (measured in the market lab: Smith's alpha rose from 25 %
-      on day 1 to 46-48 % on days 2-8).
+    - Cliff's traders each hold a unit with its own limit price and margin; Preist & van Tol
+      (1998, "Adaptive agents in a persistent shout double auction", ICE '98) run ZIP-style
+      traders in a persistent book like this module's CDA. A trader of several units therefore
+      keeps one margin per unit, and the caller shows each event to each unit with its own
+      quote: what the same units would learn as one-unit traders. One margin shared by all of
+      a trader's units fails: the extra-marginal units that cannot trade keep shouting at the
+      end of a period, every unaccepted shout lowers the shared margin, and the next period
+      starts at margin 0 (measured in the market lab: Smith's alpha rose from 25 % on day 1 to
+      46-48 % on days 2-8). The lab's units are its schedule's; in the park each order is cut
+      into `market.units_per_order` units (agents/traders.py).
     - Cliff's margins are multiplicative (price = limit * (1 + mu)). Here prices are additive
       and often negative, so mu is a share of the room, as for every strategy of this module.
     - Cliff's target is tau = R * p + A, with R ~ U[1, 1 + c_R], A ~ U[0, c_A] to go up and
@@ -200,7 +205,8 @@ class ZIP(Strategy):
     - In Cliff's market only active traders (with a unit still to trade) lower their margins;
       every trader raises. Here a unit lowers its margin only while the quote says it is
       `held`; a spent unit (`held` false) still raises, so it starts the next period greedier.
-      The caller decides who hears what.
+      The caller decides who hears what: the lab marks traded units spent, the park does not
+      (its periods are too short to bring raised margins down; agents/traders.py).
     - A raise (own price <= p) is checked before a lowering (own price >= p), so a trader whose
       price equals p raises, as in Cliff's Bristol Stock Exchange (BSE) code.
     - With no room (reservation at or beyond the far end) the price is the reservation whatever
@@ -209,7 +215,8 @@ class ZIP(Strategy):
 
     name: ClassVar[str] = "zip"
     traits: ClassVar[dict[str, object]] = {"stochastic": True, "learns": True, "constrained": True,
-                                           "memory": "event"}
+                                           "memory": "event", "per_unit": True,
+                                           "rival_shouts_only": True}
 
     margin_range: tuple[float, float] = (0.05, 0.35)
     beta_range: tuple[float, float] = (0.1, 0.5)
