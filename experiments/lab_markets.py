@@ -109,6 +109,7 @@ class LabTraders:
         self.done = [0] * (self.nb + len(market.costs))
         self.surplus = 0.0
         self._listens = [s.traits.get("memory") == "event" for s in strategies]
+        self._rivals_only = [bool(s.traits.get("rival_shouts_only")) for s in strategies]
         # Every quote a trader can give, built once: [owner][unit][held].
         self._quotes = [[(Quote(self.side(o), GOOD, r, market.floor, market.ceiling, unit=k, held=False),
                           Quote(self.side(o), GOOD, r, market.floor, market.ceiling, unit=k))
@@ -133,11 +134,19 @@ class LabTraders:
         return self.strategies[order.owner].price(self.quote(order.owner), rng)
 
     def observe(self, event: MarketEvent) -> None:
+        untaken = not event.accepted
         for owner, s in enumerate(self.strategies):
-            if self._listens[owner]:
-                done = self.done[owner]
-                for k, quotes in enumerate(self._quotes[owner]):
-                    s.on_market(quotes[k >= done], event, self.rng)
+            if not self._listens[owner]:
+                continue
+            done, units = self.done[owner], self._quotes[owner]
+            if untaken and self._rivals_only[owner]:
+                # it learns from an untaken shout only of its own side, and only while held
+                if self.side(owner) is event.side:
+                    for k in range(done, len(units)):
+                        s.on_market(units[k][True], event, self.rng)
+                continue
+            for k, quotes in enumerate(units):
+                s.on_market(quotes[k >= done], event, self.rng)
 
     def left(self, order: Order, quantity: float) -> None:
         """The auction filled `order` (one unit) down to `quantity`: at 0 the unit is traded."""
