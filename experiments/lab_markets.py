@@ -68,11 +68,15 @@ class Schedule:
 
 def smith_alpha(prices: list[float] | tuple[float, ...], p0: float) -> float:
     """Smith's (1962) coefficient of convergence, in percent: the root mean squared deviation
-    of the trade prices from the equilibrium price P0, over P0."""
-    if not prices:
-        return math.nan
-    d = np.asarray(prices, float) - p0
-    return float(100.0 * math.sqrt(float(np.mean(d * d))) / abs(p0))
+    of the trade prices from the equilibrium price P0, over |P0| (nan with no price or P0 = 0,
+    where it is undefined)."""
+    if not prices or p0 == 0:
+        return math.nan  # undefined at P0 = 0
+    d = np.abs(np.asarray(prices, float) - p0)
+    scale = float(d.max())  # scaled, so that huge prices do not overflow the squares
+    if scale == 0:
+        return 0.0
+    return 100.0 * scale * math.sqrt(float(np.mean((d / scale) ** 2))) / abs(p0)
 
 
 def gode_sunder_market(rng: np.random.Generator, traders: int = 6, units: int = 4,

@@ -1,6 +1,8 @@
 """The market lab reproduces the classic results on Ecopark's own mechanisms (small runs here;
 `run.py market-lab` runs the full set)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -84,6 +86,8 @@ def test_equilibrium_price_and_smith_alpha():
     assert m.equilibrium_price() == 6.0
     assert smith_alpha([6.0, 6.0], 6.0) == 0.0
     assert smith_alpha([3.0, 9.0], 6.0) == pytest.approx(50.0)
+    assert math.isnan(smith_alpha([1.0], 0.0)) and math.isnan(smith_alpha([], 6.0))
+    assert smith_alpha([1e300, -1e300], 1.0) == pytest.approx(1e302)
 
 
 def test_a_unit_is_spent_the_moment_it_trades():
