@@ -180,7 +180,7 @@ def cmd_market_lab(args: argparse.Namespace) -> int:
     rows = market_lab.run(args.seeds, market)
     title = (f"Market lab: {market.name} from {args.market}" if market else
              "Market lab: induced-value experiments on Ecopark's mechanisms")
-    print(market_lab.render(rows, title))
+    print(market_lab.render(rows, title, () if market else (market_lab.NOT_RUN,)))
     return 0 if all(r.ok for r in rows) else 1
 
 

@@ -140,10 +140,12 @@ class Company(mesa.Agent):
             out.append(Order(self.index, r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
         return out
 
-    def quote(self, true_order: Order, ledger: Ledger) -> Quote:
-        """What the strategy sees when it prices `true_order`."""
+    def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
+        """What the strategy sees when it prices `unit` of `true_order` (the numbering is
+        `agents.traders.ParkTraders`')."""
         r = true_order.resource
-        return Quote(true_order.side, r, true_order.price, -ledger.dispose_price(r), ledger.park_buy_value(r), self.model.t)
+        return Quote(true_order.side, r, true_order.price, -ledger.dispose_price(r), ledger.park_buy_value(r), self.model.t,
+                     unit)
 
     def shade(self, quote: Quote, rng: np.random.Generator) -> float:
         """The price the company names for `quote`: its strategy's, pulled towards its true

@@ -293,6 +293,7 @@ class ParkModel(mesa.Model):
         true_orders: list = []
         spot_true: list = []
         orders: list = []
+        traders: ParkTraders | None = None
         deliveries: list = []
         extra = np.zeros(n)
         gov = capital = search = penalties = 0.0
@@ -314,15 +315,11 @@ class ParkModel(mesa.Model):
                 extra[payer] -= amount
                 extra[payee] += amount
                 penalties += amount
-            if self._all_truthful:
-                orders = spot_true
-            else:
-                orders = [self.companies[o.owner].price(o, self.ledger, self.market_rng)
-                          for o in spot_true]
+            traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng, self.market.units_per_order)
+            orders = spot_true if self._all_truthful else traders.post(self.market_rng)
             if self.operator is not None:
                 spot = self.operator.execute(t, spot_true)
             else:
-                traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng)
                 spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
                 if not getattr(self.mechanism, "reports_events", False) and self._learners:
                     self._report(traders, orders, spot)
@@ -363,8 +360,8 @@ class ParkModel(mesa.Model):
                 self._failures_from[when] = self._failures_from.get(when, 0) + 1
             self.shocks.append(Shock(c, kind, when, int(self.reliability.until[p]),
                                      self.park.companies[c].processes[p - self._first[c]].name))
-        if self._learners:
-            self._learn(spot_true, orders, spot)
+        if self._learners and traders is not None:
+            self._learn(traders, orders, spot)
         for p in plans:
             self._period_revenue[p.company] += p.revenue
         if self.market.exchanges and (t + 1) % self.cooperation.period == 0:
@@ -574,7 +571,8 @@ class ParkModel(mesa.Model):
             traders.observe(MarketEvent(t, tr.resource, Side.SELL, (tr.receipt - tr.transport_cost) / tr.shipped, True))
             filled[(tr.seller, tr.resource, Side.SELL)] = filled.get((tr.seller, tr.resource, Side.SELL), 0.0) + tr.shipped
             filled[(tr.buyer, tr.resource, Side.BUY)] = filled.get((tr.buyer, tr.resource, Side.BUY), 0.0) + tr.delivered
-        for o in orders:
+        # A company's cheaper asks (dearer bids) are the ones a sealed-bid clearing fills first.
+        for o in sorted(orders, key=lambda o: o.price if o.side is Side.SELL else -o.price):
             key = (o.owner, o.resource, o.side)
             done = min(o.quantity, filled.get(key, 0.0))
             if key in filled:
@@ -582,9 +580,9 @@ class ParkModel(mesa.Model):
             if done < o.quantity - 1e-9:
                 traders.observe(MarketEvent(t, o.resource, o.side, o.price, False))
 
-    def _learn(self, true_orders: list, orders: list, trades: list[Trade]) -> None:
-        """End of step: each learning company hears how each of its orders fared, judged
-        against the order's true reservation."""
+    def _learn(self, traders: ParkTraders, orders: list, trades: list[Trade]) -> None:
+        """End of step: each learning company hears how each of its posted orders fared, judged
+        against the reservation of the true order behind it."""
         moved: dict[tuple[int, str, Side], list[float]] = {}
         for tr in trades:
             s = moved.setdefault((tr.seller, tr.resource, Side.SELL), [0.0, 0.0])
@@ -594,9 +592,10 @@ class ParkModel(mesa.Model):
             b[0] += tr.delivered
             b[1] -= tr.payment
         learners = {c.index for c in self._learners}
-        for true, o in zip(true_orders, orders):
+        for o in orders:
             if o.owner not in learners:
                 continue
+            true = traders.true_of(o)
             company = self.companies[o.owner]
             key = (o.owner, o.resource, o.side)
             qty, money = moved.get(key, (0.0, 0.0))

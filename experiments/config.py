@@ -59,6 +59,7 @@ _CHECKS = {
     "seed": lambda v: None if v >= 0 else "must be >= 0",
     "market.k": lambda v: None if 0 <= v <= 1 else "must be between 0 and 1",
     "market.rounds": lambda v: None if v >= 1 else "must be at least 1",
+    "market.units_per_order": lambda v: None if 1 <= v <= 16 else "must be between 1 and 16",
     "market.deadline": lambda v: None if v >= 1 else "must be at least 1",
     "policy.carbon_tax": lambda v: None if v >= 0 else "must be >= 0",
     "policy.landfill_tax": lambda v: None if v >= 0 else "must be >= 0",

@@ -16,6 +16,7 @@ from market.network import Network, free_routes
 from market.orders import MarketEvent, Order, Side, Trade
 
 EPS = 1e-9  # quantities below this are filled
+RULES = ("persistent", "gode_sunder")  # the order books of `ContinuousDoubleAuction.rules`
 
 
 def _other(side: Side) -> Side:
@@ -40,6 +41,12 @@ class _Book:
 
     def withdraw(self, side: Side, x: int) -> None:
         self.quote[side][x] = None
+
+    def clear(self) -> None:
+        """Every resting quote withdrawn."""
+        for side, quotes in self.quote.items():
+            for x in range(len(quotes)):
+                self.withdraw(side, x)
 
     def best(self, side: Side, x: int, price: float) -> Match | None:
         """The resting order an incoming order `x` of `side` at `price` trades with first, if
@@ -158,6 +165,11 @@ class _PriceBook(_Book):
         super().rest(side, x, price, seq)
         heapq.heappush(self.heap[side], (price if side is Side.SELL else -price, seq, x))
 
+    def clear(self) -> None:
+        super().clear()
+        for heap in self.heap.values():
+            heap.clear()
+
     def best(self, side: Side, x: int, price: float) -> Match | None:
         other = _other(side)
         heap, quotes, owners = self.heap[other], self.quote[other], self.owner[other]
@@ -209,7 +221,18 @@ class ContinuousDoubleAuction:
 
     Every arrival is reported to `traders.observe` as a shout (`accepted` false) at its quoted
     price, then every trade as an acceptance of the resting quote, at that quote's price and
-    side. The book is cleared at the end of the step.
+    side; before the acceptance, traders that have a `left(order, quantity)` method hear how
+    much of each of the two orders is left. The book is cleared at the end of the step.
+
+    `rules` selects the order book. "persistent" (the default) is the book above: every
+    unfilled order keeps a resting quote until it is filled, replaced or the step ends.
+    "gode_sunder" is the book of Gode & Sunder's (1993) markets, the New York Stock Exchange
+    rules of Smith's experiments: a new bid is accepted only if it beats the best resting bid
+    (a new ask only if it beats the best resting ask), an accepted shout that crosses the other
+    side trades once with the best quote there, and every trade clears the book, both sides
+    (the incoming order's unfilled rest included; it shouts again on its next arrival). A
+    rejected shout is not posted, so no trader hears it. "Best" is by price alone, as on a
+    trading floor, while crossing still looks at delivered prices over routes.
 
     With `Fixed` traders (or `traders=None`) one round is enough: after it every unfilled
     order rests in a book where no two quotes cross, and later rounds would post the same
@@ -220,11 +243,14 @@ class ContinuousDoubleAuction:
 
     rounds: int = 10
     name: str = "cda"
+    rules: str = "persistent"
     reports_events: ClassVar[bool] = True  # every shout and trade goes to traders.observe
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
             raise ValueError(f"ContinuousDoubleAuction.rounds must be at least 1, got {self.rounds}")
+        if self.rules not in RULES:
+            raise ValueError(f"ContinuousDoubleAuction.rules must be one of {', '.join(RULES)}, got {self.rules!r}")
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:
@@ -233,8 +259,10 @@ class ContinuousDoubleAuction:
         trades: list[Trade] = []
         for resource, (asks, bids) in sorted(book_by_resource(orders).items()):
             book = _book_for(network, resource, asks, bids, prune=fixed)
-            session = _Session(step, resource, asks, bids, book, traders)
-            trades.extend(session.run(1 if fixed else self.rounds, rng))
+            session = _Session(step, resource, asks, bids, book, traders, self.rules == "gode_sunder")
+            # Under Gode & Sunder's rules a fixed price can shout again after a trade cleared
+            # the book, so the session runs every round.
+            trades.extend(session.run(1 if fixed and self.rules == "persistent" else self.rounds, rng))
         return trades
 
 
@@ -254,14 +282,20 @@ class _Session:
     """One step of the auction for one resource; its state lives and dies with the step."""
 
     def __init__(self, step: int, resource: str, asks: list[Order], bids: list[Order], book: _Book,
-                 traders: Traders):
+                 traders: Traders, improve: bool = False):
         self.step = step
+        # Gode & Sunder's rules: the best resting price of each side (None: that side is empty).
+        self.improve = improve
+        self.top: dict[Side, float | None] = {Side.SELL: None, Side.BUY: None}
         self.resource = resource
         self.orders = {Side.SELL: asks, Side.BUY: bids}
         # Unfilled quantity: units shipped for an ask, units delivered for a bid, as in `Order`.
         self.left = {Side.SELL: [o.quantity for o in asks], Side.BUY: [o.quantity for o in bids]}
         self.book = book
         self.traders = traders
+        # Traders that keep state per unit want to hear how much of an order is left after a
+        # fill (`Traders.left`, optional).
+        self.tell = getattr(traders, "left", None)
         self.trades: list[Trade] = []
 
     def run(self, rounds: int, rng: np.random.Generator) -> list[Trade]:
@@ -283,6 +317,9 @@ class _Session:
         return self.trades
 
     def arrive(self, side: Side, x: int, price: float, seq: int) -> None:
+        if self.improve:
+            self.arrive_improving(side, x, price, seq)
+            return
         self.book.withdraw(side, x)
         self.traders.observe(MarketEvent(self.step, self.resource, side, price, False))
         while self.left[side][x] > EPS:
@@ -292,6 +329,25 @@ class _Session:
             self.fill(side, x, *match)
         if self.left[side][x] > EPS:
             self.book.rest(side, x, price, seq)
+
+    def arrive_improving(self, side: Side, x: int, price: float, seq: int) -> None:
+        """Gode & Sunder's (1993) rules: trade once with the best crossing quote and clear the
+        book, or rest if the shout beats the best quote of its side, or be rejected."""
+        match = self.book.best(side, x, price)
+        if match is not None:
+            self.book.withdraw(side, x)
+            self.traders.observe(MarketEvent(self.step, self.resource, side, price, False))
+            self.fill(side, x, *match)
+            self.book.clear()
+            self.top = {Side.SELL: None, Side.BUY: None}
+            return
+        top = self.top[side]
+        if top is not None and not (price > top if side is Side.BUY else price < top):
+            return  # does not improve: rejected, the earlier quotes stand
+        self.book.withdraw(side, x)
+        self.traders.observe(MarketEvent(self.step, self.resource, side, price, False))
+        self.book.rest(side, x, price, seq)
+        self.top[side] = price
 
     def fill(self, side: Side, x: int, y: int, f: float, c: float, km: float) -> None:
         other = _other(side)
@@ -309,6 +365,9 @@ class _Session:
             self.left[Side.BUY][b] = 0.0
             self.left[Side.SELL][a] = max(0.0, supply - shipped)
         price = (standing + c) / f if other is Side.SELL else standing
+        if self.tell is not None:
+            self.tell(self.orders[Side.SELL][a], self.left[Side.SELL][a])
+            self.tell(self.orders[Side.BUY][b], self.left[Side.BUY][b])
         self.trades.append(Trade(
             step=self.step,
             seller=self.orders[Side.SELL][a].owner,

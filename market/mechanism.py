@@ -37,6 +37,9 @@ class Traders(Protocol):
         """Tell every trader of the event's resource what just happened in the market."""
         ...
 
+    # Optional: `left(order, quantity)`, told by a mechanism that reports fills (the CDA) how
+    # much of `order` is still unfilled, for traders that keep state per unit.
+
     def negotiator(self, order: Order, reservation: float, floor: float, ceiling: float) -> Negotiator:
         """The owner's negotiator for one pair: `reservation` is its limit per unit delivered
         for this pair (transport and losses included), [floor, ceiling] the price range."""

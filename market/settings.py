@@ -17,6 +17,13 @@ class MechanismName(str, Enum):
     PLANNER = "planner"
 
 
+class CdaRules(str, Enum):
+    """The continuous double auction's order book (market.cda.ContinuousDoubleAuction.rules)."""
+
+    PERSISTENT = "persistent"
+    GODE_SUNDER = "gode_sunder"
+
+
 def _shares(mix) -> dict[str, float]:
     """A mix's shares by name, in field order."""
     return {f.name: getattr(mix, f.name) for f in dataclasses.fields(mix)}
@@ -52,16 +59,22 @@ class TacticMix:
 class MarketSettings:
     """mechanism: which mechanism clears each step. k: the seller's share of a matched pair's
     gain in the call market's pricing. rounds: arrival rounds of the continuous double auction
-    per step. deadline: rounds of a bilateral negotiation. exchanges: false runs the
-    no-symbiosis baseline. strategies, tactics: the population of bidders and negotiators."""
+    per step; cda_rules: its order book, "persistent" or Gode & Sunder's (1993) "gode_sunder"
+    (improvement rule, book cleared after each trade). deadline: rounds of a bilateral
+    negotiation. exchanges: false runs the no-symbiosis baseline. strategies, tactics: the
+    population of bidders and negotiators. units_per_order: how many equal units a company
+    whose strategy learns per unit (ZIP) posts each order as, each priced with its own margin
+    (agents/traders.py)."""
 
     mechanism: MechanismName = MechanismName.CALL
     k: float = 0.5
     rounds: int = 10
+    cda_rules: CdaRules = CdaRules.PERSISTENT
     deadline: int = 25  # Linear vs Linear agrees on 95 % of random deals from about 20 rounds
     exchanges: bool = True
     strategies: StrategyMix = field(default_factory=StrategyMix)
     tactics: TacticMix = field(default_factory=TacticMix)
+    units_per_order: int = 2
 
     def build(self) -> Mechanism:
         m = self.mechanism
@@ -73,7 +86,7 @@ class MarketSettings:
             return Planner()
         if m is MechanismName.CDA:
             from market.cda import ContinuousDoubleAuction
-            return ContinuousDoubleAuction(rounds=self.rounds)
+            return ContinuousDoubleAuction(rounds=self.rounds, rules=self.cda_rules.value)
         if m is MechanismName.MCAFEE:
             from market.mcafee import McAfee
             return McAfee()

@@ -399,3 +399,77 @@ def test_the_auction_matches_a_brute_force_reading_of_its_rules(bk, seed):
         for g, w in zip(got, want):
             assert g[:2] == w[:2]
             assert g[2:] == pytest.approx(w[2:], rel=1e-9, abs=1e-9)
+
+
+# -- Gode & Sunder's rules ---------------------------------------------------------------------
+
+
+def gs_transcript(orders: list[Order], script: Script, rules: str) -> list[str]:
+    """`transcript` in one place, under the given order book rules."""
+    r = Resource("r", "t", 0.0, 0.0)
+    log = Passive()
+    auction = ContinuousDoubleAuction(rounds=1, rules=rules)
+    trades = iter(auction.clear(orders, Network(np.zeros((6, 2)), {"r": r}), 0, script, log))
+    lines = []
+    for e in log.events:
+        if not e.accepted:
+            lines.append(f"{e.side.value} {e.price:g}")
+        else:
+            t = next(trades)
+            lines.append(f"  takes {e.side.value} {e.price:g}: {t.seller} -> {t.buyer}")
+    return lines
+
+
+# Asks: company 0 at 9, company 4 at 4, company 5 at 3; bids: company 1 at 5, company 2 at 4,
+# company 3 at 6. Arrivals: 0 (ask 9), 1 (bid 5), 2 (bid 4), 3 (bid 6), 4 (ask 4), 5 (ask 3).
+GS_ORDERS = [Order(0, "r", S, 1, 9.0), Order(4, "r", S, 1, 4.0), Order(5, "r", S, 1, 3.0),
+             Order(1, "r", B, 1, 5.0), Order(2, "r", B, 1, 4.0), Order(3, "r", B, 1, 6.0)]
+GS_ARRIVALS = [0, 3, 4, 5, 1, 2]
+
+
+def test_gode_sunder_rules_reject_a_bid_that_does_not_improve_and_clear_the_book_after_a_trade():
+    assert gs_transcript(GS_ORDERS, Script(GS_ARRIVALS), "gode_sunder") == [
+        "sell 9",
+        "buy 5",
+        # company 2's bid of 4 does not beat the best bid, 5: rejected, never shown
+        "buy 6",  # beats 5: the best bid now
+        "sell 4",  # crosses the best bid
+        "  takes buy 6: 4 -> 3",
+        # the trade cleared the book: the bid of 5 and the ask of 9 are gone
+        "sell 3",  # nothing to cross: the book is empty, so it rests
+    ]
+
+
+def test_the_persistent_book_keeps_every_quote():
+    assert gs_transcript(GS_ORDERS, Script(GS_ARRIVALS), "persistent") == [
+        "sell 9", "buy 5", "buy 4", "buy 6",
+        "sell 4", "  takes buy 6: 4 -> 3",
+        "sell 3", "  takes buy 5: 5 -> 1",  # the bid of 5 still rests
+    ]
+
+
+def test_gode_sunder_rules_an_ask_must_beat_the_best_ask():
+    orders = [Order(0, "r", S, 1, 8.0), Order(1, "r", S, 1, 9.0), Order(2, "r", S, 1, 7.0),
+              Order(3, "r", B, 1, 7.5)]
+    assert gs_transcript(orders, Script([0, 1, 2, 3]), "gode_sunder") == [
+        "sell 8",
+        # 9 does not beat 8: rejected
+        "sell 7",
+        "buy 7.5", "  takes sell 7: 2 -> 3",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(order_books(max_traders=6, loss_per_km=None, both_sides=True), st.integers(0, 2**32 - 1))
+def test_gode_sunder_rules_conserve_goods_and_money_within_limits(bk, seed):
+    for traders in (None, ZeroIntelligence()):
+        trades = ContinuousDoubleAuction(rules="gode_sunder").clear(
+            list(bk.orders), bk.network, step=0, rng=np.random.default_rng(seed), traders=traders)
+        check_books_balance(bk, trades)
+        if traders is None:
+            check_limits(bk, trades)
+
+
+def test_unknown_rules_are_an_error():
+    with pytest.raises(ValueError, match="rules"):
+        ContinuousDoubleAuction(rules="nyse")

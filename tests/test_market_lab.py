@@ -1,10 +1,14 @@
 """The market lab reproduces the classic results on Ecopark's own mechanisms (small runs here;
 `run.py market-lab` runs the full set)."""
 
+import math
+
 import numpy as np
 import pytest
 
+from agents.strategies import STRATEGIES
 from experiments import market_lab as lab
+from experiments.lab_markets import LabTraders, Schedule, cda_period, lab_result, random_markets, smith_alpha
 from experiments.problems import InputError
 from tests.conftest import REPO, run_cli
 
@@ -44,9 +48,54 @@ def test_max_surplus_is_the_brute_force_optimum():
     assert m.max_surplus() == pytest.approx(best)
 
 
+@pytest.mark.parametrize("rules", ["persistent", "gode_sunder"])
+def test_zip_per_unit_converges_to_the_equilibrium_price_and_beats_zic(rules):
+    """ZIP with a margin per unit (Cliff 1997): Smith's alpha at most 10 % on each of days
+    5-8, and efficiency over those days at least ZI-C's, on the same random markets."""
+    markets = random_markets(12)
+    zip_ = lab_result(markets, "zip", 8, rules)
+    zic = lab_result(markets, "zic", 1, rules)
+    assert zip_.worst_alpha_from(5) <= 10.0, zip_.alpha
+    assert zip_.efficiency_from(5) >= zic.efficiency_from(1)
+
+
 @pytest.mark.slow
-def test_zip_converges_above_97_percent():
-    assert lab.cda_efficiency("zip", 12, days=8, converged_from=4) >= 0.97
+def test_zip_per_unit_on_the_full_lab():
+    rows = {r.experiment: r for r in lab.cda_rows(random_markets(50), "50 markets", True)}
+    assert all(r.ok for r in rows.values()), [r for r in rows.values() if not r.ok]
+
+
+def test_zic_under_gode_sunder_rules_is_efficient():
+    assert lab.cda_efficiency("zic", 12, rules="gode_sunder") >= 0.95
+
+
+def test_ziu_trades_every_unit():
+    """Unconstrained, ZI-U trades every unit, so its efficiency is what that allocation gives:
+    on random U[1,200] markets about 0, which is why the published 49-90 % (Gode & Sunder's
+    designed markets) is no bar here."""
+    markets = random_markets(12)
+    for rules in ("persistent", "gode_sunder"):
+        assert lab_result(markets, "ziu", 1, rules).efficiency_from(1) == pytest.approx(lab.all_units_share(markets),
+                                                                                       abs=0.02)
+
+
+def test_equilibrium_price_and_smith_alpha():
+    # Values 10, 8, 3 against costs 2, 4, 9: two units trade; prices in [max(4, 3), min(8, 9)].
+    m = Schedule("s", ((10.0, 3.0), (8.0,)), ((2.0, 9.0), (4.0,)), 0.0, 20.0)
+    assert m.equilibrium() == (2, 4.0, 8.0)
+    assert m.equilibrium_price() == 6.0
+    assert smith_alpha([6.0, 6.0], 6.0) == 0.0
+    assert smith_alpha([3.0, 9.0], 6.0) == pytest.approx(50.0)
+    assert math.isnan(smith_alpha([1.0], 0.0)) and math.isnan(smith_alpha([], 6.0))
+    assert smith_alpha([1e300, -1e300], 1.0) == pytest.approx(1e302)
+
+
+def test_a_unit_is_spent_the_moment_it_trades():
+    """The lab hears each fill from the auction: a day's surplus adds up unit by unit."""
+    m = Schedule("s", ((10.0, 3.0),), ((2.0, 9.0),), 0.0, 20.0)
+    traders = LabTraders(m, [STRATEGIES["truthful"](), STRATEGIES["truthful"]()], np.random.default_rng(0))
+    day = cda_period(m, traders, np.random.default_rng(0))
+    assert traders.done == [1, 1] and day.surplus == 8.0 and len(day.prices) == 1
 
 
 def test_a_market_file_replays(tmp_path):

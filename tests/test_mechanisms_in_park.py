@@ -123,3 +123,10 @@ def test_roth_erev_reinforces_the_margin_it_drew_even_under_shared_vision(weight
     assert recovered == pytest.approx(drawn, abs=1e-9)
     grid = {round(0.1 * k, 9) for k in range(10)}
     assert {round(m, 9) for m in recovered} <= grid  # every one a margin of the grid
+
+
+def test_the_cda_runs_the_park_under_gode_sunder_rules():
+    cfg, park = runner.resolve(str(EXAMPLE), 20, 0, {"market.mechanism": "cda", "market.cda_rules": "gode_sunder"})
+    assert park is not None and cfg.market.build().rules == "gode_sunder"
+    s = runner.simulate(cfg, park).summary
+    assert 0.9 <= s["kpis"]["market_efficiency"] <= 1.0 + 1e-9

@@ -262,6 +262,25 @@ class TestZIP:
         after = [z.price(q, rng) for q in (heat_s, heat_b, ash_s)]
         assert after[0] > before[0] and after[1:] == before[1:]
 
+    def test_state_is_kept_per_unit(self):
+        """Cliff (1997) gives each unit its own margin: a trader's units learn apart."""
+        z, rng = ZIP(), np.random.default_rng(3)
+        first, second = Quote(S, "heat", 0.0, 0.0, 100.0), Quote(S, "heat", 30.0, 0.0, 100.0, unit=1)
+        before = [z.price(q, rng) for q in (first, second)]
+        z.on_market(second, MarketEvent(0, "heat", S, 31.0, False), rng)  # a rival undercuts unit 1
+        after = [z.price(q, rng) for q in (first, second)]
+        assert after[0] == before[0] and after[1] < before[1]
+
+    def test_a_spent_unit_only_raises(self):
+        """A unit already traded this period hears the market but, like Cliff's inactive
+        traders, only raises its margin."""
+        spent = Quote(S, "heat", -10.0, -10.0, 90.0, held=False)  # ask starts at 10
+        transcript(spent, [
+            ((S, 5.0, False), "same"),  # a rival's lower ask: a held unit would lower
+            ((B, 5.0, True), "same"),  # a trade below its ask: likewise
+            ((B, 40.0, True), "up"),  # a trade above its ask: it could have asked more
+        ])
+
     def test_the_same_in_any_currency_unit(self):
         """Perturbations are shares of the range, so scaling every number scales every price."""
         def run(scale: float) -> list[float]:
