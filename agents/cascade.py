@@ -151,7 +151,7 @@ class Cascade:
                 got[(tr.buyer, tr.resource)][tr.seller] += tr.delivered
         self.last_in = {k: dict(v) for k, v in got.items()}
         sent: dict[tuple[int, str], float] = defaultdict(float)
-        for (i, r), by in self.last_in.items():
+        for (_i, r), by in self.last_in.items():
             for j, q in by.items():
                 sent[(j, r)] += q
         self.last_out = dict(sent)

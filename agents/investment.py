@@ -32,7 +32,7 @@ its closure is a shock whose cascade is measured like an outage's (`experiments.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np

@@ -111,7 +111,8 @@ class Partnerships:
                 total[key] += q
         self._observed += 1
 
-    def deliver(self, step: int, true_orders: list[Order]) -> tuple[list[Trade], list[Delivery], list[Order], list[tuple[int, int, float]]]:
+    def deliver(self, step: int, true_orders: list[Order]
+                ) -> tuple[list[Trade], list[Delivery], list[Order], list[tuple[int, int, float]]]:
         """Contracts deliver; trust and self-belief are updated; returns the contract trades,
         the deliveries, the orders left for the spot market and the penalties (payer, payee,
         EUR)."""

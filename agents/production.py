@@ -129,10 +129,10 @@ def best_levels(prices: np.ndarray, caps: np.ndarray, net: np.ndarray, tiers_in:
     c = np.zeros(nv)
     c[:k_n] = -prices
     bounds = [(0.0, float(cap)) for cap in caps]
-    for n, (r, q, v) in enumerate(cols_in):
+    for n, (_r, q, v) in enumerate(cols_in):
         c[k_n + n] = -v  # v = - cost
         bounds.append((0.0, None if not np.isfinite(q) else float(q)))
-    for n, (r, q, v) in enumerate(cols_out):
+    for n, (_r, q, v) in enumerate(cols_out):
         c[k_n + len(cols_in) + n] = -v
         bounds.append((0.0, None if not np.isfinite(q) else float(q)))
     a = np.zeros((r_n, nv))

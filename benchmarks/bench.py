@@ -42,7 +42,9 @@ q = np.ones(n // 2)
 best = {"match": 1e9, "mechanism": 1e9}
 for _ in range(5):
     t0 = time.perf_counter(); clear_uniform(bid, q, ask, q); best["match"] = min(best["match"], time.perf_counter() - t0)
-    t0 = time.perf_counter(); CallMarket().clear(orders, net, 0, rng); best["mechanism"] = min(best["mechanism"], time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    CallMarket().clear(orders, net, 0, rng)
+    best["mechanism"] = min(best["mechanism"], time.perf_counter() - t0)
 out["match_100k_ms"] = best["match"] * 1000
 out["call_100k_ms"] = best["mechanism"] * 1000
 
@@ -124,12 +126,14 @@ def main() -> None:
     ko = measure("kalundborg", 365, "simulate", repeat=3, sets=ops)
     print(f"kalundborg, 365 steps, run + baseline, with failures, calendar maintenance, an outage and its cascades: "
           f"{ko['wall_s']:.2f} s wall (bar: < 3 s)")
-    kp = measure("kalundborg", 365, "simulate", repeat=1, sets=ops.replace("events.", "operations.maintenance=prescriptive,events."))
+    kp = measure("kalundborg", 365, "simulate", repeat=1,
+                 sets=ops.replace("events.", "operations.maintenance=prescriptive,events."))
     print(f"  the same with prescriptive maintenance (the twin decides each stop): {kp['wall_s']:.1f} s wall")
     kc = measure("kalundborg", 365, "simulate", repeat=3, sets="cooperation.contracts=false,production.yardstick_max_companies=0")
     print(f"kalundborg, 365 steps, run + baseline, no contract negotiation: {kc['wall_s']:.2f} s wall")
     for mech in ("cda", "mcafee", "bilateral", "planner"):
-        km = measure("kalundborg", 365, "simulate", repeat=1, sets=f"market.mechanism={mech},production.yardstick_max_companies=0")
+        km = measure("kalundborg", 365, "simulate", repeat=1,
+                     sets=f"market.mechanism={mech},production.yardstick_max_companies=0")
         print(f"kalundborg, 365 steps, mechanism {mech}: {km['wall_s']:.2f} s wall")
 
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")

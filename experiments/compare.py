@@ -18,7 +18,8 @@ from experiments.schemes import Scheme
 from experiments.sweep import Run
 
 MAIN = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur",
-        "co2_avoided_t", "co2_t", "market_efficiency", "active_links", "symbiosis_share", "taxes_eur", "subsidies_eur", "government_net_cost_eur")
+        "co2_avoided_t", "co2_t", "market_efficiency", "active_links", "symbiosis_share", "taxes_eur", "subsidies_eur",
+        "government_net_cost_eur")
 
 
 def seeds(root: int, replicates: int) -> list[int]:

@@ -193,7 +193,8 @@ def apply(base: RunConfig, assignments: dict[str, Any], source: str = "--set") -
             shares = getattr(cfg.market, group).shares()
             if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-9:
                 listed = ", ".join(f"{k}={v:g}" for k, v in shares.items() if v)
-                raise InputError([f"{source} market.{group}: shares must be >= 0 and sum to 1 (shares not named are 0), got {listed or 'none'}: "
+                raise InputError([f"{source} market.{group}: shares must be >= 0 and sum to 1 (shares not named are 0), "
+                                  f"got {listed or 'none'}: "
                                   f"name every share you want, e.g. --set market.{group}.{next(iter(shares))}=1"])
     return cfg
 

@@ -275,7 +275,8 @@ def run(seeds: int = 50, market: Schedule | None = None) -> list[Row]:
             value.setdefault((o.owner, o.side), []).append(o.price)
         trades = call.clear(orders, _network(nb + len(market.costs)), 0, np.random.default_rng(0), Fixed())
         got = _trade_surplus(trades, value)
-        rows.append(Row("call market, truthful", pct(got / best) if best else "n/a", "100 %", "", abs(got - best) <= 1e-9 * max(1, best)))
+        rows.append(Row("call market, truthful", pct(got / best) if best else "n/a", "100 %", "",
+                        abs(got - best) <= 1e-9 * max(1, best)))
         rows += cda_rows([market] * seeds, f"{seeds} seeds", False)
         rows.append(Row("McAfee, each unit a trader", pct(mcafee_schedule_share(market)), "", "", True))
     return rows

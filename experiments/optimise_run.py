@@ -21,7 +21,6 @@ on resume carries the search on from where it stopped.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,7 +186,7 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
     cached = store.cached()
     seeds = spec.seeds()
     parallel = workers > 1 or address is not None
-    started_ray = _start_ray(workers, address) if parallel else False
+    started_ray = sweep_run.start_ray(workers, address) if parallel else False
     bar = tqdm(total=spec.evaluations * spec.runs_per_candidate(), desc=spec.name, unit="run",
                disable=None if progress is None else not progress)
     counts = {"ran": 0, "failed": 0}
@@ -251,18 +250,6 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
     outcome = Outcome(spec, out, gens, candidates, front, convergence, counts["ran"], counts["failed"])
     _write(outcome)
     return outcome
-
-
-def _start_ray(workers: int, address: str | None) -> bool:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    import ray
-
-    if ray.is_initialized():
-        return False
-    ray.init(**sweep_run.ray_init_kwargs(workers, address or os.environ.get("RAY_ADDRESS") or None))
-    return True
 
 
 def _score(spec: Optimisation, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:

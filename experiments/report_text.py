@@ -51,7 +51,8 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
         (f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimal exchange surplus (EUR "
          f"{_num(k['optimal_exchange_surplus_eur'])}, each unit counted once), "
          if "optimal_exchange_surplus_eur" in k else
-         f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum (EUR {_num(k.get('optimal_gains_eur', 0.0))}), ")
+         f"  market efficiency       {_pct(k.get('market_efficiency'))} of the optimum "
+         f"(EUR {_num(k.get('optimal_gains_eur', 0.0))}), ")
         + f"mechanism '{summary.get('mechanism', 'call')}', budget EUR {_num(k.get('mechanism_budget_eur', 0.0))}"
         + (f" (the traders keep {k['traders_share']:.0%} of the gains)"
            if (k.get("mechanism_budget_eur") or 0.0) > 0.005 and k.get("traders_share") is not None else ""),
@@ -102,7 +103,8 @@ def render(summary: dict[str, Any], top: int = 12) -> str:
             f"EUR {_num(k['lost_to_cascades_eur'])} to cascades (sales value)",
             f"  shocks                  {k['shocks']:,} ({k['failures']:,} failures, {k['maintenance_stops']:,} planned stops); "
             f"largest cascade {k['max_cascade_size']} companies, deepest {k['max_cascade_depth']} rounds",
-            f"  recovery                {'n/a' if rec is None else f'{rec:.1f} steps'} on average to 95 % of the gains before a shock",
+            f"  recovery                {'n/a' if rec is None else f'{rec:.1f} steps'} on average to 95 % of the "
+            f"gains before a shock",
             "",
         ]
         big = sorted(summary.get("shocks", []), key=lambda x: -x["cascade_lost_eur"])[:5]

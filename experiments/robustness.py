@@ -36,7 +36,6 @@ done once and reused). Every figure is annualised: x steps_per_year / steps.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,16 +160,9 @@ class Runs:
         """Start (or join) Ray once for every batch of runs, when parallel; without this a
         batch starts and stops its own Ray."""
         if self.parallel:
-            for k, v in (("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_AUTH_MODE", "disabled"),
-                         ("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")):
-                os.environ.setdefault(k, v)  # as experiments.sweep_run._ray sets them
-            import ray
+            from experiments.sweep_run import start_ray
 
-            from experiments.sweep_run import ray_init_kwargs
-
-            if not ray.is_initialized():
-                ray.init(**ray_init_kwargs(self.workers, self.address or os.environ.get("RAY_ADDRESS") or None))
-                self._started_ray = True
+            self._started_ray = start_ray(self.workers, self.address)
         return self
 
     def __exit__(self, *exc: object) -> None:

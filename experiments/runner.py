@@ -379,7 +379,7 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
             for r in sorted(park.resources)
         },
     }
-    for r, row in summary["resources"].items():
+    for row in summary["resources"].values():
         for k in ("exchanged", "bought_outside", "disposed"):
             row.setdefault(k, 0.0)
     summary["processes"] = _products(model, base)

@@ -226,20 +226,40 @@ def ray_init_kwargs(workers: int, address: str | None) -> dict[str, Any]:
             "log_to_driver": False}
 
 
-def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: int, address: str | None):
+def ray_environment() -> None:
+    """Ray's settings, which Ray reads when it is first imported: this module sets them when it
+    is imported itself, before any Ray import of the commands that use it."""
+    # Measured with the Ray of uv.lock: unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set before
+    # Ray is imported, a local Ray's raylet, GCS, workers and runtime-env agent listen on every
+    # interface ('::' and the machine's address), not only on 127.0.0.1, whatever
+    # _node_ip_address says (tests/test_sweep.py checks the sockets).
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Under `uv run`, Ray would package the working folder and build a uv environment for each
     # worker; local workers already share this interpreter and its packages.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+
+ray_environment()
+
+
+def start_ray(workers: int, address: str | None) -> bool:
+    """Start (or join) Ray unless it runs in this process already; True when this call started
+    it (the caller shuts it down). Every command that uses Ray starts it here."""
+    ray_environment()
     import ray
 
-    started = False
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        ray.init(**ray_init_kwargs(workers, address))
-        started = True
+    if ray.is_initialized():
+        return False
+    ray.init(**ray_init_kwargs(workers, address or os.environ.get("RAY_ADDRESS") or None))
+    return True
+
+
+def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: int, address: str | None):
+    started = start_ray(workers, address)
+    import ray
+
     # A run that raises returns its error as a row; a worker that dies is retried by Ray.
     remote = ray.remote(max_retries=3, num_cpus=1)(run_fn)
     try:

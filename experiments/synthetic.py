@@ -368,7 +368,7 @@ def _plans(counts: list[int]) -> list[list[tuple[int, int]]]:
             if dup:
                 a = max(dup, key=lambda k: trial[k])
             else:
-                def loss(k: int) -> int:
+                def loss(k: int, trial: list[int] = trial) -> int:  # this pass's trial, bound now
                     trial[k] -= 1
                     left = _popcount(_orphans(trial))
                     trial[k] += 1

@@ -192,7 +192,7 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
             if flow.overflow > 1e-12:
                 _dispose(ledger, acc, money, c, r, flow.overflow)
 
-    for (c, r), store in ledger.stores.items():
+    for (_c, r), store in ledger.stores.items():
         acc.resources[r].stock_after += store.level
 
     ledger.cash += money

@@ -239,8 +239,8 @@ def park_game(true_orders: Sequence[Order], network: Network) -> CoalitionValue:
         if o.owner < 0:
             raise ValueError(f"order owners must be company indices >= 0, got {o.owner}")
         by_resource.setdefault(o.resource, {}).setdefault(o.owner, []).append(o)
-    parts = []
-    for resource, owners in sorted(by_resource.items()):
+    parts: list[tuple[int, dict, dict]] = []
+    for _resource, owners in sorted(by_resource.items()):
         players = 0
         for owner in owners:
             players |= 1 << owner

@@ -174,8 +174,8 @@ def order_books(
     mode: Mode = Mode.TRUCK,
     loss_per_km: float | None = 0.0,
     both_sides: bool = False,
-    ask_prices: st.SearchStrategy[float] = wholes(-30, 30),
-    bid_prices: st.SearchStrategy[float] = wholes(-10, 40),
+    ask_prices: st.SearchStrategy[float] = wholes(-30, 30),  # noqa: B008 (a strategy is immutable)
+    bid_prices: st.SearchStrategy[float] = wholes(-10, 40),  # noqa: B008
 ) -> Book:
     """Up to `max_traders` companies each posting one order of resource "r" for 1-3 whole units.
 

@@ -26,7 +26,8 @@ def test_simulate_writes_the_documented_outputs(tmp_path):
     out = tmp_path / "run"
     r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "20", "--seed", "3", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == [".ecopark.json", "config.toml", "decisions.parquet", "production.parquet", "summary.json",
+    assert sorted(p.name for p in out.iterdir()) == [".ecopark.json", "config.toml", "decisions.parquet",
+                                                     "production.parquet", "summary.json",
                                                      "timeseries.parquet", "trades.parquet"]
     s = json.loads((out / "summary.json").read_text())
     assert (s["scenario"], s["steps"], s["seed"]) == ("example", 20, 3)

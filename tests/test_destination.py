@@ -92,7 +92,7 @@ def test_a_second_writer_is_refused_with_the_first_ones_pid_and_a_stale_lock_is_
     # A lock left by a process that is gone (a killed run) does not block the next one.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (tmp_path / ".out.lock").write_text(dead.stdout)
-    with destination.claim_folder(out, "simulate", ()) as c:
+    with destination.claim_folder(out, "simulate", ()):
         assert (tmp_path / ".out.lock").read_text().strip() == str(os.getpid())
     assert not (tmp_path / ".out.lock").exists()
 

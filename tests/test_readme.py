@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 def quick_start() -> list[str]:
     lines = (REPO / "README.md").read_text().splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("## Quick start"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("## Quick start"))
     cmds, inside = [], False
     for line in lines[start + 1:]:
         if line.startswith("## "):

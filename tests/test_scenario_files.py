@@ -76,7 +76,8 @@ def test_bad_file_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
 # Malformed files: mutate the example's parsed tree at random and check the loader either
 # accepts it or refuses it with InputError, never any other exception.
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=6), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+                    st.text(max_size=6), st.lists(st.integers(), max_size=3),
+                    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
 
 
 def _paths(tree, prefix=()):

@@ -1,7 +1,6 @@
 """Sweeps: files are validated, rows do not depend on the executor, nothing finished is lost."""
 
 import json
-import os
 import tomllib
 
 import pandas as pd
@@ -55,14 +54,16 @@ def test_sampled_designs_draw_reproducible_points_inside_the_ranges():
     assert a == b and len(a) == 5 * 2
     assert all(10 <= p["policy.carbon_tax"] <= 20 for p in a)
     sob = SWEEP.replace('design = "grid"', 'design = "sobol"\nsamples = 4').replace(
-        '"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = { min = 0, max = 50 }\n"policy.landfill_tax" = { min = 0, max = 50 }'
+        '"policy.carbon_tax" = [0, 60]',
+        '"policy.carbon_tax" = { min = 0, max = 50 }\n"policy.landfill_tax" = { min = 0, max = 50 }'
     ).replace('"market.mechanism" = ["call", "cda"]\n', "")
     assert len(spec(sob).points()) == 4 * (2 + 2)  # Saltelli without second order: N (D + 2)
 
 
 @pytest.mark.parametrize("change, message", [
     (('design = "grid"', 'design = "grd"'), "sweep.design: unknown design 'grd' (did you mean 'grid'?)"),
-    (('"policy.carbon_tax" = [0, 60]', '"policy.carbn_tax" = [0, 60]'), "parameters.policy.carbn_tax: unknown key (did you mean 'policy.carbon_tax'?)"),
+    (('"policy.carbon_tax" = [0, 60]', '"policy.carbn_tax" = [0, 60]'),
+     "parameters.policy.carbn_tax: unknown key (did you mean 'policy.carbon_tax'?)"),
     (('"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = { min = 0, max = 60 }'), "needs a sampling design"),
     (('"policy.carbon_tax" = [0, 60]', '"policy.carbon_tax" = [0, -60]'), "value -60: must be >= 0"),
     (('replicates = 2', 'replicates = 0'), "sweep.replicates: must be an integer >= 1"),
@@ -148,14 +149,12 @@ def _loopback(ip: str) -> bool:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray = pytest.importorskip("ray")
+    """Ray started as every command starts it (sweeps, comparisons, resilience, optimisation)."""
+    import ray
+
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(**sweep_run.ray_init_kwargs(2, None))
+    sweep_run.start_ray(2, None)
     yield ray
     ray.shutdown()
 

@@ -76,7 +76,7 @@ def node_roles(pb: PlanProblem) -> dict[tuple[int, int], dict[str, bool]]:
         role(pb.edge_to[e], pb.edge_resource[e])["receives"] = True
     for s in range(len(pb.store_company)):
         role(pb.store_company[s], pb.store_resource[s])["stores"] = True
-    for (c, r), q in roles.items():
+    for (_c, r), q in roles.items():
         q["buy"] = q["consumes"] and bool(pb.can_buy[r])
         q["dispose"] = q["yields"] or q["stores"]
         q["arrivals"] = (q["sends"] or q["dispose"]) and (q["receives"] or q["buy"])
