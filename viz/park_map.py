@@ -124,7 +124,8 @@ class ParkMap:
         n = len(park.companies)
         self.small = n > MAX_LABELS
         self.sectors = [c.sector for c in park.companies]
-        self.scol = palette.sector_colours(self.sectors)
+        self.sstyle = palette.sector_styles(self.sectors)
+        self.scol = {sec: colour for sec, (colour, _) in self.sstyle.items()}
         self.rcol = palette.resource_colours(list(park.resources))
         self.units = {r: res.unit for r, res in park.resources.items()}
         # Fixed axes, not constrained layout: the layout engine draws the figure twice more.
@@ -156,7 +157,7 @@ class ParkMap:
             mid = (lo + hi) / 2
             ax.set_xlim(mid[0] - scale * box_w / 2, mid[0] + scale * box_w / 2)
             ax.set_ylim(mid[1] - scale * box_h / 2, mid[1] + scale * box_h / 2)
-        handles = [Line2D([], [], marker="o", ls="", markersize=9, markerfacecolor=self.scol[s],
+        handles = [Line2D([], [], marker=self.sstyle[s][1], ls="", markersize=9, markerfacecolor=self.scol[s],
                           markeredgecolor="#333333", label=s) for s in sorted(self.scol)]
         if self.crowded:
             ax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",
@@ -252,8 +253,11 @@ class ParkMap:
         small = self.small
         area = (12 if small else 50) + (120 if small else 650) * np.sqrt(np.clip(value / ref, 0, None))
         up = ~down
-        add(ax.scatter(xy[up, 0], xy[up, 1], s=area[up], c=[self.scol[self.sectors[i]] for i in np.flatnonzero(up)],
-                       edgecolors="#333333", linewidths=0.8, zorder=3))
+        shapes = np.array([self.sstyle[sec][1] for sec in self.sectors])
+        for marker in dict.fromkeys(shapes[up]):  # one scatter per marker shape in use
+            on = up & (shapes == marker)
+            add(ax.scatter(xy[on, 0], xy[on, 1], s=area[on], c=[self.scol[self.sectors[i]] for i in np.flatnonzero(on)],
+                           marker=marker, edgecolors="#333333", linewidths=0.8, zorder=3))
         if cut.any():
             add(ax.scatter(xy[cut, 0], xy[cut, 1], s=area[cut] + 160, facecolors="none",
                            edgecolors=palette.CUT_OFF, linewidths=2.2, zorder=3.5))
