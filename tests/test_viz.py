@@ -19,11 +19,11 @@ from experiments.outputs import write_run
 from experiments.problems import InputError
 from experiments import scenario_io
 from viz import results
-from viz.charts import Charts, CooperationCharts
+from viz import charts, fields, palette, svg_chart
 from viz.live_run import COOP_SERIES, LiveRun, build_config
 from viz.park_map import MapLayout, ParkMap
 from viz.render import png, svg
-from viz.session import LiveSession, operations_fields, policy_fields, policy_levers, settings_for
+from viz.session import ACCOUNTING, LiveSession, operations_fields, policy_fields, policy_levers, settings_for
 
 # ---- the live run -------------------------------------------------------------------------------
 
@@ -141,6 +141,41 @@ def test_session_keeps_the_previous_run_for_comparison_and_rebuilds_on_change():
     assert session.previous is None and len(session.run.park.companies) == 30
 
 
+def test_number_fields_say_what_is_wrong():
+    assert fields.parse_size("40") == (40, "") and fields.parse_size(" 1,000 ")[0] is None
+    value, message = fields.parse_size("abc")
+    assert value is None and "whole number" in message
+    assert "at least 2" in fields.parse_size("1")[1]
+    value, message = fields.parse_size(str(fields.MAX_PAGE_COMPANIES + 1))
+    assert value is None and f"at most {fields.MAX_PAGE_COMPANIES}" in message and "run.py simulate" in message
+    assert fields.parse_seed("-3") == (None, "0 or more") and fields.parse_seed("7") == (7, "")
+    assert fields.parse_days("0")[0] is None and fields.parse_days("5") == (5, "")
+    assert fields.parse_amount("nan")[0] is None and fields.parse_amount("80") == (80.0, "")
+    # The estimate shown beside the size grows with the park.
+    assert fields.frame_seconds(50) < fields.frame_seconds(500) < 1.0
+    assert "about 0.7 s a day at 500" in fields.size_hint(500)
+
+
+def test_the_session_refuses_a_park_above_the_pages_bound():
+    session = LiveSession()
+    with pytest.raises(InputError, match="at most"):
+        session.configure(dataclasses.replace(session.settings, scenario="synthetic",
+                                              size=fields.MAX_PAGE_COMPANIES + 1))
+    assert session.run.park.name == "kalundborg"
+
+
+def test_sector_styles_stay_distinct_for_any_number_of_sectors():
+    for n in (5, 12, 15, 40):
+        styles = palette.sector_styles([f"sector {i}" for i in range(n)])
+        assert len(set(styles.values())) == n
+    assert {m for _, m in palette.sector_styles([f"s{i:02d}" for i in range(12)]).values()} == {"o"}
+    run = LiveRun.from_settings("synthetic:200", {})
+    run.step(1)
+    canvas = ParkMap(run.park, run.model.network.positions)
+    canvas.update(run)
+    assert len(canvas.sstyle) == len(set(canvas.sectors))
+
+
 # ---- figures ------------------------------------------------------------------------------------
 
 
@@ -162,9 +197,54 @@ def test_map_and_charts_draw_every_state(kalundborg_run):
     run = LiveRun.from_settings("kalundborg", {})
     fresh = svg(ParkMap(run.park, run.model.network.positions).update(run))  # day 0: nothing stepped yet
     assert b"day 0" in fresh
-    charts = Charts()
-    assert b"Gains from trade" in svg(charts.update(kalundborg_run.series, kalundborg_run.series, [(0, 1, 2)]))
-    assert png(charts.update(run.series)).startswith(b"\x89PNG")
+    assert png(ParkMap(run.park, run.model.network.positions).update(run)).startswith(b"\x89PNG")
+    drawn = charts.kpi_panels(kalundborg_run.series, kalundborg_run.series, [(0, 1, 2)])
+    assert "Gains from trade" in drawn and drawn.count('class="ts-span"') == len(charts.PANELS)
+    assert drawn.count('class="ts-ghost"') == len(charts.PANELS)  # the run before, in grey
+    assert "ts-line" not in charts.kpi_panels(run.series)  # day 0: axes, no line
+
+
+def test_chart_panels_read_out_each_day_on_hover(kalundborg_run):
+    s = kalundborg_run.series
+    drawn = charts.kpi_panels(s)
+    days = len(s["step"])
+    # One hover strip a day in each panel, reading out that day's values with their units.
+    assert drawn.count('class="ts-col"') == days * len(charts.PANELS)
+    gains = s["gains_from_trade_eur"][2] / 1e3
+    read = charts._reader(1e-3, "kEUR")
+    assert 'data-day="3"' in drawn and f"gains: {read(gains)}" in drawn and read(gains).endswith(" kEUR")
+    assert f"social optimum: {read(s['optimal_gains_eur'][2] / 1e3)}" in drawn
+    # A long run: strips cover several days, never more than MAX_COLUMNS a panel.
+    long = {k: list(v) * 80 for k, v in s.items()}
+    long["step"] = list(range(len(long["step"])))
+    panel = charts.kpi_panels(long).split('<div class="ts-panel')[1]
+    assert 0 < panel.count('class="ts-col"') <= svg_chart.MAX_COLUMNS and "days 1-" in panel
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert svg_chart.nice_ticks(0, 100) == [0, 25, 50, 75, 100]
+    assert svg_chart.nice_ticks(-3, 7, 4) == [-2.5, 0, 2.5, 5]
+    assert svg_chart.nice_ticks(5, 5) == [5]
+
+
+def test_live_run_splits_the_gains_into_social_surplus_and_transfers():
+    cfg, park = build_config("kalundborg", {"policy.carbon_tax": 30.0})
+    run = LiveRun(cfg, park)
+    run.step(20)
+    s = run.series
+    realised = float(np.sum(s["gains_from_trade_eur"]))
+    split = runner.welfare_kpis(run.model, realised, float(np.sum(s["co2_avoided_t"])), 100.0)
+    assert run.totals()["social_surplus_eur"] == pytest.approx(split["social_surplus_eur"])
+    assert run.totals()["transfers_eur"] == pytest.approx(split["transfers_eur"]) and split["transfers_eur"] > 0
+    panel = charts.welfare_panel(s, None, [], [(4, "Gyproc", "invest", "new kiln")])
+    assert "social surplus" in panel and "transfers" in panel
+    assert panel.count('class="ts-mark"') == 1 and "invest: Gyproc (new kiln)" in panel
+
+
+def test_decisions_are_marked_on_the_day_after_their_step():
+    marks = charts.decision_marks([(9, "Kemira", "exit", ""), (2, "Asnaes", "switch", "wood chips")])
+    assert [(m.day, m.text) for m in marks] == [(10, "exit: Kemira"), (3, "switch: Asnaes (wood chips)")]
+    assert marks[0].colour != marks[1].colour
 
 
 @pytest.fixture(scope="module")
@@ -192,20 +272,17 @@ def test_live_run_keeps_the_cooperation_series(coop_run):
 
 
 def test_cooperation_chart_draws_the_new_series(coop_run):
-    charts = CooperationCharts()
-    image = svg(charts.update(coop_run.series, coop_run.series, [(0, 40, 42)]))
-    for text in (b"Cooperation", b"Contracts, pipes and deliveries", b"contracts in force", b"pipes built (total)",
-                 b"cooperative (weight", b"mean shared-vision weight", b"network density",
-                 b"deliveries kept today", b"deliveries breached today", b"grey: the run before"):
-        assert text in image, text
-    for key in ("contracts_active", "pipes_built", "cooperative_share", "mean_sv_weight", "density",
-                "deliveries_kept", "deliveries_breached"):
-        assert list(charts.lines[key].get_ydata()) == pytest.approx(coop_run.series[key]), key
-        assert charts.ghosts[key].get_visible()
-    assert charts.axes[1].get_ylim()[1] < 1.1  # shares and weights on a 0-1 axis
+    drawn = charts.coop_panels(coop_run.series, coop_run.series, [(0, 40, 42)])
+    for text in ("Contracts, pipes and deliveries", "Cooperation (0-1)", "contracts in force", "pipes built (total)",
+                 "cooperative (weight", "mean shared-vision weight", "network density",
+                 "deliveries kept today", "deliveries breached today"):
+        assert text in drawn, text
+    assert drawn.count('class="ts-ghost"') == 8 and drawn.count('class="ts-span"') == 2
+    pipes = coop_run.series["pipes_built"][-1]
+    assert f"pipes built (total): {pipes:,.1f}" in drawn
+    assert "grey: the run before" in charts.notes(True, True, False)
     fresh = LiveRun.from_settings("kalundborg", {})
-    assert b"Contracts, pipes and deliveries" in svg(charts.update(fresh.series))  # day 0: nothing stepped yet
-    assert not charts.ghosts["pipes_built"].get_visible()
+    assert "ts-ghost" not in charts.coop_panels(fresh.series)  # day 0: nothing stepped yet
 
 
 def test_map_draws_built_pipes_and_contracts_with_their_terms(coop_run):
@@ -258,17 +335,16 @@ def test_a_large_synthetic_park_draws_without_labels():
 
 def test_one_kalundborg_step_draws_in_well_under_a_second(kalundborg_run):
     # The page's budget is about 300 ms on a quiet machine; this guards against a tenfold slip.
-    # Everything a frame draws: the map and its tooltip layer, the KPI and cooperation charts.
+    # Everything a frame draws: the map and its tooltip layer, the KPI, welfare and cooperation panels.
     session = LiveSession()
     session.step(5)
-    session.map_layers(0), session.charts_svg(), session.coop_svg()  # warm the font cache
+    session.map_layers(0), session.charts_html()  # warm the font cache
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()
         session.step()
         session.map_layers(0)
-        session.charts_svg()
-        session.coop_svg()
+        session.charts_html()
         best = min(best, time.perf_counter() - t)
     assert best < 1.5
 
@@ -396,13 +472,41 @@ def test_comparison_figures_draw(tmp_path, run_folders):
 # ---- components, rendered headless ---------------------------------------------------------------
 
 
+def _divs(rc) -> list:
+    """Every div of the rendered page (`rc.find` stops at the first div it matches)."""
+    out, todo = [], [rc.container]
+    while todo:
+        w = todo.pop()
+        if isinstance(w, v.Html) and w.tag == "div":
+            out.append(w)
+        todo += [c for c in (getattr(w, "children", None) or []) if isinstance(c, ipywidgets.Widget)]
+    return out
+
+
+def _settle(rc, timeout: float = 30.0) -> None:
+    """Wait until the page's step or rebuild (run in a thread of its own) is done."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not any("busy" in (w.class_ or "").split() for w in _divs(rc)):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the page stayed busy")
+
+
+def _open_settings(rc) -> None:
+    rc.find(v.Btn, class_="btn-settings").widget.click()
+
+
 def _kpis(rc) -> dict[str, str]:
+    _settle(rc)
     out = {}
-    for box in rc.find(v.Html, tag="div").widgets:
+    for box in _divs(rc):
         cls = box.class_ or ""
         if "ecopark-kpi" in cls:
             key = cls.split("kpi-")[-1]
             out[key] = next(c.children[0] for c in box.children if c.class_ == "kpi-value")
+        elif cls == "kpi-day":  # the day sits in the run bar, beside Play and Step
+            out["day"] = next(c.children[0] for c in box.children if c.class_ == "kpi-value")
     return out
 
 
@@ -412,9 +516,17 @@ def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
 
     box, rc = solara.render(LivePage(), handle_error=False)
     assert _kpis(rc)["day"] == "0"
+    assert not rc.find(v.Slider).widgets  # the settings drawer starts closed: the run comes first
+    _open_settings(rc)
     operations_sliders = [k for k, t in operations_fields().items() if t in (float, int)]
-    assert len(rc.find(v.Slider).widgets) == len(policy_levers()) + len(operations_sliders)
+    # The social cost of carbon values the CO2 avoided; no company responds to it: not a slider.
+    assert ACCOUNTING == ("social_cost_of_carbon",) and "social_cost_of_carbon" in policy_levers()
+    assert len(rc.find(v.Slider).widgets) == len(policy_levers()) - len(ACCOUNTING) + len(operations_sliders)
+    labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    assert not any(text.startswith("Social cost of carbon") for text in labels)
+    assert rc.find(v.TextField, label="Social cost of carbon (EUR/t CO2)").widget.v_model == "100.0"
     rc.find(v.Btn, class_="btn-step").widget.click()
+    _settle(rc)
     rc.find(v.Btn, class_="btn-step").widget.click()
     after = _kpis(rc)
     assert after["day"] == "2" and after["gains"] != "EUR 0"
@@ -424,6 +536,7 @@ def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
     labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
     carbon = next(i for i, text in enumerate(labels) if text.startswith("Carbon tax"))
     rc.find(v.Slider).widgets[carbon].v_model = 25
+    _settle(rc)
     assert "--set policy.carbon_tax=25" in rc.find(v.Html, class_="run-command").widget.children[0]
     assert _kpis(rc)["day"] == "0"
     rc.find(v.Btn, class_="btn-step").widget.click()
@@ -439,11 +552,16 @@ def test_run_view_shows_the_cooperation_chart_built_pipes_and_contracts(coop_run
     session.map = _ParkMap(coop_run.park, coop_run.model.network.positions)
     i = coop_run.park.company_index()["Asnaes power station"]
     box, rc = solara.render(RunView(session, solara.reactive(0), session.settings, i, lambda _: None,
-                                    lambda *_: None), handle_error=False)
+                                    lambda *_: None, solara.reactive(False), solara.reactive(1), False,
+                                    solara.reactive(False), lambda: None, lambda: None), handle_error=False)
     images = {c: w for w in rc.find(ipywidgets.Image).widgets for c in w._dom_classes}
-    assert {"park-map", "park-charts", "coop-charts"} <= set(images)
-    assert b"Contracts, pipes and deliveries" in bytes(images["coop-charts"].value)
+    assert "park-map" in images
     assert b"pipe built this run" in bytes(images["park-map"].value)
+    drawn = rc.find(solara.widgets.HTML, attributes={"class": "park-charts"}).widget.unsafe_innerHTML
+    for text in ('class="ts-grid kpi-charts"', 'class="ts-grid coop-charts"', "Contracts, pipes and deliveries",
+                 "Welfare (kEUR/day)", "social surplus"):
+        assert text in drawn, text
+    assert rc.find(v.Html, class_="day0-hint").widget.children == [""]  # day 60: no day-0 hint
     hover = rc.find(solara.widgets.HTML, attributes={"class": "park-map-hover"}).widget.unsafe_innerHTML
     assert "hover-pipe" in hover and "hover-contract" in hover
     details = rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML
@@ -459,7 +577,12 @@ def test_live_page_cooperation_controls_restart_the_run():
     from viz.live_page import LivePage
 
     box, rc = solara.render(LivePage(), handle_error=False)
-    command = lambda: rc.find(v.Html, class_="run-command").widget.children[0]  # noqa: E731
+    _open_settings(rc)
+
+    def command() -> str:
+        _settle(rc)
+        return rc.find(v.Html, class_="run-command").widget.children[0]
+
     rc.find(v.Btn, class_="btn-step").widget.click()
     assert _kpis(rc)["day"] == "1" and "--set policy.gain_sharing=market" in command()
     rc.find(v.Select, label="Gain sharing (park operator)").widget.v_model = "nash"
@@ -513,8 +636,17 @@ def test_live_page_operations_controls_restart_the_run_and_show_lost_output(monk
     monkeypatch.setattr(live_page, "LiveSession", Recorded)
     box, rc = solara.render(live_page.LivePage(), handle_error=False)
     session = sessions[0]
-    command = lambda: rc.find(v.Html, class_="run-command").widget.children[0]  # noqa: E731
-    step = lambda: rc.find(v.Btn, class_="btn-step").widget.click()  # noqa: E731
+    _open_settings(rc)
+
+    def command() -> str:
+        _settle(rc)
+        return rc.find(v.Html, class_="run-command").widget.children[0]
+
+
+    def step() -> None:
+        rc.find(v.Btn, class_="btn-step").widget.click()
+        _settle(rc)
+
     select = rc.find(v.Select, label="Maintenance policy").widget
     assert select.items == ["none", "calendar", "coordinated", "predictive"]  # prescriptive runs from run.py
     assert _kpis(rc)["lost"] == "EUR 0"
@@ -538,6 +670,7 @@ def test_live_page_operations_controls_restart_the_run_and_show_lost_output(monk
     rc.find(v.Checkbox, label="Failures").widget.v_model = False
     assert "--set operations.failures=false" in command() and session.run.cfg.operations.failures is False
     rc.find(v.Checkbox, label="Failures").widget.v_model = True
+    _settle(rc)
     # The lost-output card: output lost to failures and cascades over the run's records.
     session.step(59)
     step()
@@ -557,6 +690,7 @@ def test_live_page_breaks_the_selected_company_and_shows_it():
     assert "Novo Nordisk" in details()
     rc.find(v.Btn, class_="btn-break").widget.click()
     rc.find(v.Btn, class_="btn-step").widget.click()
+    _settle(rc)
     alerts = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
     assert "Novo Nordisk is down" in alerts
 

@@ -32,6 +32,10 @@ from market.contracts import Contract
 # The per-step series the page charts, in the order of the runner's timeseries.parquet.
 SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2_avoided_t",
           "savings_vs_baseline_eur", "active_links", "symbiosis_share", "trades")
+# The welfare split of each step, as `experiments.runner.welfare_kpis` makes it for a run: the
+# transfers in the gains (taxes avoided, subsidies earned) and the social surplus (the gains
+# less those transfers and less what the links cost to build and find).
+WELFARE_SERIES = ("transfers_eur", "social_surplus_eur")
 # The cooperation series (`agents.model.StepRecord` fields of the same names), for the
 # cooperation chart. pipes_built counts the pipes built so far in the run.
 COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
@@ -94,7 +98,7 @@ class LiveRun:
     def __post_init__(self) -> None:
         cfg, park = self.cfg, self.park
         self.model, self.baseline = runner.models(cfg, park)
-        self.series = {k: [] for k in ("step", *SERIES, *COOP_SERIES)}
+        self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *COOP_SERIES)}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.
         self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
@@ -153,6 +157,10 @@ class LiveRun:
         s["active_links"].append(rec.active_links)
         s["symbiosis_share"].append(rec.symbiosis_share)
         s["trades"].append(rec.trades)
+        transfers = float(sum(rec.transfers_eur))
+        links = rec.capital_cost_eur + rec.pipe_subsidy_eur + rec.search_cost_eur
+        s["transfers_eur"].append(transfers)
+        s["social_surplus_eur"].append(rec.gains_from_trade_eur - transfers - links)
         for key in COOP_SERIES:
             s[key].append(float(getattr(rec, key)))
 
@@ -200,12 +208,19 @@ class LiveRun:
             "active_links": float(s["active_links"][-1]) if s["active_links"] else 0.0,
             "symbiosis_share": float(s["symbiosis_share"][-1]) if s["symbiosis_share"] else 0.0,
             "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
+            "social_surplus_eur": float(np.sum(s["social_surplus_eur"])),
+            "transfers_eur": float(np.sum(s["transfers_eur"])),
             "contracts_active": float(s["contracts_active"][-1]) if s["contracts_active"] else 0.0,
             "pipes_built": float(s["pipes_built"][-1]) if s["pipes_built"] else 0.0,
             # Output lost this run to failures (and planned stops) and to cascades (inputs cut).
             "lost_failure_eur": float(sum(r.lost_failure_eur for r in self.model.records)),
             "lost_cascade_eur": float(sum(r.lost_cascade_eur for r in self.model.records)),
         }
+
+    def decisions(self) -> list[tuple[int, str, str, str]]:
+        """The investment decisions taken so far (step, company, kind, option): investments,
+        switches, entries, exits and pipes, as decisions.parquet lists them."""
+        return [(d.step, d.company, d.kind, d.option) for d in self.model.investor.decisions]
 
     def company_view(self, index: int) -> dict[str, Any]:
         """Everything the company panel shows about company `index`."""

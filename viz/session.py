@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from html import escape
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -17,7 +18,9 @@ from agents.operations import Maintenance, OperationsSettings
 from experiments.config import DEFAULT_SCENARIO, keys
 from market.policy import Policy
 from market.settings import MechanismName, StrategyMix
-from viz.charts import Charts, CooperationCharts
+from experiments.problems import InputError
+from viz import charts
+from viz.fields import parse_size
 from viz.live_run import LiveRun, load_park
 from viz.park_map import ParkMap
 from viz.render import svg
@@ -36,7 +39,7 @@ LEVER_LABELS = {"virgin_tax": "Virgin-material tax", "investment_subsidy": "Pipe
                 "information": "Information sharing", "shared_vision": "Shared vision, mean weight",
                 "shared_vision_spread": "Shared vision, spread", "shared_vision_co2_value": "Shared vision, CO2 value",
                 "shared_vision_imitation": "Shared vision spreads by imitation",
-                "gain_sharing": "Gain sharing (park operator)"}
+                "gain_sharing": "Gain sharing (park operator)", "social_cost_of_carbon": "Social cost of carbon"}
 LEVER_UNITS = {"carbon_tax": "EUR/t CO2", "landfill_tax": "EUR/unit landfilled", "virgin_tax": "EUR/unit bought",
                "exchange_subsidy": "EUR/unit exchanged", "shared_vision_co2_value": "EUR/t CO2 avoided"}
 # How a lever's value reads beside its name, where "value unit" would not say enough.
@@ -46,8 +49,11 @@ LEVER_TEXT = {
     "shared_vision": lambda v: f"{v:g} on the park's gains",
     "shared_vision_spread": lambda v: f"\u00b1 {v:g}",
 }
-# Levers of the sections "Taxes and subsidies"; every other policy field is a cooperation lever.
+# Levers of the sections "Taxes and subsidies"; every other policy field is a cooperation lever,
+# except the accounting values: valuations the page reports by, which no company responds to
+# (the social cost of carbon values the CO2 avoided). They sit apart, under "Accounting".
 TAX_LEVERS = ("carbon_tax", "landfill_tax", "virgin_tax", "exchange_subsidy")
+ACCOUNTING = ("social_cost_of_carbon",)
 
 # The "Operations" controls: fields of `OperationsSettings` (keys `operations.*`) the page sets.
 # Prescriptive maintenance is left out of the select: its digital twin simulates every due stop
@@ -217,8 +223,6 @@ class LiveSession:
         self.lock = threading.RLock()
         self.settings = settings or settings_for(DEFAULT_SCENARIO)
         self.previous: dict[str, list[float]] | None = None
-        self.charts = Charts()
-        self.coop = CooperationCharts()
         self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
         self.map = ParkMap(self.run.park, self.run.model.network.positions)
         self.generation = 0  # bumps with every new run, so the page knows to redraw
@@ -227,6 +231,10 @@ class LiveSession:
     def configure(self, settings: Settings) -> None:
         """Start a run with new settings; raises `InputError` (and keeps the old run) if they
         are invalid."""
+        if settings.scenario == SYNTHETIC:
+            size, problem = parse_size(str(settings.size))
+            if problem:
+                raise InputError([f"synthetic park size: {problem}"])
         run = LiveRun.from_settings(settings.scenario_name, settings.assignments())
         with self.lock:
             if run.park is not self.run.park:
@@ -258,14 +266,13 @@ class LiveSession:
             image = svg(canvas.update(run, selected))
             return image, canvas.hover_svg()
 
-    def charts_svg(self) -> bytes:
+    def charts_html(self) -> str:
+        """The KPI, welfare and cooperation panels (inline SVG with hover read-outs) and the
+        note saying what their grey, red and dotted marks mean."""
         with self.lock:
             run, previous = self.run, self.previous
-        with self.charts.lock:
-            return svg(self.charts.update(run.series, previous, run.break_spans))
-
-    def coop_svg(self) -> bytes:
-        with self.lock:
-            run, previous = self.run, self.previous
-        with self.coop.lock:
-            return svg(self.coop.update(run.series, previous, run.break_spans))
+        series, spans, decisions = run.series, list(run.break_spans), run.decisions()
+        return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans)
+                + charts.welfare_panel(series, previous, spans, decisions) + "</div>"
+                + '<div class="ts-grid coop-charts">' + charts.coop_panels(series, previous, spans) + "</div>"
+                + f'<p class="chart-notes">{escape(charts.notes(bool(previous), bool(spans), bool(decisions)))}</p>')
