@@ -695,6 +695,34 @@ def test_live_page_breaks_the_selected_company_and_shows_it():
     assert "Novo Nordisk is down" in alerts
 
 
+def test_step_shows_busy_and_holds_the_run_controls_until_done(monkeypatch):
+    import threading
+
+    from viz import live_page
+
+    release = threading.Event()
+
+    class Slow(LiveSession):  # a step that waits for the test, as a long one would
+        def step(self, n: int = 1) -> None:
+            release.wait(10)
+            super().step(n)
+
+    monkeypatch.setattr(live_page, "LiveSession", Slow)
+    box, rc = solara.render(live_page.LivePage(), handle_error=False)
+    button = lambda name: rc.find(v.Btn, class_=name).widget  # noqa: E731
+    button("btn-step").click()
+    deadline = time.time() + 5
+    while not button("btn-step").disabled and time.time() < deadline:
+        time.sleep(0.02)
+    try:
+        assert button("btn-step").disabled and button("btn-reset").disabled
+        assert any("busy" in (w.class_ or "").split() for w in _divs(rc))
+    finally:
+        release.set()
+    assert _kpis(rc)["day"] == "1"
+    assert not button("btn-step").disabled and not button("btn-reset").disabled
+
+
 @pytest.mark.slow
 def test_live_page_play_advances_until_paused():
     from viz.live_page import LivePage
