@@ -283,7 +283,7 @@ def test_comparison_page_shows_a_result_folder(page, server, timings):
     page.goto(server + "/compare")
     head = page.locator(".result-head")
     expect(head).to_contain_text("taxes", timeout=60_000)
-    expect(head).to_contain_text("policy.carbon_tax (2 values)")
+    expect(head).to_contain_text("Carbon tax (EUR/t CO2): 2 values")  # a label with its unit, not a path
     expect(page.locator("img.schemes-figure")).to_be_visible()
     expect(page.locator("img.against-figure")).to_be_visible()
     timings["compare_page_ready_s"] = round(time.perf_counter() - start, 2)

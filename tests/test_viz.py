@@ -424,7 +424,68 @@ def test_a_hand_built_sweep_table_loads_with_either_kpi_naming(tmp_path, prefixe
     row = table[(table["policy.carbon_tax"] == 10.0) & (table["market.mechanism"] == "cda")].iloc[0]
     assert row["gains_from_trade_eur"] == pytest.approx(201.0) and row["n"] == 3
     assert row["gains_from_trade_eur_ci"] == pytest.approx(4.30265273 * 1.0 / np.sqrt(3))
-    assert results.scheme_label(row, rs.swept) == "carbon_tax=10, mechanism=cda"
+    assert results.scheme_label(row, rs.swept) == "Carbon tax 10 EUR/t CO2, Mechanism: cda"
+
+
+def test_compare_labels_come_with_units_and_never_as_raw_names():
+    from viz import labels
+
+    assert labels.param_label("policy.carbon_tax") == "Carbon tax (EUR/t CO2)"
+    assert labels.param_label("cooperation.trust_memory") == "Trust memory"  # not in the table: still readable
+    assert labels.kpi_label("social_surplus_eur") == "Social surplus (EUR)"
+    assert labels.kpi_label("market_efficiency") == "Market efficiency (% of optimum)"
+    assert labels.kpi_label("co2_avoided_t", "k ") == "CO2 avoided (k t CO2)"
+    for kpi in results.KPI_LABELS:
+        assert "_" not in results.KPI_LABELS[kpi], kpi
+
+
+def test_ci_text_is_true_to_the_replicates():
+    from viz.compare_charts import replicates_text
+
+    assert replicates_text(np.array([1, 1])) == "one run each, so no confidence interval"
+    assert replicates_text(np.array([2, 2])) == "mean of 2 replicates; bars: 95 % confidence interval"
+    assert replicates_text(np.array([1, 3])).startswith("mean of 1 to 3 replicates") and "none for a scheme" in \
+        replicates_text(np.array([1, 3]))
+
+
+def test_sampled_designs_and_wide_sobol_intervals_are_told_apart(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"policy.carbon_tax": rng.uniform(0, 100, 16), "policy.landfill_tax": rng.uniform(0, 50, 16),
+                         "seed": 1, "gains_from_trade_eur": rng.uniform(0, 1, 16)})
+    rows.to_parquet(tmp_path / "results.parquet", index=False)
+    rs = results.load(tmp_path)
+    assert results.continuous(rs, 12)
+    _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
+    assert not results.continuous(results.load(tmp_path), 12)
+    wide = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "ST"], "value": [0.3, 0.5],
+                         "conf": [0.85, 0.1]})
+    assert "\u00b1 0.85" in results.sensitivity_warning(wide) and "larger N" in results.sensitivity_warning(wide)
+    assert results.sensitivity_warning(wide.assign(conf=[0.05, 0.1])) == ""
+
+
+def test_a_parent_folder_lists_its_result_folders(tmp_path, monkeypatch):
+    from viz.compare_page import ComparePage
+
+    parent = tmp_path / "parent"
+    for name in ("sweep-a", "sweep-b"):
+        (parent / name).mkdir(parents=True)
+        _sweep_rows(True).to_parquet(parent / name / "results.parquet", index=False)
+    (parent / "notes").mkdir()
+    assert [p.name for p in results.child_results(parent)] != [] and \
+        {p.name for p in results.child_results(parent)} == {"sweep-a", "sweep-b"}
+    assert results.child_results(tmp_path / "nothing") == []
+    monkeypatch.setenv("ECOPARK_RESULTS", str(tmp_path / "empty"))
+    box, rc = solara.render(ComparePage(), handle_error=False)
+    # No result folders at all: one message, not an Info and an Error for the same state.
+    assert len(rc.find(v.Alert).widgets) == 1
+    path = rc.find(v.TextField, label="or a folder path").widget
+    path.v_model = str(parent)
+    path.fire_event("keyup.enter", None)
+    buttons = rc.find(v.Btn, class_="child-result").widgets
+    assert sorted(b.children[-1] for b in buttons) == ["sweep-a", "sweep-b"]
+    assert not rc.find(v.Alert).widgets  # a list, not an error
+    next(b for b in buttons if b.children[-1] == "sweep-a").click()
+    assert "sweep-a" in rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
 
 
 def test_sensitivity_in_either_layout(tmp_path):
@@ -460,10 +521,10 @@ def test_comparison_figures_draw(tmp_path, run_folders):
     _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
     rs = results.load(tmp_path)
     kpis = ["gains_from_trade_eur", "market_efficiency"]
-    assert b"Schemes side by side" in svg(compare_charts.schemes_figure(rs, kpis))
-    assert b"KPIs against policy.carbon_tax" in svg(compare_charts.against_figure(rs, "policy.carbon_tax", kpis,
+    assert b"Schemes side by side: mean of 3 replicates" in svg(compare_charts.schemes_figure(rs, kpis))
+    assert b"KPIs against Carbon tax (EUR/t CO2)" in svg(compare_charts.against_figure(rs, "policy.carbon_tax", kpis,
                                                                                    "market.mechanism"))
-    assert b"KPIs against market.mechanism" in svg(compare_charts.against_figure(rs, "market.mechanism", kpis))
+    assert b"KPIs against Mechanism" in svg(compare_charts.against_figure(rs, "market.mechanism", kpis))
     sens = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "S1"], "value": [0.5, 0.1],
                          "conf": [0.1, np.nan]})
     assert b"Sensitivity indices" in svg(compare_charts.sensitivity_figure(sens))
@@ -751,13 +812,16 @@ def test_compare_page_reads_the_results_folder(monkeypatch, run_folders):
     folder = rc.find(v.Select, label="Result folder").widget
     folder.v_model = str(run_folders / "taxes")
     text = rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
-    assert "taxes" in text and "policy.carbon_tax (2 values)" in text
-    assert len(rc.find(v.Select, label="Against").widgets) == 1
+    assert "taxes" in text and "Carbon tax (EUR/t CO2): 2 values" in text and "policy.carbon_tax" not in text
+    against = rc.find(v.Select, label="Against").widget
+    assert against.v_model == "Carbon tax (EUR/t CO2)"
+    picker = rc.find(v.Select, label="KPIs").widget
+    assert "Social surplus (EUR)" in picker.items and not any("_" in k for k in picker.items)
     path = rc.find(v.TextField, label="or a folder path").widget
     path.v_model = str(run_folders / "nowhere")
     path.fire_event("keyup.enter", None)  # the field reports on Enter or leaving it, as in the browser
-    errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
-    assert "no such folder" in errors
+    alerts = rc.find(v.Alert).widgets
+    assert len(alerts) == 1 and "no such folder" in str(alerts[0].children)  # one message for one state
 
 
 # ---- the command and the asset cache -------------------------------------------------------------

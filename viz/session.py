@@ -21,6 +21,7 @@ from market.settings import MechanismName, StrategyMix
 from experiments.problems import InputError
 from viz import charts
 from viz.fields import parse_size
+from viz.labels import PARAMS
 from viz.live_run import LiveRun, load_park
 from viz.park_map import ParkMap
 from viz.render import svg
@@ -35,13 +36,9 @@ LEVER_RANGES = {"carbon_tax": (200.0, 5.0), "landfill_tax": (200.0, 5.0), "virgi
                 "exchange_subsidy": (50.0, 0.5), "investment_subsidy": (1.0, 0.05), "information": (1.0, 0.05),
                 "shared_vision": (1.0, 0.05), "shared_vision_spread": (1.0, 0.05),
                 "shared_vision_co2_value": (200.0, 5.0)}
-LEVER_LABELS = {"virgin_tax": "Virgin-material tax", "investment_subsidy": "Pipe investment subsidy",
-                "information": "Information sharing", "shared_vision": "Shared vision, mean weight",
-                "shared_vision_spread": "Shared vision, spread", "shared_vision_co2_value": "Shared vision, CO2 value",
-                "shared_vision_imitation": "Shared vision spreads by imitation",
-                "gain_sharing": "Gain sharing (park operator)", "social_cost_of_carbon": "Social cost of carbon"}
-LEVER_UNITS = {"carbon_tax": "EUR/t CO2", "landfill_tax": "EUR/unit landfilled", "virgin_tax": "EUR/unit bought",
-               "exchange_subsidy": "EUR/unit exchanged", "shared_vision_co2_value": "EUR/t CO2 avoided"}
+# Labels and units from the pages' one table (`viz.labels`), by policy field name.
+LEVER_LABELS = {k.split(".", 1)[1]: label for k, (label, _) in PARAMS.items() if k.startswith("policy.")}
+LEVER_UNITS = {k.split(".", 1)[1]: unit for k, (_, unit) in PARAMS.items() if k.startswith("policy.") and unit}
 # How a lever's value reads beside its name, where "value unit" would not say enough.
 LEVER_TEXT = {
     "investment_subsidy": lambda v: f"{100 * v:.0f} % of a new pipe",
