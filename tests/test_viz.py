@@ -525,6 +525,11 @@ def test_comparison_figures_draw(tmp_path, run_folders):
     assert b"KPIs against Carbon tax (EUR/t CO2)" in svg(compare_charts.against_figure(rs, "policy.carbon_tax", kpis,
                                                                                    "market.mechanism"))
     assert b"KPIs against Mechanism" in svg(compare_charts.against_figure(rs, "market.mechanism", kpis))
+    # Shares end at 100 %: market efficiency is 100 % for every call-market run here.
+    flat = compare_charts.against_figure(rs, "policy.carbon_tax", ["market_efficiency"], "market.mechanism")
+    assert flat.axes[0].get_ylim()[1] == 100.0
+    bars = compare_charts.schemes_figure(rs, ["market_efficiency"])
+    assert bars.axes[0].get_xlim()[1] == 100.0
     sens = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "S1"], "value": [0.5, 0.1],
                          "conf": [0.1, np.nan]})
     assert b"Sensitivity indices" in svg(compare_charts.sensitivity_figure(sens))

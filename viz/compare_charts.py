@@ -140,7 +140,11 @@ def against_figure(rs: ResultSet, x: str, kpis: list[str], group: str | None = N
                 drawn += [m - h, m + h]
         if not numeric:
             ax.set_xticks(range(len(cats)), cats, fontsize=8, rotation=20 if len(cats) > 3 else 0)
-        _readable_y(ax, np.concatenate(drawn) if drawn else np.zeros(0))
+        values = np.concatenate(drawn) if drawn else np.zeros(0)
+        _readable_y(ax, values)
+        finite = values[np.isfinite(values)]
+        if is_share(kpi) and len(finite) and finite.max() <= 100.0 + 1e-9:
+            ax.set_ylim(top=100.0)  # a share never runs past 100 %
         ax.set_title(title, fontsize=9.5, loc="left")
         ax.set_xlabel(param_label(x), fontsize=8.5)
     for ax in axes[len(kpis):]:
