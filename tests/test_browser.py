@@ -255,6 +255,11 @@ def test_break_now_counts_lost_output_and_charts_read_out_on_hover(page, server)
     text = tip.text_content()
     assert "day 3" in text and "gains:" in text and "kEUR" in text
     expect(page.locator(".panel-welfare")).to_contain_text("social surplus")
+    # Click a company on the map: the company panel turns to it.
+    circle = page.locator('svg.map-hover circle[data-company="4"]')
+    name = circle.locator("title").text_content().split(" (")[0]
+    circle.click()
+    expect(page.locator(".company-panel .v-select__selection")).to_have_text(name)
 
 
 def test_a_bad_size_is_reported_beside_its_field(page, server):

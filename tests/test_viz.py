@@ -628,7 +628,9 @@ def test_run_view_shows_the_cooperation_chart_built_pipes_and_contracts(coop_run
                  "Welfare (kEUR/day)", "social surplus"):
         assert text in drawn, text
     assert rc.find(v.Html, class_="day0-hint").widget.children == [""]  # day 60: no day-0 hint
-    hover = rc.find(solara.widgets.HTML, attributes={"class": "park-map-hover"}).widget.unsafe_innerHTML
+    from viz.map_layer import MapLayer
+
+    hover = rc.find(MapLayer).widget.svg
     assert "hover-pipe" in hover and "hover-contract" in hover
     details = rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML
     for text in ("Shared-vision weight", "Contracts in force", 'class="contracts"', "sells to", "a day at EUR",
@@ -787,6 +789,20 @@ def test_step_shows_busy_and_holds_the_run_controls_until_done(monkeypatch):
         release.set()
     assert _kpis(rc)["day"] == "1"
     assert not button("btn-step").disabled and not button("btn-reset").disabled
+
+
+def test_clicking_a_company_on_the_map_selects_it():
+    from viz.live_page import LivePage
+    from viz.map_layer import MapLayer
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    layer = rc.find(MapLayer).widget
+    assert 'data-company="3"' in layer.svg
+    layer.vue_pick(3)  # what the template calls with the clicked circle's data-company
+    name = LiveSession().run.park.companies[3].name
+    assert rc.find(v.Select, label="Company").widget.v_model == name
+    details = rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML
+    assert name in details
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import solara
 from experiments import scenario_io
 from experiments.problems import InputError
 from viz import fields, html, palette, svg_chart
+from viz.map_layer import MapLayer
 from viz.session import (ACCOUNTING, MAINTENANCE_CHOICES, MECHANISMS, STRATEGIES, SYNTHETIC, TAX_LEVERS, LiveSession, Settings,
                           lever_label, lever_range, lever_text, operation_label, operation_range, operation_text,
                           operations_fields, policy_fields, settings_for)
@@ -313,7 +314,7 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
                 # image loses the widget margin, so that the two line up.
                 with solara.Div(style="position: relative; line-height: 0;", classes=["park-map-box"]):
                     solara.Image(map_svg, format="svg+xml", width="100%", classes=["park-map"])
-                    solara.HTML(unsafe_innerHTML=map_hover, classes=["park-map-hover"])
+                    MapLayer.element(svg=map_hover, on_pick=on_select)  # hover names, a click selects
             with solara.Div(classes=["company-column"]):
                 CompanyPanel(session, selected, on_select, on_break, version)
         solara.HTML(unsafe_innerHTML=charts_html if started else "", classes=["park-charts"])

@@ -47,7 +47,7 @@ LEGEND_ROWS = 30  # legend entries that fit beside the map, one under the other
 # The tooltip layer: invisible until hovered, then a faint shadow of what is under the pointer.
 HOVER_CSS = (".map-hover path { fill: none; stroke: #000; stroke-opacity: 0; stroke-width: 9; "
              "stroke-linecap: round; pointer-events: stroke; cursor: help; } "
-             ".map-hover circle { fill: #000; fill-opacity: 0; stroke: none; pointer-events: fill; cursor: help; } "
+             ".map-hover circle { fill: #000; fill-opacity: 0; stroke: none; pointer-events: fill; cursor: pointer; } "
              ".map-hover path:hover { stroke-opacity: 0.15; } .map-hover circle:hover { fill-opacity: 0.12; }")
 
 
@@ -270,7 +270,7 @@ class ParkMap:
                            edgecolors="#1565c0", linewidths=2.5, zorder=6))
         weights = run.model.weights
         for i in range(n):
-            hover.append(self._hover_circle(xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
+            hover.append(self._hover_circle(i, xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
                                             f"{names[i]} ({self.sectors[i]})\n"
                                             f"shared-vision weight {float(weights[i]):.2f}"))
         if not small:
@@ -343,10 +343,10 @@ class ParkMap:
         return (f'<path class="{cls}" d="M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}">'
                 f"<title>{escape(title)}</title></path>")
 
-    def _hover_circle(self, centre, radius: float, title: str) -> str:
+    def _hover_circle(self, index: int, centre, radius: float, title: str) -> str:
         (x, y), = self._to_svg(np.asarray(centre))
-        return (f'<circle class="hover-company" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}">'
-                f"<title>{escape(title)}</title></circle>")
+        return (f'<circle class="hover-company" data-company="{index}" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}">'
+                f"<title>{escape(title)}\n(click to select)</title></circle>")
 
     def hover_svg(self) -> str:
         """The tooltip layer of the last `update`: a transparent SVG the size of the map, to
