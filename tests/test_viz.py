@@ -236,6 +236,11 @@ def test_live_run_splits_the_gains_into_social_surplus_and_transfers():
     split = runner.welfare_kpis(run.model, realised, float(np.sum(s["co2_avoided_t"])), 100.0)
     assert run.totals()["social_surplus_eur"] == pytest.approx(split["social_surplus_eur"])
     assert run.totals()["transfers_eur"] == pytest.approx(split["transfers_eur"]) and split["transfers_eur"] > 0
+    # Production at sale prices: the run's output value is what the company panel sums.
+    assert len(s["output_value_eur"]) == len(s["baseline_output_value_eur"]) == 20
+    assert s["output_value_eur"][-1] == pytest.approx(float(run.snapshot.output_value.sum()))
+    assert min(s["baseline_output_value_eur"]) > 0
+    assert "no symbiosis" in charts.production_panel(s)
     panel = charts.welfare_panel(s, None, [], [(4, "Gyproc", "invest", "new kiln")])
     assert "social surplus" in panel and "transfers" in panel
     assert panel.count('class="ts-mark"') == 1 and "invest: Gyproc (new kiln)" in panel

@@ -121,6 +121,17 @@ def welfare_panel(series: dict[str, list[float]], previous: dict[str, list[float
                  classes="panel-welfare")
 
 
+def production_panel(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
+                     break_spans: Sequence[tuple[int, int, int]] = ()) -> str:
+    """The park's output a day at sale prices, with exchanges and without (the baseline)."""
+    days, before, last = _days(series, previous)
+    lines = [Line("with exchanges", [v * 1e-3 for v in series.get("output_value_eur", [])], "#5d4037"),
+             Line("no symbiosis", [v * 1e-3 for v in series.get("baseline_output_value_eur", [])], "#9e9e9e", "4 2")]
+    ghosts = [(before, [v * 1e-3 for v in previous.get("output_value_eur", [])])] if previous and before else []
+    return panel("Production (kEUR/day at sale prices)", days, lines, fmt=_reader(1e-3, "kEUR"), ghosts=ghosts,
+                 spans=_spans(break_spans, len(days) - 1), last_day=last, classes="panel-production")
+
+
 def notes(previous: bool, breaks: bool, decisions: bool) -> str:
     """The line under the charts: what the grey, red and dotted marks mean, as far as drawn."""
     out = ["dotted: the social optimum; hover a panel for its values"]

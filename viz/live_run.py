@@ -36,6 +36,8 @@ SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2
 # transfers in the gains (taxes avoided, subsidies earned) and the social surplus (the gains
 # less those transfers and less what the links cost to build and find).
 WELFARE_SERIES = ("transfers_eur", "social_surplus_eur")
+# The park's output a day at the scenario's sale prices, with exchanges and in the baseline.
+PRODUCTION_SERIES = ("output_value_eur", "baseline_output_value_eur")
 # The cooperation series (`agents.model.StepRecord` fields of the same names), for the
 # cooperation chart. pipes_built counts the pipes built so far in the run.
 COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
@@ -98,7 +100,7 @@ class LiveRun:
     def __post_init__(self) -> None:
         cfg, park = self.cfg, self.park
         self.model, self.baseline = runner.models(cfg, park)
-        self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *COOP_SERIES)}
+        self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *PRODUCTION_SERIES, *COOP_SERIES)}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.
         self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
@@ -142,6 +144,7 @@ class LiveRun:
     def _step(self) -> None:
         m, b = self.model, self.baseline
         before = dict(m.output_totals)
+        base_before = dict(b.output_totals)
         first_trade = len(m.trade_log)
         down = self.down()
         m.step()
@@ -164,11 +167,9 @@ class LiveRun:
         for key in COOP_SERIES:
             s[key].append(float(getattr(rec, key)))
 
-        value = np.zeros(len(m.companies))
-        for (c, product), total in m.output_totals.items():
-            q = total - before.get((c, product), 0.0)
-            if q > 0:
-                value[c] += q * self._price[c].get(product, 0.0)
+        value = self._output_value(m, before)
+        s["output_value_eur"].append(float(value.sum()))
+        s["baseline_output_value_eur"].append(float(self._output_value(b, base_before).sum()))
         sums: dict[tuple[int, int, str], float] = {}
         for tr in m.trade_log[first_trade:]:
             key = (tr.seller, tr.buyer, tr.resource)
@@ -192,6 +193,15 @@ class LiveRun:
                 del self.breaks[i]
         if not self.breaks and self._links_at_break is not None and not cut.any():
             self._links_at_break = None  # recovered: every link lost to the failure is back
+
+    def _output_value(self, model: ParkModel, before: dict) -> np.ndarray:
+        """EUR of output each company made this step, at its processes' sale prices."""
+        value = np.zeros(len(model.companies))
+        for (c, product), total in model.output_totals.items():
+            q = total - before.get((c, product), 0.0)
+            if q > 0:
+                value[c] += q * self._price[c].get(product, 0.0)
+        return value
 
     # ---- what the page shows -------------------------------------------------------------
 

@@ -270,6 +270,7 @@ class LiveSession:
             run, previous = self.run, self.previous
         series, spans, decisions = run.series, list(run.break_spans), run.decisions()
         return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans)
-                + charts.welfare_panel(series, previous, spans, decisions) + "</div>"
+                + charts.welfare_panel(series, previous, spans, decisions)
+                + charts.production_panel(series, previous, spans) + "</div>"
                 + '<div class="ts-grid coop-charts">' + charts.coop_panels(series, previous, spans) + "</div>"
                 + f'<p class="chart-notes">{escape(charts.notes(bool(previous), bool(spans), bool(decisions)))}</p>')
