@@ -155,7 +155,7 @@ def test_live_page_steps_plays_a_policy_change_and_a_failure(page, server, timin
     expect(day).to_have_text("0")
     # 30 days a step: the first contracts are signed at the end of day 30, in force from day 31;
     # the map's tooltip layer then carries their terms, laid exactly over the map image.
-    page.locator(".v-btn-toggle button", has_text="30").click()
+    page.locator(".days-per-step .v-btn-toggle button", has_text="30").click()
     page.click(".btn-step")
     expect(day).to_have_text("30")
     page.click(".btn-step")
@@ -165,7 +165,12 @@ def test_live_page_steps_plays_a_policy_change_and_a_failure(page, server, timin
     expect(contract.locator("title")).to_contain_text("penalty: EUR")
     assert page.locator("svg.map-hover").bounding_box() == page.locator("img.park-map").bounding_box()
     expect(page.locator(".company-panel table.contracts")).to_be_visible()
-    page.locator(".v-btn-toggle button", has_text="1").first.click()
+    # Zoom the charts to the last 30 days: the first day they read out is day 31.
+    page.locator(".chart-zoom button", has_text="30").click()
+    expect(page.locator(".panel-gains_from_trade_eur .ts-col").first).to_have_attribute("data-day", "31")
+    page.locator(".chart-zoom button", has_text="all").click()
+    expect(page.locator(".panel-gains_from_trade_eur .ts-col").first).to_have_attribute("data-day", "1")
+    page.locator(".days-per-step .v-btn-toggle button", has_text="1").first.click()
 
     # Play, then pause: the steps stop (a click while frames arrive must still get through).
     page.click(".btn-play")

@@ -221,6 +221,23 @@ def test_chart_panels_read_out_each_day_on_hover(kalundborg_run):
     assert 0 < panel.count('class="ts-col"') <= svg_chart.MAX_COLUMNS and "days 1-" in panel
 
 
+def test_the_charts_zoom_to_the_last_days():
+    steps = list(range(100))
+    series = {"step": steps, **{key: [float(i) for i in steps] for key, *_ in charts.PANELS},
+              "optimal_gains_eur": [float(i) for i in steps]}
+    previous = {k: list(v[:80]) for k, v in series.items()}
+    shown, before, spans, decisions = charts.window(series, previous, 30, [(0, 10, 20), (1, 65, 75)],
+                                                    [(5, "A", "exit", ""), (90, "B", "enter", "")])
+    assert shown["step"] == steps[70:] and shown["gains_from_trade_eur"][0] == 70.0
+    assert before["step"] == list(range(70, 80))  # the run before over the same days
+    assert spans == [(1, 70, 75)] and decisions == [(90, "B", "enter", "")]
+    drawn = charts.kpi_panels(shown, before, spans)
+    first = drawn.split('<div class="ts-panel')[1]
+    assert first.count('class="ts-col"') == 30 and 'data-day="71"' in first and 'data-day="70"' not in first
+    assert charts.window(series, previous, 0)[0] is series  # all of it
+    assert charts.window(series, previous, 365)[0] is series
+
+
 def test_nice_ticks_are_round_and_cover_the_range():
     assert svg_chart.nice_ticks(0, 100) == [0, 25, 50, 75, 100]
     assert svg_chart.nice_ticks(-3, 7, 4) == [-2.5, 0, 2.5, 5]

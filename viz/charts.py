@@ -58,6 +58,29 @@ def _days(series: dict[str, list[float]], previous: dict[str, list[float]] | Non
     return days, before, max([10, *days[-1:], *before[-1:]])
 
 
+def _first(days: list[int]) -> int:
+    """The first day on the x axis: day 1, or the first day of a zoomed window."""
+    return days[0] if days else 1
+
+
+def window(series: dict[str, list[float]], previous: dict[str, list[float]] | None, days: int,
+           break_spans: Sequence[tuple[int, int, int]] = (),
+           decisions: Sequence[tuple[int, str, str, str]] = ()) -> tuple:
+    """The last `days` days of the run (all of it for 0): the series, the run before over the
+    same days, the breaks and decisions that fall in them. The charts' zoom."""
+    steps = series.get("step", [])
+    if not days or len(steps) <= days:
+        return series, previous, list(break_spans), list(decisions)
+    first = steps[-days]  # the first step shown
+    cut = len(steps) - days
+    shown = {k: v[cut:] for k, v in series.items()}
+    if previous:
+        keep = [i for i, st in enumerate(previous.get("step", [])) if first <= st <= steps[-1]]
+        previous = {k: [v[i] for i in keep if i < len(v)] for k, v in previous.items()} if keep else None
+    spans = [(c, max(a, first), b) for c, a, b in break_spans if b >= first]
+    return shown, previous, spans, [d for d in decisions if d[0] >= first]
+
+
 def _spans(break_spans: Sequence[tuple[int, int, int]], done: int) -> list[tuple[int, int]]:
     """(first, last day) shaded for each break, cut at the last step drawn: a failure's future
     days are not shaded yet."""
@@ -83,7 +106,7 @@ def kpi_panels(series: dict[str, list[float]], previous: dict[str, list[float]] 
                break_spans: Sequence[tuple[int, int, int]] = ()) -> str:
     """The six KPI panels (the gains panel with the social optimum dotted)."""
     days, before, last = _days(series, previous)
-    spans = _spans(break_spans, len(days) - 1)
+    spans = _spans(break_spans, days[-1] - 1 if days else -1)
     out = []
     for key, title, scale, colour, unit in PANELS:
         lines = [Line(title.split(" (")[0].lower(), [v * scale for v in series.get(key, [])], colour)]
@@ -92,20 +115,21 @@ def kpi_panels(series: dict[str, list[float]], previous: dict[str, list[float]] 
                      Line("social optimum", [v * scale for v in series.get("optimal_gains_eur", [])], colour, "1 2")]
         ghosts = [(before, [v * scale for v in previous[key]])] if previous and before else []
         out.append(panel(title, days, lines, fmt=_reader(scale, unit), ghosts=ghosts, spans=spans,
-                         floor=FLOORS.get(key, (0.0, 0.0)), last_day=last, classes=f"panel-{key}"))
+                         floor=FLOORS.get(key, (0.0, 0.0)), last_day=last, first_day=_first(days),
+                         classes=f"panel-{key}"))
     return "".join(out)
 
 
 def coop_panels(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
                 break_spans: Sequence[tuple[int, int, int]] = ()) -> str:
     days, before, last = _days(series, previous)
-    spans = _spans(break_spans, len(days) - 1)
+    spans = _spans(break_spans, days[-1] - 1 if days else -1)
     out = []
     for title, lines, floor, fixed in COOP_PANELS:
         drawn = [Line(label, list(series.get(key, [])), colour, dash) for key, label, colour, dash in lines]
         ghosts = [(before[:len(previous.get(key, []))], previous.get(key, [])) for key, *_ in lines] if previous else []
         out.append(panel(title, days, drawn, fmt=_reader(1.0, ""), ghosts=ghosts, spans=spans, floor=floor,
-                         y_range=fixed, last_day=last, classes="panel-coop"))
+                         y_range=fixed, last_day=last, first_day=_first(days), classes="panel-coop"))
     return "".join(out)
 
 
@@ -117,8 +141,8 @@ def welfare_panel(series: dict[str, list[float]], previous: dict[str, list[float
              for key, label, colour, dash in WELFARE_LINES]
     ghosts = [(before, [v * 1e-3 for v in previous.get("social_surplus_eur", [])])] if previous and before else []
     return panel("Welfare (kEUR/day)", days, lines, fmt=_reader(1e-3, "kEUR"), ghosts=ghosts,
-                 spans=_spans(break_spans, len(days) - 1), marks=decision_marks(decisions), last_day=last,
-                 classes="panel-welfare")
+                 spans=_spans(break_spans, days[-1] - 1 if days else -1), marks=decision_marks(decisions), last_day=last,
+                 first_day=_first(days), classes="panel-welfare")
 
 
 def production_panel(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
@@ -129,7 +153,8 @@ def production_panel(series: dict[str, list[float]], previous: dict[str, list[fl
              Line("no symbiosis", [v * 1e-3 for v in series.get("baseline_output_value_eur", [])], "#9e9e9e", "4 2")]
     ghosts = [(before, [v * 1e-3 for v in previous.get("output_value_eur", [])])] if previous and before else []
     return panel("Production (kEUR/day at sale prices)", days, lines, fmt=_reader(1e-3, "kEUR"), ghosts=ghosts,
-                 spans=_spans(break_spans, len(days) - 1), last_day=last, classes="panel-production")
+                 spans=_spans(break_spans, days[-1] - 1 if days else -1), last_day=last, first_day=_first(days),
+                 classes="panel-production")
 
 
 def notes(previous: bool, breaks: bool, decisions: bool) -> str:

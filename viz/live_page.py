@@ -20,6 +20,7 @@ from viz.session import (ACCOUNTING, MAINTENANCE_CHOICES, MECHANISMS, STRATEGIES
 FRAME_S = 0.25  # pace of Play: at most four frames a second
 IDLE_S = 0.15  # and after each drawn frame a pause with no change, so a click's render can finish
 DAYS_PER_FRAME = (1, 7, 30)
+WINDOWS = ("all", "30", "90", "365")  # the charts' zoom: the whole run, or its last 30, 90 or 365 days
 
 MECHANISM_LABELS = {"call": "call market", "cda": "continuous double auction", "mcafee": "McAfee double auction",
                     "bilateral": "bilateral negotiation", "planner": "central planner"}
@@ -274,7 +275,9 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
     run = session.run
     t0 = time.perf_counter()
     map_svg, map_hover = solara.use_memo(lambda: session.map_layers(selected), [version, selected, session.generation])
-    charts_html = solara.use_memo(session.charts_html, [version, session.generation])
+    zoom = solara.use_reactive("all")  # the charts' window: the whole run, or the last N days
+    charts_html = solara.use_memo(lambda: session.charts_html(0 if zoom.value == "all" else int(zoom.value)),
+                                  [version, session.generation, zoom.value])
     drawn_ms = (time.perf_counter() - t0) * 1000
     if drawn_ms > 1:
         timing.current = drawn_ms
@@ -317,6 +320,10 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
                     MapLayer.element(svg=map_hover, on_pick=on_select)  # hover names, a click selects
             with solara.Div(classes=["company-column"]):
                 CompanyPanel(session, selected, on_select, on_break, version)
+        with solara.Div(classes=["chart-window"]):
+            solara.Text("Charts: days shown", style="font-size: 12px; color: #555;")
+            solara.ToggleButtonsSingle(value=zoom.value, values=list(WINDOWS), on_value=zoom.set, dense=True,
+                                       classes=["chart-zoom"])
         solara.HTML(unsafe_innerHTML=charts_html if started else "", classes=["park-charts"])
         solara.Text(f"Map and charts drawn in {timing.current:.0f} ms. The same run from the command line: "
                     f"{settings.command_line()}", classes=["run-command"], style="font-size: 12px; color: #777;")
@@ -338,7 +345,8 @@ PAGE_STYLE = svg_chart.STYLE + """
 .company-column { flex: 1 1 300px; min-width: 0; max-width: 100%; }
 .company-details { overflow-x: auto; }
 .park-map-box img.park-map { margin: 0; display: block; }
-.park-charts { margin-top: 10px; }
+.park-charts { margin-top: 4px; }
+.chart-window { display: flex; align-items: center; gap: 6px; margin-top: 10px; flex-wrap: wrap; }
 .chart-notes { font-size: 12px; color: #555; margin: 4px 0; }
 .ts-panel:hover { position: relative; z-index: 2; }
 @media (max-width: 1100px) { .ecopark-live > .controls { flex: 1 1 100%; } }

@@ -263,12 +263,14 @@ class LiveSession:
             image = svg(canvas.update(run, selected))
             return image, canvas.hover_svg()
 
-    def charts_html(self) -> str:
-        """The KPI, welfare and cooperation panels (inline SVG with hover read-outs) and the
-        note saying what their grey, red and dotted marks mean."""
+    def charts_html(self, days: int = 0) -> str:
+        """The KPI, welfare, production and cooperation panels (inline SVG with hover read-outs)
+        over the last `days` days (0: the whole run), and the note saying what their grey, red
+        and dotted marks mean."""
         with self.lock:
             run, previous = self.run, self.previous
-        series, spans, decisions = run.series, list(run.break_spans), run.decisions()
+        series, previous, spans, decisions = charts.window(run.series, previous, days, list(run.break_spans),
+                                                           run.decisions())
         return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans)
                 + charts.welfare_panel(series, previous, spans, decisions)
                 + charts.production_panel(series, previous, spans) + "</div>"

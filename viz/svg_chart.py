@@ -102,13 +102,15 @@ def _path(xs: list[float], ys: Sequence[float], sx: Callable, sy: Callable) -> s
 def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callable[[float], str] = compact,
           ghosts: Sequence[tuple[Sequence[int], Sequence[float]]] = (), spans: Sequence[tuple[int, int]] = (),
           marks: Sequence[Mark] = (), y_range: tuple[float, float] | None = None,
-          floor: tuple[float, float] = (0.0, 0.0), last_day: int = 10, classes: str = "") -> str:
+          floor: tuple[float, float] = (0.0, 0.0), last_day: int = 10, first_day: int = 1,
+          classes: str = "") -> str:
     """One panel as an HTML fragment (`<div class="ts-panel">` around an `<svg>`).
 
     `days` are the x values shared by `lines`; `ghosts` (days, values) are drawn grey behind
     them (the run before); `spans` (first, last day) are shaded red (a company down); `marks`
     are decisions. `y_range` fixes the y axis; otherwise it covers the data and `floor`.
-    `fmt` formats a value in the read-out."""
+    `fmt` formats a value in the read-out. The x axis runs from `first_day` (a zoomed window)
+    to `last_day` or the last day drawn."""
     xs = [float(d) for d in days]
     x_hi = float(max([last_day, *(xs[-1:] or [1.0]), *(float(g[0][-1]) for g in ghosts if len(g[0]))]))
     if y_range is not None:
@@ -123,8 +125,11 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
         lo, hi = lo - (pad if lo < 0 else 0.0), hi + pad
     x0, x1, y0, y1 = LEFT, W - RIGHT, H - BOTTOM, TOP
 
+    x_lo = float(first_day)
+    x_hi = max(x_hi, x_lo + 1.0)
+
     def sx(x: float) -> float:
-        return x0 + (x - 1.0) / max(x_hi - 1.0, 1.0) * (x1 - x0)
+        return x0 + (x - x_lo) / max(x_hi - x_lo, 1.0) * (x1 - x0)
 
     def sy(y: float) -> float:
         return y0 - (y - lo) / (hi - lo) * (y0 - y1)
@@ -144,7 +149,7 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
         y = sy(t)
         out.append(f'<line x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eeeeee"/>'
                    f'<text x="{x0 - 3}" y="{y + 3:.1f}" font-size="8.5" text-anchor="end" fill="#555">{compact(t)}</text>')
-    for t in nice_ticks(1.0, x_hi, 4):
+    for t in nice_ticks(x_lo, x_hi, 4):
         if t != int(t):
             continue
         x = sx(t)
