@@ -284,6 +284,17 @@ def test_a_bad_size_is_reported_beside_its_field(page, server):
     expect(field.locator(".v-messages__message")).to_contain_text("at most 500")
     page.click(".btn-step")  # the park of 50 runs on, untouched
     expect(page.locator(".kpi-day .kpi-value")).to_have_text("1")
+    # 50 companies: the map opens by sector; a click on a sector drills down to its companies.
+    page.click(".btn-settings")  # close the drawer, so the map has the width
+    expect(page.locator(".ecopark-live > .controls")).to_have_count(0)
+    page.wait_for_timeout(500)  # the map's new width, and its image, settle
+    sector = page.locator("svg.map-hover circle.hover-sector").first
+    name = sector.get_attribute("data-sector")
+    sector.click()
+    expect(page.locator(".map-focus")).to_contain_text(f"sector {name}")
+    expect(page.locator("svg.map-hover circle.hover-company").first).to_be_attached()
+    page.click(".btn-whole-park")
+    expect(page.locator(".map-focus")).to_have_text("click a company to select it")
 
 
 def test_comparison_page_shows_a_result_folder(page, server, timings):

@@ -813,6 +813,55 @@ def test_step_shows_busy_and_holds_the_run_controls_until_done(monkeypatch):
     assert not button("btn-step").disabled and not button("btn-reset").disabled
 
 
+def test_a_large_park_opens_by_sector_and_drills_down_to_one():
+    from viz.sector_map import SectorMap
+
+    run = LiveRun.from_settings("synthetic:120", {})
+    run.step(2)
+    sectors = SectorMap(run.park, run.model.network.positions)
+    image = svg(sectors.update(run))
+    assert b"120 companies in" in image
+    links = sectors.links(run)
+    assert sum(n for n, _ in links.values()) == len(run.snapshot.flows)
+    hover = sectors.hover_svg()
+    assert hover.count('class="hover-sector"') == len(sectors.sectors)
+    # Drill-down: the company map zoomed to one sector, its companies named.
+    canvas = ParkMap(run.park, run.model.network.positions)
+    sector = run.park.companies[0].sector
+    members = [i for i, c in enumerate(run.park.companies) if c.sector == sector]
+    focused = svg(canvas.update(run, focus=sector))
+    assert f"sector {sector} ({len(members)} companies)".encode() in focused
+    assert run.park.companies[members[0]].name.encode() in focused
+    (x0, x1), (y0, y1) = canvas.ax.get_xlim(), canvas.ax.get_ylim()
+    assert x1 - x0 <= np.ptp(canvas.full[0]) + 1e-9 and y1 - y0 <= np.ptp(canvas.full[1]) + 1e-9
+    assert b"#e0e0e0" in focused  # the other sectors' companies greyed
+    xy = canvas.layout.xy[members]
+    assert (xy[:, 0] >= x0).all() and (xy[:, 0] <= x1).all() and (xy[:, 1] >= y0).all() and (xy[:, 1] <= y1).all()
+    whole = svg(canvas.update(run))
+    assert canvas.ax.get_xlim() == canvas.full[0] and run.park.companies[members[0]].name.encode() not in whole
+
+
+def test_the_page_shows_a_large_park_by_sector_and_a_click_drills_down():
+    from viz.live_page import LivePage
+    from viz.map_layer import MapLayer
+    from viz import live_page
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    assert rc.find(v.BtnToggle, class_="map-view").widget.v_model == 0  # Kalundborg: its companies
+    _open_settings(rc)
+    rc.find(v.Select, label="Scenario").widget.v_model = "synthetic"
+    _settle(rc)
+    layer = rc.find(MapLayer).widget
+    assert "data-sector" in layer.svg and "data-company" not in layer.svg  # 50 companies: by sector
+    sector = layer.svg.split('data-sector="')[1].split('"')[0]
+    layer.vue_pick_sector(sector)
+    layer = rc.find(MapLayer).widget
+    assert "data-company" in layer.svg
+    assert rc.find(v.Html, class_="map-focus").widget.children[0].startswith(f"sector {sector}")
+    rc.find(v.Btn, class_="btn-whole-park").widget.click()
+    assert rc.find(v.Html, class_="map-focus").widget.children[0] == "click a company to select it"
+
+
 def test_clicking_a_company_on_the_map_selects_it():
     from viz.live_page import LivePage
     from viz.map_layer import MapLayer

@@ -274,7 +274,20 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
     timing = solara.use_ref(0.0)
     run = session.run
     t0 = time.perf_counter()
-    map_svg, map_hover = solara.use_memo(lambda: session.map_layers(selected), [version, selected, session.generation])
+    view_choice = solara.use_reactive("")  # "", "companies" or "sectors"; "" is the park's default
+    focus = solara.use_reactive("")  # a sector drilled down to, or ""
+    view = view_choice.value or session.default_view()
+    map_svg, map_hover = solara.use_memo(lambda: session.map_layers(selected, view, focus.value or None),
+                                         [version, selected, session.generation, view, focus.value])
+
+    def drill(sector: str):
+        focus.set(sector)
+        view_choice.set("companies")
+
+    def pick_view(v: str):
+        view_choice.set(v)
+        if v == "sectors":
+            focus.set("")
     zoom = solara.use_reactive("all")  # the charts' window: the whole run, or the last N days
     charts_html = solara.use_memo(lambda: session.charts_html(0 if zoom.value == "all" else int(zoom.value)),
                                   [version, session.generation, zoom.value])
@@ -313,11 +326,23 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
                 "to failures and cascades, this run")
         with solara.Div(classes=["map-and-panel"]):
             with solara.Div(classes=["map-column"]):
+                with solara.Div(classes=["map-bar"]):
+                    solara.Text("Map:", style="font-size: 12px; color: #555;")
+                    solara.ToggleButtonsSingle(value=view, values=["companies", "sectors"], on_value=pick_view,
+                                               dense=True, classes=["map-view"])
+                    sectors = {c.sector for c in run.park.companies}
+                    shown = focus.value if view == "companies" and focus.value in sectors else ""
+                    solara.Text(f"sector {shown}: click Whole park to see all" if shown else
+                                "click a sector to see its companies" if view == "sectors" else
+                                "click a company to select it", classes=["map-focus"],
+                                style="font-size: 12px; color: #555;")
+                    solara.Button("Whole park", icon_name="mdi-arrow-expand-all", small=True, text=True,
+                                  on_click=lambda: focus.set(""), classes=["btn-whole-park"], disabled=not shown)
                 # The map image with its tooltip layer laid over it (`ParkMap.hover_svg`); the
                 # image loses the widget margin, so that the two line up.
                 with solara.Div(style="position: relative; line-height: 0;", classes=["park-map-box"]):
                     solara.Image(map_svg, format="svg+xml", width="100%", classes=["park-map"])
-                    MapLayer.element(svg=map_hover, on_pick=on_select)  # hover names, a click selects
+                    MapLayer.element(svg=map_hover, on_pick=on_select, on_sector=drill)  # a click selects
             with solara.Div(classes=["company-column"]):
                 CompanyPanel(session, selected, on_select, on_break, version)
         with solara.Div(classes=["chart-window"]):
@@ -340,6 +365,7 @@ PAGE_STYLE = svg_chart.STYLE + """
 .run-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 2px 0 6px 0; }
 .busy-indicator { display: flex; align-items: center; gap: 4px; min-width: 90px; }
 .kpi-row { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 10px; }
+.map-bar { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin-bottom: 4px; }
 .map-and-panel { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 .map-column { flex: 2 1 460px; min-width: 0; }
 .company-column { flex: 1 1 300px; min-width: 0; max-width: 100%; }

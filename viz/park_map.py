@@ -157,6 +157,8 @@ class ParkMap:
             mid = (lo + hi) / 2
             ax.set_xlim(mid[0] - scale * box_w / 2, mid[0] + scale * box_w / 2)
             ax.set_ylim(mid[1] - scale * box_h / 2, mid[1] + scale * box_h / 2)
+        self.full = (ax.get_xlim(), ax.get_ylim())  # the whole park; a sector's drill-down zooms in
+        self.box = (size[0] * map_box[2], size[1] * map_box[3])
         handles = [Line2D([], [], marker=self.sstyle[s][1], ls="", markersize=9, markerfacecolor=self.scol[s],
                           markeredgecolor="#333333", label=s) for s in sorted(self.scol)]
         if self.crowded:
@@ -176,10 +178,29 @@ class ParkMap:
         self._flow_legend = None
         self._hover: list[str] = []  # SVG elements of the tooltip layer, from the last update
 
-    def update(self, run: LiveRun, selected: int | None = None) -> Figure:
+    def _zoom(self, members: np.ndarray) -> None:
+        """Fit the axes to `members` (indices), or to the whole park when there are none."""
+        xy = self.layout.xy
+        if not len(members):
+            self.ax.set_xlim(*self.full[0])
+            self.ax.set_ylim(*self.full[1])
+            return
+        lo, hi = xy[members].min(axis=0), xy[members].max(axis=0)
+        whole = np.array([np.ptp(self.full[0]), np.ptp(self.full[1])])
+        span = np.minimum(np.maximum((hi - lo) * 1.4, 0.08 * whole), whole)  # never wider than the park
+        scale = max(span[0] / self.box[0], span[1] / self.box[1])
+        mid = (lo + hi) / 2
+        self.ax.set_xlim(mid[0] - scale * self.box[0] / 2, mid[0] + scale * self.box[0] / 2)
+        self.ax.set_ylim(mid[1] - scale * self.box[1] / 2, mid[1] + scale * self.box[1] / 2)
+
+    def update(self, run: LiveRun, selected: int | None = None, focus: str | None = None) -> Figure:
+        """Draw the day. `focus` (a sector) zooms the map to that sector's companies and names
+        them, the drill-down from the sector view."""
         for artist in self._dynamic:
             artist.remove()
         self._dynamic = []
+        members = np.array([i for i, sec in enumerate(self.sectors) if sec == focus], dtype=int)
+        self._zoom(members)
         if self._flow_legend is not None:
             self._flow_legend.remove()
         ax, xy, layout, park = self.ax, self.layout.xy, self.layout, self.park
@@ -254,8 +275,14 @@ class ParkMap:
         area = (12 if small else 50) + (120 if small else 650) * np.sqrt(np.clip(value / ref, 0, None))
         up = ~down
         shapes = np.array([self.sstyle[sec][1] for sec in self.sectors])
-        for marker in dict.fromkeys(shapes[up]):  # one scatter per marker shape in use
-            on = up & (shapes == marker)
+        faded = np.zeros(n, dtype=bool)  # a drill-down greys out the other sectors' companies
+        if len(members):
+            faded[:] = True
+            faded[members] = False
+            add(ax.scatter(xy[faded & up, 0], xy[faded & up, 1], s=0.5 * area[faded & up], c="#e0e0e0",
+                           edgecolors="#bdbdbd", linewidths=0.5, zorder=2.5))
+        for marker in dict.fromkeys(shapes[up & ~faded]):  # one scatter per marker shape in use
+            on = up & ~faded & (shapes == marker)
             add(ax.scatter(xy[on, 0], xy[on, 1], s=area[on], c=[self.scol[self.sectors[i]] for i in np.flatnonzero(on)],
                            marker=marker, edgecolors="#333333", linewidths=0.8, zorder=3))
         if cut.any():
@@ -273,8 +300,10 @@ class ParkMap:
             hover.append(self._hover_circle(i, xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
                                             f"{names[i]} ({self.sectors[i]})\n"
                                             f"shared-vision weight {float(weights[i]):.2f}"))
-        if not small:
-            for i, c in enumerate(park.companies):
+        named = range(n) if not small else (members if 0 < len(members) <= MAX_LABELS else ())
+        if len(named):
+            for i in named:
+                c = park.companies[i]
                 label = c.name
                 if layout.far[i]:
                     label += f"\n({layout.distance_from_centre[i]:,.0f} km away)"
@@ -318,7 +347,8 @@ class ParkMap:
                                             loc="upper left" if self.crowded else "lower left",
                                             fontsize=8 if self.crowded else 8.5, title_fontsize=9, frameon=False,
                                             alignment="left")
-        title = f"{park.name}: day {snap.step + 1 if snap is not None else 0}"
+        title = f"{park.name}" + (f", sector {focus} ({len(members)} companies)" if len(members) else "") \
+            + f": day {snap.step + 1 if snap is not None else 0}"
         if snap is not None:
             title += f", {len(flows)} exchange{'s' if len(flows) != 1 else ''}"
         self.title.set_text(title)

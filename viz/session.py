@@ -23,7 +23,8 @@ from viz import charts
 from viz.fields import parse_size
 from viz.labels import PARAMS
 from viz.live_run import LiveRun, load_park
-from viz.park_map import ParkMap
+from viz.park_map import MAX_LABELS, ParkMap
+from viz.sector_map import SectorMap
 from viz.render import svg
 
 STRATEGIES = tuple(f.name for f in dataclasses.fields(StrategyMix))
@@ -222,6 +223,7 @@ class LiveSession:
         self.previous: dict[str, list[float]] | None = None
         self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
         self.map = ParkMap(self.run.park, self.run.model.network.positions)
+        self.sector_map: SectorMap | None = None  # drawn on first use: a large park's default view
         self.generation = 0  # bumps with every new run, so the page knows to redraw
         self.frame_drawn = threading.Event()  # set when the page has drawn the latest step
 
@@ -236,6 +238,7 @@ class LiveSession:
         with self.lock:
             if run.park is not self.run.park:
                 self.map = ParkMap(run.park, run.model.network.positions)
+                self.sector_map = None
                 self.previous = None  # another park: its series would mislead
             elif self.run.t:
                 self.previous = {k: list(v) for k, v in self.run.series.items()}
@@ -255,13 +258,22 @@ class LiveSession:
     def map_svg(self, selected: int | None) -> bytes:
         return self.map_layers(selected)[0]
 
-    def map_layers(self, selected: int | None) -> tuple[bytes, str]:
-        """The map as SVG bytes, and the tooltip layer to lay over it (`ParkMap.hover_svg`)."""
+    def default_view(self) -> str:
+        """The map a park opens with: its companies, or its sectors when labels would not fit."""
+        return "sectors" if len(self.run.park.companies) > MAX_LABELS else "companies"
+
+    def map_layers(self, selected: int | None, view: str = "companies", focus: str | None = None) -> tuple[bytes, str]:
+        """The map as SVG bytes, and the tooltip layer to lay over it (`ParkMap.hover_svg`):
+        the companies (zoomed to sector `focus` if given) or, with `view="sectors"`, the sectors."""
         with self.lock:
             run, canvas = self.run, self.map
+            if view == "sectors" and self.sector_map is None:
+                self.sector_map = SectorMap(run.park, run.model.network.positions)
+            if view == "sectors":
+                canvas = self.sector_map
         with canvas.lock:
-            image = svg(canvas.update(run, selected))
-            return image, canvas.hover_svg()
+            figure = canvas.update(run) if view == "sectors" else canvas.update(run, selected, focus)
+            return svg(figure), canvas.hover_svg()
 
     def charts_html(self, days: int = 0) -> str:
         """The KPI, welfare, production and cooperation panels (inline SVG with hover read-outs)
