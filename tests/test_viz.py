@@ -263,6 +263,20 @@ def test_live_run_splits_the_gains_into_social_surplus_and_transfers():
     assert panel.count('class="ts-mark"') == 1 and "invest: Gyproc (new kiln)" in panel
 
 
+def test_decisions_are_starred_on_the_map(kalundborg_run):
+    canvas = ParkMap(kalundborg_run.park, kalundborg_run.model.network.positions)
+    assert b"an investment, switch" not in svg(canvas.update(kalundborg_run))
+    gyproc = kalundborg_run.park.company_index()["Gyproc"]
+    kalundborg_run.decisions = lambda: [(3, "Gyproc", "invest", "new_kiln"), (3, "Gyproc", "pipe", "steam")]
+    try:
+        image = svg(canvas.update(kalundborg_run))
+    finally:
+        del kalundborg_run.decisions
+    assert b"an investment, switch, entry or exit" in image
+    circle = canvas.hover_svg().split(f'data-company="{gyproc}"')[1].split("</circle>")[0]
+    assert "invest new kiln (day 4)" in circle and "pipe" not in circle  # pipes are drawn as pipes
+
+
 def test_decisions_are_marked_on_the_day_after_their_step():
     marks = charts.decision_marks([(9, "Kemira", "exit", ""), (2, "Asnaes", "switch", "wood chips")])
     assert [(m.day, m.text) for m in marks] == [(10, "exit: Kemira"), (3, "switch: Asnaes (wood chips)")]

@@ -98,7 +98,7 @@ def _reader(scale: float, unit: str):
 def decision_marks(decisions: Sequence[tuple[int, str, str, str]]) -> list[Mark]:
     """Marks for (step, company, kind, option) decisions: a tick at the day after the step in
     which they were taken, coloured by kind."""
-    return [Mark(step + 1, f"{kind}: {company}" + (f" ({option})" if option else ""),
+    return [Mark(step + 1, f"{kind}: {company}" + (f" ({option.replace('_', ' ')})" if option else ""),
                  DECISION_COLOURS.get(kind, "#37474f")) for step, company, kind, option in decisions]
 
 

@@ -43,6 +43,7 @@ from viz.live_run import LiveRun
 FAR_RATIO = 8.0
 MAX_ARROWS = 300  # above this many flows, draw plain lines: patches cost about 1 ms each
 MAX_LABELS = 30
+DECISION = "#1565c0"  # the star on a company that took an investment decision this run
 LEGEND_ROWS = 30  # legend entries that fit beside the map, one under the other
 # The tooltip layer: invisible until hovered, then a faint shadow of what is under the pointer.
 HOVER_CSS = (".map-hover path { fill: none; stroke: #000; stroke-opacity: 0; stroke-width: 9; "
@@ -295,11 +296,23 @@ class ParkMap:
         if selected is not None and 0 <= selected < n:
             add(ax.scatter([xy[selected, 0]], [xy[selected, 1]], s=area[selected] + 320, facecolors="none",
                            edgecolors="#1565c0", linewidths=2.5, zorder=6))
+        # Investment decisions (pipes are drawn as pipes): a star on the company, listed on hover.
+        decided: dict[int, list[str]] = {}
+        index = {name: i for i, name in enumerate(names)}
+        for step, company, kind, option in run.decisions():
+            if kind != "pipe" and company in index:
+                decided.setdefault(index[company], []).append(
+                    f"{kind}{' ' + option.replace('_', ' ') if option else ''} (day {step + 1})")
+        if decided:
+            at = np.array(sorted(decided))
+            add(ax.scatter(xy[at, 0], xy[at, 1], s=70, marker="*", c=DECISION, edgecolors="white", linewidths=0.6,
+                           zorder=6.5))
         weights = run.model.weights
         for i in range(n):
             hover.append(self._hover_circle(i, xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
                                             f"{names[i]} ({self.sectors[i]})\n"
-                                            f"shared-vision weight {float(weights[i]):.2f}"))
+                                            f"shared-vision weight {float(weights[i]):.2f}"
+                                            + "".join(f"\n{d}" for d in decided.get(i, []))))
         named = range(n) if not small else (members if 0 < len(members) <= MAX_LABELS else ())
         if len(named):
             for i in named:
@@ -340,6 +353,9 @@ class ParkMap:
             handles.append(Line2D([], [], color=palette.BUILT_PIPE, lw=2.2, ls=(0, (4, 2)),
                                   label=f"pipe built this run ({len(pipes)})"))
         handles.append(Line2D([], [], marker="X", ls="", markersize=9, color=palette.ALERT, label="down (broken)"))
+        if decided:
+            handles.append(Line2D([], [], marker="*", ls="", markersize=10, color=DECISION,
+                                  label="an investment, switch, entry or exit"))
         if cut.any():
             handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
                                   markeredgecolor=palette.CUT_OFF, markeredgewidth=2, label="lost a partner"))
