@@ -238,6 +238,27 @@ def test_the_charts_zoom_to_the_last_days():
     assert charts.window(series, previous, 365)[0] is series
 
 
+def test_a_legend_click_hides_a_line_and_another_shows_it(kalundborg_run):
+    from viz.click_layers import ChartsLayer
+    from viz.live_page import LivePage
+
+    s = kalundborg_run.series
+    shown = charts.welfare_panel(s)
+    line = "panel-welfare|transfers"
+    assert f'data-line="{line}"' in shown and "transfers: " in shown
+    off = charts.welfare_panel(s, hidden={line})
+    assert "transfers: " not in off and "social surplus: " in off and 'text-decoration="line-through"' in off
+    box, rc = solara.render(LivePage(), handle_error=False)
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    _settle(rc)
+    layer = lambda: rc.find(ChartsLayer).widget  # noqa: E731
+    assert "transfers: " in layer().html
+    layer().vue_toggle(line)  # what the template calls with the clicked legend entry's data-line
+    assert "transfers: " not in layer().html
+    layer().vue_toggle(line)
+    assert "transfers: " in layer().html
+
+
 def test_nice_ticks_are_round_and_cover_the_range():
     assert svg_chart.nice_ticks(0, 100) == [0, 25, 50, 75, 100]
     assert svg_chart.nice_ticks(-3, 7, 4) == [-2.5, 0, 2.5, 5]
@@ -659,12 +680,14 @@ def test_run_view_shows_the_cooperation_chart_built_pipes_and_contracts(coop_run
     images = {c: w for w in rc.find(ipywidgets.Image).widgets for c in w._dom_classes}
     assert "park-map" in images
     assert b"pipe built this run" in bytes(images["park-map"].value)
-    drawn = rc.find(solara.widgets.HTML, attributes={"class": "park-charts"}).widget.unsafe_innerHTML
+    from viz.click_layers import ChartsLayer
+
+    drawn = rc.find(ChartsLayer).widget.html
     for text in ('class="ts-grid kpi-charts"', 'class="ts-grid coop-charts"', "Contracts, pipes and deliveries",
                  "Welfare (kEUR/day)", "social surplus"):
         assert text in drawn, text
     assert rc.find(v.Html, class_="day0-hint").widget.children == [""]  # day 60: no day-0 hint
-    from viz.map_layer import MapLayer
+    from viz.click_layers import MapLayer
 
     hover = rc.find(MapLayer).widget.svg
     assert "hover-pipe" in hover and "hover-contract" in hover
@@ -857,7 +880,7 @@ def test_a_large_park_opens_by_sector_and_drills_down_to_one():
 
 def test_the_page_shows_a_large_park_by_sector_and_a_click_drills_down():
     from viz.live_page import LivePage
-    from viz.map_layer import MapLayer
+    from viz.click_layers import MapLayer
     from viz import live_page
 
     box, rc = solara.render(LivePage(), handle_error=False)
@@ -878,7 +901,7 @@ def test_the_page_shows_a_large_park_by_sector_and_a_click_drills_down():
 
 def test_clicking_a_company_on_the_map_selects_it():
     from viz.live_page import LivePage
-    from viz.map_layer import MapLayer
+    from viz.click_layers import MapLayer
 
     box, rc = solara.render(LivePage(), handle_error=False)
     layer = rc.find(MapLayer).widget

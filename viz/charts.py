@@ -10,7 +10,7 @@ broken are shaded red. Panels are inline SVG with hover read-outs (`viz.svg_char
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Collection, Sequence
 
 from viz import palette
 from viz.svg_chart import Line, Mark, panel
@@ -103,7 +103,7 @@ def decision_marks(decisions: Sequence[tuple[int, str, str, str]]) -> list[Mark]
 
 
 def kpi_panels(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
-               break_spans: Sequence[tuple[int, int, int]] = ()) -> str:
+               break_spans: Sequence[tuple[int, int, int]] = (), hidden: Collection[str] = ()) -> str:
     """The six KPI panels (the gains panel with the social optimum dotted)."""
     days, before, last = _days(series, previous)
     spans = _spans(break_spans, days[-1] - 1 if days else -1)
@@ -116,37 +116,38 @@ def kpi_panels(series: dict[str, list[float]], previous: dict[str, list[float]] 
         ghosts = [(before, [v * scale for v in previous[key]])] if previous and before else []
         out.append(panel(title, days, lines, fmt=_reader(scale, unit), ghosts=ghosts, spans=spans,
                          floor=FLOORS.get(key, (0.0, 0.0)), last_day=last, first_day=_first(days),
-                         classes=f"panel-{key}"))
+                         classes=f"panel-{key}", hidden=hidden))
     return "".join(out)
 
 
 def coop_panels(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
-                break_spans: Sequence[tuple[int, int, int]] = ()) -> str:
+                break_spans: Sequence[tuple[int, int, int]] = (), hidden: Collection[str] = ()) -> str:
     days, before, last = _days(series, previous)
     spans = _spans(break_spans, days[-1] - 1 if days else -1)
     out = []
-    for title, lines, floor, fixed in COOP_PANELS:
+    for k, (title, lines, floor, fixed) in enumerate(COOP_PANELS):
         drawn = [Line(label, list(series.get(key, [])), colour, dash) for key, label, colour, dash in lines]
         ghosts = [(before[:len(previous.get(key, []))], previous.get(key, [])) for key, *_ in lines] if previous else []
         out.append(panel(title, days, drawn, fmt=_reader(1.0, ""), ghosts=ghosts, spans=spans, floor=floor,
-                         y_range=fixed, last_day=last, first_day=_first(days), classes="panel-coop"))
+                         y_range=fixed, last_day=last, first_day=_first(days), classes=f"panel-coop panel-coop-{k}",
+                         hidden=hidden))
     return "".join(out)
 
 
 def welfare_panel(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
                   break_spans: Sequence[tuple[int, int, int]] = (),
-                  decisions: Sequence[tuple[int, str, str, str]] = ()) -> str:
+                  decisions: Sequence[tuple[int, str, str, str]] = (), hidden: Collection[str] = ()) -> str:
     days, before, last = _days(series, previous)
     lines = [Line(label, [v * 1e-3 for v in series.get(key, [])], colour, dash)
              for key, label, colour, dash in WELFARE_LINES]
     ghosts = [(before, [v * 1e-3 for v in previous.get("social_surplus_eur", [])])] if previous and before else []
     return panel("Welfare (kEUR/day)", days, lines, fmt=_reader(1e-3, "kEUR"), ghosts=ghosts,
                  spans=_spans(break_spans, days[-1] - 1 if days else -1), marks=decision_marks(decisions), last_day=last,
-                 first_day=_first(days), classes="panel-welfare")
+                 first_day=_first(days), classes="panel-welfare", hidden=hidden)
 
 
 def production_panel(series: dict[str, list[float]], previous: dict[str, list[float]] | None = None,
-                     break_spans: Sequence[tuple[int, int, int]] = ()) -> str:
+                     break_spans: Sequence[tuple[int, int, int]] = (), hidden: Collection[str] = ()) -> str:
     """The park's output a day at sale prices, with exchanges and without (the baseline)."""
     days, before, last = _days(series, previous)
     lines = [Line("with exchanges", [v * 1e-3 for v in series.get("output_value_eur", [])], "#5d4037"),
@@ -154,7 +155,7 @@ def production_panel(series: dict[str, list[float]], previous: dict[str, list[fl
     ghosts = [(before, [v * 1e-3 for v in previous.get("output_value_eur", [])])] if previous and before else []
     return panel("Production (kEUR/day at sale prices)", days, lines, fmt=_reader(1e-3, "kEUR"), ghosts=ghosts,
                  spans=_spans(break_spans, days[-1] - 1 if days else -1), last_day=last, first_day=_first(days),
-                 classes="panel-production")
+                 classes="panel-production", hidden=hidden)
 
 
 def notes(previous: bool, breaks: bool, decisions: bool) -> str:

@@ -10,7 +10,7 @@ import solara
 
 from experiments.problems import InputError
 from viz import fields, html, palette, svg_chart
-from viz.map_layer import MapLayer
+from viz.click_layers import ChartsLayer, MapLayer
 from viz.session import LiveSession, Settings
 from viz.settings_panel import Controls, NumberField
 
@@ -158,8 +158,13 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
         if v == "sectors":
             focus.set("")
     zoom = solara.use_reactive("all")  # the charts' window: the whole run, or the last N days
-    charts_html = solara.use_memo(lambda: session.charts_html(0 if zoom.value == "all" else int(zoom.value)),
-                                  [version, session.generation, zoom.value])
+    hidden = solara.use_reactive(frozenset())  # lines hidden from the legend, by `svg_chart.line_id`
+    charts_html = solara.use_memo(lambda: session.charts_html(0 if zoom.value == "all" else int(zoom.value),
+                                                              hidden.value),
+                                  [version, session.generation, zoom.value, hidden.value])
+
+    def toggle(line: str):
+        hidden.set(hidden.value ^ {line})
     drawn_ms = (time.perf_counter() - t0) * 1000
     if drawn_ms > 1:
         timing.current = drawn_ms
@@ -218,7 +223,7 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
             solara.Text("Charts: days shown", style="font-size: 12px; color: #555;")
             solara.ToggleButtonsSingle(value=zoom.value, values=list(WINDOWS), on_value=zoom.set, dense=True,
                                        classes=["chart-zoom"])
-        solara.HTML(unsafe_innerHTML=charts_html if started else "", classes=["park-charts"])
+        ChartsLayer.element(html=charts_html if started else "", on_toggle=toggle)  # a legend click toggles
         solara.Text(f"Map and charts drawn in {timing.current:.0f} ms. The same run from the command line: "
                     f"{settings.command_line()}", classes=["run-command"], style="font-size: 12px; color: #777;")
 

@@ -275,16 +275,16 @@ class LiveSession:
             figure = canvas.update(run) if view == "sectors" else canvas.update(run, selected, focus)
             return svg(figure), canvas.hover_svg()
 
-    def charts_html(self, days: int = 0) -> str:
+    def charts_html(self, days: int = 0, hidden: frozenset[str] = frozenset()) -> str:
         """The KPI, welfare, production and cooperation panels (inline SVG with hover read-outs)
-        over the last `days` days (0: the whole run), and the note saying what their grey, red
-        and dotted marks mean."""
+        over the last `days` days (0: the whole run), without the lines in `hidden` (their
+        legend ids), and the note saying what their grey, red and dotted marks mean."""
         with self.lock:
             run, previous = self.run, self.previous
         series, previous, spans, decisions = charts.window(run.series, previous, days, list(run.break_spans),
                                                            run.decisions())
-        return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans)
-                + charts.welfare_panel(series, previous, spans, decisions)
-                + charts.production_panel(series, previous, spans) + "</div>"
-                + '<div class="ts-grid coop-charts">' + charts.coop_panels(series, previous, spans) + "</div>"
+        return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans, hidden)
+                + charts.welfare_panel(series, previous, spans, decisions, hidden)
+                + charts.production_panel(series, previous, spans, hidden) + "</div>"
+                + '<div class="ts-grid coop-charts">' + charts.coop_panels(series, previous, spans, hidden) + "</div>"
                 + f'<p class="chart-notes">{escape(charts.notes(bool(previous), bool(spans), bool(decisions)))}</p>')

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 W, H = 320.0, 184.0  # the viewBox of one panel; the browser scales it to the panel's width
 LEFT, RIGHT, TOP, BOTTOM = 40.0, 8.0, 42.0, 20.0
@@ -29,6 +29,7 @@ STYLE = """
 .ts-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 6px 12px; }
 .ts-panel svg { width: 100%; height: auto; display: block; overflow: visible; }
 .ts-panel text { font-family: sans-serif; }
+.ts-legend { cursor: pointer; }
 .ts-col > rect { fill: transparent; pointer-events: all; }
 .ts-col .ts-tip { visibility: hidden; pointer-events: none; }
 .ts-col:hover .ts-tip { visibility: visible; }
@@ -56,6 +57,11 @@ class Mark:
     day: int
     text: str
     colour: str = "#37474f"
+
+
+def line_id(panel_classes: str, line: Line) -> str:
+    """The id of a line for legend toggling: its panel's classes and its label."""
+    return f"{panel_classes}|{line.label}"
 
 
 def nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
@@ -103,20 +109,23 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
           ghosts: Sequence[tuple[Sequence[int], Sequence[float]]] = (), spans: Sequence[tuple[int, int]] = (),
           marks: Sequence[Mark] = (), y_range: tuple[float, float] | None = None,
           floor: tuple[float, float] = (0.0, 0.0), last_day: int = 10, first_day: int = 1,
-          classes: str = "") -> str:
+          classes: str = "", hidden: Collection[str] = ()) -> str:
     """One panel as an HTML fragment (`<div class="ts-panel">` around an `<svg>`).
 
     `days` are the x values shared by `lines`; `ghosts` (days, values) are drawn grey behind
     them (the run before); `spans` (first, last day) are shaded red (a company down); `marks`
     are decisions. `y_range` fixes the y axis; otherwise it covers the data and `floor`.
     `fmt` formats a value in the read-out. The x axis runs from `first_day` (a zoomed window)
-    to `last_day` or the last day drawn."""
+    to `last_day` or the last day drawn. A panel of several lines has a legend whose entries
+    carry `data-line` ids (`line_id`); a line whose id is in `hidden` is left out (its legend
+    entry greyed), so a click on the legend can toggle it."""
+    shown = [line for line in lines if line_id(classes, line) not in hidden]
     xs = [float(d) for d in days]
     x_hi = float(max([last_day, *(xs[-1:] or [1.0]), *(float(g[0][-1]) for g in ghosts if len(g[0]))]))
     if y_range is not None:
         lo, hi = y_range
     else:
-        seen = [v for line in lines for v in _finite(line.values)] + [v for _, g in ghosts for v in _finite(g)]
+        seen = [v for line in shown for v in _finite(line.values)] + [v for _, g in ghosts for v in _finite(g)]
         lo = min([floor[0], *seen]) if seen else floor[0]
         hi = max([floor[1], *seen]) if seen else max(floor[1], 1.0)
         if hi - lo < 1e-12:
@@ -143,7 +152,11 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
             width = 12 + 4.4 * len(line.label)
             if x > 2.0 and x + width > W:
                 x, y = 2.0, y + 10
-            out.append(f'<text x="{x:.0f}" y="{y:.0f}" font-size="8.5" fill="{line.colour}">\u25a0 {escape(line.label)}</text>')
+            off = line_id(classes, line) in hidden
+            out.append(f'<text class="ts-legend" data-line="{escape(line_id(classes, line))}" x="{x:.0f}" y="{y:.0f}" '
+                       f'font-size="8.5" fill="{"#bbbbbb" if off else line.colour}"'
+                       f'{" text-decoration=\"line-through\"" if off else ""}>\u25a0 {escape(line.label)}'
+                       f'<title>click to {"show" if off else "hide"} this line</title></text>')
             x += width
     for t in nice_ticks(lo, hi):
         y = sy(t)
@@ -163,7 +176,7 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
         d = _path([float(v) for v in g_days], g_values, sx, sy)
         if d:
             out.append(f'<path class="ts-ghost" d="{d}" fill="none" stroke="{GHOST}" stroke-width="1.2"/>')
-    for i, line in enumerate(lines):
+    for i, line in enumerate(shown):
         d = _path(xs, line.values, sx, sy)
         if d:
             dash = f' stroke-dasharray="{line.dash}"' if line.dash else ""
@@ -176,7 +189,7 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
     for m in marks:
         x = sx(m.day)
         out.append(f'<path class="ts-mark" d="M{x:.1f},{y0 + 1}l-3,6h6z" fill="{m.colour}"><title>{escape(m.text)}</title></path>')
-    out.append(_hover(xs, lines, marks, fmt, sx, (x0, x1, y0, y1)))
+    out.append(_hover(xs, shown, marks, fmt, sx, (x0, x1, y0, y1)))
     out.append("</svg></div>")
     return "".join(out)
 
