@@ -284,6 +284,21 @@ def test_live_run_splits_the_gains_into_social_surplus_and_transfers():
     assert panel.count('class="ts-mark"') == 1 and "invest: Gyproc (new kiln)" in panel
 
 
+def test_the_value_of_synchronised_planning_is_the_runs():
+    run = LiveRun.from_settings("synthetic:30", {"steps": 20})
+    run.step(20)
+    ref = runner.simulate(run.cfg, run.park).summary["kpis"]["value_of_synchronisation_eur"]
+    assert ref != 0 and run.totals()["value_of_synchronisation_eur"] == pytest.approx(ref, rel=1e-9)
+    assert "value of synchronised planning" in charts.welfare_panel(run.series)
+    # Break now reaches the plan beside too: the same outage on the same loads.
+    run.break_company(0, 3)
+    assert run.other.capacity_left(run.t)[0] == 0.0
+    big = LiveRun.from_settings("synthetic:30", {"production.yardstick_max_companies": 10})
+    big.step(1)
+    assert big.other is None and big.totals()["value_of_synchronisation_eur"] is None
+    assert "synchronised" not in charts.welfare_panel(big.series)
+
+
 def test_decisions_are_starred_on_the_map(kalundborg_run):
     canvas = ParkMap(kalundborg_run.park, kalundborg_run.model.network.positions)
     assert b"an investment, switch" not in svg(canvas.update(kalundborg_run))

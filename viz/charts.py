@@ -140,6 +140,9 @@ def welfare_panel(series: dict[str, list[float]], previous: dict[str, list[float
     days, before, last = _days(series, previous)
     lines = [Line(label, [v * 1e-3 for v in series.get(key, [])], colour, dash)
              for key, label, colour, dash in WELFARE_LINES]
+    if series.get("value_of_synchronisation_eur"):  # the synchronised plan runs beside
+        lines.append(Line("value of synchronised planning",
+                          [v * 1e-3 for v in series["value_of_synchronisation_eur"]], "#6a1b9a", "4 2"))
     ghosts = [(before, [v * 1e-3 for v in previous.get("social_surplus_eur", [])])] if previous and before else []
     return panel("Welfare (kEUR/day)", days, lines, fmt=_reader(1e-3, "kEUR"), ghosts=ghosts,
                  spans=_spans(break_spans, days[-1] - 1 if days else -1), marks=decision_marks(decisions), last_day=last,

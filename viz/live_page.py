@@ -188,6 +188,9 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
             Kpi("Social surplus", palette.money(totals["social_surplus_eur"]), "surplus",
                 "gains less transfers and link costs")
             Kpi("Transfers", palette.money(totals["transfers_eur"]), "transfers", "taxes avoided, subsidies")
+            Kpi("Synchronised planning", palette.money(totals["value_of_synchronisation_eur"]), "sync",
+                "its profit less the companies' own" if totals["value_of_synchronisation_eur"] is not None
+                else "not run beside a park this large")
             Kpi("CO2 avoided", palette.quantity(totals["co2_avoided_t"], "t"), "co2", "vs no symbiosis")
             Kpi("Market efficiency", palette.percent(totals["market_efficiency"]) if started else "\u2013",
                 "efficiency", "of the optimum" if started else "from day 1")

@@ -28,6 +28,8 @@ from experiments import scenario_io
 from experiments.config import RunConfig, apply
 from experiments.runner import efficiency
 from market.contracts import Contract
+from market.policy import Coordination
+from market.settlement import closing_stock_value
 
 # The per-step series the page charts, in the order of the runner's timeseries.parquet.
 SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2_avoided_t",
@@ -38,10 +40,18 @@ SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2
 WELFARE_SERIES = ("transfers_eur", "social_surplus_eur")
 # The park's output a day at the scenario's sale prices, with exchanges and in the baseline.
 PRODUCTION_SERIES = ("output_value_eur", "baseline_output_value_eur")
+# The synchronised plan's profit less the companies' own decisions', on the same loads (empty
+# when the park is too large for the plan beside it).
+SYNC_SERIES = ("value_of_synchronisation_eur",)
 # The cooperation series (`agents.model.StepRecord` fields of the same names), for the
 # cooperation chart. pipes_built counts the pipes built so far in the run.
 COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
                "density", "cooperative_share", "mean_sv_weight", "mean_trust", "known_share")
+
+
+def _worth(model: ParkModel) -> float:
+    """A model's companies' profit so far and the value of what they hold in store."""
+    return float(sum(c.profit_eur for c in model.companies) + closing_stock_value(model.ledger).sum())
 
 
 @functools.lru_cache(maxsize=16)
@@ -100,7 +110,12 @@ class LiveRun:
     def __post_init__(self) -> None:
         cfg, park = self.cfg, self.park
         self.model, self.baseline = runner.models(cfg, park)
-        self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *PRODUCTION_SERIES, *COOP_SERIES)}
+        # The other way of coordinating on the same loads (the synchronised plan beside the
+        # companies' own decisions, or the reverse), as `simulate` runs it: about 5 ms a step on
+        # Kalundborg; None above `production.yardstick_max_companies`.
+        self.other = runner.yardstick_model(cfg, park)
+        self._sync_lead = 0.0
+        self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *PRODUCTION_SERIES, *SYNC_SERIES, *COOP_SERIES)}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.
         self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
@@ -130,6 +145,8 @@ class LiveRun:
             outage = Outage(self.park.companies[index].name, self.t, ((steps, 0.0),), label="Break now")
             self.model.add_outages((outage,))
             self.baseline.add_outages((outage,))
+            if self.other is not None:
+                self.other.add_outages((outage,))
             self.break_spans.append((index, self.t, self.t + steps - 1))
 
     def down(self, t: int | None = None) -> np.ndarray:
@@ -150,6 +167,15 @@ class LiveRun:
         m.step()
         b.step()
         rec, brec = m.records[-1], b.records[-1]
+        if self.other is not None:
+            self.other.step()
+            # As `simulate` values it: profit so far plus the stock in store at its value, each
+            # day the change in the synchronised plan's lead.
+            lead = _worth(self.other) - _worth(m)
+            if self.cfg.policy.coordination is Coordination.SYNCHRONISED:
+                lead = -lead
+            self.series["value_of_synchronisation_eur"].append(lead - self._sync_lead)
+            self._sync_lead = lead
         s = self.series
         s["step"].append(rec.step)
         s["gains_from_trade_eur"].append(rec.gains_from_trade_eur)
@@ -220,6 +246,9 @@ class LiveRun:
             "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
             "social_surplus_eur": float(np.sum(s["social_surplus_eur"])),
             "transfers_eur": float(np.sum(s["transfers_eur"])),
+            # None when no synchronised plan runs beside (a park above the yardstick's size)
+            "value_of_synchronisation_eur": float(np.sum(s["value_of_synchronisation_eur"]))
+            if self.other is not None else None,
             "contracts_active": float(s["contracts_active"][-1]) if s["contracts_active"] else 0.0,
             "pipes_built": float(s["pipes_built"][-1]) if s["pipes_built"] else 0.0,
             # Output lost this run to failures (and planned stops) and to cascades (inputs cut).
