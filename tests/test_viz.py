@@ -284,6 +284,24 @@ def test_live_run_splits_the_gains_into_social_surplus_and_transfers():
     assert panel.count('class="ts-mark"') == 1 and "invest: Gyproc (new kiln)" in panel
 
 
+def test_prices_are_what_buyers_paid_per_unit_each_day(kalundborg_run):
+    run = kalundborg_run
+    assert run.prices and all(len(v) == run.t for v in run.prices.values())
+    day = run.t - 1
+    for r, values in run.prices.items():
+        today = [t for t in run.model.trade_log if t.step == day and t.resource == r and t.delivered > 0]
+        if today:
+            assert values[-1] == pytest.approx(sum(t.payment for t in today) / sum(t.delivered for t in today))
+        else:
+            assert math.isnan(values[-1])
+    drawn = LiveSession().charts_html()  # day 0: the panel stands, with no line
+    assert "Exchange prices" in drawn
+    units = {r: res.unit for r, res in run.park.resources.items()}
+    panel = charts.price_panel({"step": run.series["step"], **{f"price:{r}": v for r, v in run.prices.items()}},
+                               units, {})
+    assert panel.count('class="ts-legend"') == min(charts.PRICE_LINES, len(run.prices)) and "(EUR/t)" in panel
+
+
 def test_the_value_of_synchronised_planning_is_the_runs():
     run = LiveRun.from_settings("synthetic:30", {"steps": 20})
     run.step(20)
@@ -624,8 +642,10 @@ def _divs(rc) -> list:
 def _settle(rc, timeout: float = 30.0) -> None:
     """Wait until the page's step or rebuild (run in a thread of its own) is done."""
     deadline = time.time() + timeout
+    idle = 0  # seen idle this many times in a row: a render in the task's thread may still land
     while time.time() < deadline:
-        if not any("busy" in (w.class_ or "").split() for w in _divs(rc)):
+        idle = idle + 1 if not any("busy" in (w.class_ or "").split() for w in _divs(rc)) else 0
+        if idle >= 3:
             return
         time.sleep(0.05)
     raise AssertionError("the page stayed busy")

@@ -161,6 +161,25 @@ def production_panel(series: dict[str, list[float]], previous: dict[str, list[fl
                  classes="panel-production", hidden=hidden)
 
 
+PRICE_LINES = 4  # resources on the price panel: those exchanged on the most days
+
+
+def price_panel(series: dict[str, list[float]], units: dict[str, str], colours: dict[str, str],
+                break_spans: Sequence[tuple[int, int, int]] = (), hidden: Collection[str] = ()) -> str:
+    """What buyers paid per unit of the resources exchanged most often (`price:RESOURCE` series
+    of `LiveRun.prices`), each in EUR per its own unit; a negative price: the seller pays."""
+    days, _, last = _days(series, None)
+    keys = [k for k in series if k.startswith("price:")]
+    traded = sorted(keys, key=lambda k: (-sum(1 for v in series[k] if v == v), k))[:PRICE_LINES]
+    lines = []
+    for k in sorted(traded):
+        r = k.split(":", 1)[1]
+        lines.append(Line(f"{r.replace('_', ' ')} (EUR/{units.get(r, 'unit')})", series[k], colours.get(r, "#455a64")))
+    return panel("Exchange prices (EUR per unit, buyer pays)", days, lines, fmt=lambda v: f"{v:,.2f}",
+                 spans=_spans(break_spans, days[-1] - 1 if days else -1), last_day=last, first_day=_first(days),
+                 classes="panel-prices", hidden=hidden)
+
+
 def notes(previous: bool, breaks: bool, decisions: bool) -> str:
     """The line under the charts: what the grey, red and dotted marks mean, as far as drawn."""
     out = ["dotted: the social optimum; hover a panel for its values"]

@@ -116,6 +116,9 @@ class LiveRun:
         self.other = runner.yardstick_model(cfg, park)
         self._sync_lead = 0.0
         self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *PRODUCTION_SERIES, *SYNC_SERIES, *COOP_SERIES)}
+        # Each resource's price a day: what buyers paid per unit delivered, over its exchanges
+        # of the day (NaN on a day without one), for the price panel.
+        self.prices: dict[str, list[float]] = {}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.
         self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
@@ -196,6 +199,16 @@ class LiveRun:
         value = self._output_value(m, before)
         s["output_value_eur"].append(float(value.sum()))
         s["baseline_output_value_eur"].append(float(self._output_value(b, base_before).sum()))
+        paid: dict[str, list[float]] = {}  # resource -> [payments, units delivered] today
+        for tr in m.trade_log[first_trade:]:
+            if tr.delivered > 0:
+                p = paid.setdefault(tr.resource, [0.0, 0.0])
+                p[0] += tr.payment
+                p[1] += tr.delivered
+        for r, (pay, q) in paid.items():
+            self.prices.setdefault(r, [float("nan")] * (len(s["step"]) - 1))
+        for r, values in self.prices.items():
+            values.append(paid[r][0] / paid[r][1] if r in paid else float("nan"))
         sums: dict[tuple[int, int, str], float] = {}
         for tr in m.trade_log[first_trade:]:
             key = (tr.seller, tr.buyer, tr.resource)

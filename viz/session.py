@@ -19,7 +19,9 @@ from experiments.config import DEFAULT_SCENARIO, keys
 from market.policy import Policy
 from market.settings import MechanismName, StrategyMix
 from experiments.problems import InputError
-from viz import charts
+from matplotlib.colors import to_hex
+
+from viz import charts, palette
 from viz.fields import parse_size
 from viz.labels import PARAMS
 from viz.live_run import LiveRun, load_park
@@ -224,6 +226,7 @@ class LiveSession:
         self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
         self.map = ParkMap(self.run.park, self.run.model.network.positions)
         self.sector_map: SectorMap | None = None  # drawn on first use: a large park's default view
+        self._park_colours()
         self.generation = 0  # bumps with every new run, so the page knows to redraw
         self.frame_drawn = threading.Event()  # set when the page has drawn the latest step
 
@@ -239,12 +242,19 @@ class LiveSession:
             if run.park is not self.run.park:
                 self.map = ParkMap(run.park, run.model.network.positions)
                 self.sector_map = None
+                self._park_colours(run)
                 self.previous = None  # another park: its series would mislead
             elif self.run.t:
                 self.previous = {k: list(v) for k, v in self.run.series.items()}
             self.settings = settings
             self.run = run
             self.generation += 1
+
+    def _park_colours(self, run: LiveRun | None = None) -> None:
+        """Units and map colours of the park's resources, for the price panel."""
+        park = (run or self.run).park
+        self.units = {r: res.unit for r, res in park.resources.items()}
+        self.colours = {r: to_hex(c) for r, c in palette.resource_colours(list(park.resources)).items()}
 
     def reset(self) -> None:
         """Start the same settings again from day 0, keeping the stepped run as `previous`."""
@@ -281,10 +291,12 @@ class LiveSession:
         legend ids), and the note saying what their grey, red and dotted marks mean."""
         with self.lock:
             run, previous = self.run, self.previous
-        series, previous, spans, decisions = charts.window(run.series, previous, days, list(run.break_spans),
+        merged = {**run.series, **{f"price:{r}": list(v) for r, v in run.prices.items()}}
+        series, previous, spans, decisions = charts.window(merged, previous, days, list(run.break_spans),
                                                            run.decisions())
         return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans, hidden)
                 + charts.welfare_panel(series, previous, spans, decisions, hidden)
-                + charts.production_panel(series, previous, spans, hidden) + "</div>"
+                + charts.production_panel(series, previous, spans, hidden)
+                + charts.price_panel(series, self.units, self.colours, spans, hidden) + "</div>"
                 + '<div class="ts-grid coop-charts">' + charts.coop_panels(series, previous, spans, hidden) + "</div>"
                 + f'<p class="chart-notes">{escape(charts.notes(bool(previous), bool(spans), bool(decisions)))}</p>')
