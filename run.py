@@ -256,7 +256,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach this machine can use the page, and its "
               "comparison tab reads any folder path typed into it", file=sys.stderr)
-    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", SOLARA_THEME_SHOW_BANNER="false")
     if args.results is not None:
         env["ECOPARK_RESULTS"] = str(args.results.resolve())
     app = Path(__file__).resolve().parent / "viz" / "app.py"

@@ -343,6 +343,8 @@ class ParkModel(mesa.Model):
             if self.policy.gain_sharing is not GainSharing.MARKET:
                 if self._share_of is None:
                     self._share_of = self._sharing_weights(true_orders)
+                # The operator's side payments: apart from `moved` (the taxes and subsidies in
+                # the gains), which the step record keeps for the welfare split.
                 shared = self._share(gains)
                 self.transfers_total += shared
                 extra += shared

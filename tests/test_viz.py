@@ -19,11 +19,11 @@ from experiments.outputs import write_run
 from experiments.problems import InputError
 from experiments import scenario_io
 from viz import results
-from viz.charts import Charts, CooperationCharts
+from viz import charts, fields, palette, svg_chart
 from viz.live_run import COOP_SERIES, LiveRun, build_config
 from viz.park_map import MapLayout, ParkMap
 from viz.render import png, svg
-from viz.session import LiveSession, operations_fields, policy_fields, policy_levers, settings_for
+from viz.session import ACCOUNTING, LiveSession, operations_fields, policy_fields, policy_levers, settings_for
 
 # ---- the live run -------------------------------------------------------------------------------
 
@@ -141,6 +141,41 @@ def test_session_keeps_the_previous_run_for_comparison_and_rebuilds_on_change():
     assert session.previous is None and len(session.run.park.companies) == 30
 
 
+def test_number_fields_say_what_is_wrong():
+    assert fields.parse_size("40") == (40, "") and fields.parse_size(" 1,000 ")[0] is None
+    value, message = fields.parse_size("abc")
+    assert value is None and "whole number" in message
+    assert "at least 2" in fields.parse_size("1")[1]
+    value, message = fields.parse_size(str(fields.MAX_PAGE_COMPANIES + 1))
+    assert value is None and f"at most {fields.MAX_PAGE_COMPANIES}" in message and "run.py simulate" in message
+    assert fields.parse_seed("-3") == (None, "0 or more") and fields.parse_seed("7") == (7, "")
+    assert fields.parse_days("0")[0] is None and fields.parse_days("5") == (5, "")
+    assert fields.parse_amount("nan")[0] is None and fields.parse_amount("80") == (80.0, "")
+    # The estimate shown beside the size grows with the park.
+    assert fields.frame_seconds(50) < fields.frame_seconds(500) < 1.0
+    assert "about 0.7 s a day at 500" in fields.size_hint(500)
+
+
+def test_the_session_refuses_a_park_above_the_pages_bound():
+    session = LiveSession()
+    with pytest.raises(InputError, match="at most"):
+        session.configure(dataclasses.replace(session.settings, scenario="synthetic",
+                                              size=fields.MAX_PAGE_COMPANIES + 1))
+    assert session.run.park.name == "kalundborg"
+
+
+def test_sector_styles_stay_distinct_for_any_number_of_sectors():
+    for n in (5, 12, 15, 40):
+        styles = palette.sector_styles([f"sector {i}" for i in range(n)])
+        assert len(set(styles.values())) == n
+    assert {m for _, m in palette.sector_styles([f"s{i:02d}" for i in range(12)]).values()} == {"o"}
+    run = LiveRun.from_settings("synthetic:200", {})
+    run.step(1)
+    canvas = ParkMap(run.park, run.model.network.positions)
+    canvas.update(run)
+    assert len(canvas.sstyle) == len(set(canvas.sectors))
+
+
 # ---- figures ------------------------------------------------------------------------------------
 
 
@@ -162,9 +197,144 @@ def test_map_and_charts_draw_every_state(kalundborg_run):
     run = LiveRun.from_settings("kalundborg", {})
     fresh = svg(ParkMap(run.park, run.model.network.positions).update(run))  # day 0: nothing stepped yet
     assert b"day 0" in fresh
-    charts = Charts()
-    assert b"Gains from trade" in svg(charts.update(kalundborg_run.series, kalundborg_run.series, [(0, 1, 2)]))
-    assert png(charts.update(run.series)).startswith(b"\x89PNG")
+    assert png(ParkMap(run.park, run.model.network.positions).update(run)).startswith(b"\x89PNG")
+    drawn = charts.kpi_panels(kalundborg_run.series, kalundborg_run.series, [(0, 1, 2)])
+    assert "Gains from trade" in drawn and drawn.count('class="ts-span"') == len(charts.PANELS)
+    assert drawn.count('class="ts-ghost"') == len(charts.PANELS)  # the run before, in grey
+    assert "ts-line" not in charts.kpi_panels(run.series)  # day 0: axes, no line
+
+
+def test_chart_panels_read_out_each_day_on_hover(kalundborg_run):
+    s = kalundborg_run.series
+    drawn = charts.kpi_panels(s)
+    days = len(s["step"])
+    # One hover strip a day in each panel, reading out that day's values with their units.
+    assert drawn.count('class="ts-col"') == days * len(charts.PANELS)
+    gains = s["gains_from_trade_eur"][2] / 1e3
+    read = charts._reader(1e-3, "kEUR")
+    assert 'data-day="3"' in drawn and f"gains: {read(gains)}" in drawn and read(gains).endswith(" kEUR")
+    assert f"social optimum: {read(s['optimal_gains_eur'][2] / 1e3)}" in drawn
+    # A long run: strips cover several days, never more than MAX_COLUMNS a panel.
+    long = {k: list(v) * 80 for k, v in s.items()}
+    long["step"] = list(range(len(long["step"])))
+    panel = charts.kpi_panels(long).split('<div class="ts-panel')[1]
+    assert 0 < panel.count('class="ts-col"') <= svg_chart.MAX_COLUMNS and "days 1-" in panel
+
+
+def test_the_charts_zoom_to_the_last_days():
+    steps = list(range(100))
+    series = {"step": steps, **{key: [float(i) for i in steps] for key, *_ in charts.PANELS},
+              "optimal_gains_eur": [float(i) for i in steps]}
+    previous = {k: list(v[:80]) for k, v in series.items()}
+    shown, before, spans, decisions = charts.window(series, previous, 30, [(0, 10, 20), (1, 65, 75)],
+                                                    [(5, "A", "exit", ""), (90, "B", "enter", "")])
+    assert shown["step"] == steps[70:] and shown["gains_from_trade_eur"][0] == 70.0
+    assert before["step"] == list(range(70, 80))  # the run before over the same days
+    assert spans == [(1, 70, 75)] and decisions == [(90, "B", "enter", "")]
+    drawn = charts.kpi_panels(shown, before, spans)
+    first = drawn.split('<div class="ts-panel')[1]
+    assert first.count('class="ts-col"') == 30 and 'data-day="71"' in first and 'data-day="70"' not in first
+    assert charts.window(series, previous, 0)[0] is series  # all of it
+    assert charts.window(series, previous, 365)[0] is series
+
+
+def test_a_legend_click_hides_a_line_and_another_shows_it(kalundborg_run):
+    from viz.click_layers import ChartsLayer
+    from viz.live_page import LivePage
+
+    s = kalundborg_run.series
+    shown = charts.welfare_panel(s)
+    line = "panel-welfare|transfers"
+    assert f'data-line="{line}"' in shown and "transfers: " in shown
+    off = charts.welfare_panel(s, hidden={line})
+    assert "transfers: " not in off and "social surplus: " in off and 'text-decoration="line-through"' in off
+    box, rc = solara.render(LivePage(), handle_error=False)
+    rc.find(v.Btn, class_="btn-step").widget.click()
+    _settle(rc)
+    layer = lambda: rc.find(ChartsLayer).widget  # noqa: E731
+    assert "transfers: " in layer().html
+    layer().vue_toggle(line)  # what the template calls with the clicked legend entry's data-line
+    assert "transfers: " not in layer().html
+    layer().vue_toggle(line)
+    assert "transfers: " in layer().html
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert svg_chart.nice_ticks(0, 100) == [0, 25, 50, 75, 100]
+    assert svg_chart.nice_ticks(-3, 7, 4) == [-2.5, 0, 2.5, 5]
+    assert svg_chart.nice_ticks(5, 5) == [5]
+
+
+def test_live_run_splits_the_gains_into_social_surplus_and_transfers():
+    cfg, park = build_config("kalundborg", {"policy.carbon_tax": 30.0})
+    run = LiveRun(cfg, park)
+    run.step(20)
+    s = run.series
+    realised = float(np.sum(s["gains_from_trade_eur"]))
+    split = runner.welfare_kpis(run.model, realised, float(np.sum(s["co2_avoided_t"])), 100.0)
+    assert run.totals()["social_surplus_eur"] == pytest.approx(split["social_surplus_eur"])
+    assert run.totals()["transfers_eur"] == pytest.approx(split["transfers_eur"]) and split["transfers_eur"] > 0
+    # Production at sale prices: the run's output value is what the company panel sums.
+    assert len(s["output_value_eur"]) == len(s["baseline_output_value_eur"]) == 20
+    assert s["output_value_eur"][-1] == pytest.approx(float(run.snapshot.output_value.sum()))
+    assert min(s["baseline_output_value_eur"]) > 0
+    assert "no symbiosis" in charts.production_panel(s)
+    panel = charts.welfare_panel(s, None, [], [(4, "Gyproc", "invest", "new kiln")])
+    assert "social surplus" in panel and "transfers" in panel
+    assert panel.count('class="ts-mark"') == 1 and "invest: Gyproc (new kiln)" in panel
+
+
+def test_prices_are_what_buyers_paid_per_unit_each_day(kalundborg_run):
+    run = kalundborg_run
+    assert run.prices and all(len(v) == run.t for v in run.prices.values())
+    day = run.t - 1
+    for r, values in run.prices.items():
+        today = [t for t in run.model.trade_log if t.step == day and t.resource == r and t.delivered > 0]
+        if today:
+            assert values[-1] == pytest.approx(sum(t.payment for t in today) / sum(t.delivered for t in today))
+        else:
+            assert math.isnan(values[-1])
+    drawn = LiveSession().charts_html()  # day 0: the panel stands, with no line
+    assert "Exchange prices" in drawn
+    units = {r: res.unit for r, res in run.park.resources.items()}
+    panel = charts.price_panel({"step": run.series["step"], **{f"price:{r}": v for r, v in run.prices.items()}},
+                               units, {})
+    assert panel.count('class="ts-legend"') == min(charts.PRICE_LINES, len(run.prices)) and "(EUR/t)" in panel
+
+
+def test_the_value_of_synchronised_planning_is_the_runs():
+    run = LiveRun.from_settings("synthetic:30", {"steps": 20})
+    run.step(20)
+    ref = runner.simulate(run.cfg, run.park).summary["kpis"]["value_of_synchronisation_eur"]
+    assert ref != 0 and run.totals()["value_of_synchronisation_eur"] == pytest.approx(ref, rel=1e-9)
+    assert "value of synchronised planning" in charts.welfare_panel(run.series)
+    # Break now reaches the plan beside too: the same outage on the same loads.
+    run.break_company(0, 3)
+    assert run.other.capacity_left(run.t)[0] == 0.0
+    big = LiveRun.from_settings("synthetic:30", {"production.yardstick_max_companies": 10})
+    big.step(1)
+    assert big.other is None and big.totals()["value_of_synchronisation_eur"] is None
+    assert "synchronised" not in charts.welfare_panel(big.series)
+
+
+def test_decisions_are_starred_on_the_map(kalundborg_run):
+    canvas = ParkMap(kalundborg_run.park, kalundborg_run.model.network.positions)
+    assert b"an investment, switch" not in svg(canvas.update(kalundborg_run))
+    gyproc = kalundborg_run.park.company_index()["Gyproc"]
+    kalundborg_run.decisions = lambda: [(3, "Gyproc", "invest", "new_kiln"), (3, "Gyproc", "pipe", "steam")]
+    try:
+        image = svg(canvas.update(kalundborg_run))
+    finally:
+        del kalundborg_run.decisions
+    assert b"an investment, switch, entry or exit" in image
+    circle = canvas.hover_svg().split(f'data-company="{gyproc}"')[1].split("</circle>")[0]
+    assert "invest new kiln (day 4)" in circle and "pipe" not in circle  # pipes are drawn as pipes
+
+
+def test_decisions_are_marked_on_the_day_after_their_step():
+    marks = charts.decision_marks([(9, "Kemira", "exit", ""), (2, "Asnaes", "switch", "wood chips")])
+    assert [(m.day, m.text) for m in marks] == [(10, "exit: Kemira"), (3, "switch: Asnaes (wood chips)")]
+    assert marks[0].colour != marks[1].colour
 
 
 @pytest.fixture(scope="module")
@@ -192,20 +362,17 @@ def test_live_run_keeps_the_cooperation_series(coop_run):
 
 
 def test_cooperation_chart_draws_the_new_series(coop_run):
-    charts = CooperationCharts()
-    image = svg(charts.update(coop_run.series, coop_run.series, [(0, 40, 42)]))
-    for text in (b"Cooperation", b"Contracts, pipes and deliveries", b"contracts in force", b"pipes built (total)",
-                 b"cooperative (weight", b"mean shared-vision weight", b"network density",
-                 b"deliveries kept today", b"deliveries breached today", b"grey: the run before"):
-        assert text in image, text
-    for key in ("contracts_active", "pipes_built", "cooperative_share", "mean_sv_weight", "density",
-                "deliveries_kept", "deliveries_breached"):
-        assert list(charts.lines[key].get_ydata()) == pytest.approx(coop_run.series[key]), key
-        assert charts.ghosts[key].get_visible()
-    assert charts.axes[1].get_ylim()[1] < 1.1  # shares and weights on a 0-1 axis
+    drawn = charts.coop_panels(coop_run.series, coop_run.series, [(0, 40, 42)])
+    for text in ("Contracts, pipes and deliveries", "Cooperation (0-1)", "contracts in force", "pipes built (total)",
+                 "cooperative (weight", "mean shared-vision weight", "network density",
+                 "deliveries kept today", "deliveries breached today"):
+        assert text in drawn, text
+    assert drawn.count('class="ts-ghost"') == 8 and drawn.count('class="ts-span"') == 2
+    pipes = coop_run.series["pipes_built"][-1]
+    assert f"pipes built (total): {pipes:,.1f}" in drawn
+    assert "grey: the run before" in charts.notes(True, True, False)
     fresh = LiveRun.from_settings("kalundborg", {})
-    assert b"Contracts, pipes and deliveries" in svg(charts.update(fresh.series))  # day 0: nothing stepped yet
-    assert not charts.ghosts["pipes_built"].get_visible()
+    assert "ts-ghost" not in charts.coop_panels(fresh.series)  # day 0: nothing stepped yet
 
 
 def test_map_draws_built_pipes_and_contracts_with_their_terms(coop_run):
@@ -258,17 +425,16 @@ def test_a_large_synthetic_park_draws_without_labels():
 
 def test_one_kalundborg_step_draws_in_well_under_a_second(kalundborg_run):
     # The page's budget is about 300 ms on a quiet machine; this guards against a tenfold slip.
-    # Everything a frame draws: the map and its tooltip layer, the KPI and cooperation charts.
+    # Everything a frame draws: the map and its tooltip layer, the KPI, welfare and cooperation panels.
     session = LiveSession()
     session.step(5)
-    session.map_layers(0), session.charts_svg(), session.coop_svg()  # warm the font cache
+    session.map_layers(0), session.charts_html()  # warm the font cache
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()
         session.step()
         session.map_layers(0)
-        session.charts_svg()
-        session.coop_svg()
+        session.charts_html()
         best = min(best, time.perf_counter() - t)
     assert best < 1.5
 
@@ -348,7 +514,68 @@ def test_a_hand_built_sweep_table_loads_with_either_kpi_naming(tmp_path, prefixe
     row = table[(table["policy.carbon_tax"] == 10.0) & (table["market.mechanism"] == "cda")].iloc[0]
     assert row["gains_from_trade_eur"] == pytest.approx(201.0) and row["n"] == 3
     assert row["gains_from_trade_eur_ci"] == pytest.approx(4.30265273 * 1.0 / np.sqrt(3))
-    assert results.scheme_label(row, rs.swept) == "carbon_tax=10, mechanism=cda"
+    assert results.scheme_label(row, rs.swept) == "Carbon tax 10 EUR/t CO2, Mechanism: cda"
+
+
+def test_compare_labels_come_with_units_and_never_as_raw_names():
+    from viz import labels
+
+    assert labels.param_label("policy.carbon_tax") == "Carbon tax (EUR/t CO2)"
+    assert labels.param_label("cooperation.trust_memory") == "Trust memory"  # not in the table: still readable
+    assert labels.kpi_label("social_surplus_eur") == "Social surplus (EUR)"
+    assert labels.kpi_label("market_efficiency") == "Market efficiency (% of optimum)"
+    assert labels.kpi_label("co2_avoided_t", "k ") == "CO2 avoided (k t CO2)"
+    for kpi in results.KPI_LABELS:
+        assert "_" not in results.KPI_LABELS[kpi], kpi
+
+
+def test_ci_text_is_true_to_the_replicates():
+    from viz.compare_charts import replicates_text
+
+    assert replicates_text(np.array([1, 1])) == "one run each, so no confidence interval"
+    assert replicates_text(np.array([2, 2])) == "mean of 2 replicates; bars: 95 % confidence interval"
+    assert replicates_text(np.array([1, 3])).startswith("mean of 1 to 3 replicates") and "none for a scheme" in \
+        replicates_text(np.array([1, 3]))
+
+
+def test_sampled_designs_and_wide_sobol_intervals_are_told_apart(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"policy.carbon_tax": rng.uniform(0, 100, 16), "policy.landfill_tax": rng.uniform(0, 50, 16),
+                         "seed": 1, "gains_from_trade_eur": rng.uniform(0, 1, 16)})
+    rows.to_parquet(tmp_path / "results.parquet", index=False)
+    rs = results.load(tmp_path)
+    assert results.continuous(rs, 12)
+    _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
+    assert not results.continuous(results.load(tmp_path), 12)
+    wide = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "ST"], "value": [0.3, 0.5],
+                         "conf": [0.85, 0.1]})
+    assert "\u00b1 0.85" in results.sensitivity_warning(wide) and "larger N" in results.sensitivity_warning(wide)
+    assert results.sensitivity_warning(wide.assign(conf=[0.05, 0.1])) == ""
+
+
+def test_a_parent_folder_lists_its_result_folders(tmp_path, monkeypatch):
+    from viz.compare_page import ComparePage
+
+    parent = tmp_path / "parent"
+    for name in ("sweep-a", "sweep-b"):
+        (parent / name).mkdir(parents=True)
+        _sweep_rows(True).to_parquet(parent / name / "results.parquet", index=False)
+    (parent / "notes").mkdir()
+    assert [p.name for p in results.child_results(parent)] != [] and \
+        {p.name for p in results.child_results(parent)} == {"sweep-a", "sweep-b"}
+    assert results.child_results(tmp_path / "nothing") == []
+    monkeypatch.setenv("ECOPARK_RESULTS", str(tmp_path / "empty"))
+    box, rc = solara.render(ComparePage(), handle_error=False)
+    # No result folders at all: one message, not an Info and an Error for the same state.
+    assert len(rc.find(v.Alert).widgets) == 1
+    path = rc.find(v.TextField, label="or a folder path").widget
+    path.v_model = str(parent)
+    path.fire_event("keyup.enter", None)
+    buttons = rc.find(v.Btn, class_="child-result").widgets
+    assert sorted(b.children[-1] for b in buttons) == ["sweep-a", "sweep-b"]
+    assert not rc.find(v.Alert).widgets  # a list, not an error
+    next(b for b in buttons if b.children[-1] == "sweep-a").click()
+    assert "sweep-a" in rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
 
 
 def test_sensitivity_in_either_layout(tmp_path):
@@ -384,10 +611,15 @@ def test_comparison_figures_draw(tmp_path, run_folders):
     _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
     rs = results.load(tmp_path)
     kpis = ["gains_from_trade_eur", "market_efficiency"]
-    assert b"Schemes side by side" in svg(compare_charts.schemes_figure(rs, kpis))
-    assert b"KPIs against policy.carbon_tax" in svg(compare_charts.against_figure(rs, "policy.carbon_tax", kpis,
+    assert b"Schemes side by side: mean of 3 replicates" in svg(compare_charts.schemes_figure(rs, kpis))
+    assert b"KPIs against Carbon tax (EUR/t CO2)" in svg(compare_charts.against_figure(rs, "policy.carbon_tax", kpis,
                                                                                    "market.mechanism"))
-    assert b"KPIs against market.mechanism" in svg(compare_charts.against_figure(rs, "market.mechanism", kpis))
+    assert b"KPIs against Mechanism" in svg(compare_charts.against_figure(rs, "market.mechanism", kpis))
+    # Shares end at 100 %: market efficiency is 100 % for every call-market run here.
+    flat = compare_charts.against_figure(rs, "policy.carbon_tax", ["market_efficiency"], "market.mechanism")
+    assert flat.axes[0].get_ylim()[1] == 100.0
+    bars = compare_charts.schemes_figure(rs, ["market_efficiency"])
+    assert bars.axes[0].get_xlim()[1] == 100.0
     sens = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "S1"], "value": [0.5, 0.1],
                          "conf": [0.1, np.nan]})
     assert b"Sensitivity indices" in svg(compare_charts.sensitivity_figure(sens))
@@ -396,13 +628,43 @@ def test_comparison_figures_draw(tmp_path, run_folders):
 # ---- components, rendered headless ---------------------------------------------------------------
 
 
+def _divs(rc) -> list:
+    """Every div of the rendered page (`rc.find` stops at the first div it matches)."""
+    out, todo = [], [rc.container]
+    while todo:
+        w = todo.pop()
+        if isinstance(w, v.Html) and w.tag == "div":
+            out.append(w)
+        todo += [c for c in (getattr(w, "children", None) or []) if isinstance(c, ipywidgets.Widget)]
+    return out
+
+
+def _settle(rc, timeout: float = 30.0) -> None:
+    """Wait until the page's step or rebuild (run in a thread of its own) is done."""
+    deadline = time.time() + timeout
+    idle = 0  # seen idle this many times in a row: a render in the task's thread may still land
+    while time.time() < deadline:
+        idle = idle + 1 if not any("busy" in (w.class_ or "").split() for w in _divs(rc)) else 0
+        if idle >= 3:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the page stayed busy")
+
+
+def _open_settings(rc) -> None:
+    rc.find(v.Btn, class_="btn-settings").widget.click()
+
+
 def _kpis(rc) -> dict[str, str]:
+    _settle(rc)
     out = {}
-    for box in rc.find(v.Html, tag="div").widgets:
+    for box in _divs(rc):
         cls = box.class_ or ""
         if "ecopark-kpi" in cls:
             key = cls.split("kpi-")[-1]
             out[key] = next(c.children[0] for c in box.children if c.class_ == "kpi-value")
+        elif cls == "kpi-day":  # the day sits in the run bar, beside Play and Step
+            out["day"] = next(c.children[0] for c in box.children if c.class_ == "kpi-value")
     return out
 
 
@@ -412,9 +674,17 @@ def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
 
     box, rc = solara.render(LivePage(), handle_error=False)
     assert _kpis(rc)["day"] == "0"
+    assert not rc.find(v.Slider).widgets  # the settings drawer starts closed: the run comes first
+    _open_settings(rc)
     operations_sliders = [k for k, t in operations_fields().items() if t in (float, int)]
-    assert len(rc.find(v.Slider).widgets) == len(policy_levers()) + len(operations_sliders)
+    # The social cost of carbon values the CO2 avoided; no company responds to it: not a slider.
+    assert ACCOUNTING == ("social_cost_of_carbon",) and "social_cost_of_carbon" in policy_levers()
+    assert len(rc.find(v.Slider).widgets) == len(policy_levers()) - len(ACCOUNTING) + len(operations_sliders)
+    labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
+    assert not any(text.startswith("Social cost of carbon") for text in labels)
+    assert rc.find(v.TextField, label="Social cost of carbon (EUR/t CO2)").widget.v_model == "100.0"
     rc.find(v.Btn, class_="btn-step").widget.click()
+    _settle(rc)
     rc.find(v.Btn, class_="btn-step").widget.click()
     after = _kpis(rc)
     assert after["day"] == "2" and after["gains"] != "EUR 0"
@@ -424,6 +694,7 @@ def test_live_page_renders_steps_and_rebuilds_on_a_policy_change():
     labels = [w.children[0] for w in rc.find(v.Html, class_="slider-label").widgets]
     carbon = next(i for i, text in enumerate(labels) if text.startswith("Carbon tax"))
     rc.find(v.Slider).widgets[carbon].v_model = 25
+    _settle(rc)
     assert "--set policy.carbon_tax=25" in rc.find(v.Html, class_="run-command").widget.children[0]
     assert _kpis(rc)["day"] == "0"
     rc.find(v.Btn, class_="btn-step").widget.click()
@@ -439,12 +710,21 @@ def test_run_view_shows_the_cooperation_chart_built_pipes_and_contracts(coop_run
     session.map = _ParkMap(coop_run.park, coop_run.model.network.positions)
     i = coop_run.park.company_index()["Asnaes power station"]
     box, rc = solara.render(RunView(session, solara.reactive(0), session.settings, i, lambda _: None,
-                                    lambda *_: None), handle_error=False)
+                                    lambda *_: None, solara.reactive(False), solara.reactive(1), False,
+                                    solara.reactive(False), lambda: None, lambda: None), handle_error=False)
     images = {c: w for w in rc.find(ipywidgets.Image).widgets for c in w._dom_classes}
-    assert {"park-map", "park-charts", "coop-charts"} <= set(images)
-    assert b"Contracts, pipes and deliveries" in bytes(images["coop-charts"].value)
+    assert "park-map" in images
     assert b"pipe built this run" in bytes(images["park-map"].value)
-    hover = rc.find(solara.widgets.HTML, attributes={"class": "park-map-hover"}).widget.unsafe_innerHTML
+    from viz.click_layers import ChartsLayer
+
+    drawn = rc.find(ChartsLayer).widget.html
+    for text in ('class="ts-grid kpi-charts"', 'class="ts-grid coop-charts"', "Contracts, pipes and deliveries",
+                 "Welfare (kEUR/day)", "social surplus"):
+        assert text in drawn, text
+    assert rc.find(v.Html, class_="day0-hint").widget.children == [""]  # day 60: no day-0 hint
+    from viz.click_layers import MapLayer
+
+    hover = rc.find(MapLayer).widget.svg
     assert "hover-pipe" in hover and "hover-contract" in hover
     details = rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML
     for text in ("Shared-vision weight", "Contracts in force", 'class="contracts"', "sells to", "a day at EUR",
@@ -459,7 +739,12 @@ def test_live_page_cooperation_controls_restart_the_run():
     from viz.live_page import LivePage
 
     box, rc = solara.render(LivePage(), handle_error=False)
-    command = lambda: rc.find(v.Html, class_="run-command").widget.children[0]  # noqa: E731
+    _open_settings(rc)
+
+    def command() -> str:
+        _settle(rc)
+        return rc.find(v.Html, class_="run-command").widget.children[0]
+
     rc.find(v.Btn, class_="btn-step").widget.click()
     assert _kpis(rc)["day"] == "1" and "--set policy.gain_sharing=market" in command()
     rc.find(v.Select, label="Gain sharing (park operator)").widget.v_model = "nash"
@@ -513,8 +798,17 @@ def test_live_page_operations_controls_restart_the_run_and_show_lost_output(monk
     monkeypatch.setattr(live_page, "LiveSession", Recorded)
     box, rc = solara.render(live_page.LivePage(), handle_error=False)
     session = sessions[0]
-    command = lambda: rc.find(v.Html, class_="run-command").widget.children[0]  # noqa: E731
-    step = lambda: rc.find(v.Btn, class_="btn-step").widget.click()  # noqa: E731
+    _open_settings(rc)
+
+    def command() -> str:
+        _settle(rc)
+        return rc.find(v.Html, class_="run-command").widget.children[0]
+
+
+    def step() -> None:
+        rc.find(v.Btn, class_="btn-step").widget.click()
+        _settle(rc)
+
     select = rc.find(v.Select, label="Maintenance policy").widget
     assert select.items == ["none", "calendar", "coordinated", "predictive"]  # prescriptive runs from run.py
     assert _kpis(rc)["lost"] == "EUR 0"
@@ -538,6 +832,7 @@ def test_live_page_operations_controls_restart_the_run_and_show_lost_output(monk
     rc.find(v.Checkbox, label="Failures").widget.v_model = False
     assert "--set operations.failures=false" in command() and session.run.cfg.operations.failures is False
     rc.find(v.Checkbox, label="Failures").widget.v_model = True
+    _settle(rc)
     # The lost-output card: output lost to failures and cascades over the run's records.
     session.step(59)
     step()
@@ -557,8 +852,100 @@ def test_live_page_breaks_the_selected_company_and_shows_it():
     assert "Novo Nordisk" in details()
     rc.find(v.Btn, class_="btn-break").widget.click()
     rc.find(v.Btn, class_="btn-step").widget.click()
+    _settle(rc)
     alerts = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
     assert "Novo Nordisk is down" in alerts
+
+
+def test_step_shows_busy_and_holds_the_run_controls_until_done(monkeypatch):
+    import threading
+
+    from viz import live_page
+
+    release = threading.Event()
+
+    class Slow(LiveSession):  # a step that waits for the test, as a long one would
+        def step(self, n: int = 1) -> None:
+            release.wait(10)
+            super().step(n)
+
+    monkeypatch.setattr(live_page, "LiveSession", Slow)
+    box, rc = solara.render(live_page.LivePage(), handle_error=False)
+    button = lambda name: rc.find(v.Btn, class_=name).widget  # noqa: E731
+    button("btn-step").click()
+    deadline = time.time() + 5
+    while not button("btn-step").disabled and time.time() < deadline:
+        time.sleep(0.02)
+    try:
+        assert button("btn-step").disabled and button("btn-reset").disabled
+        assert any("busy" in (w.class_ or "").split() for w in _divs(rc))
+    finally:
+        release.set()
+    assert _kpis(rc)["day"] == "1"
+    assert not button("btn-step").disabled and not button("btn-reset").disabled
+
+
+def test_a_large_park_opens_by_sector_and_drills_down_to_one():
+    from viz.sector_map import SectorMap
+
+    run = LiveRun.from_settings("synthetic:120", {})
+    run.step(2)
+    sectors = SectorMap(run.park, run.model.network.positions)
+    image = svg(sectors.update(run))
+    assert b"120 companies in" in image
+    links = sectors.links(run)
+    assert sum(n for n, _ in links.values()) == len(run.snapshot.flows)
+    hover = sectors.hover_svg()
+    assert hover.count('class="hover-sector"') == len(sectors.sectors)
+    # Drill-down: the company map zoomed to one sector, its companies named.
+    canvas = ParkMap(run.park, run.model.network.positions)
+    sector = run.park.companies[0].sector
+    members = [i for i, c in enumerate(run.park.companies) if c.sector == sector]
+    focused = svg(canvas.update(run, focus=sector))
+    assert f"sector {sector} ({len(members)} companies)".encode() in focused
+    assert run.park.companies[members[0]].name.encode() in focused
+    (x0, x1), (y0, y1) = canvas.ax.get_xlim(), canvas.ax.get_ylim()
+    assert x1 - x0 <= np.ptp(canvas.full[0]) + 1e-9 and y1 - y0 <= np.ptp(canvas.full[1]) + 1e-9
+    assert b"#e0e0e0" in focused  # the other sectors' companies greyed
+    xy = canvas.layout.xy[members]
+    assert (xy[:, 0] >= x0).all() and (xy[:, 0] <= x1).all() and (xy[:, 1] >= y0).all() and (xy[:, 1] <= y1).all()
+    whole = svg(canvas.update(run))
+    assert canvas.ax.get_xlim() == canvas.full[0] and run.park.companies[members[0]].name.encode() not in whole
+
+
+def test_the_page_shows_a_large_park_by_sector_and_a_click_drills_down():
+    from viz.live_page import LivePage
+    from viz.click_layers import MapLayer
+    from viz import live_page
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    assert rc.find(v.BtnToggle, class_="map-view").widget.v_model == 0  # Kalundborg: its companies
+    _open_settings(rc)
+    rc.find(v.Select, label="Scenario").widget.v_model = "synthetic"
+    _settle(rc)
+    layer = rc.find(MapLayer).widget
+    assert "data-sector" in layer.svg and "data-company" not in layer.svg  # 50 companies: by sector
+    sector = layer.svg.split('data-sector="')[1].split('"')[0]
+    layer.vue_pick_sector(sector)
+    layer = rc.find(MapLayer).widget
+    assert "data-company" in layer.svg
+    assert rc.find(v.Html, class_="map-focus").widget.children[0].startswith(f"sector {sector}")
+    rc.find(v.Btn, class_="btn-whole-park").widget.click()
+    assert rc.find(v.Html, class_="map-focus").widget.children[0] == "click a company to select it"
+
+
+def test_clicking_a_company_on_the_map_selects_it():
+    from viz.live_page import LivePage
+    from viz.click_layers import MapLayer
+
+    box, rc = solara.render(LivePage(), handle_error=False)
+    layer = rc.find(MapLayer).widget
+    assert 'data-company="3"' in layer.svg
+    layer.vue_pick(3)  # what the template calls with the clicked circle's data-company
+    name = LiveSession().run.park.companies[3].name
+    assert rc.find(v.Select, label="Company").widget.v_model == name
+    details = rc.find(solara.widgets.HTML, attributes={"class": "company-details"}).widget.unsafe_innerHTML
+    assert name in details
 
 
 @pytest.mark.slow
@@ -589,13 +976,16 @@ def test_compare_page_reads_the_results_folder(monkeypatch, run_folders):
     folder = rc.find(v.Select, label="Result folder").widget
     folder.v_model = str(run_folders / "taxes")
     text = rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
-    assert "taxes" in text and "policy.carbon_tax (2 values)" in text
-    assert len(rc.find(v.Select, label="Against").widgets) == 1
+    assert "taxes" in text and "Carbon tax (EUR/t CO2): 2 values" in text and "policy.carbon_tax" not in text
+    against = rc.find(v.Select, label="Against").widget
+    assert against.v_model == "Carbon tax (EUR/t CO2)"
+    picker = rc.find(v.Select, label="KPIs").widget
+    assert "Social surplus (EUR)" in picker.items and not any("_" in k for k in picker.items)
     path = rc.find(v.TextField, label="or a folder path").widget
     path.v_model = str(run_folders / "nowhere")
     path.fire_event("keyup.enter", None)  # the field reports on Enter or leaving it, as in the browser
-    errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
-    assert "no such folder" in errors
+    alerts = rc.find(v.Alert).widgets
+    assert len(alerts) == 1 and "no such folder" in str(alerts[0].children)  # one message for one state
 
 
 # ---- the command and the asset cache -------------------------------------------------------------

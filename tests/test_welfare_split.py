@@ -69,6 +69,16 @@ def test_a_landfill_tax_moves_private_gains_but_not_the_social_surplus_of_the_sa
     assert valued["gains_from_trade_eur"] == taxed["gains_from_trade_eur"]  # a valuation, not an instrument
 
 
+def test_gain_sharing_leaves_the_transfers_in_the_gains_as_they_are():
+    """The operator's side payments redistribute the gains; they are not the taxes avoided and
+    subsidies earned in them (they were recorded in their place, and the split read zero)."""
+    market = _kalundborg(**{"policy.carbon_tax": 20.0})
+    shared = _kalundborg(**{"policy.carbon_tax": 20.0, "policy.gain_sharing": "shapley"})
+    assert market["transfers_eur"] > 0
+    assert shared["gains_from_trade_eur"] == pytest.approx(market["gains_from_trade_eur"], rel=1e-9)
+    assert shared["transfers_eur"] == pytest.approx(market["transfers_eur"], rel=1e-9)
+
+
 def test_the_mechanisms_budget_is_reported_apart_from_what_the_traders_keep():
     k = _kalundborg(**{"market.mechanism": "mcafee"})
     assert k["mechanism_budget_eur"] > 0

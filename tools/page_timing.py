@@ -29,19 +29,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def server_side(steps: int = 30) -> list[float]:
     """Seconds for one step of the run and its baseline plus everything the page draws: the
-    map with its hover layer, the KPI charts and the cooperation chart."""
+    map with its hover layer and the KPI, welfare and cooperation panels."""
     from viz.session import LiveSession
 
     session = LiveSession()
     session.step(30)
-    session.map_layers(0), session.charts_svg(), session.coop_svg()
+    session.map_layers(0), session.charts_html()
     out = []
     for _ in range(steps):
         t = time.perf_counter()
         session.step()
         session.map_layers(0)
-        session.charts_svg()
-        session.coop_svg()
+        session.charts_html()
         out.append(time.perf_counter() - t)
     return out
 
@@ -50,7 +49,7 @@ def _serve() -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", SOLARA_THEME_SHOW_BANNER="false")
     proc = subprocess.Popen([str(Path(sys.executable).with_name("solara")), "run", str(REPO / "viz" / "app.py"),
                              "--host", "127.0.0.1", "--port", str(port), "--production"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())

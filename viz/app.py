@@ -14,6 +14,11 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import solara  # noqa: E402
+import solara.server.settings  # noqa: E402
+
+# No "This website runs on Solara" banner over the page's bottom right corner (it covered the
+# company panel). `run.py viz` also sets SOLARA_THEME_SHOW_BANNER=false, for the first request.
+solara.server.settings.theme.show_banner = False
 
 from viz.compare_page import ComparePage  # noqa: E402
 from viz.live_page import LivePage  # noqa: E402

@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from viz.results import KPI_LABELS, ResultSet, scheme_label, summarise
+from viz.labels import is_share, kpi_label, param_label, setting_text
+from viz.results import ResultSet, scheme_label, summarise
 
 MAX_LINE_POINTS = 12  # more distinct x values than this (a Sobol or Morris design): scatter the runs
+INDEX_NAMES = {"S1": "S1, first order", "ST": "ST, total", "S2": "S2, second order", "mu_star": "\u03bc*, Morris",
+               "sigma": "\u03c3, Morris", "mu": "\u03bc, Morris"}
 COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#5d4037", "#455a64")
 
 
@@ -45,16 +48,26 @@ def _readable_y(ax, values: np.ndarray) -> None:
 
 
 def _scale(kpi: str, values: np.ndarray) -> tuple[float, str]:
-    """Shares as %, large money in M or k: (factor, suffix for the title)."""
-    if kpi in ("market_efficiency", "symbiosis_share"):
-        return 100.0, " (%)"
+    """Shares as %, large amounts in M or k: (factor, the panel's title with its unit)."""
+    if is_share(kpi):
+        return 100.0, kpi_label(kpi)
     finite = np.abs(values[np.isfinite(values)])
     top = float(finite.max()) if len(finite) else 0.0
     if top >= 1e6:
-        return 1e-6, ", millions"
+        return 1e-6, kpi_label(kpi, "M ")
     if top >= 1e4:
-        return 1e-3, ", thousands"
-    return 1.0, ""
+        return 1e-3, kpi_label(kpi, "k ")
+    return 1.0, kpi_label(kpi)
+
+
+def replicates_text(n: pd.Series | np.ndarray) -> str:
+    """What the error bars are, true to the replicates each scheme has."""
+    lo, hi = int(np.min(n)), int(np.max(n))
+    if hi <= 1:
+        return "one run each, so no confidence interval"
+    runs = f"{lo} replicates" if lo == hi else f"{lo} to {hi} replicates"
+    where = "" if lo > 1 else " (none for a scheme with one run)"
+    return f"mean of {runs}; bars: 95 % confidence interval{where}"
 
 
 def schemes_figure(rs: ResultSet, kpis: list[str], by: list[str] | None = None) -> Figure:
@@ -71,22 +84,21 @@ def schemes_figure(rs: ResultSet, kpis: list[str], by: list[str] | None = None) 
         _style(ax)
         mean = table[kpi].to_numpy(dtype=float)
         ci = table[f"{kpi}_ci"].to_numpy(dtype=float)
-        f, suffix = _scale(kpi, mean)
+        f, title = _scale(kpi, mean)
         ax.barh(y, mean * f, xerr=np.where(np.isfinite(ci), ci * f, 0), color=COLOURS[i % len(COLOURS)],
                 alpha=0.8, error_kw=dict(ecolor="#333333", capsize=3, lw=1))
         ax.set_yticks(y, labels if i % cols == 0 else [""] * len(labels), fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(KPI_LABELS.get(kpi, kpi) + suffix, fontsize=9.5, loc="left")
+        ax.set_title(title, fontsize=9.5, loc="left")
         ax.axvline(0, color="#999999", lw=0.8)
+        if is_share(kpi) and np.nanmax(np.concatenate([mean, mean + np.nan_to_num(ci)])) <= 1.0:
+            ax.set_xlim(right=100)  # a share never runs past 100 %
         fmt = ax.xaxis.get_major_formatter()
         if hasattr(fmt, "set_useOffset"):
             fmt.set_useOffset(False)
     for ax in axes[len(kpis):]:
         ax.axis("off")
-    n = table["n"]
-    fig.suptitle(f"Schemes side by side: mean of {int(n.min())}-{int(n.max())} replicate(s), "
-                 f"bars = 95 % confidence interval" if n.max() > 1 else "Schemes side by side (one run each)",
-                 fontsize=10, x=0.01, ha="left")
+    fig.suptitle(f"Schemes side by side: {replicates_text(table['n'])}", fontsize=10, x=0.01, ha="left")
     return fig
 
 
@@ -103,12 +115,12 @@ def against_figure(rs: ResultSet, x: str, kpis: list[str], group: str | None = N
     many = numeric and table[x].nunique() > MAX_LINE_POINTS
     for ax, kpi in zip(axes, kpis):
         _style(ax)
-        f, suffix = _scale(kpi, table[kpi].to_numpy(dtype=float))
+        f, title = _scale(kpi, table[kpi].to_numpy(dtype=float))
         drawn = []
         for j, (g, sub) in enumerate(groups):
             sub = sub.sort_values(x)
             colour = COLOURS[j % len(COLOURS)]
-            label = None if g is None else f"{group.rsplit('.', 1)[-1]}={g:g}" if isinstance(g, float) else f"{group.rsplit('.', 1)[-1]}={g}"
+            label = None if g is None else setting_text(group, g.item() if isinstance(g, np.generic) else g)
             m = sub[kpi].to_numpy(dtype=float) * f
             h = np.nan_to_num(sub[f"{kpi}_ci"].to_numpy(dtype=float) * f)
             if many:
@@ -128,15 +140,20 @@ def against_figure(rs: ResultSet, x: str, kpis: list[str], group: str | None = N
                 drawn += [m - h, m + h]
         if not numeric:
             ax.set_xticks(range(len(cats)), cats, fontsize=8, rotation=20 if len(cats) > 3 else 0)
-        _readable_y(ax, np.concatenate(drawn) if drawn else np.zeros(0))
-        ax.set_title(KPI_LABELS.get(kpi, kpi) + suffix, fontsize=9.5, loc="left")
-        ax.set_xlabel(x, fontsize=8.5)
+        values = np.concatenate(drawn) if drawn else np.zeros(0)
+        _readable_y(ax, values)
+        finite = values[np.isfinite(values)]
+        if is_share(kpi) and len(finite) and finite.max() <= 100.0 + 1e-9:
+            ax.set_ylim(top=100.0)  # a share never runs past 100 %
+        ax.set_title(title, fontsize=9.5, loc="left")
+        ax.set_xlabel(param_label(x), fontsize=8.5)
     for ax in axes[len(kpis):]:
         ax.axis("off")
     if group:
         axes[0].legend(fontsize=7.5, frameon=False)
-    what = "each run (a sampled design)" if many else "mean and 95 % confidence interval over replicates"
-    fig.suptitle(f"KPIs against {x}: {what}", fontsize=10, x=0.01, ha="left")
+    what = "each run (a sampled design)" if many else (
+        "mean and 95 % confidence interval over replicates" if table["n"].max() > 1 else "one run each")
+    fig.suptitle(f"KPIs against {param_label(x)}: {what}", fontsize=10, x=0.01, ha="left")
     return fig
 
 
@@ -158,11 +175,11 @@ def sensitivity_figure(sens: pd.DataFrame, kpi: str | None = None) -> Figure:
         c = np.array([sub["conf"].get(p, np.nan) for p in params], dtype=float)
         ax.barh(y, np.nan_to_num(v), xerr=np.where(np.isfinite(c), c, 0), color=COLOURS[i % len(COLOURS)],
                 alpha=0.8, error_kw=dict(ecolor="#333333", capsize=3, lw=1))
-        ax.set_yticks(y, params if i % cols == 0 else [""] * len(params), fontsize=8)
+        ax.set_yticks(y, [param_label(p) for p in params] if i % cols == 0 else [""] * len(params), fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(kind, fontsize=9.5, loc="left")
+        ax.set_title(INDEX_NAMES.get(kind, kind), fontsize=9.5, loc="left")
     for ax in axes[len(kinds):]:
         ax.axis("off")
-    fig.suptitle("Sensitivity indices" + (f" of {kpi}" if kpi else "") + " (bars: confidence interval)",
+    fig.suptitle("Sensitivity indices" + (f" of {kpi_label(kpi)}" if kpi else "") + " (bars: confidence interval)",
                  fontsize=10, x=0.01, ha="left")
     return fig

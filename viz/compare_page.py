@@ -15,7 +15,9 @@ import solara
 
 from viz import compare_charts, html, palette
 from viz.render import svg
-from viz.results import KPI_LABELS, ResultError, candidates, load, scheme_label, summarise
+from viz.labels import is_share, kpi_label, param_label
+from viz.results import (ResultError, candidates, child_results, continuous, load, scheme_label, sensitivity_warning,
+                         summarise)
 
 REPO = Path(__file__).resolve().parent.parent
 # The first six of these that a folder has are shown until the user picks others.
@@ -33,7 +35,7 @@ def _fmt(kpi: str, v: float) -> str:
         return "n/a"
     if kpi.endswith("_eur"):
         return palette.money(v)
-    if kpi in ("market_efficiency", "symbiosis_share"):
+    if is_share(kpi):
         return palette.percent(v)
     return palette.quantity(v)
 
@@ -41,7 +43,7 @@ def _fmt(kpi: str, v: float) -> str:
 def _ci(kpi: str, h: float) -> str:
     if h is None or not math.isfinite(h):
         return ""
-    if kpi in ("market_efficiency", "symbiosis_share"):
+    if is_share(kpi):
         return f" ± {100 * h:.1f}"
     return " ± " + (palette.money(h).removeprefix("EUR ") if kpi.endswith("_eur") else palette.quantity(h))
 
@@ -50,7 +52,7 @@ def _table(rs, by: list[str], kpis: list[str]) -> str:
     t = summarise(rs, by, kpis)
     rows = [[scheme_label(r, by), int(r["n"]), *(f"{_fmt(k, r[k])}{_ci(k, r[f'{k}_ci'])}" for k in kpis)]
             for _, r in t.iterrows()]
-    return html.table(["scheme", "runs", *(KPI_LABELS.get(k, k) for k in kpis)], rows)
+    return html.table(["scheme", "runs", *(kpi_label(k) for k in kpis)], rows)
 
 
 @solara.component
@@ -72,18 +74,25 @@ def ResultView(rs, key: str):
     head = html.bold(rs.folder.name) + html.text(
         f": {'table of runs' if rs.layout == 'sweep' else 'run folders'}, {len(rs.runs)} run{'s' if len(rs.runs) != 1 else ''}")
     if swept:
-        head += html.text("; compared by " + ", ".join(f"{p} ({rs.runs[p].nunique()} values)" for p in swept))
+        head += html.text("; compared by " + ", ".join(f"{param_label(p)}: {rs.runs[p].nunique()} values" for p in swept))
     else:
         head += html.text("; no parameter varies between the runs")
     solara.HTML(unsafe_innerHTML=head, classes=["result-head"])
     for note in rs.notes:
         solara.Warning(note, dense=True)
-    solara.SelectMultiple("KPIs", values=kpis, all_values=rs.kpis, on_value=set_kpis)
+    names = {kpi_label(k): k for k in rs.kpis}  # the select shows labels with units, never raw names
+    solara.SelectMultiple("KPIs", values=[kpi_label(k) for k in kpis], all_values=list(names),
+                          on_value=lambda picked: set_kpis([names[p] for p in picked]))
     if not kpis:
         return
     n_schemes = len(rs.runs.groupby(swept, dropna=False)) if swept else 1
-    if n_schemes <= MAX_SCHEMES:
+    sampled = continuous(rs, compare_charts.MAX_LINE_POINTS)
+    bars = n_schemes <= MAX_SCHEMES and not sampled
+    if bars:
         SvgFigure(lambda: compare_charts.schemes_figure(rs, kpis, swept), [key, tuple(kpis)], ["schemes-figure"])
+    elif sampled:
+        solara.Info(f"A sampled design ({n_schemes} points): each run is drawn against its parameters below, "
+                    "not as a bar per point.", classes=["sampled-design"])
     else:
         solara.Info(f"{n_schemes} schemes: too many to draw side by side; see them against a parameter below.")
     numeric = [p for p in swept if pd.api.types.is_numeric_dtype(rs.runs[p]) and not pd.api.types.is_bool_dtype(rs.runs[p])]
@@ -95,18 +104,25 @@ def ResultView(rs, key: str):
         group = group_param if group_param in others or group_param == "-" else (others[0] if others else "")
         group = "" if group == "-" else group
         with solara.Row(gap="10px"):
-            solara.Select("Against", values=swept, value=x, on_value=set_x)
-            solara.Select("One line per", values=["-", *others], value=group or "-", on_value=set_group)
+            plain = {param_label(p): p for p in swept}
+            solara.Select("Against", values=list(plain), value=param_label(x), on_value=lambda v: set_x(plain[v]))
+            lines = {"-": "-", **{param_label(p): p for p in others}}
+            solara.Select("One line per", values=list(lines), value=param_label(group) if group else "-",
+                          on_value=lambda v: set_group(lines[v]))
         SvgFigure(lambda: compare_charts.against_figure(rs, x, kpis, group or None), [key, tuple(kpis), x, group],
                ["against-figure"])
-    if n_schemes <= MAX_SCHEMES:
-        with solara.Details("Table of means ± 95 % interval", expand=False):
+    if bars:
+        many = int(rs.runs.groupby(swept, dropna=False).size().max()) > 1 if swept else len(rs.runs) > 1
+        with solara.Details("Table of means ± 95 % interval" if many else "Table of runs", expand=False):
             solara.HTML(unsafe_innerHTML=_table(rs, swept, kpis), classes=["means-table"])
     sens = rs.sensitivity
     if sens is not None and len(sens):
         outputs = [k for k in dict.fromkeys(sens["kpi"].astype(str)) if k]
         which = kpis[0] if kpis[0] in outputs else (outputs[0] if outputs else None)
-        solara.HTML(unsafe_innerHTML=html.heading("Sensitivity" + (f" of {KPI_LABELS.get(which, which)}" if which else ""), 3))
+        solara.HTML(unsafe_innerHTML=html.heading("Sensitivity" + (f" of {kpi_label(which)}" if which else ""), 3))
+        warning = sensitivity_warning(sens)
+        if warning:
+            solara.Warning(warning, classes=["sensitivity-warning"])
         SvgFigure(lambda: compare_charts.sensitivity_figure(sens, which), [key, which], ["sensitivity-figure"])
     elif rs.layout == "sweep" and "scheme" not in swept:
         solara.Text("No sensitivity indices here: `run.py report DIR` writes them for Sobol and Morris sweeps.",
@@ -152,9 +168,18 @@ def ComparePage():
             solara.InputText("or a folder path", value=typed, continuous_update=False, on_value=type_path,
                              classes=["folder-input"])
             solara.Button("Reload", icon_name="mdi-refresh", on_click=lambda: set_reload(reload + 1))
-        if not options:
-            solara.Info(f"No result folders under {root}. Run `uv run run.py simulate` or a sweep, or type a path.")
-        if problem:
-            solara.Error(problem)
-        elif rs is not None:
+        children = child_results(Path(folder)) if problem else []
+        if rs is not None:
             ResultView(rs, key=f"{folder}#{reload}").key(f"{folder}#{reload}")
+        elif children:  # a parent of result folders: list them, each a click away
+            solara.HTML(unsafe_innerHTML=html.para(html.bold(Path(folder).name), html.text(
+                f" holds {len(children)} result folder{'s' if len(children) != 1 else ''}; pick one:")),
+                classes=["child-results-head"])
+            with solara.Column(gap="2px", classes=["child-results"]):
+                for child in children:
+                    solara.Button(child.name, text=True, icon_name="mdi-folder-outline",
+                                  on_click=lambda c=child: set_folder(str(c)), classes=["child-result"])
+        elif not options and folder == str(root):
+            solara.Info(f"No result folders under {root}. Run `uv run run.py simulate` or a sweep, or type a path.")
+        else:
+            solara.Error(problem)

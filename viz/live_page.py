@@ -1,24 +1,23 @@
-"""The live park page: controls, map, KPI cards, charts and a company's own panel."""
+"""The live park page: the run bar, KPI cards, map, charts and a company's own panel, and the
+settings drawer (`viz.settings_panel`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
-from typing import Any
 
 import solara
 
-from experiments import scenario_io
 from experiments.problems import InputError
-from viz import html, palette
-from viz.session import (MAINTENANCE_CHOICES, MECHANISMS, STRATEGIES, SYNTHETIC, TAX_LEVERS, LiveSession, Settings,
-                          lever_label, lever_range, lever_text, operation_label, operation_range, operation_text,
-                          operations_fields, policy_fields, settings_for)
+from viz import fields, html, palette, svg_chart
+from viz.click_layers import ChartsLayer, MapLayer
+from viz.session import LiveSession, Settings
+from viz.settings_panel import Controls, NumberField
 
 FRAME_S = 0.25  # pace of Play: at most four frames a second
 IDLE_S = 0.15  # and after each drawn frame a pause with no change, so a click's render can finish
 DAYS_PER_FRAME = (1, 7, 30)
+WINDOWS = ("all", "30", "90", "365")  # the charts' zoom: the whole run, or its last 30, 90 or 365 days
 
 MECHANISM_LABELS = {"call": "call market", "cda": "continuous double auction", "mcafee": "McAfee double auction",
                     "bilateral": "bilateral negotiation", "planner": "central planner"}
@@ -29,113 +28,11 @@ STRATEGY_LABELS = {"truthful": "truthful", "zic": "ZI-C (Gode & Sunder)", "ziu":
 @solara.component
 def Kpi(label: str, value: str, key: str, hint: str = ""):
     with solara.Div(classes=["ecopark-kpi", f"kpi-{key}"],
-                    style="padding: 6px 12px; border-radius: 6px; background: #f5f7fa; min-width: 130px;"):
+                    style="padding: 4px 10px; border-radius: 6px; background: #f5f7fa; min-width: 112px;"):
         solara.Text(label, style="font-size: 12px; color: #555; display: block;")
-        solara.Text(value, classes=["kpi-value"], style="font-size: 20px; font-weight: 600; display: block;")
+        solara.Text(value, classes=["kpi-value"], style="font-size: 18px; font-weight: 600; display: block;")
         if hint:
             solara.Text(hint, style="font-size: 11px; color: #777; display: block;")
-
-
-@solara.component
-def PolicySlider(label: str, text: str, key: str, value: float, top: float, step: float, on_value):
-    with solara.Div(classes=[f"slider-{key}"], style="margin-bottom: 2px;"):
-        solara.Text(f"{label}: {text}", classes=["slider-label"], style="font-size: 13px; color: #444;")
-        # Rounded to the step's precision: 0.05 steps otherwise arrive as 0.15000000000000002.
-        solara.SliderFloat("", value=value, min=0, max=top, step=step, thumb_label=True,
-                           on_value=lambda v: on_value(round(float(v), 6)))
-
-
-@solara.component
-def FieldControl(key: str, kind: type, label: str, value: Any, change, slider: tuple | None = None,
-                 choices: list[str] = (), note: str = ""):
-    """One setting's control: a check box for a yes/no, a slider for a number (`slider` is its
-    top, step and value text), a select for a choice. Classed `toggle-KEY`, `slider-KEY`,
-    `choice-KEY`."""
-    if kind is bool:
-        with solara.Div(classes=[f"toggle-{key}"], style="margin: -6px 0 0 0;"):
-            solara.Checkbox(label=label, value=bool(value), on_value=lambda v: change(bool(v)))
-    elif kind in (float, int):
-        top, step, text = slider
-        PolicySlider(label, text, key, value, top, step, change)
-    else:
-        with solara.Div(classes=[f"choice-{key}"]):
-            solara.Select(label, values=list(choices), value=value, on_value=change)
-            if note:
-                solara.Text(note, style="font-size: 11px; color: #777;")
-
-
-@solara.component
-def PolicyControl(name: str, kind: type, settings: Settings, on_settings):
-    """The control of one policy field (`slider-carbon-tax`, `toggle-shared-vision-imitation`,
-    `choice-gain-sharing`)."""
-    value = settings.lever(name)
-    numeric = kind in (float, int)
-    FieldControl(name.replace("_", "-"), kind, lever_label(name), value,
-                 lambda v: on_settings(settings.with_lever(name, v)),
-                 slider=(*lever_range(name, value), lever_text(name, value)) if numeric else None,
-                 choices=[] if numeric or kind is bool else [m.value for m in kind])
-
-
-@solara.component
-def OperationsControl(name: str, kind: type, settings: Settings, on_settings):
-    """The control of one operations field (`operations.*`): `choice-maintenance`,
-    `toggle-failures`, `slider-mtbf`."""
-    value = settings.operation(name)
-    numeric = kind in (float, int)
-    FieldControl(name.replace("_", "-"), kind, operation_label(name), float(value) if numeric else value,
-                 lambda v: on_settings(settings.with_operation(name, v)),
-                 slider=(*operation_range(name), operation_text(name, value)) if numeric else None,
-                 choices=list(MAINTENANCE_CHOICES),
-                 note="Prescriptive maintenance runs from run.py: its twin simulates every stop.")
-
-
-@solara.component
-def Controls(session: LiveSession, settings: Settings, on_settings, playing: solara.Reactive[bool],
-             days: solara.Reactive[int], on_step, on_reset, problems: list[str]):
-    builtins = scenario_io.builtin_names()
-
-    def change(**kw):
-        on_settings(dataclasses.replace(settings, **kw))
-
-    def pick_scenario(name: str):
-        keep = {k: getattr(settings, k) for k in ("mechanism", "strategy", "seed", "operations")}
-        on_settings(settings_for(name, settings.size, **keep))
-
-    solara.Text("Settings", style="font-size: 18px; font-weight: 600;")
-    solara.Select("Scenario", values=builtins + [SYNTHETIC], value=settings.scenario, on_value=pick_scenario)
-    if settings.scenario == SYNTHETIC:
-        solara.InputInt("Companies in the synthetic park", value=settings.size,
-                        on_value=lambda v: change(size=int(v)), continuous_update=False)
-    solara.Select("Mechanism", values=list(MECHANISMS), value=settings.mechanism,
-                  on_value=lambda v: change(mechanism=v))
-    solara.Select("Bidding strategy (all companies)", values=list(STRATEGIES), value=settings.strategy,
-                  on_value=lambda v: change(strategy=v))
-    fields = policy_fields()
-    solara.Text("Policy: taxes and subsidies", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
-    for name in (f for f in fields if f in TAX_LEVERS):
-        PolicyControl(name, fields[name], settings, on_settings)
-    solara.Text("Policy: cooperation", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
-    for name in (f for f in fields if f not in TAX_LEVERS):
-        PolicyControl(name, fields[name], settings, on_settings)
-    solara.Text("Operations", style="font-size: 15px; font-weight: 600; margin-top: 6px;")
-    for name, kind in operations_fields().items():
-        OperationsControl(name, kind, settings, on_settings)
-    solara.InputInt("Seed", value=settings.seed, on_value=lambda v: change(seed=max(0, int(v))),
-                    continuous_update=False)
-    for p in problems:
-        solara.Error(p)
-    solara.Text("A change restarts the run from day 1; the run before stays in grey on the charts.",
-                style="font-size: 12px; color: #666;")
-    solara.Text("Run", style="font-size: 18px; font-weight: 600; margin-top: 6px;")
-    with solara.Row(gap="4px"):
-        solara.Button("Pause" if playing.value else "Play", icon_name="mdi-pause" if playing.value else "mdi-play",
-                      on_click=lambda: playing.set(not playing.value), color="primary", classes=["btn-play"],
-                      small=True)
-        solara.Button("Step", icon_name="mdi-step-forward", on_click=on_step, classes=["btn-step"], small=True)
-        solara.Button("Reset", icon_name="mdi-restart", on_click=on_reset, classes=["btn-reset"], small=True)
-    with solara.Row(gap="8px", style="align-items: center; margin-top: 6px;"):
-        solara.Text("Days per step:", style="font-size: 13px; color: #444;")
-        solara.ToggleButtonsSingle(value=days.value, values=list(DAYS_PER_FRAME), on_value=days.set, dense=True)
 
 
 @solara.component
@@ -148,8 +45,7 @@ def CompanyPanel(session: LiveSession, selected: int, on_select, on_break, versi
                       on_value=lambda name: on_select(names.index(name)))
         view = run.company_view(selected)
         with solara.Row(gap="6px", style="align-items: center;"):
-            solara.InputInt("Days down", value=steps.value, on_value=lambda v: steps.set(max(1, int(v))),
-                            continuous_update=True)
+            NumberField("Days down", steps.value, fields.parse_days, steps.set, "days-down")
             solara.Button("Break now", icon_name="mdi-flash-alert", color="error", classes=["btn-break"],
                           on_click=lambda: on_break(selected, steps.value))
         if view["down"]:
@@ -211,16 +107,64 @@ def CompanyPanel(session: LiveSession, selected: int, on_select, on_break, versi
 
 
 @solara.component
-def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings, selected: int, on_select, on_break):
+def RunBar(playing: solara.Reactive[bool], days: solara.Reactive[int], day: int, busy: bool,
+           drawer: solara.Reactive[bool], on_step, on_reset):
+    """Play, Step (1, 7 or 30 days), Reset, the day and the busy indicator: the first thing on
+    the page, above the KPI cards. Step and Reset wait while a step or a rebuild runs."""
+    with solara.Div(classes=["run-bar"]):
+        solara.Button("Settings", icon_name="mdi-tune", on_click=lambda: drawer.set(not drawer.value),
+                      classes=["btn-settings"], small=True, outlined=not drawer.value, color="primary")
+        solara.Button("Pause" if playing.value else "Play", icon_name="mdi-pause" if playing.value else "mdi-play",
+                      on_click=lambda: playing.set(not playing.value), color="primary", classes=["btn-play"],
+                      small=True, disabled=busy and not playing.value)
+        solara.Button("Step", icon_name="mdi-step-forward", on_click=on_step, classes=["btn-step"], small=True,
+                      disabled=busy or playing.value)
+        with solara.Div(classes=["days-per-step"]):
+            solara.ToggleButtonsSingle(value=days.value, values=list(DAYS_PER_FRAME), on_value=days.set, dense=True)
+        solara.Text("days a step", style="font-size: 12px; color: #555;")
+        solara.Button("Reset", icon_name="mdi-restart", on_click=on_reset, classes=["btn-reset"], small=True,
+                      disabled=busy)
+        with solara.Div(classes=["kpi-day"], style="font-size: 16px; font-weight: 600; margin-left: 6px;"):
+            solara.Text("Day ")
+            solara.Text(f"{day}", classes=["kpi-value"])
+        with solara.Div(classes=["busy-indicator"] + (["busy"] if busy else [])):
+            if busy:
+                solara.v.ProgressCircular(indeterminate=True, size=18, width=2, color="primary")
+                solara.Text("running\u2026", style="font-size: 12px; color: #555;")
+
+
+@solara.component
+def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings, selected: int, on_select, on_break,
+            playing: solara.Reactive[bool], days: solara.Reactive[int], busy: bool, drawer: solara.Reactive[bool],
+            on_step, on_reset):
     """Everything that changes with each step. Only this component reads `tick`, so a step
-    redraws it and leaves the controls alone (re-rendering them cost about a third of a step)."""
+    redraws it and leaves the settings drawer alone (re-rendering it cost about a third of a step)."""
     version = tick.value
     timing = solara.use_ref(0.0)
     run = session.run
     t0 = time.perf_counter()
-    map_svg, map_hover = solara.use_memo(lambda: session.map_layers(selected), [version, selected, session.generation])
-    charts_svg = solara.use_memo(session.charts_svg, [version, session.generation])
-    coop_svg = solara.use_memo(session.coop_svg, [version, session.generation])
+    view_choice = solara.use_reactive("")  # "", "companies" or "sectors"; "" is the park's default
+    focus = solara.use_reactive("")  # a sector drilled down to, or ""
+    view = view_choice.value or session.default_view()
+    map_svg, map_hover = solara.use_memo(lambda: session.map_layers(selected, view, focus.value or None),
+                                         [version, selected, session.generation, view, focus.value])
+
+    def drill(sector: str):
+        focus.set(sector)
+        view_choice.set("companies")
+
+    def pick_view(v: str):
+        view_choice.set(v)
+        if v == "sectors":
+            focus.set("")
+    zoom = solara.use_reactive("all")  # the charts' window: the whole run, or the last N days
+    hidden = solara.use_reactive(frozenset())  # lines hidden from the legend, by `svg_chart.line_id`
+    charts_html = solara.use_memo(lambda: session.charts_html(0 if zoom.value == "all" else int(zoom.value),
+                                                              hidden.value),
+                                  [version, session.generation, zoom.value, hidden.value])
+
+    def toggle(line: str):
+        hidden.set(hidden.value ^ {line})
     drawn_ms = (time.perf_counter() - t0) * 1000
     if drawn_ms > 1:
         timing.current = drawn_ms
@@ -228,14 +172,28 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
     # Tell Play this frame is on screen: it steps again only then (see LivePage.play).
     solara.use_effect(lambda: session.frame_drawn.set(), [version])
     first = (run.park.description.strip().splitlines() or [""])[0]
-    with solara.Column(gap="10px", style="flex: 1 1 auto; min-width: 0;"):
-        solara.HTML(unsafe_innerHTML=html.heading(f"{run.park.name.capitalize()}: live park", 2)
-                    + html.para(html.text(first), style="margin: 0; color: #555; font-size: 13px;"))
-        with solara.Row(gap="10px", style="flex-wrap: wrap;"):
-            Kpi("Day", f"{totals['steps']}", "day")
-            Kpi("Gains from trade", palette.money(totals["gains_from_trade_eur"]), "gains", "this run")
+    started = totals["steps"] > 0
+    with solara.Div(classes=["run-view"]):
+        solara.HTML(unsafe_innerHTML=html.heading(f"{run.park.name.capitalize()}: live park", 3)
+                    + html.para(html.text(first), style="margin: 0 0 4px 0; color: #555; font-size: 13px;"),
+                    classes=["park-head"])
+        RunBar(playing, days, totals["steps"], busy, drawer, on_step, on_reset)
+        # Always there, empty after day 0: a child that comes and goes would shift its
+        # siblings, and the widgets after it (the map, the charts) would be built anew.
+        solara.Text("" if started else "Day 0: press Play to run the park day by day, or Step to advance 1, 7 or "
+                    "30 days; Settings opens the policy levers.", classes=["day0-hint"],
+                    style="font-size: 13px; color: #1565c0; display: block; margin: 2px 0 4px 0;")
+        with solara.Div(classes=["kpi-row"]):
+            Kpi("Gains from trade", palette.money(totals["gains_from_trade_eur"]), "gains", "private, this run")
+            Kpi("Social surplus", palette.money(totals["social_surplus_eur"]), "surplus",
+                "gains less transfers and link costs")
+            Kpi("Transfers", palette.money(totals["transfers_eur"]), "transfers", "taxes avoided, subsidies")
+            Kpi("Synchronised planning", palette.money(totals["value_of_synchronisation_eur"]), "sync",
+                "its profit less the companies' own" if totals["value_of_synchronisation_eur"] is not None
+                else "not run beside a park this large")
             Kpi("CO2 avoided", palette.quantity(totals["co2_avoided_t"], "t"), "co2", "vs no symbiosis")
-            Kpi("Market efficiency", palette.percent(totals["market_efficiency"]), "efficiency", "of the optimum")
+            Kpi("Market efficiency", palette.percent(totals["market_efficiency"]) if started else "\u2013",
+                "efficiency", "of the optimum" if started else "from day 1")
             Kpi("Active links", f"{totals['active_links']:.0f}", "links", "today")
             Kpi("In an exchange", palette.percent(totals["symbiosis_share"]), "share", "of companies, today")
             Kpi("Savings", palette.money(totals["savings_vs_baseline_eur"]), "savings", "vs no symbiosis")
@@ -243,20 +201,60 @@ def RunView(session: LiveSession, tick: solara.Reactive[int], settings: Settings
                 "coop", "in force today \u00b7 built this run")
             Kpi("Lost output", palette.money(totals["lost_failure_eur"] + totals["lost_cascade_eur"]), "lost",
                 "to failures and cascades, this run")
-        with solara.Row(gap="14px", style="align-items: flex-start;"):
-            with solara.Column(gap="4px", style="flex: 2 1 0; min-width: 0;"):
+        with solara.Div(classes=["map-and-panel"]):
+            with solara.Div(classes=["map-column"]):
+                with solara.Div(classes=["map-bar"]):
+                    solara.Text("Map:", style="font-size: 12px; color: #555;")
+                    solara.ToggleButtonsSingle(value=view, values=["companies", "sectors"], on_value=pick_view,
+                                               dense=True, classes=["map-view"])
+                    sectors = {c.sector for c in run.park.companies}
+                    shown = focus.value if view == "companies" and focus.value in sectors else ""
+                    solara.Text(f"sector {shown}: click Whole park to see all" if shown else
+                                "click a sector to see its companies" if view == "sectors" else
+                                "click a company to select it", classes=["map-focus"],
+                                style="font-size: 12px; color: #555;")
+                    solara.Button("Whole park", icon_name="mdi-arrow-expand-all", small=True, text=True,
+                                  on_click=lambda: focus.set(""), classes=["btn-whole-park"], disabled=not shown)
                 # The map image with its tooltip layer laid over it (`ParkMap.hover_svg`); the
                 # image loses the widget margin, so that the two line up.
-                solara.Style(".park-map-box img.park-map { margin: 0; display: block; }")
                 with solara.Div(style="position: relative; line-height: 0;", classes=["park-map-box"]):
                     solara.Image(map_svg, format="svg+xml", width="100%", classes=["park-map"])
-                    solara.HTML(unsafe_innerHTML=map_hover, classes=["park-map-hover"])
-                solara.Image(charts_svg, format="svg+xml", width="100%", classes=["park-charts"])
-                solara.Image(coop_svg, format="svg+xml", width="100%", classes=["coop-charts"])
-            with solara.Column(style="flex: 1 1 0; min-width: 340px; max-width: 480px;"):
+                    MapLayer.element(svg=map_hover, on_pick=on_select, on_sector=drill)  # a click selects
+            with solara.Div(classes=["company-column"]):
                 CompanyPanel(session, selected, on_select, on_break, version)
+        with solara.Div(classes=["chart-window"]):
+            solara.Text("Charts: days shown", style="font-size: 12px; color: #555;")
+            solara.ToggleButtonsSingle(value=zoom.value, values=list(WINDOWS), on_value=zoom.set, dense=True,
+                                       classes=["chart-zoom"])
+        ChartsLayer.element(html=charts_html if started else "", on_toggle=toggle)  # a legend click toggles
         solara.Text(f"Map and charts drawn in {timing.current:.0f} ms. The same run from the command line: "
                     f"{settings.command_line()}", classes=["run-command"], style="font-size: 12px; color: #777;")
+
+
+# The page's layout: the settings drawer beside the run on wide windows, above it on narrow
+# ones; the map and the company panel side by side down to about 800 px, then stacked with
+# the map first and full width. Nothing is wider than the window.
+PAGE_STYLE = svg_chart.STYLE + """
+.ecopark-live { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; max-width: 100%; }
+.ecopark-live > .controls { flex: 0 0 300px; max-width: 100%; }
+.ecopark-live > .controls.busy { pointer-events: none; opacity: 0.6; }
+.run-view { flex: 1 1 520px; min-width: 0; max-width: 100%; }
+.run-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 2px 0 6px 0; }
+.busy-indicator { display: flex; align-items: center; gap: 4px; min-width: 90px; }
+.kpi-row { display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 10px; }
+.map-bar { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin-bottom: 4px; }
+.map-and-panel { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.map-column { flex: 2 1 460px; min-width: 0; }
+.company-column { flex: 1 1 300px; min-width: 0; max-width: 100%; }
+.company-details { overflow-x: auto; }
+.park-map-box img.park-map { margin: 0; display: block; }
+.park-charts { margin-top: 4px; }
+.chart-window { display: flex; align-items: center; gap: 6px; margin-top: 10px; flex-wrap: wrap; }
+.chart-notes { font-size: 12px; color: #555; margin: 4px 0; }
+.ts-panel:hover { position: relative; z-index: 2; }
+@media (max-width: 1100px) { .ecopark-live > .controls { flex: 1 1 100%; } }
+@media (max-width: 900px) { .company-column { flex-basis: 100%; } }
+"""
 
 
 @solara.component
@@ -266,13 +264,19 @@ def LivePage():
     tick = solara.use_memo(lambda: solara.reactive(0), [])  # bumped by every step; read by RunView only
     playing = solara.use_reactive(False)
     days = solara.use_reactive(1)
+    drawer = solara.use_reactive(False)
     selected, set_selected = solara.use_state(0)
     problems, set_problems = solara.use_state([])
 
     def redraw():
         tick.value = tick.peek() + 1
 
-    def on_settings(new: Settings):
+    # Steps and rebuilds run in a thread of their own, so that the page can say it is busy
+    # and keep Step and Reset from queueing more work meanwhile.
+    work = solara.lab.use_task(lambda job: job(), dependencies=None, raise_error=False)
+    busy = work.pending
+
+    def configure(new: Settings):
         try:
             session.configure(new)
         except InputError as e:
@@ -284,13 +288,17 @@ def LivePage():
             set_selected(0)
         redraw()
 
+    def on_settings(new: Settings):
+        playing.set(False)
+        work(lambda: configure(new))
+
     def on_step():
-        session.step(days.value)
-        redraw()
+        n = days.value
+        work(lambda: (session.step(n), redraw()))
 
     def on_reset():
-        session.reset()
-        redraw()
+        playing.set(False)
+        work(lambda: (session.reset(), redraw()))
 
     def on_break(index: int, steps: int):
         session.run.break_company(index, steps)
@@ -313,8 +321,11 @@ def LivePage():
     solara.use_thread(play, dependencies=[playing.value, session.generation, days.value], intrusive_cancel=False)
 
     solara.Title("Ecopark: live park")
-    with solara.Row(gap="14px", style="align-items: flex-start;", classes=["ecopark-live"]):
-        with solara.Card(margin=0, style="width: 290px; min-width: 290px;", classes=["controls"]):
-            with solara.Column(gap="2px"):
-                Controls(session, settings, on_settings, playing, days, on_step, on_reset, problems)
-        RunView(session, tick, settings, selected, set_selected, on_break)
+    solara.Style(PAGE_STYLE)
+    with solara.Div(classes=["ecopark-live"]):
+        if drawer.value:
+            with solara.Card(margin=0, classes=["controls"] + (["busy"] if busy else [])):
+                with solara.Column(gap="2px"):
+                    Controls(settings, on_settings, problems, busy)
+        RunView(session, tick, settings, selected, set_selected, on_break, playing, days, busy, drawer,
+                on_step, on_reset)

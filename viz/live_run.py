@@ -28,15 +28,31 @@ from experiments import scenario_io
 from experiments.config import RunConfig, apply
 from experiments.runner import efficiency
 from market.contracts import Contract
+from market.policy import Coordination
+from market.settlement import closing_stock_value
 
 # The per-step series the page charts, in the order of the runner's timeseries.parquet.
 SERIES = ("gains_from_trade_eur", "optimal_gains_eur", "market_efficiency", "co2_avoided_t",
           "savings_vs_baseline_eur", "active_links", "symbiosis_share", "trades",
           "exchange_surplus_eur", "optimal_exchange_surplus_eur")
+# The welfare split of each step, as `experiments.runner.welfare_kpis` makes it for a run: the
+# transfers in the gains (taxes avoided, subsidies earned) and the social surplus (the gains
+# less those transfers and less what the links cost to build and find).
+WELFARE_SERIES = ("transfers_eur", "social_surplus_eur")
+# The park's output a day at the scenario's sale prices, with exchanges and in the baseline.
+PRODUCTION_SERIES = ("output_value_eur", "baseline_output_value_eur")
+# The synchronised plan's profit less the companies' own decisions', on the same loads (empty
+# when the park is too large for the plan beside it).
+SYNC_SERIES = ("value_of_synchronisation_eur",)
 # The cooperation series (`agents.model.StepRecord` fields of the same names), for the
 # cooperation chart. pipes_built counts the pipes built so far in the run.
 COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
                "density", "cooperative_share", "mean_sv_weight", "mean_trust", "known_share")
+
+
+def _worth(model: ParkModel) -> float:
+    """A model's companies' profit so far and the value of what they hold in store."""
+    return float(sum(c.profit_eur for c in model.companies) + closing_stock_value(model.ledger).sum())
 
 
 @functools.lru_cache(maxsize=16)
@@ -95,7 +111,15 @@ class LiveRun:
     def __post_init__(self) -> None:
         cfg, park = self.cfg, self.park
         self.model, self.baseline = runner.models(cfg, park)
-        self.series = {k: [] for k in ("step", *SERIES, *COOP_SERIES)}
+        # The other way of coordinating on the same loads (the synchronised plan beside the
+        # companies' own decisions, or the reverse), as `simulate` runs it: about 5 ms a step on
+        # Kalundborg; None above `production.yardstick_max_companies`.
+        self.other = runner.yardstick_model(cfg, park)
+        self._sync_lead = 0.0
+        self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *PRODUCTION_SERIES, *SYNC_SERIES, *COOP_SERIES)}
+        # Each resource's price a day: what buyers paid per unit delivered, over its exchanges
+        # of the day (NaN on a day without one), for the price panel.
+        self.prices: dict[str, list[float]] = {}
         self._price = [{p.product: p.sale_price for p in reversed(c.processes)} for c in park.companies]
         # The value a company makes on a normal day at full load: the map's size reference.
         self.nominal_value = np.array([sum(p.capacity * p.utilisation * p.sale_price for p in c.processes)
@@ -125,6 +149,8 @@ class LiveRun:
             outage = Outage(self.park.companies[index].name, self.t, ((steps, 0.0),), label="Break now")
             self.model.add_outages((outage,))
             self.baseline.add_outages((outage,))
+            if self.other is not None:
+                self.other.add_outages((outage,))
             self.break_spans.append((index, self.t, self.t + steps - 1))
 
     def down(self, t: int | None = None) -> np.ndarray:
@@ -139,11 +165,21 @@ class LiveRun:
     def _step(self) -> None:
         m, b = self.model, self.baseline
         before = dict(m.output_totals)
+        base_before = dict(b.output_totals)
         first_trade = len(m.trade_log)
         down = self.down()
         m.step()
         b.step()
         rec, brec = m.records[-1], b.records[-1]
+        if self.other is not None:
+            self.other.step()
+            # As `simulate` values it: profit so far plus the stock in store at its value, each
+            # day the change in the synchronised plan's lead.
+            lead = _worth(self.other) - _worth(m)
+            if self.cfg.policy.coordination is Coordination.SYNCHRONISED:
+                lead = -lead
+            self.series["value_of_synchronisation_eur"].append(lead - self._sync_lead)
+            self._sync_lead = lead
         s = self.series
         s["step"].append(rec.step)
         s["gains_from_trade_eur"].append(rec.gains_from_trade_eur)
@@ -156,14 +192,26 @@ class LiveRun:
         s["active_links"].append(rec.active_links)
         s["symbiosis_share"].append(rec.symbiosis_share)
         s["trades"].append(rec.trades)
+        transfers = float(sum(rec.transfers_eur))
+        links = rec.capital_cost_eur + rec.pipe_subsidy_eur + rec.search_cost_eur
+        s["transfers_eur"].append(transfers)
+        s["social_surplus_eur"].append(rec.gains_from_trade_eur - transfers - links)
         for key in COOP_SERIES:
             s[key].append(float(getattr(rec, key)))
 
-        value = np.zeros(len(m.companies))
-        for (c, product), total in m.output_totals.items():
-            q = total - before.get((c, product), 0.0)
-            if q > 0:
-                value[c] += q * self._price[c].get(product, 0.0)
+        value = self._output_value(m, before)
+        s["output_value_eur"].append(float(value.sum()))
+        s["baseline_output_value_eur"].append(float(self._output_value(b, base_before).sum()))
+        paid: dict[str, list[float]] = {}  # resource -> [payments, units delivered] today
+        for tr in m.trade_log[first_trade:]:
+            if tr.delivered > 0:
+                p = paid.setdefault(tr.resource, [0.0, 0.0])
+                p[0] += tr.payment
+                p[1] += tr.delivered
+        for r, (pay, q) in paid.items():
+            self.prices.setdefault(r, [float("nan")] * (len(s["step"]) - 1))
+        for r, values in self.prices.items():
+            values.append(paid[r][0] / paid[r][1] if r in paid else float("nan"))
         sums: dict[tuple[int, int, str], float] = {}
         for tr in m.trade_log[first_trade:]:
             key = (tr.seller, tr.buyer, tr.resource)
@@ -188,6 +236,15 @@ class LiveRun:
         if not self.breaks and self._links_at_break is not None and not cut.any():
             self._links_at_break = None  # recovered: every link lost to the failure is back
 
+    def _output_value(self, model: ParkModel, before: dict) -> np.ndarray:
+        """EUR of output each company made this step, at its processes' sale prices."""
+        value = np.zeros(len(model.companies))
+        for (c, product), total in model.output_totals.items():
+            q = total - before.get((c, product), 0.0)
+            if q > 0:
+                value[c] += q * self._price[c].get(product, 0.0)
+        return value
+
     # ---- what the page shows -------------------------------------------------------------
 
     def totals(self) -> dict[str, float]:
@@ -203,12 +260,22 @@ class LiveRun:
             "active_links": float(s["active_links"][-1]) if s["active_links"] else 0.0,
             "symbiosis_share": float(s["symbiosis_share"][-1]) if s["symbiosis_share"] else 0.0,
             "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
+            "social_surplus_eur": float(np.sum(s["social_surplus_eur"])),
+            "transfers_eur": float(np.sum(s["transfers_eur"])),
+            # None when no synchronised plan runs beside (a park above the yardstick's size)
+            "value_of_synchronisation_eur": float(np.sum(s["value_of_synchronisation_eur"]))
+            if self.other is not None else None,
             "contracts_active": float(s["contracts_active"][-1]) if s["contracts_active"] else 0.0,
             "pipes_built": float(s["pipes_built"][-1]) if s["pipes_built"] else 0.0,
             # Output lost this run to failures (and planned stops) and to cascades (inputs cut).
             "lost_failure_eur": float(sum(r.lost_failure_eur for r in self.model.records)),
             "lost_cascade_eur": float(sum(r.lost_cascade_eur for r in self.model.records)),
         }
+
+    def decisions(self) -> list[tuple[int, str, str, str]]:
+        """The investment decisions taken so far (step, company, kind, option): investments,
+        switches, entries, exits and pipes, as decisions.parquet lists them."""
+        return [(d.step, d.company, d.kind, d.option) for d in self.model.investor.decisions]
 
     def company_view(self, index: int) -> dict[str, Any]:
         """Everything the company panel shows about company `index`."""

@@ -18,9 +18,21 @@ BUILT_PIPE = "#8d6e63"  # pipes built during the run: brown, apart from the scen
 CONTRACT = "#212121"  # the dark outline of an exchange under contract
 
 
-def sector_colours(sectors: list[str]) -> dict[str, str]:
+# Beyond the twelve colours, sectors take the colours again with another marker shape: circles
+# for the first twelve, then squares, triangles, diamonds, ... so any number of sectors stays
+# distinct by colour and shape together (and the legend and hover name each one).
+SECTOR_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "p", "h", "<", ">", "*")
+
+
+def sector_styles(sectors: list[str]) -> dict[str, tuple[str, str]]:
+    """(fill colour, matplotlib marker) of each sector, sectors in name order."""
     names = sorted(set(sectors))
-    return {s: SECTOR_COLOURS[i % len(SECTOR_COLOURS)] for i, s in enumerate(names)}
+    k = len(SECTOR_COLOURS)
+    return {s: (SECTOR_COLOURS[i % k], SECTOR_MARKERS[(i // k) % len(SECTOR_MARKERS)]) for i, s in enumerate(names)}
+
+
+def sector_colours(sectors: list[str]) -> dict[str, str]:
+    return {s: colour for s, (colour, _) in sector_styles(sectors).items()}
 
 
 def resource_colours(resources: list[str]) -> dict[str, tuple]:

@@ -43,11 +43,12 @@ from viz.live_run import LiveRun
 FAR_RATIO = 8.0
 MAX_ARROWS = 300  # above this many flows, draw plain lines: patches cost about 1 ms each
 MAX_LABELS = 30
+DECISION = "#1565c0"  # the star on a company that took an investment decision this run
 LEGEND_ROWS = 30  # legend entries that fit beside the map, one under the other
 # The tooltip layer: invisible until hovered, then a faint shadow of what is under the pointer.
 HOVER_CSS = (".map-hover path { fill: none; stroke: #000; stroke-opacity: 0; stroke-width: 9; "
              "stroke-linecap: round; pointer-events: stroke; cursor: help; } "
-             ".map-hover circle { fill: #000; fill-opacity: 0; stroke: none; pointer-events: fill; cursor: help; } "
+             ".map-hover circle { fill: #000; fill-opacity: 0; stroke: none; pointer-events: fill; cursor: pointer; } "
              ".map-hover path:hover { stroke-opacity: 0.15; } .map-hover circle:hover { fill-opacity: 0.12; }")
 
 
@@ -124,7 +125,8 @@ class ParkMap:
         n = len(park.companies)
         self.small = n > MAX_LABELS
         self.sectors = [c.sector for c in park.companies]
-        self.scol = palette.sector_colours(self.sectors)
+        self.sstyle = palette.sector_styles(self.sectors)
+        self.scol = {sec: colour for sec, (colour, _) in self.sstyle.items()}
         self.rcol = palette.resource_colours(list(park.resources))
         self.units = {r: res.unit for r, res in park.resources.items()}
         # Fixed axes, not constrained layout: the layout engine draws the figure twice more.
@@ -156,7 +158,9 @@ class ParkMap:
             mid = (lo + hi) / 2
             ax.set_xlim(mid[0] - scale * box_w / 2, mid[0] + scale * box_w / 2)
             ax.set_ylim(mid[1] - scale * box_h / 2, mid[1] + scale * box_h / 2)
-        handles = [Line2D([], [], marker="o", ls="", markersize=9, markerfacecolor=self.scol[s],
+        self.full = (ax.get_xlim(), ax.get_ylim())  # the whole park; a sector's drill-down zooms in
+        self.box = (size[0] * map_box[2], size[1] * map_box[3])
+        handles = [Line2D([], [], marker=self.sstyle[s][1], ls="", markersize=9, markerfacecolor=self.scol[s],
                           markeredgecolor="#333333", label=s) for s in sorted(self.scol)]
         if self.crowded:
             ax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",
@@ -175,10 +179,29 @@ class ParkMap:
         self._flow_legend = None
         self._hover: list[str] = []  # SVG elements of the tooltip layer, from the last update
 
-    def update(self, run: LiveRun, selected: int | None = None) -> Figure:
+    def _zoom(self, members: np.ndarray) -> None:
+        """Fit the axes to `members` (indices), or to the whole park when there are none."""
+        xy = self.layout.xy
+        if not len(members):
+            self.ax.set_xlim(*self.full[0])
+            self.ax.set_ylim(*self.full[1])
+            return
+        lo, hi = xy[members].min(axis=0), xy[members].max(axis=0)
+        whole = np.array([np.ptp(self.full[0]), np.ptp(self.full[1])])
+        span = np.minimum(np.maximum((hi - lo) * 1.4, 0.08 * whole), whole)  # never wider than the park
+        scale = max(span[0] / self.box[0], span[1] / self.box[1])
+        mid = (lo + hi) / 2
+        self.ax.set_xlim(mid[0] - scale * self.box[0] / 2, mid[0] + scale * self.box[0] / 2)
+        self.ax.set_ylim(mid[1] - scale * self.box[1] / 2, mid[1] + scale * self.box[1] / 2)
+
+    def update(self, run: LiveRun, selected: int | None = None, focus: str | None = None) -> Figure:
+        """Draw the day. `focus` (a sector) zooms the map to that sector's companies and names
+        them, the drill-down from the sector view."""
         for artist in self._dynamic:
             artist.remove()
         self._dynamic = []
+        members = np.array([i for i, sec in enumerate(self.sectors) if sec == focus], dtype=int)
+        self._zoom(members)
         if self._flow_legend is not None:
             self._flow_legend.remove()
         ax, xy, layout, park = self.ax, self.layout.xy, self.layout, self.park
@@ -252,8 +275,17 @@ class ParkMap:
         small = self.small
         area = (12 if small else 50) + (120 if small else 650) * np.sqrt(np.clip(value / ref, 0, None))
         up = ~down
-        add(ax.scatter(xy[up, 0], xy[up, 1], s=area[up], c=[self.scol[self.sectors[i]] for i in np.flatnonzero(up)],
-                       edgecolors="#333333", linewidths=0.8, zorder=3))
+        shapes = np.array([self.sstyle[sec][1] for sec in self.sectors])
+        faded = np.zeros(n, dtype=bool)  # a drill-down greys out the other sectors' companies
+        if len(members):
+            faded[:] = True
+            faded[members] = False
+            add(ax.scatter(xy[faded & up, 0], xy[faded & up, 1], s=0.5 * area[faded & up], c="#e0e0e0",
+                           edgecolors="#bdbdbd", linewidths=0.5, zorder=2.5))
+        for marker in dict.fromkeys(shapes[up & ~faded]):  # one scatter per marker shape in use
+            on = up & ~faded & (shapes == marker)
+            add(ax.scatter(xy[on, 0], xy[on, 1], s=area[on], c=[self.scol[self.sectors[i]] for i in np.flatnonzero(on)],
+                           marker=marker, edgecolors="#333333", linewidths=0.8, zorder=3))
         if cut.any():
             add(ax.scatter(xy[cut, 0], xy[cut, 1], s=area[cut] + 160, facecolors="none",
                            edgecolors=palette.CUT_OFF, linewidths=2.2, zorder=3.5))
@@ -264,13 +296,27 @@ class ParkMap:
         if selected is not None and 0 <= selected < n:
             add(ax.scatter([xy[selected, 0]], [xy[selected, 1]], s=area[selected] + 320, facecolors="none",
                            edgecolors="#1565c0", linewidths=2.5, zorder=6))
+        # Investment decisions (pipes are drawn as pipes): a star on the company, listed on hover.
+        decided: dict[int, list[str]] = {}
+        index = {name: i for i, name in enumerate(names)}
+        for step, company, kind, option in run.decisions():
+            if kind != "pipe" and company in index:
+                decided.setdefault(index[company], []).append(
+                    f"{kind}{' ' + option.replace('_', ' ') if option else ''} (day {step + 1})")
+        if decided:
+            at = np.array(sorted(decided))
+            add(ax.scatter(xy[at, 0], xy[at, 1], s=70, marker="*", c=DECISION, edgecolors="white", linewidths=0.6,
+                           zorder=6.5))
         weights = run.model.weights
         for i in range(n):
-            hover.append(self._hover_circle(xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
+            hover.append(self._hover_circle(i, xy[i], np.sqrt(area[i]) / 2 + 2,  # a marker of area s is sqrt(s) wide
                                             f"{names[i]} ({self.sectors[i]})\n"
-                                            f"shared-vision weight {float(weights[i]):.2f}"))
-        if not small:
-            for i, c in enumerate(park.companies):
+                                            f"shared-vision weight {float(weights[i]):.2f}"
+                                            + "".join(f"\n{d}" for d in decided.get(i, []))))
+        named = range(n) if not small else (members if 0 < len(members) <= MAX_LABELS else ())
+        if len(named):
+            for i in named:
+                c = park.companies[i]
                 label = c.name
                 if layout.far[i]:
                     label += f"\n({layout.distance_from_centre[i]:,.0f} km away)"
@@ -307,6 +353,9 @@ class ParkMap:
             handles.append(Line2D([], [], color=palette.BUILT_PIPE, lw=2.2, ls=(0, (4, 2)),
                                   label=f"pipe built this run ({len(pipes)})"))
         handles.append(Line2D([], [], marker="X", ls="", markersize=9, color=palette.ALERT, label="down (broken)"))
+        if decided:
+            handles.append(Line2D([], [], marker="*", ls="", markersize=10, color=DECISION,
+                                  label="an investment, switch, entry or exit"))
         if cut.any():
             handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
                                   markeredgecolor=palette.CUT_OFF, markeredgewidth=2, label="lost a partner"))
@@ -314,7 +363,8 @@ class ParkMap:
                                             loc="upper left" if self.crowded else "lower left",
                                             fontsize=8 if self.crowded else 8.5, title_fontsize=9, frameon=False,
                                             alignment="left")
-        title = f"{park.name}: day {snap.step + 1 if snap is not None else 0}"
+        title = f"{park.name}" + (f", sector {focus} ({len(members)} companies)" if len(members) else "") \
+            + f": day {snap.step + 1 if snap is not None else 0}"
         if snap is not None:
             title += f", {len(flows)} exchange{'s' if len(flows) != 1 else ''}"
         self.title.set_text(title)
@@ -339,10 +389,10 @@ class ParkMap:
         return (f'<path class="{cls}" d="M{x1:.1f},{y1:.1f} Q{cx:.1f},{cy:.1f} {x2:.1f},{y2:.1f}">'
                 f"<title>{escape(title)}</title></path>")
 
-    def _hover_circle(self, centre, radius: float, title: str) -> str:
+    def _hover_circle(self, index: int, centre, radius: float, title: str) -> str:
         (x, y), = self._to_svg(np.asarray(centre))
-        return (f'<circle class="hover-company" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}">'
-                f"<title>{escape(title)}</title></circle>")
+        return (f'<circle class="hover-company" data-company="{index}" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}">'
+                f"<title>{escape(title)}\n(click to select)</title></circle>")
 
     def hover_svg(self) -> str:
         """The tooltip layer of the last `update`: a transparent SVG the size of the map, to

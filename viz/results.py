@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from viz.labels import REPORT_KPIS, kpi_label, setting_text
+
 SWEEP_FILE = "results.parquet"
 SWEEP_FILES = (SWEEP_FILE, "runs.parquet")  # runs.parquet: what `run.py compare` writes
 SENSITIVITY_FILE = "sensitivity.csv"
@@ -40,25 +42,8 @@ KPI_ORDER = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2
              "symbiosis_share", "active_links", "trades", "optimal_gains_eur", "optimal_exchange_surplus_eur",
              "mechanism_budget_eur",
              "profit_eur", "baseline_profit_eur", "co2_t", "baseline_co2_t", "taxes_eur", "baseline_taxes_eur")
-KPI_LABELS = {
-    "gains_from_trade_eur": "Gains from trade, private (EUR)",
-    "social_surplus_eur": "Social surplus (EUR)",
-    "transfers_eur": "Transfers in the gains: taxes avoided, subsidies (EUR)",
-    "co2_value_eur": "CO2 avoided at the social cost of carbon (EUR)",
-    "savings_vs_baseline_eur": "Savings vs no symbiosis (EUR)",
-    "co2_avoided_t": "CO2 avoided (t)",
-    "market_efficiency": "Market efficiency (social)",
-    "market_efficiency_private": "Market efficiency, private basis",
-    "symbiosis_share": "Share of companies in an exchange",
-    "active_links": "Active links",
-    "trades": "Trades",
-    "optimal_gains_eur": "Optimal gains (EUR)",
-    "optimal_exchange_surplus_eur": "Optimal exchange surplus (EUR)",
-    "mechanism_budget_eur": "Mechanism budget (EUR)",
-    "taxes_eur": "Taxes paid (EUR)",
-    "subsidies_eur": "Subsidies paid (EUR)",
-    "government_net_cost_eur": "Government net cost (EUR)",
-}
+# KPI names with their units, from the pages' one table.
+KPI_LABELS = {k: kpi_label(k) for k in dict.fromkeys([*KPI_ORDER, *REPORT_KPIS])}
 # Parameters a run config always has but a comparison never sweeps.
 NOT_SCHEME = ("seed", "replicate", "run_id")
 
@@ -298,14 +283,42 @@ def summarise(rs: ResultSet, by: list[str] | None = None, kpis: list[str] | None
 
 
 def scheme_label(row: pd.Series | dict, by: list[str]) -> str:
-    """`carbon_tax=80, mechanism=cda`: the last part of each dotted path and its value."""
+    """`Carbon tax 80 EUR/t CO2, Mechanism: cda`: each parameter's label, value and unit."""
     if not by:
         return "all runs"
     if by == ["scheme"]:
         return str(row["scheme"])
-    parts = []
-    for p in by:
-        v = row[p]
-        text = f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
-        parts.append(f"{p.rsplit('.', 1)[-1]}={text}")
-    return ", ".join(parts)
+    return ", ".join(setting_text(p, row[p].item() if isinstance(row[p], np.generic) else row[p]) for p in by)
+
+
+WIDE_SOBOL = 0.2  # a Sobol index's 95 % half-width beyond which it cannot be read (indices run 0-1)
+
+
+def sensitivity_warning(sens: pd.DataFrame | None) -> str:
+    """A warning when the Sobol indices' intervals are too wide to read (too few samples), or ""."""
+    if sens is None or not len(sens):
+        return ""
+    sobol = sens[sens["kind"].astype(str).isin(("S1", "ST", "S2"))]
+    conf = pd.to_numeric(sobol["conf"], errors="coerce").abs().dropna()
+    if not len(conf) or conf.max() <= WIDE_SOBOL:
+        return ""
+    return (f"The Sobol indices' 95 % intervals reach \u00b1 {conf.max():.2f} on indices between 0 and 1: too few "
+            f"samples (N) for these indices to be read. Run the sweep again with a larger N.")
+
+
+def child_results(folder: Path) -> list[Path]:
+    """Result folders inside `folder` (not itself): what a parent folder of results lists."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return [p for p in candidates(folder) if p != folder]
+
+
+def continuous(rs: ResultSet, most: int) -> bool:
+    """A sampled design (Sobol, LHS, Morris): a numeric swept parameter with more than `most`
+    distinct values, each point its own scheme; drawn as scatter, not as bars."""
+    for p in rs.swept:
+        col = rs.runs[p]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.nunique() > most:
+            return True
+    return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from html import escape
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -17,9 +18,15 @@ from agents.operations import Maintenance, OperationsSettings
 from experiments.config import DEFAULT_SCENARIO, keys
 from market.policy import Policy
 from market.settings import MechanismName, StrategyMix
-from viz.charts import Charts, CooperationCharts
+from experiments.problems import InputError
+from matplotlib.colors import to_hex
+
+from viz import charts, palette
+from viz.fields import parse_size
+from viz.labels import PARAMS
 from viz.live_run import LiveRun, load_park
-from viz.park_map import ParkMap
+from viz.park_map import MAX_LABELS, ParkMap
+from viz.sector_map import SectorMap
 from viz.render import svg
 
 STRATEGIES = tuple(f.name for f in dataclasses.fields(StrategyMix))
@@ -32,13 +39,9 @@ LEVER_RANGES = {"carbon_tax": (200.0, 5.0), "landfill_tax": (200.0, 5.0), "virgi
                 "exchange_subsidy": (50.0, 0.5), "investment_subsidy": (1.0, 0.05), "information": (1.0, 0.05),
                 "shared_vision": (1.0, 0.05), "shared_vision_spread": (1.0, 0.05),
                 "shared_vision_co2_value": (200.0, 5.0)}
-LEVER_LABELS = {"virgin_tax": "Virgin-material tax", "investment_subsidy": "Pipe investment subsidy",
-                "information": "Information sharing", "shared_vision": "Shared vision, mean weight",
-                "shared_vision_spread": "Shared vision, spread", "shared_vision_co2_value": "Shared vision, CO2 value",
-                "shared_vision_imitation": "Shared vision spreads by imitation",
-                "gain_sharing": "Gain sharing (park operator)"}
-LEVER_UNITS = {"carbon_tax": "EUR/t CO2", "landfill_tax": "EUR/unit landfilled", "virgin_tax": "EUR/unit bought",
-               "exchange_subsidy": "EUR/unit exchanged", "shared_vision_co2_value": "EUR/t CO2 avoided"}
+# Labels and units from the pages' one table (`viz.labels`), by policy field name.
+LEVER_LABELS = {k.split(".", 1)[1]: label for k, (label, _) in PARAMS.items() if k.startswith("policy.")}
+LEVER_UNITS = {k.split(".", 1)[1]: unit for k, (_, unit) in PARAMS.items() if k.startswith("policy.") and unit}
 # How a lever's value reads beside its name, where "value unit" would not say enough.
 LEVER_TEXT = {
     "investment_subsidy": lambda v: f"{100 * v:.0f} % of a new pipe",
@@ -46,8 +49,11 @@ LEVER_TEXT = {
     "shared_vision": lambda v: f"{v:g} on the park's gains",
     "shared_vision_spread": lambda v: f"\u00b1 {v:g}",
 }
-# Levers of the sections "Taxes and subsidies"; every other policy field is a cooperation lever.
+# Levers of the sections "Taxes and subsidies"; every other policy field is a cooperation lever,
+# except the accounting values: valuations the page reports by, which no company responds to
+# (the social cost of carbon values the CO2 avoided). They sit apart, under "Accounting".
 TAX_LEVERS = ("carbon_tax", "landfill_tax", "virgin_tax", "exchange_subsidy")
+ACCOUNTING = ("social_cost_of_carbon",)
 
 # The "Operations" controls: fields of `OperationsSettings` (keys `operations.*`) the page sets.
 # Prescriptive maintenance is left out of the select: its digital twin simulates every due stop
@@ -217,26 +223,38 @@ class LiveSession:
         self.lock = threading.RLock()
         self.settings = settings or settings_for(DEFAULT_SCENARIO)
         self.previous: dict[str, list[float]] | None = None
-        self.charts = Charts()
-        self.coop = CooperationCharts()
         self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
         self.map = ParkMap(self.run.park, self.run.model.network.positions)
+        self.sector_map: SectorMap | None = None  # drawn on first use: a large park's default view
+        self._park_colours()
         self.generation = 0  # bumps with every new run, so the page knows to redraw
         self.frame_drawn = threading.Event()  # set when the page has drawn the latest step
 
     def configure(self, settings: Settings) -> None:
         """Start a run with new settings; raises `InputError` (and keeps the old run) if they
         are invalid."""
+        if settings.scenario == SYNTHETIC:
+            size, problem = parse_size(str(settings.size))
+            if problem:
+                raise InputError([f"synthetic park size: {problem}"])
         run = LiveRun.from_settings(settings.scenario_name, settings.assignments())
         with self.lock:
             if run.park is not self.run.park:
                 self.map = ParkMap(run.park, run.model.network.positions)
+                self.sector_map = None
+                self._park_colours(run)
                 self.previous = None  # another park: its series would mislead
             elif self.run.t:
                 self.previous = {k: list(v) for k, v in self.run.series.items()}
             self.settings = settings
             self.run = run
             self.generation += 1
+
+    def _park_colours(self, run: LiveRun | None = None) -> None:
+        """Units and map colours of the park's resources, for the price panel."""
+        park = (run or self.run).park
+        self.units = {r: res.unit for r, res in park.resources.items()}
+        self.colours = {r: to_hex(c) for r, c in palette.resource_colours(list(park.resources)).items()}
 
     def reset(self) -> None:
         """Start the same settings again from day 0, keeping the stepped run as `previous`."""
@@ -250,22 +268,35 @@ class LiveSession:
     def map_svg(self, selected: int | None) -> bytes:
         return self.map_layers(selected)[0]
 
-    def map_layers(self, selected: int | None) -> tuple[bytes, str]:
-        """The map as SVG bytes, and the tooltip layer to lay over it (`ParkMap.hover_svg`)."""
+    def default_view(self) -> str:
+        """The map a park opens with: its companies, or its sectors when labels would not fit."""
+        return "sectors" if len(self.run.park.companies) > MAX_LABELS else "companies"
+
+    def map_layers(self, selected: int | None, view: str = "companies", focus: str | None = None) -> tuple[bytes, str]:
+        """The map as SVG bytes, and the tooltip layer to lay over it (`ParkMap.hover_svg`):
+        the companies (zoomed to sector `focus` if given) or, with `view="sectors"`, the sectors."""
         with self.lock:
             run, canvas = self.run, self.map
+            if view == "sectors" and self.sector_map is None:
+                self.sector_map = SectorMap(run.park, run.model.network.positions)
+            if view == "sectors":
+                canvas = self.sector_map
         with canvas.lock:
-            image = svg(canvas.update(run, selected))
-            return image, canvas.hover_svg()
+            figure = canvas.update(run) if view == "sectors" else canvas.update(run, selected, focus)
+            return svg(figure), canvas.hover_svg()
 
-    def charts_svg(self) -> bytes:
+    def charts_html(self, days: int = 0, hidden: frozenset[str] = frozenset()) -> str:
+        """The KPI, welfare, production and cooperation panels (inline SVG with hover read-outs)
+        over the last `days` days (0: the whole run), without the lines in `hidden` (their
+        legend ids), and the note saying what their grey, red and dotted marks mean."""
         with self.lock:
             run, previous = self.run, self.previous
-        with self.charts.lock:
-            return svg(self.charts.update(run.series, previous, run.break_spans))
-
-    def coop_svg(self) -> bytes:
-        with self.lock:
-            run, previous = self.run, self.previous
-        with self.coop.lock:
-            return svg(self.coop.update(run.series, previous, run.break_spans))
+        merged = {**run.series, **{f"price:{r}": list(v) for r, v in run.prices.items()}}
+        series, previous, spans, decisions = charts.window(merged, previous, days, list(run.break_spans),
+                                                           run.decisions())
+        return ('<div class="ts-grid kpi-charts">' + charts.kpi_panels(series, previous, spans, hidden)
+                + charts.welfare_panel(series, previous, spans, decisions, hidden)
+                + charts.production_panel(series, previous, spans, hidden)
+                + charts.price_panel(series, self.units, self.colours, spans, hidden) + "</div>"
+                + '<div class="ts-grid coop-charts">' + charts.coop_panels(series, previous, spans, hidden) + "</div>"
+                + f'<p class="chart-notes">{escape(charts.notes(bool(previous), bool(spans), bool(decisions)))}</p>')
