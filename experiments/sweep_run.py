@@ -67,6 +67,19 @@ def execute(task: Task) -> dict[str, Any]:
     return row
 
 
+RETRIES = 3  # times Ray retries a run whose worker died
+
+
+def lost_row(task: Task, error: str) -> dict[str, Any]:
+    """The row of a run that never returned (its worker kept dying): recorded as failed."""
+    run = task.run
+    row: dict[str, Any] = {"run_id": run.run_id, "point": run.point, "replicate": run.replicate, "seed": run.seed}
+    row.update({k: v for k, v in run.params})
+    row.update({"started_unix": time.time(), "status": "error", "error": error, "wall_s": float("nan"),
+                "worker_pid": -1, "worker_rss_mb": float("nan")})
+    return row
+
+
 def _rss_mb() -> float:
     """Resident memory of this process now (Linux), to show a worker's memory stays flat."""
     try:
@@ -260,14 +273,22 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
     started = start_ray(workers, address)
     import ray
 
-    # A run that raises returns its error as a row; a worker that dies is retried by Ray.
-    remote = ray.remote(max_retries=3, num_cpus=1)(run_fn)
+    # A run that raises returns its error as a row; a worker that dies is retried by Ray, and a
+    # run whose worker dies on every try becomes a failed row too: the sweep goes on.
+    remote = ray.remote(max_retries=RETRIES, num_cpus=1)(run_fn)
     try:
-        pending = [remote.remote(t) for t in tasks]
+        task_of = {}
+        for t in tasks:
+            task_of[remote.remote(t)] = t
+        pending = list(task_of)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for ref in ready:
-                yield ray.get(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as e:  # the worker died RETRIES + 1 times
+                    yield lost_row(task_of[ref], f"{type(e).__name__}: the worker running it died {RETRIES + 1} "
+                                                 f"times ({str(e).splitlines()[0] if str(e) else 'no message'})")
     finally:
         if started:
             ray.shutdown()

@@ -22,3 +22,10 @@ def kill_once(task):
         marker.write_text("x")
         os._exit(1)
     return sweep_run.execute(task)
+
+
+def kill_always(task):
+    """Kills its worker process every time it runs point 1: a run no retry can finish."""
+    if task.run.point == 1:
+        os._exit(1)
+    return sweep_run.execute(task)

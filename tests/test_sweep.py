@@ -9,7 +9,7 @@ import pytest
 from experiments import sweep, sweep_run
 from experiments.problems import InputError
 from tests.conftest import EXAMPLE, run_cli
-from tests.sweep_helpers import failing_on_point_1, kill_once
+from tests.sweep_helpers import failing_on_point_1, kill_always, kill_once
 
 SWEEP = f"""
 [sweep]
@@ -182,6 +182,16 @@ def test_local_ray_gives_the_serial_rows_retries_a_killed_worker_and_listens_on_
             if "ray" in name:
                 exposed.append((c.laddr, name[:80]))
     assert exposed == []
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_run_whose_worker_dies_on_every_retry_is_a_failed_row_and_the_sweep_goes_on(tmp_path, local_ray):
+    out = sweep_run.run_sweep(spec(), tmp_path / "ray", workers=2, run_fn=kill_always, progress=False)
+    assert len(out) == len(spec().runs())
+    lost = out[out["point"] == 1]
+    assert (lost["status"] == "error").all() and lost["error"].str.contains(f"died {sweep_run.RETRIES + 1} times").all()
+    assert (out[out["point"] != 1]["status"] == "ok").all()
 
 
 @pytest.mark.ray
