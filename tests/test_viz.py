@@ -2,6 +2,7 @@
 Solara components rendered headless with `solara.render`."""
 
 import dataclasses
+import json
 import math
 import time
 
@@ -623,6 +624,50 @@ def test_comparison_figures_draw(tmp_path, run_folders):
     sens = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "S1"], "value": [0.5, 0.1],
                          "conf": [0.1, np.nan]})
     assert b"Sensitivity indices" in svg(compare_charts.sensitivity_figure(sens))
+
+
+def test_comparison_charts_read_out_each_bar_and_point_on_hover(tmp_path):
+    """Hovering a bar or a point of the comparison charts shows its scheme and value (an SVG
+    <title> the browser shows as a tooltip)."""
+    import re
+
+    from viz import compare_charts
+
+    _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
+    rs = results.load(tmp_path)
+    table = results.summarise(rs, rs.swept, ["gains_from_trade_eur"])
+    bars = svg(compare_charts.schemes_figure(rs, ["gains_from_trade_eur"])).decode()
+    tips = re.findall(r"<title>([^<]*)</title>", bars)
+    assert len(tips) == len(table)
+    first = table.iloc[0]
+    assert any(results.scheme_label(first, rs.swept) in t and "(3 runs)" in t for t in tips), tips
+    lines = svg(compare_charts.against_figure(rs, "policy.carbon_tax", ["gains_from_trade_eur"],
+                                              "market.mechanism")).decode()
+    assert len(re.findall(r"<title>Carbon tax \(EUR/t CO2\) [0-9.]+, ", lines)) == len(table)
+
+
+def test_an_optimisation_folder_shows_its_pareto_front(tmp_path):
+    from viz import compare_charts
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "optimisation", "objectives": [
+        "max:co2_avoided_t", "min:government_net_cost_eur"]}))
+    cands = pd.DataFrame({"generation": [0, 0, 0], "candidate": [0, 1, 2], "policy.carbon_tax": [10.0, 50.0, 90.0],
+                          "max:co2_avoided_t": [100.0, 150.0, 120.0],
+                          "min:government_net_cost_eur": [5.0, 2.0, 9.0], "feasible": [True, True, True],
+                          "front": [False, True, False]})
+    cands.to_csv(tmp_path / "candidates.csv", index=False)
+    front = cands[cands["front"]].drop(columns=["feasible", "front"])
+    front.insert(0, "scheme", ["front-01"])
+    front["co2_avoided_t_mean"] = 150.0
+    front["runs"] = 2
+    front.to_csv(tmp_path / "pareto.csv", index=False)
+    p = results.load_pareto(tmp_path)
+    assert p.objectives == ["max:co2_avoided_t", "min:government_net_cost_eur"] and p.levers == ["policy.carbon_tax"]
+    drawn = svg(compare_charts.pareto_figure(p.candidates, p.front, p.objectives, p.levers)).decode()
+    assert "<title>front-01: CO2 avoided" in drawn and "Carbon tax (EUR/t CO2) 50" in drawn
+    assert "more is better" in drawn and "less is better" in drawn
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "sweep"}))
+    assert results.load_pareto(tmp_path) is None  # a sweep folder has no front
 
 
 # ---- components, rendered headless ---------------------------------------------------------------

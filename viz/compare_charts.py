@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from viz.labels import is_share, kpi_label, param_label, setting_text
+from viz.render import tip
 from viz.results import ResultSet, scheme_label, summarise
 
 MAX_LINE_POINTS = 12  # more distinct x values than this (a Sobol or Morris design): scatter the runs
@@ -60,6 +61,21 @@ def _scale(kpi: str, values: np.ndarray) -> tuple[float, str]:
     return 1.0, kpi_label(kpi)
 
 
+MAX_TIPS = 400  # runs of a sampled design that get a hover read-out each, per panel and line
+
+
+def _value(v: float, h: float | None = None) -> str:
+    if not math.isfinite(v):
+        return "n/a"
+    return f"{v:,.4g}" + (f" ± {h:,.3g}" if h is not None and math.isfinite(h) and h > 0 else "")
+
+
+def _point_tip(fig: Figure, ax, x: float, y: float, text: str) -> None:
+    """An invisible marker over a drawn point, carrying its read-out."""
+    (dot,) = ax.plot([x], [y], "o", ms=9, alpha=0.0)
+    tip(fig, dot, text)
+
+
 def replicates_text(n: pd.Series | np.ndarray) -> str:
     """What the error bars are, true to the replicates each scheme has."""
     lo, hi = int(np.min(n)), int(np.max(n))
@@ -85,8 +101,10 @@ def schemes_figure(rs: ResultSet, kpis: list[str], by: list[str] | None = None) 
         mean = table[kpi].to_numpy(dtype=float)
         ci = table[f"{kpi}_ci"].to_numpy(dtype=float)
         f, title = _scale(kpi, mean)
-        ax.barh(y, mean * f, xerr=np.where(np.isfinite(ci), ci * f, 0), color=COLOURS[i % len(COLOURS)],
-                alpha=0.8, error_kw=dict(ecolor="#333333", capsize=3, lw=1))
+        bars = ax.barh(y, mean * f, xerr=np.where(np.isfinite(ci), ci * f, 0), color=COLOURS[i % len(COLOURS)],
+                       alpha=0.8, error_kw=dict(ecolor="#333333", capsize=3, lw=1))
+        for bar, label, m, h, n in zip(bars, labels, mean, ci, table["n"]):
+            tip(fig, bar, f"{label}: {title} {_value(m * f, h * f)} ({int(n)} run{'s' if n != 1 else ''})")
         ax.set_yticks(y, labels if i % cols == 0 else [""] * len(labels), fontsize=8)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=9.5, loc="left")
@@ -128,15 +146,23 @@ def against_figure(rs: ResultSet, x: str, kpis: list[str], group: str | None = N
                 runs = rs.runs if g is None else rs.runs[rs.runs[group] == g]
                 ax.scatter(runs[x].to_numpy(dtype=float), runs[kpi].to_numpy(dtype=float) * f, s=12,
                            color=colour, alpha=0.7, label=label)
+                for xv, yv in zip(runs[x].to_numpy(dtype=float)[:MAX_TIPS], runs[kpi].to_numpy(dtype=float)[:MAX_TIPS] * f):
+                    _point_tip(fig, ax, xv, yv, f"{param_label(x)} {xv:.4g}: {title} {_value(yv)}")
                 drawn.append(runs[kpi].to_numpy(dtype=float) * f)
             elif numeric:
                 xs = sub[x].to_numpy(dtype=float)
                 ax.plot(xs, m, marker="o", ms=4, color=colour, lw=1.6, label=label)
+                for xv, mv, hv in zip(xs, m, h):
+                    _point_tip(fig, ax, xv, mv, f"{param_label(x)} {xv:.4g}{', ' + label if label else ''}: "
+                                                f"{title} {_value(mv, hv)}")
                 ax.fill_between(xs, m - h, m + h, color=colour, alpha=0.15, lw=0)
                 drawn += [m - h, m + h]
             else:
                 xs = np.array([cats.index(str(v)) for v in sub[x]]) + (j - (len(groups) - 1) / 2) * 0.12
                 ax.errorbar(xs, m, yerr=h, fmt="o", ms=5, color=colour, capsize=3, label=label)
+                for xv, cat, mv, hv in zip(xs, sub[x].astype(str), m, h):
+                    _point_tip(fig, ax, xv, mv, f"{param_label(x)} {cat}{', ' + label if label else ''}: "
+                                                f"{title} {_value(mv, hv)}")
                 drawn += [m - h, m + h]
         if not numeric:
             ax.set_xticks(range(len(cats)), cats, fontsize=8, rotation=20 if len(cats) > 3 else 0)
@@ -183,3 +209,35 @@ def sensitivity_figure(sens: pd.DataFrame, kpi: str | None = None) -> Figure:
     fig.suptitle("Sensitivity indices" + (f" of {kpi_label(kpi)}" if kpi else "") + " (bars: confidence interval)",
                  fontsize=10, x=0.01, ha="left")
     return fig
+
+
+def pareto_figure(candidates: pd.DataFrame, front: pd.DataFrame, objectives: list[str], levers: list[str]) -> Figure:
+    """The feasible candidates of an optimisation (grey) and its front (blue), one panel per
+    pair of objectives; each front scheme reads out its levers and objectives on hover."""
+    ok = candidates[candidates["feasible"].astype(bool)] if "feasible" in candidates else candidates
+    pairs = [(a, b) for n, a in enumerate(objectives) for b in objectives[n + 1:]] or [(objectives[0], objectives[0])]
+    fig = Figure(figsize=(min(11.2, 3.9 * len(pairs)), 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(pairs), squeeze=False)).ravel()
+    for ax, (a, b) in zip(axes, pairs):
+        _style(ax)
+        ax.scatter(ok[a], ok[b], s=14, color="#b0b0b0", label="evaluated")
+        ax.scatter(front[a], front[b], s=32, color=COLOURS[0], label="front", zorder=3)
+        for _, r in front.iterrows():
+            levers_text = ", ".join(f"{param_label(k)} {r[k]:.3g}" if isinstance(r[k], (int, float)) else
+                                    f"{param_label(k)} {r[k]}" for k in levers)
+            goals = ", ".join(f"{_objective_label(o)} {r[o]:,.4g}" for o in objectives)
+            _point_tip(fig, ax, r[a], r[b], f"{r['scheme']}: {goals}; {levers_text}")
+        ax.set_xlabel(_objective_label(a), fontsize=8.5)
+        ax.set_ylabel(_objective_label(b), fontsize=8.5)
+    axes[0].legend(fontsize=7.5, frameon=False)
+    fig.suptitle(f"Pareto front: {len(front)} schemes no other beats on every objective, of {len(ok)} feasible",
+                 fontsize=10, x=0.01, ha="left")
+    return fig
+
+
+def _objective_label(objective: str) -> str:
+    """'max:co2_avoided_t@p10' as 'CO2 avoided (t), 10th percentile, more is better'."""
+    sense, _, rest = objective.partition(":")
+    kpi, _, agg = rest.partition("@")
+    better = "more is better" if sense == "max" else "less is better"
+    return kpi_label(kpi) + (f", {agg[1:]}th percentile" if agg.startswith("p") else "") + f" ({better})"

@@ -16,8 +16,8 @@ import solara
 from viz import compare_charts, html, palette
 from viz.render import svg
 from viz.labels import is_share, kpi_label, param_label
-from viz.results import (ResultError, candidates, child_results, continuous, load, scheme_label, sensitivity_warning,
-                         summarise)
+from viz.results import (ResultError, candidates, child_results, continuous, load, load_pareto, scheme_label,
+                         sensitivity_warning, summarise)
 
 REPO = Path(__file__).resolve().parent.parent
 # The first six of these that a folder has are shown until the user picks others.
@@ -127,9 +127,31 @@ def ResultView(rs, key: str):
     elif rs.layout == "sweep" and "scheme" not in swept:
         solara.Text("No sensitivity indices here: `run.py report DIR` writes them for Sobol and Morris sweeps.",
                     style="font-size: 12px; color: #777;")
+    pareto = solara.use_memo(lambda: load_pareto(rs.folder), [key])
+    if pareto is not None:
+        ParetoView(pareto, key)
     if len(rs.runs) == 1:
         solara.Info("One run: nothing to compare yet. Point the page at a sweep, or at a folder holding "
                     "several `run.py simulate --out` folders.")
+
+
+@solara.component
+def ParetoView(pareto, key: str):
+    """An optimisation folder's front: the schemes no other beats on every objective, drawn
+    against the other candidates (hover a point for its levers), and as a table."""
+    solara.HTML(unsafe_innerHTML=html.heading("Pareto front (run.py optimise)", 3))
+    SvgFigure(lambda: compare_charts.pareto_figure(pareto.candidates, pareto.front, pareto.objectives, pareto.levers),
+              [key], ["pareto-figure"])
+    rows = [[r["scheme"], *(_lever(r[k]) for k in pareto.levers), *(f"{r[o]:,.4g}" for o in pareto.objectives)]
+            for _, r in pareto.front.iterrows()]
+    head = ["scheme", *(param_label(k) for k in pareto.levers),
+            *(compare_charts._objective_label(o) for o in pareto.objectives)]
+    with solara.Details(f"The {len(rows)} front schemes (each also a scheme file in schemes/)", expand=False):
+        solara.HTML(unsafe_innerHTML=html.table(head, rows), classes=["pareto-table"])
+
+
+def _lever(v) -> str:
+    return f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
 @solara.component

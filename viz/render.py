@@ -8,16 +8,31 @@ scales it crisply. PNG (zlib level 1: fast, a third bigger than the default leve
 from __future__ import annotations
 
 import io
+from html import escape
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
 
 def svg(fig: Figure) -> bytes:
+    """The figure as SVG; artists registered with `tip` carry a read-out the browser shows on
+    hover (an SVG <title>: no JavaScript)."""
     buf = io.BytesIO()
     with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ecopark"}):
         fig.savefig(buf, format="svg", facecolor="white")
-    return buf.getvalue()
+    out = buf.getvalue()
+    for gid, text in getattr(fig, "ecopark_tips", {}).items():
+        opening = f'<g id="{gid}">'.encode()
+        out = out.replace(opening, opening + b"<title>" + escape(text).encode() + b"</title>", 1)
+    return out
+
+
+def tip(fig: Figure, artist, text: str) -> None:
+    """Give `artist` a hover read-out in `svg(fig)`."""
+    tips = fig.__dict__.setdefault("ecopark_tips", {})
+    gid = f"ecopark-tip-{len(tips)}"
+    artist.set_gid(gid)
+    tips[gid] = text
 
 
 def png(fig: Figure, dpi: int = 96) -> bytes:

@@ -322,3 +322,35 @@ def continuous(rs: ResultSet, most: int) -> bool:
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.nunique() > most:
             return True
     return False
+
+
+@dataclass
+class Pareto:
+    """What `run.py optimise` left in a folder: every candidate, the front, the objectives
+    (as `max:KPI` labels) and the levers searched."""
+
+    candidates: pd.DataFrame
+    front: pd.DataFrame
+    objectives: list[str]
+    levers: list[str]
+
+
+def load_pareto(folder: Path) -> Pareto | None:
+    """The optimisation in `folder`, or None when it holds none (or not all of its files)."""
+    folder = Path(folder)
+    files = [folder / n for n in ("manifest.json", "candidates.csv", "pareto.csv")]
+    if not all(f.is_file() for f in files):
+        return None
+    try:
+        manifest = json.loads(files[0].read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or manifest.get("kind") != "optimisation":
+            return None
+        candidates, front = pd.read_csv(files[1]), pd.read_csv(files[2])
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+    objectives = [o for o in manifest.get("objectives", []) if o in candidates.columns]
+    if not objectives or front.empty:
+        return None
+    derived = {"scheme", "generation", "candidate", "runs", *objectives}
+    levers = [c for c in front.columns if c not in derived and not c.endswith(("_mean", "_ci_low", "_ci_high"))]
+    return Pareto(candidates, front, objectives, levers)
