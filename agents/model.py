@@ -104,8 +104,9 @@ class ParkModel(mesa.Model):
 
     The run's one generator is Mesa's `self.rng`, seeded from `seed`. Two child streams are
     spawned from it at start: `ops_rng` for what happens to companies (each company's daily
-    loads, from a stream of its own derived from this one and its name) and `market_rng` for the market and strategies. A run with exchanges switched off
-    (the baseline) therefore sees the very same loads as the run it is compared with. A fourth,
+    loads, from a stream of its own derived from this one and its name) and `market_rng` for the
+    market and strategies. A run with exchanges switched off (the baseline) therefore sees the
+    very same loads as the run it is compared with. A fourth,
     `coop_rng`, drives cooperation: who opens a negotiation, search, imitation, and the
     starting shared-vision weights.
 

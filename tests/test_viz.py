@@ -916,7 +916,6 @@ def test_a_large_park_opens_by_sector_and_drills_down_to_one():
 def test_the_page_shows_a_large_park_by_sector_and_a_click_drills_down():
     from viz.live_page import LivePage
     from viz.click_layers import MapLayer
-    from viz import live_page
 
     box, rc = solara.render(LivePage(), handle_error=False)
     assert rc.find(v.BtnToggle, class_="map-view").widget.v_model == 0  # Kalundborg: its companies
