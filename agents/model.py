@@ -116,6 +116,8 @@ class ParkModel(mesa.Model):
     know each other (`policy.information`); the optimum it is measured against knows all.
     """
 
+    expect: Expectations | None  # what companies expect of the market; None when they decide without it
+
     def __init__(self, scenario: Scenario, policy: Policy | None = None,
                  market: MarketSettings | None = None, seed: int = 0,
                  cooperation: CooperationSettings | None = None, operations: OperationsSettings | None = None,
@@ -511,6 +513,8 @@ class ParkModel(mesa.Model):
                     unsold[(c, r)] = q
             elif q > 1e-6:
                 unmet[(c, r)] = q
+        if self.expect is None:
+            raise RuntimeError("_expect is called only when the companies hold expectations (self.expect)")
         self.expect.observe(trades, spot, unsold, unmet)
 
     def _period(self, t: int) -> tuple[int, int]:
