@@ -172,7 +172,7 @@ class Cascade:
                 # Until it has seen its gap move, a company allows for a 10 % swing of its need.
                 self._var[key] = (1 - MEMORY) * self._var.get(key, (0.1 * need) ** 2) + MEMORY * change * change
             self._gap[key] = gap
-            q = self.orders[key]
-            q.append(gap + Z * np.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
-            while len(q) > res.lead_time:
-                q.popleft()
+            pending = self.orders[key]
+            pending.append(gap + Z * np.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
+            while len(pending) > res.lead_time:
+                pending.popleft()

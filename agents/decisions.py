@@ -90,11 +90,11 @@ class ProductionDecisions:
                 for k, (ins, outs) in enumerate(procs):
                     terms = []
                     for r in sorted(set(ins) | set(outs)):
-                        net = ins.get(r, 0.0) - outs.get(r, 0.0)
-                        if net > EPS:
-                            terms.append((net, t_in[r]))
-                        elif net < -EPS:
-                            terms.append((-net, t_out[r]))
+                        per_unit = ins.get(r, 0.0) - outs.get(r, 0.0)
+                        if per_unit > EPS:
+                            terms.append((per_unit, t_in[r]))
+                        elif per_unit < -EPS:
+                            terms.append((-per_unit, t_out[r]))
                     levels.append(best_level(float(prices[i][k]), float(caps[k]), terms) if caps[k] > 0 else 0.0)
                 out[i] = np.array(levels)
             else:

@@ -104,8 +104,9 @@ class ParkModel(mesa.Model):
 
     The run's one generator is Mesa's `self.rng`, seeded from `seed`. Two child streams are
     spawned from it at start: `ops_rng` for what happens to companies (each company's daily
-    loads, from a stream of its own derived from this one and its name) and `market_rng` for the market and strategies. A run with exchanges switched off
-    (the baseline) therefore sees the very same loads as the run it is compared with. A fourth,
+    loads, from a stream of its own derived from this one and its name) and `market_rng` for the
+    market and strategies. A run with exchanges switched off (the baseline) therefore sees the
+    very same loads as the run it is compared with. A fourth,
     `coop_rng`, drives cooperation: who opens a negotiation, search, imitation, and the
     starting shared-vision weights.
 
@@ -114,6 +115,8 @@ class ParkModel(mesa.Model):
     imitate more successful peers. The spot market sees only routes between companies that
     know each other (`policy.information`); the optimum it is measured against knows all.
     """
+
+    expect: Expectations | None  # what companies expect of the market; None when they decide without it
 
     def __init__(self, scenario: Scenario, policy: Policy | None = None,
                  market: MarketSettings | None = None, seed: int = 0,
@@ -510,6 +513,8 @@ class ParkModel(mesa.Model):
                     unsold[(c, r)] = q
             elif q > 1e-6:
                 unmet[(c, r)] = q
+        if self.expect is None:
+            raise RuntimeError("_expect is called only when the companies hold expectations (self.expect)")
         self.expect.observe(trades, spot, unsold, unmet)
 
     def _period(self, t: int) -> tuple[int, int]:

@@ -288,10 +288,10 @@ class Partnerships:
             deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
             seller = Party(Side.SELL, self.reliability(a), float(weights[a]), *tactics[a])
             buyer = Party(Side.BUY, self.trust.trust(b, a), float(weights[b]), *tactics[b])
-            result = negotiate_contract(deal, seller, buyer, s.deadline, seller_opens=bool(rng.integers(2)))
-            if not result.agreed:
+            terms = negotiate_contract(deal, seller, buyer, s.deadline, seller_opens=bool(rng.integers(2))).terms
+            if terms is None:  # no agreement before the deadline
                 continue
-            c = Contract(len(self.contracts), a, b, r, result.terms, step + 1, share, res.transport_cost * dist, dist, invest)
+            c = Contract(len(self.contracts), a, b, r, terms, step + 1, share, res.transport_cost * dist, dist, invest)
             self.contracts.append(c)
             signed.append(c)
             free_s[(a, r)] = free_s.get((a, r), 0.0) - q / share
@@ -307,7 +307,7 @@ class Partnerships:
                     on_pipe(step, a, b, r, -npv_of[(a, b, r)][0] + bar, bar, invest)
                 sub = self.policy.investment_subsidy
                 charge = invest * self._crf(life)
-                self.pipes.append(Pipe(pl, step + 1, invest, a, b, result.terms.seller_share, sub, charge, life))
+                self.pipes.append(Pipe(pl, step + 1, invest, a, b, terms.seller_share, sub, charge, life))
                 self.investment_eur += invest
                 how = "pipe"
             self._link(step, a, b, r, how)

@@ -128,7 +128,7 @@ def best_levels(prices: np.ndarray, caps: np.ndarray, net: np.ndarray, tiers_in:
     nv = k_n + len(cols_in) + len(cols_out)
     c = np.zeros(nv)
     c[:k_n] = -prices
-    bounds = [(0.0, float(cap)) for cap in caps]
+    bounds: list[tuple[float, float | None]] = [(0.0, float(cap)) for cap in caps]  # None: no upper bound
     for n, (_r, q, v) in enumerate(cols_in):
         c[k_n + n] = -v  # v = - cost
         bounds.append((0.0, None if not np.isfinite(q) else float(q)))
@@ -211,10 +211,10 @@ class Expectations:
             new["paid"][t.buyer, r] += t.payment
             new["sold_spot"][t.seller, r] += t.shipped
             new["netted"][t.seller, r] += t.receipt - t.transport_cost
-        for (c, r), q in unsold.items():
-            new["unsold"][c, col[r]] += q
-        for (c, r), q in unmet.items():
-            new["unmet"][c, col[r]] += q
+        for (c, res), q in unsold.items():
+            new["unsold"][c, col[res]] += q
+        for (c, res), q in unmet.items():
+            new["unmet"][c, col[res]] += q
         # Smoothing that starts from the first observation rather than from zero: the weight
         # of a new step is max(1 / memory, 1 / steps seen) (a running mean until `memory` steps).
         self.steps += 1

@@ -66,21 +66,21 @@ class CallMarket:
         x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
         out = []
         for n in np.flatnonzero(x > 0):
-            q = float(x[n])
+            shipped = float(x[n])
             f = float(e.share[n])
-            delivered = q * f
+            delivered = shipped * f
             unit_gain = float(gain[n])
-            price = float(bid[e.j[n]]) - (1.0 - self.k) * unit_gain / f
+            unit_price = float(bid[e.j[n]]) - (1.0 - self.k) * unit_gain / f
             out.append(
                 Trade(
                     step=step,
                     seller=int(sellers[e.i[n]]),
                     buyer=int(buyers[e.j[n]]),
                     resource=resource,
-                    shipped=q,
+                    shipped=shipped,
                     delivered=delivered,
-                    price=price,
-                    transport_cost=float(e.cost[n]) * q,
+                    price=unit_price,
+                    transport_cost=float(e.cost[n]) * shipped,
                     distance_km=float(e.distance[n]),
                 )
             )

@@ -210,8 +210,8 @@ class _Market:
         if any(self.sellers[a] == self.buyers[b] for a, b, _ in pairs):
             # A company on both sides must not be paired with itself: ship the winners over
             # the pairs of distinct companies instead.
-            i, j = np.meshgrid(np.flatnonzero(sell), np.flatnonzero(buy), indexing="ij")
-            i, j = i.ravel(), j.ravel()
+            grid_i, grid_j = np.meshgrid(np.flatnonzero(sell), np.flatnonzero(buy), indexing="ij")
+            i, j = grid_i.ravel(), grid_j.ravel()
             keep = self.sellers[i] != self.buyers[j]
             one = np.ones(int(keep.sum()))
             return self._ship(sell, buy, i[keep], j[keep], one, 0 * one, self._km(i[keep], j[keep]), out,

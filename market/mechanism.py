@@ -60,7 +60,11 @@ class Fixed:
 
 
 class Mechanism(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """The mechanism's name in outputs and settings (read only: the frozen dataclasses that
+        implement it fix it as a field)."""
+        ...
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:

@@ -316,7 +316,7 @@ def solve(problem: PlanProblem) -> PlanResult:
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
 
-    def add(row: np.ndarray, col: np.ndarray, val: np.ndarray) -> None:
+    def add(row: np.ndarray, col: np.ndarray, val: np.ndarray | float) -> None:
         # row, col: (k, H) or broadcastable; val broadcast to the same shape.
         row, col = np.broadcast_arrays(row, col)
         rows.append(row.ravel())

@@ -44,11 +44,11 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
             continue
         asks = [true_orders[k] for k in ai]
         bids = [true_orders[k] for k in bi]
-        key = (resource, tuple(asks), tuple(bids)) if memo is not None else None
-        found = memo.get(key) if key is not None else None
+        key = (resource, tuple(asks), tuple(bids))
+        found = memo.get(key) if memo is not None else None
         if found is None:
             found = _allocate(resource, asks, bids, network)
-            if key is not None:
+            if memo is not None:
                 memo[key] = found
         gain, out, into = found
         total += gain

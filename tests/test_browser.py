@@ -87,7 +87,8 @@ def results_root(tmp_path_factory):
 def server(results_root, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("solara") / "solara.log"
-    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", SOLARA_THEME_SHOW_BANNER="false", ECOPARK_RESULTS=str(results_root))
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", SOLARA_THEME_SHOW_BANNER="false",
+               ECOPARK_RESULTS=str(results_root))
     solara = str(Path(sys.executable).with_name("solara"))
     with open(log, "w") as out:
         proc = subprocess.Popen([solara, "run", str(REPO / "viz" / "app.py"), "--host", "127.0.0.1",

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -622,11 +621,9 @@ def test_problem_copies_and_freezes_its_arrays():
 
 @pytest.mark.parametrize(("companies", "edges"), [(10, 15), (300, 3000)])
 def test_park_sized_problems_solve_and_balance(companies, edges):
+    # How long the 300-company problem takes is benchmarks/bench.py's (bar: < 10 s), not a test's.
     pb = random_park(np.random.default_rng(companies), companies, edges, horizon=7)
-    t = time.perf_counter()
     res = solve(pb)
-    elapsed = time.perf_counter() - t
-    assert elapsed < 10.0  # a loose guard against a quadratic build; typical figures in the report
     assert res.objective > 0
     if companies <= 10:
         assert max(residuals(pb, res)) < TOL

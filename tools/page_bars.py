@@ -102,7 +102,8 @@ def bad_size(browser, url: str) -> None:
     page.wait_for_timeout(1000)
     near = page.locator(".field-size .v-messages__message, .field-size .field-error, "
                         ".v-text-field:has(label:text('Companies')) .v-messages__message")
-    print(f"size 'abc': {'error next to the field: ' + near.first.inner_text() if near.count() else 'no error next to the field'}")
+    shown = f"error next to the field: {near.first.inner_text()}" if near.count() else "no error next to the field"
+    print(f"size 'abc': {shown}")
     page.close()
 
 

@@ -24,7 +24,7 @@ from viz.compare_page import ComparePage  # noqa: E402
 from viz.live_page import LivePage  # noqa: E402
 
 @solara.component
-def Layout(children=[]):
+def Layout(children=()):
     """Solara's AppLayout with tabs named by the routes' labels (its own tabs show paths)."""
     route, routes = solara.use_route()
     router = solara.use_router()

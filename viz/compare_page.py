@@ -21,8 +21,8 @@ from viz.results import (ResultError, candidates, child_results, continuous, loa
 
 REPO = Path(__file__).resolve().parent.parent
 # The first six of these that a folder has are shown until the user picks others.
-DEFAULT_KPIS = ("gains_from_trade_eur", "social_surplus_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
-                "market_efficiency", "symbiosis_share", "active_links")
+DEFAULT_KPIS = ("gains_from_trade_eur", "social_surplus_eur", "savings_vs_baseline_eur", "co2_avoided_t",
+                "government_net_cost_eur", "market_efficiency", "symbiosis_share", "active_links")
 MAX_SCHEMES = 30
 
 

@@ -208,7 +208,7 @@ class LiveRun:
                 p = paid.setdefault(tr.resource, [0.0, 0.0])
                 p[0] += tr.payment
                 p[1] += tr.delivered
-        for r, (pay, q) in paid.items():
+        for r in paid:
             self.prices.setdefault(r, [float("nan")] * (len(s["step"]) - 1))
         for r, values in self.prices.items():
             values.append(paid[r][0] / paid[r][1] if r in paid else float("nan"))
@@ -222,7 +222,7 @@ class LiveRun:
         links = {(f.seller, f.buyer, f.resource) for f in flows}
         cut = np.zeros(len(m.companies), dtype=bool)
         if self._links_at_break is not None:
-            for s_, b_, r in self._links_at_break - links:
+            for s_, b_, _ in self._links_at_break - links:
                 cut[s_] = cut[b_] = True
             cut &= ~down
         self._last_links = links

@@ -164,7 +164,8 @@ class ParkMap:
                           markeredgecolor="#333333", label=s) for s in sorted(self.scol)]
         if self.crowded:
             ax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",
-                      bbox_to_anchor=(0.0, -0.05 if self.layout.compressed else -0.01), ncols=5, fontsize=8, title_fontsize=9, frameon=False,
+                      bbox_to_anchor=(0.0, -0.05 if self.layout.compressed else -0.01), ncols=5, fontsize=8,
+                      title_fontsize=9, frameon=False,
                       alignment="left", columnspacing=1.0, handletextpad=0.3)
         else:
             lax.add_artist(lax.legend(handles=handles, title="Sector (area ~ output value)", loc="upper left",

@@ -37,7 +37,8 @@ META = ("run_id", "point", "replicate", "seed", "status", "error", "wall_s", "fo
 META_PREFIXES = ("worker_",)  # bookkeeping of the executor (worker_pid, worker_rss_mb)
 FAILED = {"error", "failed", "fail", "failure", "crashed", "timeout", "timed_out", "cancelled", "killed"}
 # KPIs in the order the page offers them (summary.json `kpis`); others found are appended.
-KPI_ORDER = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur", "co2_avoided_t", "government_net_cost_eur",
+KPI_ORDER = ("gains_from_trade_eur", "social_surplus_eur", "transfers_eur", "co2_value_eur", "savings_vs_baseline_eur",
+             "co2_avoided_t", "government_net_cost_eur",
              "market_efficiency", "market_efficiency_private", "subsidies_eur",
              "symbiosis_share", "active_links", "trades", "optimal_gains_eur", "optimal_exchange_surplus_eur",
              "mechanism_budget_eur",

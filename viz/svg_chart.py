@@ -188,7 +188,8 @@ def panel(title: str, days: Sequence[int], lines: Sequence[Line], *, fmt: Callab
                     out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{line.colour}"/>')
     for m in marks:
         x = sx(m.day)
-        out.append(f'<path class="ts-mark" d="M{x:.1f},{y0 + 1}l-3,6h6z" fill="{m.colour}"><title>{escape(m.text)}</title></path>')
+        out.append(f'<path class="ts-mark" d="M{x:.1f},{y0 + 1}l-3,6h6z" fill="{m.colour}">'
+                   f'<title>{escape(m.text)}</title></path>')
     out.append(_hover(xs, shown, marks, fmt, sx, (x0, x1, y0, y1)))
     out.append("</svg></div>")
     return "".join(out)
