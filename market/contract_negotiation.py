@@ -191,6 +191,12 @@ class ContractOutcome:
         return self.terms is not None
 
 
+def _loss_repaid(deal: Deal, party: Party, t: Terms) -> bool:
+    """A side takes a private loss only for a positive joint gain: with none, a side that weighs
+    the park's gain would be indifferent to a contract that only moves money to its partner."""
+    return utility(deal, party, t) >= -1e-9 or joint_gain(deal, party) > 1e-9
+
+
 def negotiate_contract(deal: Deal, seller: Party, buyer: Party, deadline: int, seller_opens: bool) -> ContractOutcome:
     """Alternating offers over a contract, rounds 0 .. deadline-1, the opener proposing in even
     rounds. A responder accepts an offer worth at least as much to it as its own next offer
@@ -209,7 +215,8 @@ def negotiate_contract(deal: Deal, seller: Party, buyer: Party, deadline: int, s
             return ContractOutcome(None, tuple(log))
         mine = worth(deal, responder, terms)
         ok = (mine >= -1e-9 and mine >= worth(deal, responder, offer(deal, responder, t + 1, deadline)) - 1e-9
-              and worth(deal, proposer, terms) >= -1e-9)
+              and worth(deal, proposer, terms) >= -1e-9
+              and all(_loss_repaid(deal, p, terms) for p in (seller, buyer)))
         log.append(ContractOffer(t, proposer.side, terms, ok))
         if ok:
             return ContractOutcome(terms, tuple(log))

@@ -189,6 +189,20 @@ def test_shared_vision_contract_is_worth_signing_to_both(deal, seller, buyer, de
                 assert p.weight > 0 and joint_gain(deal, p) > 0
 
 
+def test_no_private_loss_for_a_contract_the_pair_gains_nothing_from():
+    """Found by the property above: the buyer values the good at 0, the seller's outside cost
+    is 10 and the park values the exchange at 10, so the pair gains exactly 0. A seller who
+    weighs only the park's gain (w = 1) is indifferent, and used to sign at a private loss."""
+    deal = Deal(quantity=1.0, duration=1, annuity=1.0, value=0.0, cost=10.0, pipe=0.0, park_value=10.0)
+    seller = Party(S, reliability=0.51, weight=1.0, beta=0.2, kappa=0.0)
+    buyer = Party(B, reliability=0.51)
+    assert joint_gain(deal, seller) == 0.0
+    for opens in (True, False):
+        for deadline in (1, 2, 25):
+            out = negotiate_contract(deal, seller, buyer, deadline, opens)
+            assert not out.agreed or utility(deal, seller, out.terms) >= -1e-9
+
+
 def test_shared_vision_seller_takes_a_private_loss_for_the_park():
     # The pipe costs 6 M: the pair gains only 0.17 M over ten years. The buyer (w = 0) insists
     # on its outside option, so a seller with w = 0.9 ends up paying for most of the pipe and
