@@ -563,6 +563,31 @@ def test_a_parent_folder_lists_its_result_folders(tmp_path, monkeypatch):
     assert "sweep-a" in rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
 
 
+def test_the_against_chart_zooms_into_a_range_and_hides_lines(tmp_path, monkeypatch):
+    """/compare: a range of the swept parameter to zoom into, and lines switched off and on
+    (the legend toggling of issue 17), each redrawing the chart."""
+    from viz.compare_page import ComparePage
+
+    _sweep_rows(True).to_parquet(tmp_path / "results.parquet", index=False)
+    monkeypatch.setenv("ECOPARK_RESULTS", str(tmp_path))
+    box, rc = solara.render(ComparePage(), handle_error=False)
+
+    def picture() -> bytes:
+        return next(w for w in rc.find(ipywidgets.Image).widgets if "against-figure" in w._dom_classes).value
+
+    before = picture()
+    zoom = rc.find(v.RangeSlider, label="Zoom: Carbon tax (EUR/t CO2)").widget
+    lo, hi = zoom.v_model
+    zoom.v_model = [lo, (lo + hi) / 2]
+    zoomed = picture()
+    assert zoomed != before
+    lines = rc.find(v.Select, class_="lines-shown").widget
+    shown = list(lines.v_model)
+    assert len(shown) >= 2
+    lines.v_model = shown[:1]
+    assert picture() != zoomed
+
+
 def test_sensitivity_in_either_layout(tmp_path):
     wide = tmp_path / "wide"
     wide.mkdir()

@@ -6,6 +6,7 @@ The folders offered are the result folders under `ECOPARK_RESULTS` (default: the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -68,6 +69,8 @@ def ResultView(rs, key: str):
     picked_kpis, set_kpis = solara.use_state([])
     x_param, set_x = solara.use_state("")
     group_param, set_group = solara.use_state("")
+    x_range, set_range = solara.use_state(None)  # (lo, hi) of the parameter drawn against: a zoom
+    hidden, set_hidden = solara.use_state(())  # lines switched off, by their text
 
     swept = rs.swept
     kpis = [k for k in (picked_kpis or [k for k in DEFAULT_KPIS if k in rs.kpis][:6] or rs.kpis[:6]) if k in rs.kpis]
@@ -109,8 +112,9 @@ def ResultView(rs, key: str):
             lines = {"-": "-", **{param_label(p): p for p in others}}
             solara.Select("One line per", values=list(lines), value=param_label(group) if group else "-",
                           on_value=lambda v: set_group(lines[v]))
-        SvgFigure(lambda: compare_charts.against_figure(rs, x, kpis, group or None), [key, tuple(kpis), x, group],
-               ["against-figure"])
+        shown, zoom = _zoom_and_lines(rs, x, group, x_range, set_range, hidden, set_hidden)
+        SvgFigure(lambda: compare_charts.against_figure(shown, x, kpis, group or None),
+                  [key, tuple(kpis), x, group, zoom, tuple(hidden)], ["against-figure"])
     if bars:
         many = int(rs.runs.groupby(swept, dropna=False).size().max()) > 1 if swept else len(rs.runs) > 1
         with solara.Details("Table of means ± 95 % interval" if many else "Table of runs", expand=False):
@@ -133,6 +137,29 @@ def ResultView(rs, key: str):
     if len(rs.runs) == 1:
         solara.Info("One run: nothing to compare yet. Point the page at a sweep, or at a folder holding "
                     "several `run.py simulate --out` folders.")
+
+
+def _zoom_and_lines(rs, x: str, group: str, x_range, set_range, hidden, set_hidden):
+    """Controls under the "against" figure: a range of the parameter to zoom into (numeric
+    parameters) and which lines to show (legend toggling); returns the runs to draw and the
+    zoom in force."""
+    runs = rs.runs
+    zoom = None
+    if pd.api.types.is_numeric_dtype(runs[x]) and not pd.api.types.is_bool_dtype(runs[x]) and runs[x].nunique() > 1:
+        lo, hi = float(runs[x].min()), float(runs[x].max())
+        zoom = x_range if x_range is not None and lo <= x_range[0] < x_range[1] <= hi else (lo, hi)
+        solara.SliderRangeFloat(f"Zoom: {param_label(x)}", value=zoom, min=lo, max=hi, step=(hi - lo) / 100,
+                                on_value=lambda v: set_range(tuple(v)))
+        runs = runs[(runs[x] >= zoom[0] - 1e-12) & (runs[x] <= zoom[1] + 1e-12)]
+    if group:
+        values = [str(v) for v in dict.fromkeys(rs.runs[group])]
+        solara.SelectMultiple("Lines shown", values=[v for v in values if v not in hidden], all_values=values,
+                              on_value=lambda on: set_hidden(tuple(v for v in values if v not in on)),
+                              classes=["lines-shown"])
+        runs = runs[~runs[group].astype(str).isin(hidden)]
+    if len(runs) == 0:  # nothing left: draw everything rather than an empty figure
+        runs = rs.runs
+    return dataclasses.replace(rs, runs=runs.reset_index(drop=True)), zoom
 
 
 @solara.component
