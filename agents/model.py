@@ -1,4 +1,4 @@
-"""The park as a Mesa model: one step is plan, post orders, clear, settle, collect."""
+"""The park as a Mesa model: one step is plan production, deliver contracts, clear, settle, learn, collect."""
 
 from __future__ import annotations
 
@@ -167,13 +167,20 @@ class StepOutcome:
 class ParkModel(mesa.Model):
     """An eco-industrial park of autonomous companies trading surplus resources.
 
-    The run's one generator is Mesa's `self.rng`, seeded from `seed`. Two child streams are
-    spawned from it at start: `ops_rng` for what happens to companies (each company's daily
-    loads, from a stream of its own derived from this one and its name) and `market_rng` for the
-    market and strategies. A run with exchanges switched off (the baseline) therefore sees the
-    very same loads as the run it is compared with. A fourth,
-    `coop_rng`, drives cooperation: who opens a negotiation, search, imitation, and the
-    starting shared-vision weights.
+    The run's one generator is Mesa's `self.rng`, seeded from `seed`. Five child streams are
+    spawned from it at start (`_spawn_streams`), each for one kind of chance:
+
+    - `ops_rng`, the companies' daily loads: each company draws from a stream of its own,
+      derived from this one and its name (`load_rngs`);
+    - `market_rng`, the market and the traders' strategies;
+    - a setup stream that draws the companies' strategies and tactics from the market
+      settings' shares;
+    - `coop_rng`, cooperation: who opens a negotiation, search, imitation, sampled Shapley
+      shares and the starting shared-vision weights;
+    - `rel_rng`, failures and maintenance (`agents.reliability`).
+
+    A run with exchanges switched off (the baseline) therefore sees the very same loads as the
+    run it is compared with.
 
     Cooperation (`agents.partnerships`, `agents.imitation`): contracts deliver before the spot
     market; every `cooperation.period` steps pairs negotiate contracts and pipes, and companies

@@ -18,10 +18,6 @@ from market.settlement import closing_stock_value
 from agents.synchronised import side_payments
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
-KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
-             "symbiosis_share", "trades")
-
-
 # Emergence over time: one column each in the time series (see agents.model.StepRecord).
 EMERGENCE = ("density", "contract_trades", "contracts_active", "contracts_signed", "deliveries_kept",
              "deliveries_breached", "penalties_eur", "investment_eur", "pipes_built", "capital_cost_eur",
