@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import mesa
 import numpy as np
@@ -40,9 +41,16 @@ from market.welfare import N_PARTS, exchange_values
 SHAPLEY_SAMPLES = 200
 
 
+def _over_time(default: Any) -> Any:
+    """A StepRecord field that is one column of the time series as it is (`EMERGENCE`)."""
+    return field(default=default, metadata={"emergence": True})
+
+
 @dataclass(frozen=True, slots=True)
 class StepRecord:
-    """What the park did in one step, for the time series."""
+    """What the park did in one step, for the time series. The fields made with `_over_time`
+    show how cooperation and operations emerge: each is a column of the time series as it is
+    (`EMERGENCE`)."""
 
     step: int
     gains_from_trade_eur: float
@@ -56,29 +64,29 @@ class StepRecord:
     active_links: int
     symbiosis_share: float
     exchanged: dict[str, float]
-    density: float = 0.0
-    contract_trades: int = 0
-    contracts_active: int = 0
-    contracts_signed: int = 0
-    deliveries_kept: int = 0
-    deliveries_breached: int = 0
-    penalties_eur: float = 0.0
-    investment_eur: float = 0.0
-    pipes_built: int = 0
-    capital_cost_eur: float = 0.0
-    search_cost_eur: float = 0.0
-    known_share: float = 1.0
-    mean_trust: float = float("nan")
-    mean_sv_weight: float = 0.0
-    cooperative_share: float = 0.0
-    adoptions: int = 0
-    lost_failure_eur: float = 0.0
-    lost_cascade_eur: float = 0.0
-    processes_down: int = 0
-    failures: int = 0
-    maintenance_stops: int = 0
-    cascade_cut: int = 0
-    cascade_depth: int = 0
+    density: float = _over_time(0.0)
+    contract_trades: int = _over_time(0)
+    contracts_active: int = _over_time(0)
+    contracts_signed: int = _over_time(0)
+    deliveries_kept: int = _over_time(0)
+    deliveries_breached: int = _over_time(0)
+    penalties_eur: float = _over_time(0.0)
+    investment_eur: float = _over_time(0.0)
+    pipes_built: int = _over_time(0)
+    capital_cost_eur: float = _over_time(0.0)
+    search_cost_eur: float = _over_time(0.0)
+    known_share: float = _over_time(1.0)
+    mean_trust: float = _over_time(float("nan"))
+    mean_sv_weight: float = _over_time(0.0)
+    cooperative_share: float = _over_time(0.0)
+    adoptions: int = _over_time(0)
+    lost_failure_eur: float = _over_time(0.0)
+    lost_cascade_eur: float = _over_time(0.0)
+    processes_down: int = _over_time(0)
+    failures: int = _over_time(0)
+    maintenance_stops: int = _over_time(0)
+    cascade_cut: int = _over_time(0)
+    cascade_depth: int = _over_time(0)
     project_charges_eur: float = 0.0  # fixed opex and capital charges of processes and entries
     # The transfers in gains_from_trade_eur, by market.policy.TRANSFER_PARTS: taxes the exchanges
     # avoided and subsidies they earned (gains less these are the exchanges' social surplus).
@@ -87,6 +95,10 @@ class StepRecord:
     # The largest exchange surplus (gains at real costs, transfers left out) a planner could
     # reach this step; with optimal_gains_eur, each unit counted once (`market.optimum`).
     optimal_exchange_surplus_eur: float = 0.0
+
+
+# Emergence over time: the StepRecord fields that are time-series columns as they are.
+EMERGENCE = tuple(f.name for f in fields(StepRecord) if f.metadata.get("emergence"))
 
 
 @dataclass(frozen=True, slots=True)

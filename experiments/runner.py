@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.model import ParkModel
+from agents.model import EMERGENCE, ParkModel
 from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
@@ -18,12 +18,6 @@ from market.settlement import closing_stock_value
 from agents.synchronised import side_payments
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
-# Emergence over time: one column each in the time series (see agents.model.StepRecord).
-EMERGENCE = ("density", "contract_trades", "contracts_active", "contracts_signed", "deliveries_kept",
-             "deliveries_breached", "penalties_eur", "investment_eur", "pipes_built", "capital_cost_eur",
-             "search_cost_eur", "known_share", "mean_trust", "mean_sv_weight", "cooperative_share", "adoptions",
-             "lost_failure_eur", "lost_cascade_eur", "processes_down", "failures", "maintenance_stops",
-             "cascade_cut", "cascade_depth")
 
 
 @dataclass
