@@ -74,9 +74,8 @@ def _synchronisation(summary: dict[str, Any], k: dict[str, Any]) -> list[str]:
     """The synchronised plan against the companies' own decisions, when the run had both."""
     if k.get("value_of_synchronisation_eur") is None:
         return []
-    lines: list[str] = []
     sync = summary.get("coordination") == "synchronised"
-    lines += [
+    lines = [
         "Synchronised planning (the operator's rolling plan of production, storage and exchanges, same loads)",
         f"  profit, own decisions   EUR {_num(k['decentralised_profit_eur'])}",
         f"  profit, synchronised    EUR {_num(k['synchronised_profit_eur'])}",
@@ -94,9 +93,8 @@ def _cooperation(k: dict[str, Any]) -> list[str]:
     """Contracts, pipes, network and shared vision."""
     if "contracts_signed" not in k:
         return []
-    lines: list[str] = []
     kept, broken = k["deliveries_kept"], k["deliveries_breached"]
-    lines += [
+    lines = [
         "Cooperation",
         f"  contracts signed        {k['contracts_signed']:,}; deliveries kept {kept:,}, breached {broken:,}"
         f" (penalties EUR {_num(k['penalties_eur'])})",
@@ -115,9 +113,8 @@ def _operations(summary: dict[str, Any], k: dict[str, Any]) -> list[str]:
     """Output lost to failures and cascades, and the largest cascades."""
     if not (k.get("shocks") or k.get("lost_to_failures_eur") or k.get("lost_to_cascades_eur")):
         return []
-    lines: list[str] = []
     rec = k.get("mean_recovery_steps")
-    lines += [
+    lines = [
         "Operations and resilience",
         f"  output lost             EUR {_num(k['lost_to_failures_eur'])} to failures, stops and outages; "
         f"EUR {_num(k['lost_to_cascades_eur'])} to cascades (sales value)",
@@ -145,8 +142,7 @@ def _decisions(summary: dict[str, Any], top: int) -> list[str]:
     decisions = summary.get("decisions") or []
     if not decisions:
         return []
-    lines: list[str] = []
-    lines.append(f"Investment, entry and exit ({len(decisions)} decisions; every one in decisions.parquet)")
+    lines = [f"Investment, entry and exit ({len(decisions)} decisions; every one in decisions.parquet)"]
     rows = [[str(d["year"]) if d.get("year") is not None else str(d["step"]), d["company"], d["kind"], d["option"],
              _num(d["npv_eur"]), _num(d["threshold_eur"]), _num(d["capex_eur"])] for d in decisions[:top]]
     lines += ["  " + x for x in _table(["when", "company", "kind", "what", "NPV EUR", "threshold EUR",
@@ -167,9 +163,8 @@ def _production(summary: dict[str, Any], top: int) -> list[str]:
              > 0.005 * max(1e-9, abs(p["base_price_eur"]))]
     if not moved:
         return []
-    lines: list[str] = []
-    lines.append(f"Production (processes whose output or price moved, {len(moved)} of {len(procs)}; "
-                 f"every step in production.parquet)")
+    lines = [f"Production (processes whose output or price moved, {len(moved)} of {len(procs)}; "
+             f"every step in production.parquet)"]
     rows = [[p["company"], p["process"], f"{p['share_of_steps_run']:.0%}", _num(p["output"]),
              _num(p["baseline_output"]), p["unit"], f"{_num(p['base_price_eur'])} -> {_num(p['mean_price_eur'])}",
              _num(p["mean_outside_unit_cost_eur"])] for p in moved[:top]]
@@ -188,9 +183,8 @@ def _sharing(summary: dict[str, Any]) -> list[str]:
     share = summary.get("sharing")
     if not share:
         return []
-    lines: list[str] = []
-    lines.append(f"Sharing the park's gains (coalition game of the run's average positions, "
-                 f"grand coalition EUR {_num(share['grand_coalition_eur'])})")
+    lines = [f"Sharing the park's gains (coalition game of the run's average positions, "
+             f"grand coalition EUR {_num(share['grand_coalition_eur'])})"]
     rows = [[c["name"], _num(c["market"]), _num(c["shapley"]), _num(c["nash"])] for c in share["companies"]]
     rows.append(["Gini", *(_gini(share["gini"][k]) for k in ("market", "shapley", "nash"))])
     rows.append(["in the core", *("yes" if share["in_core"][k] else "no" for k in ("market", "shapley", "nash"))])
@@ -203,8 +197,7 @@ def _flows(summary: dict[str, Any], top: int) -> list[str]:
     flows = summary["flows"][:top]
     if not flows:
         return []
-    lines: list[str] = []
-    lines.append(f"Top flows (of {len(summary['flows'])})")
+    lines = [f"Top flows (of {len(summary['flows'])})"]
     rows = [[f["from"], f["to"], f["resource"], _num(f["quantity"]), f["unit"]] for f in flows]
     lines += ["  " + s for s in _table(["from", "to", "resource", "quantity", "unit"], rows, {3})]
     lines.append("")
@@ -216,8 +209,7 @@ def _savings(summary: dict[str, Any], top: int) -> list[str]:
     shown = [c for c in comps if abs(c["savings_eur"]) > 0.5][:top]
     if not shown:
         return []
-    lines: list[str] = []
-    lines.append("Savings per company (EUR, against the baseline)")
+    lines = ["Savings per company (EUR, against the baseline)"]
     rows = [[c["name"], c["sector"], _num(c["savings_eur"]), _num(c["profit_eur"])] for c in shown]
     lines += ["  " + s for s in _table(["company", "sector", "savings", "profit"], rows, {2, 3})]
     rest = len(comps) - len(shown)
@@ -232,8 +224,7 @@ def _targets(summary: dict[str, Any]) -> list[str]:
     targets = summary.get("targets") or []
     if not targets:
         return []
-    lines: list[str] = []
-    lines.append("Published figures (a year) against the model")
+    lines = ["Published figures (a year) against the model"]
     rows = [[t["label"], _num(t["published"]), _num(t["modelled"]), t["unit"], f"{t['deviation']:+.1%}",
              ("ok" if t["within_tolerance"] else f"OFF (>{t['tolerance']:.0%})")
              if t.get("role", "check") == "check" else "input", f"{t['source']}, {t['year']}"]
