@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from agents.production import EPS, Decision, Expectations, Tier, best_level, best_levels, tier_profit
-from market.call import reach_km
+from market.mechanism import reach_km
 from market.contracts import Contract
 from market.network import Network
 from market.settlement import Ledger

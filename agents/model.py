@@ -1,9 +1,10 @@
-"""The park as a Mesa model: one step is plan, post orders, clear, settle, collect."""
+"""The park as a Mesa model: one step is plan production, deliver contracts, clear, settle, learn, collect."""
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import mesa
 import numpy as np
@@ -31,7 +32,8 @@ from market.network import Network, Pipeline
 from market.orders import MarketEvent, Order, Side, Trade
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
-from market.settlement import Ledger, StepAccount, book, open_step, settle
+from market.contracts import Delivery
+from market.settlement import Ledger, Plan, StepAccount, book, open_step, settle
 from market.optimum import Optimum, Stock, StepOptimum
 from market.welfare import N_PARTS, exchange_values
 
@@ -39,9 +41,16 @@ from market.welfare import N_PARTS, exchange_values
 SHAPLEY_SAMPLES = 200
 
 
+def _over_time(default: Any) -> Any:
+    """A StepRecord field that is one column of the time series as it is (`EMERGENCE`)."""
+    return field(default=default, metadata={"emergence": True})
+
+
 @dataclass(frozen=True, slots=True)
 class StepRecord:
-    """What the park did in one step, for the time series."""
+    """What the park did in one step, for the time series. The fields made with `_over_time`
+    show how cooperation and operations emerge: each is a column of the time series as it is
+    (`EMERGENCE`)."""
 
     step: int
     gains_from_trade_eur: float
@@ -55,29 +64,29 @@ class StepRecord:
     active_links: int
     symbiosis_share: float
     exchanged: dict[str, float]
-    density: float = 0.0
-    contract_trades: int = 0
-    contracts_active: int = 0
-    contracts_signed: int = 0
-    deliveries_kept: int = 0
-    deliveries_breached: int = 0
-    penalties_eur: float = 0.0
-    investment_eur: float = 0.0
-    pipes_built: int = 0
-    capital_cost_eur: float = 0.0
-    search_cost_eur: float = 0.0
-    known_share: float = 1.0
-    mean_trust: float = float("nan")
-    mean_sv_weight: float = 0.0
-    cooperative_share: float = 0.0
-    adoptions: int = 0
-    lost_failure_eur: float = 0.0
-    lost_cascade_eur: float = 0.0
-    processes_down: int = 0
-    failures: int = 0
-    maintenance_stops: int = 0
-    cascade_cut: int = 0
-    cascade_depth: int = 0
+    density: float = _over_time(0.0)
+    contract_trades: int = _over_time(0)
+    contracts_active: int = _over_time(0)
+    contracts_signed: int = _over_time(0)
+    deliveries_kept: int = _over_time(0)
+    deliveries_breached: int = _over_time(0)
+    penalties_eur: float = _over_time(0.0)
+    investment_eur: float = _over_time(0.0)
+    pipes_built: int = _over_time(0)
+    capital_cost_eur: float = _over_time(0.0)
+    search_cost_eur: float = _over_time(0.0)
+    known_share: float = _over_time(1.0)
+    mean_trust: float = _over_time(float("nan"))
+    mean_sv_weight: float = _over_time(0.0)
+    cooperative_share: float = _over_time(0.0)
+    adoptions: int = _over_time(0)
+    lost_failure_eur: float = _over_time(0.0)
+    lost_cascade_eur: float = _over_time(0.0)
+    processes_down: int = _over_time(0)
+    failures: int = _over_time(0)
+    maintenance_stops: int = _over_time(0)
+    cascade_cut: int = _over_time(0)
+    cascade_depth: int = _over_time(0)
     project_charges_eur: float = 0.0  # fixed opex and capital charges of processes and entries
     # The transfers in gains_from_trade_eur, by market.policy.TRANSFER_PARTS: taxes the exchanges
     # avoided and subsidies they earned (gains less these are the exchanges' social surplus).
@@ -86,6 +95,10 @@ class StepRecord:
     # The largest exchange surplus (gains at real costs, transfers left out) a planner could
     # reach this step; with optimal_gains_eur, each unit counted once (`market.optimum`).
     optimal_exchange_surplus_eur: float = 0.0
+
+
+# Emergence over time: the StepRecord fields that are time-series columns as they are.
+EMERGENCE = tuple(f.name for f in fields(StepRecord) if f.metadata.get("emergence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +112,87 @@ class Shock:
     label: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Production:
+    """The step's production (the plan-production phase): each company's plan, the factor the
+    cascade cut it by (1: not cut), the sales value lost to failures, stops and outages and to
+    the cascade, and each process's share of capacity used (None when no process wears)."""
+
+    plans: list[Plan]
+    cut: np.ndarray
+    lost_failure: np.ndarray
+    lost_cascade: np.ndarray
+    made: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The deliver-contracts phase: every company's truthful orders, the contract trades and
+    deliveries, what is left for the spot market, and the penalties owed (payer, payee, EUR)."""
+
+    true_orders: list[Order]
+    trades: list[Trade]
+    deliveries: list[Delivery]
+    spot_orders: list[Order]
+    owed: list[tuple[int, int, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Exchanges:
+    """What the step's exchanges came to: the trades (contract deliveries first, then the spot
+    market's), the orders the traders posted, the realised gains against the optimum and the
+    transfers in them, and the money outside the market (penalties, search, pipe annuities:
+    `pay` per company, `gov` the government's share)."""
+
+    trades: list[Trade] = field(default_factory=list)
+    spot: list[Trade] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    traders: ParkTraders | None = None
+    orders: list[Order] = field(default_factory=list)
+    optimum: StepOptimum = StepOptimum(0.0, 0.0)
+    realised: float = 0.0
+    moved: np.ndarray = field(default_factory=lambda: np.zeros(N_PARTS))  # taxes avoided, subsidies earned
+    penalties: float = 0.0
+    search: float = 0.0
+    capital: float = 0.0
+    pay: np.ndarray | None = None
+    gov: float = 0.0
+
+    @property
+    def contract_trades(self) -> int:
+        return len(self.trades) - len(self.spot)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """Everything the collect phase records of one step."""
+
+    account: StepAccount
+    production: Production
+    exchanges: Exchanges
+    signed: int  # contracts signed at the end of a period
+    adoptions: int  # ways of trading imitated at the end of a period
+    investment: float  # EUR invested in pipes this step
+    projects: float  # fixed opex and capital charges of processes and entries
+
+
 class ParkModel(mesa.Model):
     """An eco-industrial park of autonomous companies trading surplus resources.
 
-    The run's one generator is Mesa's `self.rng`, seeded from `seed`. Two child streams are
-    spawned from it at start: `ops_rng` for what happens to companies (each company's daily
-    loads, from a stream of its own derived from this one and its name) and `market_rng` for the
-    market and strategies. A run with exchanges switched off (the baseline) therefore sees the
-    very same loads as the run it is compared with. A fourth,
-    `coop_rng`, drives cooperation: who opens a negotiation, search, imitation, and the
-    starting shared-vision weights.
+    The run's one generator is Mesa's `self.rng`, seeded from `seed`. Five child streams are
+    spawned from it at start (`_spawn_streams`), each for one kind of chance:
+
+    - `ops_rng`, the companies' daily loads: each company draws from a stream of its own,
+      derived from this one and its name (`load_rngs`);
+    - `market_rng`, the market and the traders' strategies;
+    - a setup stream that draws the companies' strategies and tactics from the market
+      settings' shares;
+    - `coop_rng`, cooperation: who opens a negotiation, search, imitation, sampled Shapley
+      shares and the starting shared-vision weights;
+    - `rel_rng`, failures and maintenance (`agents.reliability`).
+
+    A run with exchanges switched off (the baseline) therefore sees the very same loads as the
+    run it is compared with.
 
     Cooperation (`agents.partnerships`, `agents.imitation`): contracts deliver before the spot
     market; every `cooperation.period` steps pairs negotiate contracts and pipes, and companies
@@ -130,28 +214,12 @@ class ParkModel(mesa.Model):
         self.production = production if production is not None else ProductionSettings()
         self.market = market if market is not None else MarketSettings()
         self.cooperation = cooperation if cooperation is not None else CooperationSettings()
-        # Spawned children depend only on their index, so adding a stream never shifts another.
-        self.ops_rng, self.market_rng, setup_rng = self.rng.spawn(3)
-        (self.coop_rng,) = self.rng.spawn(1)
-        (self.rel_rng,) = self.rng.spawn(1)
-        # Each company's daily loads come from a stream of its own, derived from the loads stream
-        # and the company's name: removing a company (a robustness curve) leaves the others'
-        # loads as they were.
-        seq = self.ops_rng.bit_generator.seed_seq
-        self.load_rngs = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-            seq.entropy, spawn_key=(*seq.spawn_key, zlib.crc32(c.name.encode("utf-8"))))))
-            for c in scenario.companies]
+        setup_rng = self._spawn_streams(scenario)
         self.operations = operations if operations is not None else OperationsSettings()
         self.mechanism = self.market.build()
         self.t = 0
-        index = scenario.company_index()
-        positions = np.array([c.location for c in scenario.companies], dtype=float).reshape(-1, 2)
-        pipes = []
-        for p in scenario.pipelines:
-            a, b = index[p.source], index[p.target]
-            length = p.length_km if p.length_km is not None else float(np.hypot(*(positions[a] - positions[b])))
-            pipes.append(Pipeline(a, b, p.resource, length))
         n = len(scenario.companies)
+        positions, pipes = self._routes(scenario)
         self.partners = Partnerships(self.cooperation, self.policy, n, scenario.steps_per_year, pipes)
         self.network = Network(positions, dict(scenario.resources), tuple(pipes), self.partners.known)
         self.weights = starting_weights(n, self.policy.shared_vision, self.policy.shared_vision_spread, self.coop_rng)
@@ -163,12 +231,7 @@ class ParkModel(mesa.Model):
         storage = {(i, r): cap for i, c in enumerate(scenario.companies) for r, cap in c.storage.items()}
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
         self.optimum = Optimum(self.ledger)  # the yardstick of the gains, each unit counted once
-        strategies = population(self.market.strategies.shares(), [c.strategy for c in scenario.companies], setup_rng)
-        tactics = population(self.market.tactics.shares(), [c.tactic for c in scenario.companies], setup_rng)
-        self.companies: list[Company] = [
-            Company(self, i, spec, STRATEGIES[s](), TACTICS[t]())
-            for i, (spec, s, t) in enumerate(zip(scenario.companies, strategies, tactics))
-        ]
+        self.companies: list[Company] = self._make_companies(scenario, setup_rng)
         self._ways_changed()
         # The company of each process, flat over every process of the park (in company order).
         self.process_owner = np.repeat(np.arange(n), [len(c.processes) for c in scenario.companies]).astype(np.int64)
@@ -180,6 +243,49 @@ class ParkModel(mesa.Model):
         # Options, entry and exit (`agents.investment`): which processes and companies are in service.
         self.investor = Investor(self, investment if investment is not None else InvestmentSettings())
         self._transfers = np.zeros(n)  # payments due this step outside the market (contract terminations)
+        self._setup_operations(scenario, events)
+        self._start_totals(n)
+
+    def _spawn_streams(self, scenario: Scenario) -> np.random.Generator:
+        """The run's random streams, spawned from Mesa's `self.rng` (see the class docstring);
+        returns the setup stream, which draws the companies' strategies and tactics."""
+        # Spawned children depend only on their index, so adding a stream never shifts another.
+        self.ops_rng, self.market_rng, setup_rng = self.rng.spawn(3)
+        (self.coop_rng,) = self.rng.spawn(1)
+        (self.rel_rng,) = self.rng.spawn(1)
+        # Each company's daily loads come from a stream of its own, derived from the loads stream
+        # and the company's name: removing a company (a robustness curve) leaves the others'
+        # loads as they were.
+        seq = self.ops_rng.bit_generator.seed_seq
+        self.load_rngs = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            seq.entropy, spawn_key=(*seq.spawn_key, zlib.crc32(c.name.encode("utf-8"))))))
+            for c in scenario.companies]
+        return setup_rng
+
+    @staticmethod
+    def _routes(scenario: Scenario) -> tuple[np.ndarray, list[Pipeline]]:
+        """The companies' positions and the scenario's pipelines between them (a pipe with no
+        length given is as long as the straight line)."""
+        index = scenario.company_index()
+        positions = np.array([c.location for c in scenario.companies], dtype=float).reshape(-1, 2)
+        pipes = []
+        for p in scenario.pipelines:
+            a, b = index[p.source], index[p.target]
+            length = p.length_km if p.length_km is not None else float(np.hypot(*(positions[a] - positions[b])))
+            pipes.append(Pipeline(a, b, p.resource, length))
+        return positions, pipes
+
+    def _make_companies(self, scenario: Scenario, setup_rng: np.random.Generator) -> list[Company]:
+        """The companies, each with the strategy and tactic the file names or the market
+        settings' shares draw."""
+        strategies = population(self.market.strategies.shares(), [c.strategy for c in scenario.companies], setup_rng)
+        tactics = population(self.market.tactics.shares(), [c.tactic for c in scenario.companies], setup_rng)
+        return [Company(self, i, spec, STRATEGIES[s](), TACTICS[t]())
+                for i, (spec, s, t) in enumerate(zip(scenario.companies, strategies, tactics))]
+
+    def _setup_operations(self, scenario: Scenario, events: tuple[Outage, ...]) -> None:
+        """Failures, maintenance, cascades and outages (`agents.reliability`, `agents.cascade`)."""
+        n = len(scenario.companies)
         self.reliability = Reliability(scenario, self.operations, self.rel_rng)
         if self.operations.maintenance is Maintenance.PRESCRIPTIVE:  # the digital twin picks each stop's window
             from agents.twin import prescriptive_chooser
@@ -195,6 +301,9 @@ class ParkModel(mesa.Model):
         self.lost_failure_by_company = np.zeros(n)
         self.lost_cascade_by_company = np.zeros(n)
         self._first = self.reliability.first_of
+
+    def _start_totals(self, n: int) -> None:
+        """The run's records and totals, which the collect phase adds each step to."""
         self.records: list[StepRecord] = []
         self.trade_log: list[Trade] = []
         self.co2_t = 0.0
@@ -283,98 +392,131 @@ class ParkModel(mesa.Model):
         self._all_truthful = all(isinstance(c.strategy, Truthful) for c in self.companies)
 
     def step(self) -> None:
+        """One day: plan production, deliver contracts, clear the spot market, settle, learn,
+        collect."""
         t = self.t
-        n = len(self.companies)
         year = self.park.prices.year_of(t, self.park.steps_per_year)
         if year != self.year:
             self._apply_year(year)
         self.investor.begin(t)
         acc = open_step(self.ledger, t)
-        plans, cut, lost_fail, lost_cascade, made = self._plan(t)
-        trades: list[Trade] = []
-        spot: list[Trade] = []
-        true_orders: list = []
-        spot_true: list = []
-        orders: list = []
-        traders: ParkTraders | None = None
-        deliveries: list = []
-        extra = np.zeros(n)
-        gov = capital = search = penalties = 0.0
-        realised = 0.0
-        best = StepOptimum(0.0, 0.0)
-        moved = np.zeros(N_PARTS)  # the transfers in the realised gains (taxes avoided, subsidies)
-        signed = adoptions = 0
+        made = self._plan(t)
         investment_before = self.partners.investment_eur
+        projects, sunk, extra = self._charges(t)
+        ex = self._exchange(t, made.plans, extra) if self.market.exchanges else Exchanges()
+        pay = ex.pay if ex.pay is not None else np.zeros(len(self.companies))
+        settle(self.ledger, acc, made.plans, ex.trades)
+        book(self.ledger, acc, extra, ex.gov)
+        # Operating profit (sunk capital charges left out) for the exit rule.
+        self.investor.end(t, acc.profit + pay + sunk)
+        self._wear(t, ex.trades, made)
+        signed, adoptions = self._adapt(t, made.plans, ex)
+        self._collect(StepOutcome(acc, made, ex, signed, adoptions, self.partners.investment_eur - investment_before,
+                                  float(projects.sum())))
+        self.t += 1
+
+    def _charges(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The step's charges outside the market: each company's project charges (fixed opex
+        and capital of processes and entries), the sunk part of them, and the money it pays
+        (< 0) or receives this step so far: project charges and contract terminations due."""
+        n = len(self.companies)
+        extra = np.zeros(n)
         projects, sunk = self.investor.charges(t)
         extra -= projects
         extra += self._transfers
         self._transfers = np.zeros(n)
-        pay = np.zeros(n)
-        if self.market.exchanges:
-            true_orders = self._truthful(plans, t)
-            self.partners.observe(true_orders, self.ledger)
-            contract_trades, deliveries, spot_true, owed = self.partners.deliver(t, true_orders)
-            for payer, payee, amount in owed:
-                extra[payer] -= amount
-                extra[payee] += amount
-                penalties += amount
-            traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng, self.market.units_per_order)
-            orders = spot_true if self._all_truthful else traders.post(self.market_rng)
-            if self.operator is not None:
-                spot = self.operator.execute(t, spot_true)
-            else:
-                spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
-                if not getattr(self.mechanism, "reports_events", False) and self._learners:
-                    self._report(traders, orders, spot)
-            trades = contract_trades + spot
-            # The optimum knows every route, and counts each unit once (`market.optimum`).
-            full = self.network if self.network.known is None else replace(self.network, known=None)
-            best = self.optimum.step(t, plans, lambda stock: true_orders if stock is None else self._truthful(plans, t, stock),
-                                     full)
-            realised, moved, gains = exchange_values(trades, true_orders, n, self.ledger.transfer_of)
-            rest = self._rest(spot_true, spot)
-            if self.expect is not None:
-                self._expect(spot_true, trades, spot, rest)
-            left = self._left(rest) if self.partners.known is not None else {}
-            costs = self.partners.after_market(t, spot, left, self.coop_rng)
-            search = float(costs.sum())
-            extra -= costs
-            pay, gov = self.partners.capital(t)
-            capital = float(pay.sum())
-            extra -= pay
-            self.gains_total += gains
-            if self.policy.gain_sharing is not GainSharing.MARKET:
-                if self._share_of is None:
-                    self._share_of = self._sharing_weights(true_orders)
-                # The operator's side payments: apart from `moved` (the taxes and subsidies in
-                # the gains), which the step record keeps for the welfare split.
-                shared = self._share(gains)
-                self.transfers_total += shared
-                extra += shared
-            self._period_gain += gains + extra
-        settle(self.ledger, acc, plans, trades)
-        book(self.ledger, acc, extra, gov)
-        # Operating profit (sunk capital charges left out) for the exit rule.
-        self.investor.end(t, acc.profit + pay + sunk)
+        return projects, sunk, extra
+
+    def _exchange(self, t: int, plans: list[Plan], extra: np.ndarray) -> Exchanges:
+        """Contracts deliver, the spot market clears what is left, and the trades are valued
+        against the optimum; companies learn what the market left them, pay for search and pipes,
+        and the operator re-splits the gains if it shares them. `extra`, each company's money
+        outside the market this step, takes the penalties, costs and shares."""
+        n = len(self.companies)
+        delivered = self._deliver(t, plans)
+        penalties = 0.0
+        for payer, payee, amount in delivered.owed:
+            extra[payer] -= amount
+            extra[payee] += amount
+            penalties += amount
+        traders, orders, spot = self._clear(t, delivered.spot_orders)
+        trades = delivered.trades + spot
+        # The optimum knows every route, and counts each unit once (`market.optimum`).
+        full = self.network if self.network.known is None else replace(self.network, known=None)
+        true_orders = delivered.true_orders
+        best = self.optimum.step(t, plans, lambda stock: true_orders if stock is None else self._truthful(plans, t, stock),
+                                 full)
+        realised, moved, gains = exchange_values(trades, true_orders, n, self.ledger.transfer_of)
+        costs = self._after_market(t, delivered.spot_orders, trades, spot)
+        extra -= costs
+        pay, gov = self.partners.capital(t)
+        extra -= pay
+        self.gains_total += gains
+        if self.policy.gain_sharing is not GainSharing.MARKET:
+            if self._share_of is None:
+                self._share_of = self._sharing_weights(true_orders)
+            # The operator's side payments: apart from `moved` (the taxes and subsidies in
+            # the gains), which the step record keeps for the welfare split.
+            shared = self._share(gains)
+            self.transfers_total += shared
+            extra += shared
+        self._period_gain += gains + extra
+        return Exchanges(trades, spot, delivered.deliveries, traders, orders, best, realised, moved, penalties,
+                         float(costs.sum()), float(pay.sum()), pay, gov)
+
+    def _deliver(self, t: int, plans: list[Plan]) -> Delivered:
+        """Contracts deliver out of the companies' truthful positions, before the spot market."""
+        true_orders = self._truthful(plans, t)
+        self.partners.observe(true_orders, self.ledger)
+        contract_trades, deliveries, spot_true, owed = self.partners.deliver(t, true_orders)
+        return Delivered(true_orders, contract_trades, deliveries, spot_true, owed)
+
+    def _clear(self, t: int, spot_true: list[Order]) -> tuple[ParkTraders, list[Order], list[Trade]]:
+        """The spot market: the traders post their orders (the true ones when every company is
+        truthful) and the mechanism clears them, or the operator carries out its plan. Returns
+        the traders, the orders posted and the spot trades."""
+        traders = ParkTraders(self.companies, self.ledger, spot_true, self.market_rng, self.market.units_per_order)
+        orders = spot_true if self._all_truthful else traders.post(self.market_rng)
+        if self.operator is not None:
+            return traders, orders, self.operator.execute(t, spot_true)
+        spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
+        if not getattr(self.mechanism, "reports_events", False) and self._learners:
+            self._report(traders, orders, spot)
+        return traders, orders, spot
+
+    def _after_market(self, t: int, spot_true: list[Order], trades: list[Trade], spot: list[Trade]) -> np.ndarray:
+        """What the market left each company: companies holding expectations learn from it, and
+        those with needs unmet or surplus unsold search for partners. Returns each company's
+        search costs."""
+        rest = self._rest(spot_true, spot)
+        if self.expect is not None:
+            self._expect(spot_true, trades, spot, rest)
+        left = self._left(rest) if self.partners.known is not None else {}
+        return self.partners.after_market(t, spot, left, self.coop_rng)
+
+    def _wear(self, t: int, trades: list[Trade], made: Production) -> None:
+        """After the day: the cascade remembers who supplied whom, processes wear, and the
+        failures and stops that start are shocks."""
         if self.market.exchanges and self.operations.cascades:
-            self.cascade.record(trades, cut, self.ledger, t, foresight(self, t))
-        self.reliability.wear(t, made)
+            self.cascade.record(trades, made.cut, self.ledger, t, foresight(self, t))
+        self.reliability.wear(t, made.made)
         for when, p, kind in self.reliability.started:
             c = int(self.reliability.company[p])
             if kind == "failure":  # down from the next step: counted there
                 self._failures_from[when] = self._failures_from.get(when, 0) + 1
             self.shocks.append(Shock(c, kind, when, int(self.reliability.until[p]),
                                      self.park.companies[c].processes[p - self._first[c]].name))
-        if self._learners and traders is not None:
-            self._learn(traders, orders, spot)
+
+    def _adapt(self, t: int, plans: list[Plan], ex: Exchanges) -> tuple[int, int]:
+        """Learning traders hear how their orders fared; at the end of a cooperation period,
+        pairs negotiate and companies imitate. Returns the contracts signed and the adoptions."""
+        if self._learners and ex.traders is not None:
+            self._learn(ex.traders, ex.orders, ex.spot)
         for p in plans:
             self._period_revenue[p.company] += p.revenue
         if self.market.exchanges and (t + 1) % self.cooperation.period == 0:
-            signed, adoptions = self._period(t)
-        self._collect(acc, plans, trades, best, realised, deliveries, penalties, capital, search, signed,
-                      self.partners.investment_eur - investment_before, adoptions, len(trades) - len(spot),
-                      lost_fail, lost_cascade, float(projects.sum()), moved, gov)
-        self.t += 1
+            return self._period(t)
+        return 0, 0
 
     def add_outages(self, outages) -> None:
         """Outages joined to the park's events (each an `agents.operations.Outage`): the one way
@@ -401,11 +543,10 @@ class ParkModel(mesa.Model):
                 cap[c] = min(cap[c], share)
         return cap
 
-    def _plan(self, t: int):
+    def _plan(self, t: int) -> Production:
         """Each company's production this step: its nominal plan, less what its processes'
         stops and any outage take (lost to failures), less what missing inputs cut (lost to
-        the cascade, `agents.cascade`). Returns the plans, each company's cut factor, the
-        sales value lost each way, and each process's share of capacity used."""
+        the cascade, `agents.cascade`)."""
         ops = self.operations
         avail = self.reliability.begin_step(t)
         self._down_now = int((avail == 0).sum())
@@ -451,8 +592,7 @@ class ParkModel(mesa.Model):
         if self.reliability.wears.any():
             caps = [c._caps for c in self.companies]
             made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
-        plans = [c.plan_from(q) for c, q in zip(self.companies, final)]
-        return plans, f, lost_fail, lost_cascade, made
+        return Production([c.plan_from(q) for c, q in zip(self.companies, final)], f, lost_fail, lost_cascade, made)
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,
@@ -624,11 +764,12 @@ class ParkModel(mesa.Model):
             if progress is not None:
                 progress.update(1)
 
-    def _collect(self, acc: StepAccount, plans, trades: list[Trade], optimum: StepOptimum, realised: float,
-                 deliveries: list, penalties: float, capital: float, search: float, signed: int,
-                 investment: float, adoptions: int, contract_trades: int,
-                 lost_fail: np.ndarray, lost_cascade: np.ndarray, projects: float,
-                 transfers: np.ndarray, pipe_subsidy: float) -> None:
+    def _collect(self, out: StepOutcome) -> None:
+        """The collect phase: add the step to the run's totals and record it."""
+        self._add_to_totals(out.account, out.production.plans, out.exchanges.trades)
+        self.records.append(self._record(out))
+
+    def _add_to_totals(self, acc: StepAccount, plans: list[Plan], trades: list[Trade]) -> None:
         self.trade_log.extend(trades)
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
@@ -652,6 +793,11 @@ class ParkModel(mesa.Model):
             tot["lost"] += ra.lost
             tot["produced"] += ra.produced
             tot["consumed"] += ra.consumed
+
+    def _record(self, out: StepOutcome) -> StepRecord:
+        """The step's row of the time series."""
+        acc, ex, made = out.account, out.exchanges, out.production
+        trades = ex.trades
         links = {(t.seller, t.buyer, t.resource) for t in trades}
         members = {t.seller for t in trades} | {t.buyer for t in trades}
         n = len(self.companies)
@@ -659,11 +805,11 @@ class ParkModel(mesa.Model):
         known = self.partners.known
         bound = self.partners.active if self.market.exchanges else []
         trust = [self.partners.trust.trust(c.buyer, c.seller) for c in bound]
-        self.records.append(StepRecord(
+        return StepRecord(
             step=acc.step,
-            gains_from_trade_eur=realised,
-            optimal_gains_eur=optimum.gains_eur,
-            optimal_exchange_surplus_eur=optimum.surplus_eur,
+            gains_from_trade_eur=ex.realised,
+            optimal_gains_eur=ex.optimum.gains_eur,
+            optimal_exchange_surplus_eur=ex.optimum.surplus_eur,
             budget_eur=acc.budget,
             profit_eur=float(acc.profit.sum()),
             co2_t=acc.co2_t,
@@ -674,29 +820,29 @@ class ParkModel(mesa.Model):
             symbiosis_share=len(members) / max(1, int(self.investor.alive.sum())),
             exchanged={r: ra.exchanged for r, ra in acc.resources.items()},
             density=2.0 * len(pairs) / (alive * (alive - 1)) if (alive := int(self.investor.alive.sum())) > 1 else 0.0,
-            contract_trades=contract_trades,
+            contract_trades=ex.contract_trades,
             contracts_active=len(bound),
-            contracts_signed=signed,
-            deliveries_kept=sum(1 for d in deliveries if d.kept),
-            deliveries_breached=sum(1 for d in deliveries if not d.kept),
-            penalties_eur=penalties,
-            investment_eur=investment,
+            contracts_signed=out.signed,
+            deliveries_kept=sum(1 for d in ex.deliveries if d.kept),
+            deliveries_breached=sum(1 for d in ex.deliveries if not d.kept),
+            penalties_eur=ex.penalties,
+            investment_eur=out.investment,
             pipes_built=len(self.partners.pipes),
-            capital_cost_eur=capital,
-            search_cost_eur=search,
+            capital_cost_eur=ex.capital,
+            search_cost_eur=ex.search,
             known_share=1.0 if known is None or n < 2 else (float(known.sum()) - n) / (n * (n - 1)),
             mean_trust=float(np.mean(trust)) if trust else float("nan"),
             mean_sv_weight=float(self.weights.mean()) if n else 0.0,
             cooperative_share=float((self.weights >= 0.5).mean()) if n else 0.0,
-            adoptions=adoptions,
-            lost_failure_eur=float(lost_fail.sum()),
-            lost_cascade_eur=float(lost_cascade.sum()),
+            adoptions=out.adoptions,
+            lost_failure_eur=float(made.lost_failure.sum()),
+            lost_cascade_eur=float(made.lost_cascade.sum()),
             processes_down=self._down_now,
             failures=self._failures_from.pop(acc.step, 0),
             maintenance_stops=sum(1 for when, _, k in self.reliability.started if k == "maintenance" and when == acc.step),
             cascade_cut=len(self.cuts.get(acc.step, {})),
             cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
-            project_charges_eur=projects,
-            transfers_eur=tuple(float(x) for x in transfers),
-            pipe_subsidy_eur=pipe_subsidy,
-        ))
+            project_charges_eur=out.projects,
+            transfers_eur=tuple(float(x) for x in ex.moved),
+            pipe_subsidy_eur=ex.gov,
+        )

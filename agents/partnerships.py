@@ -230,9 +230,40 @@ class Partnerships:
         uncertainty (`agents.investment`; 1 when none is given). Returns the contracts signed
         and the network with any new pipes; `on_pipe(step, seller, buyer, resource, npv,
         threshold, investment)` hears of each pipe built."""
-        s = self.s
         self._multiples = multiples or {}
-        spy = self.steps_per_year
+        free_s, free_n, bound = self._uncommitted(step)
+        half = max(1, self.s.period // 2)
+        cands = self._candidates(network, ledger, free_s, free_n, bound, weights, half)
+        npv_of = {(c[1], c[2], c[3]): c for c in cands}
+        signed: list[Contract] = []
+        new_pipes: list[Pipeline] = []
+        for _, a, b, r, dist, invest in cands:
+            new = (a, b, r) not in self._linked  # a renewal takes no new attention
+            if new and (self._busy(step, a) or self._busy(step, b)):
+                continue
+            c = self._sign(step, network, ledger, a, b, r, dist, invest, free_s, free_n, weights, tactics, rng)
+            if c is None:
+                continue
+            signed.append(c)
+            if invest > 0:
+                new_pipes.append(self._build_pipe(step, c, -npv_of[(a, b, r)][0], on_pipe))
+            self._link(step, a, b, r, "pipe" if invest > 0 else "contract")
+            if new:
+                self._take(step, a)
+                self._take(step, b)
+        for key, days in self._spot_days.items():
+            if days >= half:
+                self._link(step, *key, "spot")
+        self._spot_days.clear()
+        if new_pipes:
+            network = Network(network.positions, network.resources, network.pipelines + tuple(new_pipes), network.known)
+        return signed, network
+
+    def _uncommitted(self, step: int) -> tuple[dict[tuple[int, str], float], dict[tuple[int, str], float],
+                                                set[tuple[int, int, str]]]:
+        """What each company may still commit to new contracts: commit_share of its surplus
+        (per seller and resource) and of its need (per buyer and resource) less what running
+        contracts take; and the (seller, buyer, resource) routes already under contract."""
         out_q: dict[tuple[int, str], float] = defaultdict(float)
         in_q: dict[tuple[int, str], float] = defaultdict(float)
         bound: set[tuple[int, int, str]] = set()
@@ -241,11 +272,17 @@ class Partnerships:
                 out_q[(c.seller, c.resource)] += c.terms.quantity / c.share
                 in_q[(c.buyer, c.resource)] += c.terms.quantity
                 bound.add((c.seller, c.buyer, c.resource))
-        free_s = {k: s.commit_share * v - out_q.get(k, 0.0) for k, v in self._surplus.items()}
-        free_n = {k: s.commit_share * v - in_q.get(k, 0.0) for k, v in self._need.items()}
+        free_s = {k: self.s.commit_share * v - out_q.get(k, 0.0) for k, v in self._surplus.items()}
+        free_n = {k: self.s.commit_share * v - in_q.get(k, 0.0) for k, v in self._need.items()}
+        return free_s, free_n, bound
 
-        cands: list[tuple[float, int, int, str, float, float]] = []  # (-score, seller, buyer, r, distance, investment)
-        half = max(1, s.period // 2)
+    def _candidates(self, network: Network, ledger: Ledger, free_s: dict, free_n: dict, bound: set,
+                    weights: np.ndarray, half: int) -> list[tuple[float, int, int, str, float, float]]:
+        """The pairs worth negotiating, best first, as (-score, seller, buyer, resource,
+        distance, investment): spot partners of at least `half` the last period's steps, and
+        unjoined pairs of a pipeline resource with a new pipe."""
+        s = self.s
+        cands: list[tuple[float, int, int, str, float, float]] = []
         for (a, b, r), days in self._spot_days.items():
             if days >= half and (a, b, r) not in bound:
                 cands.append(self._candidate(network, ledger, a, b, r, self._spot_dist[(a, b, r)], 0.0, free_s, free_n,
@@ -265,62 +302,55 @@ class Partnerships:
                                                free_s, free_n, weights))
         cands = [c for c in cands if c[0] < 0]
         cands.sort()
-        npv_of = {(c[1], c[2], c[3]): c for c in cands}
-        signed: list[Contract] = []
-        new_pipes: list[Pipeline] = []
-        for _, a, b, r, dist, invest in cands:
-            new = (a, b, r) not in self._linked  # a renewal takes no new attention
-            if new and (self._busy(step, a) or self._busy(step, b)):
-                continue
-            if self.trust.trust(a, b) < s.min_trust or self.trust.trust(b, a) < s.min_trust:
-                continue
-            res = network.resources[r]
-            share = res.delivered_share(dist)
-            if share <= 0:
-                continue
-            q = min(free_s.get((a, r), 0.0) * share, free_n.get((b, r), 0.0))
-            if q <= 1e-9:
-                continue
-            life = int(round(s.pipe_lifetime_years * spy))
-            duration = int(round(s.horizon_years * spy))
-            if invest > 0:
-                duration = min(duration, life)
-            deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
-            seller = Party(Side.SELL, self.reliability(a), float(weights[a]), *tactics[a])
-            buyer = Party(Side.BUY, self.trust.trust(b, a), float(weights[b]), *tactics[b])
-            terms = negotiate_contract(deal, seller, buyer, s.deadline, seller_opens=bool(rng.integers(2))).terms
-            if terms is None:  # no agreement before the deadline
-                continue
-            c = Contract(len(self.contracts), a, b, r, terms, step + 1, share, res.transport_cost * dist, dist, invest)
-            self.contracts.append(c)
-            signed.append(c)
-            free_s[(a, r)] = free_s.get((a, r), 0.0) - q / share
-            free_n[(b, r)] = free_n.get((b, r), 0.0) - q
-            if self.known is not None:
-                self.known[a, b] = self.known[b, a] = True
-            how = "contract"
-            if invest > 0:
-                pl = Pipeline(a, b, r, dist)
-                new_pipes.append(pl)
-                if on_pipe is not None:
-                    bar = self._bar(r, invest * (1.0 - self.policy.investment_subsidy))
-                    on_pipe(step, a, b, r, -npv_of[(a, b, r)][0] + bar, bar, invest)
-                sub = self.policy.investment_subsidy
-                charge = invest * self._crf(life)
-                self.pipes.append(Pipe(pl, step + 1, invest, a, b, terms.seller_share, sub, charge, life))
-                self.investment_eur += invest
-                how = "pipe"
-            self._link(step, a, b, r, how)
-            if new:
-                self._take(step, a)
-                self._take(step, b)
-        for key, days in self._spot_days.items():
-            if days >= half:
-                self._link(step, *key, "spot")
-        self._spot_days.clear()
-        if new_pipes:
-            network = Network(network.positions, network.resources, network.pipelines + tuple(new_pipes), network.known)
-        return signed, network
+        return cands
+
+    def _pipe_life(self) -> int:
+        return int(round(self.s.pipe_lifetime_years * self.steps_per_year))
+
+    def _sign(self, step: int, network: Network, ledger: Ledger, a: int, b: int, r: str, dist: float, invest: float,
+              free_s: dict, free_n: dict, weights: np.ndarray, tactics: Sequence[tuple[float, float]],
+              rng: np.random.Generator) -> Contract | None:
+        """Seller a and buyer b negotiate over what both have free, if each trusts the other
+        enough; the contract signed (recorded, and taken off free_s and free_n) or None."""
+        s = self.s
+        if self.trust.trust(a, b) < s.min_trust or self.trust.trust(b, a) < s.min_trust:
+            return None
+        res = network.resources[r]
+        share = res.delivered_share(dist)
+        if share <= 0:
+            return None
+        q = min(free_s.get((a, r), 0.0) * share, free_n.get((b, r), 0.0))
+        if q <= 1e-9:
+            return None
+        duration = int(round(s.horizon_years * self.steps_per_year))
+        if invest > 0:
+            duration = min(duration, self._pipe_life())
+        deal = self._deal(ledger, a, b, r, q, duration, dist, invest)
+        seller = Party(Side.SELL, self.reliability(a), float(weights[a]), *tactics[a])
+        buyer = Party(Side.BUY, self.trust.trust(b, a), float(weights[b]), *tactics[b])
+        terms = negotiate_contract(deal, seller, buyer, s.deadline, seller_opens=bool(rng.integers(2))).terms
+        if terms is None:  # no agreement before the deadline
+            return None
+        c = Contract(len(self.contracts), a, b, r, terms, step + 1, share, res.transport_cost * dist, dist, invest)
+        self.contracts.append(c)
+        free_s[(a, r)] = free_s.get((a, r), 0.0) - q / share
+        free_n[(b, r)] = free_n.get((b, r), 0.0) - q
+        if self.known is not None:
+            self.known[a, b] = self.known[b, a] = True
+        return c
+
+    def _build_pipe(self, step: int, c: Contract, npv: float, on_pipe=None) -> Pipeline:
+        """The pipe contract c pays for: built (in service from the next step), its annuity
+        charged over its life, and `on_pipe` told of it."""
+        invest, sub, life = c.investment, self.policy.investment_subsidy, self._pipe_life()
+        pl = Pipeline(c.seller, c.buyer, c.resource, c.distance_km)
+        if on_pipe is not None:
+            bar = self._bar(c.resource, invest * (1.0 - sub))
+            on_pipe(step, c.seller, c.buyer, c.resource, npv + bar, bar, invest)
+        self.pipes.append(Pipe(pl, step + 1, invest, c.seller, c.buyer, c.terms.seller_share, sub,
+                               invest * self._crf(life), life))
+        self.investment_eur += invest
+        return pl
 
     def _busy(self, step: int, company: int) -> bool:
         """Whether `company` has taken on all the new relations it can this year."""

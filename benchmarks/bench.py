@@ -19,7 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 MARKET = r"""
-import json, os, sys, time
+import copy, json, os, sys, time
+from dataclasses import replace
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 sys.path.insert(0, sys.argv[1])
 import numpy as np
@@ -28,7 +29,6 @@ from market.network import Network
 from market.orders import Order, Side
 from market.resources import Resource
 from market.transport import clear_uniform
-from market.welfare import optimal_gain
 from experiments import runner
 from agents.model import ParkModel
 
@@ -51,11 +51,17 @@ out["call_100k_ms"] = best["mechanism"] * 1000
 cfg, park = runner.resolve("synthetic:1000", 1, 0, {})
 m = ParkModel(park, cfg.policy, cfg.market, 0)
 m.run(3)
-plans = [c.plan_from(c.nominal(m.ops_rng)) for c in m.companies]
-true_orders = [o for c, p in zip(m.companies, plans) for o in c.positions(p, m.ledger)]
+# The step's own path: the production phase (decisions, outages, cascades), the truthful orders
+# (stores included) and the model's Optimum, both planners, on the network with every route.
+t = m.t
+plans = m._plan(t).plans
+true_orders = m._truthful(plans, t)
+full = m.network if m.network.known is None else replace(m.network, known=None)
+orders_for = lambda stock: true_orders if stock is None else m._truthful(plans, t, stock)  # noqa: E731
 times = []
 for _ in range(5):
-    t0 = time.perf_counter(); optimal_gain(true_orders, m.network); times.append(time.perf_counter() - t0)
+    optimum = copy.deepcopy(m.optimum)  # each repetition from the same stores
+    t0 = time.perf_counter(); optimum.step(t, plans, orders_for, full); times.append(time.perf_counter() - t0)
 out["optimum_1000_ms"] = min(times) * 1000
 out["optimum_resources"] = len({o.resource for o in true_orders})
 out["optimum_orders"] = len(true_orders)
@@ -180,8 +186,9 @@ def main() -> None:
     mk = json.loads(r.stdout.strip().splitlines()[-1])
     print(f"clearing 100,000 co-located unit orders: matching {mk['match_100k_ms']:.1f} ms (bar: < 50 ms); "
           f"the whole call-market step with Order and Trade objects {mk['call_100k_ms']:.0f} ms")
-    print(f"social optimum of one synthetic:1000 step ({mk['optimum_resources']} resources, "
-          f"{mk['optimum_orders']} orders): {mk['optimum_1000_ms']:.1f} ms (bar: < 100 ms)")
+    print(f"the optimum (private and social planners, as the model runs them) of one synthetic:1000 step "
+          f"({mk['optimum_resources']} resources, {mk['optimum_orders']} orders): {mk['optimum_1000_ms']:.1f} ms "
+          f"(bar: < 100 ms)")
 
     r = subprocess.run([sys.executable, "-c", PIECES, str(REPO)], capture_output=True, text=True, env=env, check=True,
                        cwd=REPO)

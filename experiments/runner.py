@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.model import ParkModel
+from agents.model import EMERGENCE, ParkModel
 from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
@@ -18,16 +18,6 @@ from market.settlement import closing_stock_value
 from agents.synchronised import side_payments
 from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is part of this module's API)
 
-KPI_NAMES = ("gains_from_trade_eur", "savings_vs_baseline_eur", "co2_avoided_t", "active_links",
-             "symbiosis_share", "trades")
-
-
-# Emergence over time: one column each in the time series (see agents.model.StepRecord).
-EMERGENCE = ("density", "contract_trades", "contracts_active", "contracts_signed", "deliveries_kept",
-             "deliveries_breached", "penalties_eur", "investment_eur", "pipes_built", "capital_cost_eur",
-             "search_cost_eur", "known_share", "mean_trust", "mean_sv_weight", "cooperative_share", "adoptions",
-             "lost_failure_eur", "lost_cascade_eur", "processes_down", "failures", "maintenance_stops",
-             "cascade_cut", "cascade_depth")
 
 
 @dataclass
@@ -231,7 +221,7 @@ def _synchronisation(cfg: RunConfig, model: ParkModel, other: ParkModel | None, 
             "side_payments_eur": None, "operator_guarantee_eur": None}
     if other is None:
         return keys, None, None
-    other_profit = np.array([c.profit_eur for c in other.companies]) + closing_stock_value(other.ledger)
+    other_profit = _profit(other)
     sync = model.operator is not None
     s_profit, d_profit = (profit, other_profit) if sync else (other_profit, profit)
     keys.update(value_of_synchronisation_eur=float(s_profit.sum() - d_profit.sum()),
@@ -292,23 +282,31 @@ def welfare_kpis(model: ParkModel, realised: float, co2_avoided_t: float, social
     }
 
 
-def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
-             other: ParkModel | None = None) -> dict[str, Any]:
-    names = [c.name for c in park.companies]
+def _flows(model: ParkModel) -> dict[tuple[int, int, str], float]:
+    """Units delivered over the run per (seller, buyer, resource)."""
     flows: dict[tuple[int, int, str], float] = {}
     for t in model.trade_log:
         key = (t.seller, t.buyer, t.resource)
         flows[key] = flows.get(key, 0.0) + t.delivered
+    return flows
+
+
+def _profit(model: ParkModel) -> np.ndarray:
+    """Each company's profit with the stock left at the end valued at its disposal cost (the
+    same in the run and its baseline)."""
+    return np.array([c.profit_eur for c in model.companies]) + closing_stock_value(model.ledger)
+
+
+def _kpis(cfg: RunConfig, model: ParkModel, base: ParkModel, flows: dict[tuple[int, int, str], float],
+          profit: np.ndarray, base_profit: np.ndarray) -> dict[str, Any]:
+    """The run's key figures against its baseline (synchronisation and shocks are added apart)."""
     members = {k[0] for k in flows} | {k[1] for k in flows}
-    # Profit with the stock left at the end valued at its disposal cost, in both runs alike.
-    profit = np.array([c.profit_eur for c in model.companies]) + closing_stock_value(model.ledger)
-    base_profit = np.array([c.profit_eur for c in base.companies]) + closing_stock_value(base.ledger)
     realised = float(sum(r.gains_from_trade_eur for r in model.records))
     optimum = float(sum(r.optimal_gains_eur for r in model.records))
     best = float(sum(r.optimal_exchange_surplus_eur for r in model.records))
     co2_avoided = float(base.co2_t - model.co2_t)
     welfare = welfare_kpis(model, realised, co2_avoided, cfg.policy.social_cost_of_carbon)
-    kpis = {
+    return {
         "gains_from_trade_eur": realised,
         **welfare,
         "savings_vs_baseline_eur": float(profit.sum() - base_profit.sum()),
@@ -342,11 +340,83 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
         "baseline_output_eur": float(base.output_eur.sum()),
         **_cooperation_kpis(model, flows, profit - base_profit),
     }
+
+
+def _company_rows(park: Scenario, model: ParkModel, base: ParkModel, profit: np.ndarray, base_profit: np.ndarray,
+                  pay: np.ndarray | None, own: np.ndarray | None) -> list[dict[str, Any]]:
+    """One row per company; with side payments (a synchronised run) what each received."""
+    def row(i: int, name: str) -> dict[str, Any]:
+        extra = {} if pay is None or own is None else {
+            "side_payment_eur": float(pay[i]), "profit_after_side_payments_eur": float(profit[i] + pay[i]),
+            "own_plans_profit_eur": float(own[i])}
+        return {"name": name, "sector": park.companies[i].sector, "profit_eur": float(profit[i]),
+                "savings_eur": float(profit[i] - base_profit[i]), "status": _status(model, i),
+                "output_eur": float(model.output_eur[i]), "baseline_output_eur": float(base.output_eur[i]), **extra}
+    return [row(c.index, c.name) for c in model.companies]
+
+
+def _resource_rows(park: Scenario, model: ParkModel) -> dict[str, dict[str, Any]]:
+    """Per resource, its unit and the units exchanged, bought outside and disposed of."""
+    rows: dict[str, dict[str, Any]] = {
+        r: {"unit": park.resources[r].unit, **{k: float(v) for k, v in model.resource_totals.get(r, {}).items()}}
+        for r in sorted(park.resources)
+    }
+    for row in rows.values():
+        for k in ("exchanged", "bought_outside", "disposed"):
+            row.setdefault(k, 0.0)
+    return rows
+
+
+def _co2_of_output_change(park: Scenario, model: ParkModel, processes: list[dict[str, Any]]) -> float:
+    """CO2 of making more or less than the baseline: output that differs changes the park's CO2
+    through its inputs and by-products, not through exchange. At the same output, the CO2
+    avoided is what exchange alone saves (the product made or not made elsewhere is outside
+    the park's scope, as in the published park figures)."""
+    pr = model.pricing
+    intensity = (pr.inputs @ np.array([park.resources[r].co2_virgin for r in pr.resources])
+                 + pr.byproducts @ np.array([park.resources[r].co2_disposal for r in pr.resources]))
+    more = np.array([row["output"] - row["baseline_output"] for row in processes])
+    return float(more @ intensity) if len(more) else 0.0
+
+
+def _links_formed(model: ParkModel, names: list[str]) -> list[dict[str, Any]]:
+    return [{"step": e.step, "from": names[e.seller], "to": names[e.buyer], "resource": e.resource, "how": e.how}
+            for e in model.partners.links]
+
+
+def _contracts(model: ParkModel, names: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"id": c.id, "from": names[c.seller], "to": names[c.buyer], "resource": c.resource, "start": c.start,
+         "end": c.end, "price_eur": c.terms.price, "quantity_per_step": c.terms.quantity,
+         "duration_steps": c.terms.duration, "seller_pipe_share": c.terms.seller_share,
+         "penalty_eur_per_unit": c.terms.penalty, "investment_eur": c.investment, "distance_km": c.distance_km}
+        for c in model.partners.contracts
+    ]
+
+
+def _lost_output(model: ParkModel, names: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"company": names[i], "to_failures": float(model.lost_failure_by_company[i]),
+         "to_cascades": float(model.lost_cascade_by_company[i])}
+        for i in range(len(names)) if model.lost_failure_by_company[i] or model.lost_cascade_by_company[i]
+    ]
+
+
+def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
+             other: ParkModel | None = None) -> dict[str, Any]:
+    names = [c.name for c in park.companies]
+    flows = _flows(model)
+    profit, base_profit = _profit(model), _profit(base)
+    kpis = _kpis(cfg, model, base, flows, profit, base_profit)
     sync_kpis, pay, own = _synchronisation(cfg, model, other, profit)
     kpis.update(sync_kpis)
     shocks = shock_analysis.analyse(model)
     kpis.update(shock_analysis.summary(model, shocks))
-    summary: dict[str, Any] = {
+    processes = _products(model, base)
+    change = _co2_of_output_change(park, model, processes)
+    kpis["co2_from_output_change_t"] = change
+    kpis["co2_avoided_same_output_t"] = float(kpis["co2_avoided_t"] + change)
+    return {
         "scenario": park.name,
         "scenario_source": cfg.scenario,
         "description": park.description,
@@ -362,61 +432,18 @@ def _summary(cfg: RunConfig, park: Scenario, model: ParkModel, base: ParkModel,
             {"from": names[s], "to": names[b], "resource": r, "quantity": q, "unit": park.resources[r].unit}
             for (s, b, r), q in sorted(flows.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
-        "companies": [
-            {"name": c.name, "sector": park.companies[c.index].sector, "profit_eur": float(profit[c.index]),
-             "savings_eur": float(profit[c.index] - base_profit[c.index]),
-             "status": _status(model, c.index),
-             "output_eur": float(model.output_eur[c.index]),
-             "baseline_output_eur": float(base.output_eur[c.index]),
-             **({} if pay is None else {"side_payment_eur": float(pay[c.index]),
-                                        "profit_after_side_payments_eur": float(profit[c.index] + pay[c.index]),
-                                        "own_plans_profit_eur": float(own[c.index])})}
-            for c in model.companies
-        ],
-        "resources": {
-            r: {"unit": park.resources[r].unit, **{k: float(v) for k, v in
-                                                   model.resource_totals.get(r, {}).items()}}
-            for r in sorted(park.resources)
-        },
+        "companies": _company_rows(park, model, base, profit, base_profit, pay, own),
+        "resources": _resource_rows(park, model),
+        "processes": processes,
+        "decisions": _decision_rows(model),
+        "baseline_decisions": len(base.investor.decisions),
+        "targets": [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets],
+        "links_formed": _links_formed(model, names),
+        "contracts": _contracts(model, names),
+        "sharing": _sharing(model, names, profit - base_profit),
+        "shocks": shocks,
+        "lost_output_eur": _lost_output(model, names),
     }
-    for row in summary["resources"].values():
-        for k in ("exchanged", "bought_outside", "disposed"):
-            row.setdefault(k, 0.0)
-    summary["processes"] = _products(model, base)
-    summary["decisions"] = _decision_rows(model)
-    summary["baseline_decisions"] = len(base.investor.decisions)
-    # CO2 of making more or less than the baseline: output that differs changes the park's CO2
-    # through its inputs and by-products, not through exchange. At the same output, the CO2
-    # avoided is what exchange alone saves (the product made or not made elsewhere is outside
-    # the park's scope, as in the published park figures).
-    pr = model.pricing
-    intensity = (pr.inputs @ np.array([park.resources[r].co2_virgin for r in pr.resources])
-                 + pr.byproducts @ np.array([park.resources[r].co2_disposal for r in pr.resources]))
-    more = np.array([row["output"] - row["baseline_output"] for row in summary["processes"]])
-    change = float(more @ intensity) if len(more) else 0.0
-    kpis["co2_from_output_change_t"] = change
-    kpis["co2_avoided_same_output_t"] = float(kpis["co2_avoided_t"] + change)
-    summary["targets"] = [_check_target(t, park, model, base, cfg.steps, flows) for t in park.targets]
-    partners = model.partners
-    summary["links_formed"] = [
-        {"step": e.step, "from": names[e.seller], "to": names[e.buyer], "resource": e.resource, "how": e.how}
-        for e in partners.links
-    ]
-    summary["contracts"] = [
-        {"id": c.id, "from": names[c.seller], "to": names[c.buyer], "resource": c.resource, "start": c.start,
-         "end": c.end, "price_eur": c.terms.price, "quantity_per_step": c.terms.quantity,
-         "duration_steps": c.terms.duration, "seller_pipe_share": c.terms.seller_share,
-         "penalty_eur_per_unit": c.terms.penalty, "investment_eur": c.investment, "distance_km": c.distance_km}
-        for c in partners.contracts
-    ]
-    summary["sharing"] = _sharing(model, names, profit - base_profit)
-    summary["shocks"] = shocks
-    summary["lost_output_eur"] = [
-        {"company": names[i], "to_failures": float(model.lost_failure_by_company[i]),
-         "to_cascades": float(model.lost_cascade_by_company[i])}
-        for i in range(len(names)) if model.lost_failure_by_company[i] or model.lost_cascade_by_company[i]
-    ]
-    return summary
 
 
 # Exact Shapley values and the core check enumerate every coalition: done for parks up to this

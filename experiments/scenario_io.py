@@ -541,17 +541,16 @@ def _project_pipes(p: Problems, path: str, raw: list, resources: dict[str, Resou
     return tuple(out) if ok else None
 
 
-def parse(data: dict, label: str) -> Scenario:
-    """Build a Scenario from parsed TOML, or raise InputError listing every problem."""
-    p = Problems(f"scenario {label}")
-    for key in data:
-        if key not in TOP_KEYS:
-            p.add(key, "unknown section", valid=TOP_KEYS, got=key)
-    head = _table(p, "scenario", data.get("scenario", {}), SCENARIO_KEYS) or {}
-    if "scenario" not in data:
-        p.items.pop()  # the missing name is reported below with a clearer fix
-        p.add("scenario", "missing section: add [scenario] with name = \"...\"")
+def _list(p: Problems, data: dict, key: str, table: str) -> list:
+    """data[key] when it is a list, else [] with the problem reported."""
+    raw = data.get(key, [])
+    if not isinstance(raw, list):
+        p.add(key, f"must be a list of [[{table}]] tables")
+        return []
+    return raw
 
+
+def _resources(p: Problems, data: dict) -> dict[str, Resource]:
     resources: dict[str, Resource] = {}
     raw_res = data.get("resources", {})
     if not isinstance(raw_res, dict) or not raw_res:
@@ -563,18 +562,20 @@ def parse(data: dict, label: str) -> Scenario:
         t = _table(p, f"resources.{name}", raw, RESOURCE_KEYS)
         if t is not None and None not in (t["unit"], t["virgin_price"], t["disposal_cost"]):
             resources[name] = Resource(name=name, **t)
+    return resources
 
+
+def _companies(p: Problems, data: dict, resources: dict[str, Resource]) -> tuple[list[CompanySpec], list[str]]:
+    """The incumbents then the entrants, and the key paths that give a calendar year (they need
+    [prices] start_year)."""
     raw_comp = data.get("companies", [])
     if not isinstance(raw_comp, list) or not raw_comp:
         p.add("companies", "must hold at least one [[companies]] table")
         raw_comp = []
-    raw_ent = data.get("entrants", [])
-    if not isinstance(raw_ent, list):
-        p.add("entrants", "must be a list of [[entrants]] tables")
-        raw_ent = []
+    raw_ent = _list(p, data, "entrants", "entrants")
     # Every name a project's pipe may lead to, incumbents and entrants, as the file gives them.
     given = [raw["name"] for raw in raw_comp + raw_ent if isinstance(raw, dict) and isinstance(raw.get("name"), str)]
-    years: list[str] = []  # key paths that give a calendar year: they need [prices] start_year
+    years: list[str] = []
     companies: list[CompanySpec] = []
     seen: set[str] = set()
     for section, raws in (("companies", raw_comp), ("entrants", raw_ent)):
@@ -582,14 +583,12 @@ def parse(data: dict, label: str) -> Scenario:
             company = _company(p, f"{section}[{ci}]", raw, section, resources, given, seen, years)
             if company is not None:
                 companies.append(company)
+    return companies, years
 
-    names = [c.name for c in companies]
+
+def _pipelines(p: Problems, data: dict, names: list[str], resources: dict[str, Resource]) -> list[PipelineSpec]:
     pipelines: list[PipelineSpec] = []
-    raw_pipes = data.get("pipelines", [])
-    if not isinstance(raw_pipes, list):
-        p.add("pipelines", "must be a list of [[pipelines]] tables")
-        raw_pipes = []
-    for k, raw in enumerate(raw_pipes):
+    for k, raw in enumerate(_list(p, data, "pipelines", "pipelines")):
         path = f"pipelines[{k}]"
         t = _table(p, path, raw, PIPELINE_KEYS)
         if t is None:
@@ -616,38 +615,47 @@ def parse(data: dict, label: str) -> Scenario:
                       f"'{t['to']}' for {t['resource']} (a pipe carries either way): remove one")
             else:
                 pipelines.append(PipelineSpec(t["from"], t["to"], t["resource"], t["length_km"]))
+    return pipelines
 
-    products = {pr.product for c in companies for pr in c.processes}
-    prices = parse_prices(p, data.get("prices"), resources, products)
-    policy = Policy()
-    if "policy" in data:
-        tp = _table(p, "policy", data["policy"], POLICY_KEYS)
-        if tp is not None:
-            paths: dict[str, YearPath | None] = {}
-            values = {k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()
-                      if k not in TAX_PATHS}
-            # (once: a missing or bad start_year with price paths is reported by parse_prices)
-            raw_prices = data.get("prices")
-            said = isinstance(raw_prices, dict) and (
-                "start_year" in raw_prices or any(raw_prices.get(k) for k in ("resources", "products", "indices")))
-            for key, constant in TAX_PATHS.items():
-                raw_path = tp[key]
-                tax_path = None if raw_path is None else _year_path(p, f"policy.{key}", raw_path, at_least=0.0)
-                paths[key] = tax_path
-                if raw_path is None:
-                    continue
-                if isinstance(data["policy"], dict) and constant in data["policy"]:
-                    p.add(f"policy.{constant}", f"give either {constant} (a constant) or {key} (by year), "
-                          "not both: remove one")
-                if prices.start_year is None and not said:
-                    p.add("prices.start_year", f"missing: policy.{key} needs the calendar year of step 0, "
-                          "e.g. [prices] start_year = 2005")
-                    said = True  # once, for the first path that needs it
-                if tax_path is not None and prices.start_year is not None:
-                    # The constant holds the first year's value, for whatever reads the policy
-                    # before the model has applied a year; the model takes each year's from the path.
-                    values[constant] = tax_path.at(prices.start_year)
-            policy = Policy(**values, **paths)
+
+def _policy(p: Problems, data: dict, prices: PriceSchedule) -> Policy:
+    """The scenario's [policy]; a tax given by year (a path) needs [prices] start_year, and sets
+    the constant to its first year's value."""
+    if "policy" not in data:
+        return Policy()
+    tp = _table(p, "policy", data["policy"], POLICY_KEYS)
+    if tp is None:
+        return Policy()
+    paths: dict[str, YearPath | None] = {}
+    values = {k: (v if v is not None else POLICY_KEYS[k].default) for k, v in tp.items()
+              if k not in TAX_PATHS}
+    # (once: a missing or bad start_year with price paths is reported by parse_prices)
+    raw_prices = data.get("prices")
+    said = isinstance(raw_prices, dict) and (
+        "start_year" in raw_prices or any(raw_prices.get(k) for k in ("resources", "products", "indices")))
+    for key, constant in TAX_PATHS.items():
+        raw_path = tp[key]
+        tax_path = None if raw_path is None else _year_path(p, f"policy.{key}", raw_path, at_least=0.0)
+        paths[key] = tax_path
+        if raw_path is None:
+            continue
+        if isinstance(data["policy"], dict) and constant in data["policy"]:
+            p.add(f"policy.{constant}", f"give either {constant} (a constant) or {key} (by year), "
+                  "not both: remove one")
+        if prices.start_year is None and not said:
+            p.add("prices.start_year", f"missing: policy.{key} needs the calendar year of step 0, "
+                  "e.g. [prices] start_year = 2005")
+            said = True  # once, for the first path that needs it
+        if tax_path is not None and prices.start_year is not None:
+            # The constant holds the first year's value, for whatever reads the policy
+            # before the model has applied a year; the model takes each year's from the path.
+            values[constant] = tax_path.at(prices.start_year)
+    return Policy(**values, **paths)
+
+
+def _check_start_year(p: Problems, data: dict, years: list[str], prices: PriceSchedule) -> None:
+    """Report a missing [prices] start_year that a company's calendar year needs, unless it was
+    given or already reported."""
     raw_prices = data.get("prices")
     said = (isinstance(raw_prices, dict) and "start_year" in raw_prices) or any(
         ": prices.start_year: " in m for m in p.items)  # (once: a missing start_year may be reported above)
@@ -657,38 +665,39 @@ def parse(data: dict, label: str) -> Scenario:
         p.add("prices.start_year", f"missing: {years[0]} needs the calendar year of step 0, e.g. [prices] "
               f"start_year = 2005{more}")
 
-    targets: list[Target] = []
-    raw_t = data.get("targets", [])
-    if not isinstance(raw_t, list):
-        p.add("targets", "must be a list of [[targets]] tables")
-        raw_t = []
-    for k, raw in enumerate(raw_t):
-        path = f"targets[{k}]"
-        t = _table(p, path, raw, TARGET_KEYS)
-        if t is None:
-            continue
-        if t["metric"] is not None and t["metric"] not in METRICS:
-            p.add(f"{path}.metric", f"unknown metric '{t['metric']}'", valid=METRICS, got=t["metric"])
-            continue
-        needs = {"flow": ("from", "to", "resource"), "exchanged": ("resources",),
-                 "output": ("company", "product"), "co2_avoided": ()}.get(t["metric"] or "", ())
-        for key in needs:
-            if not t[key]:
-                p.add(f"{path}.{key}", f"missing: metric '{t['metric']}' needs {', '.join(needs)}")
-        for key in ("from", "to", "company"):
-            if t[key] and t[key] not in names:
-                p.add(f"{path}.{key}", f"unknown company '{t[key]}'", valid=names, got=t[key])
-        for r in ([t["resource"]] if t["resource"] else []) + list(t["resources"] or ()):
-            if r not in resources:
-                p.add(f"{path}.resources" if t["resources"] else f"{path}.resource",
-                      f"unknown resource '{r}'", valid=resources, got=r)
-        if None in (t["metric"], t["value"], t["unit"], t["source"], t["year"]):
-            continue
-        targets.append(Target(
-            metric=t["metric"], value=t["value"], unit=t["unit"], citation=t["source"], year=t["year"],
-            tolerance=t["tolerance"], from_company=t["from"], to_company=t["to"], resource=t["resource"],
-            resources=tuple(t["resources"] or ()), company=t["company"], product=t["product"], label=t["label"],
-            role=t["role"] or "check"))
+
+def _target(p: Problems, path: str, raw: Any, names: list[str], resources: dict[str, Resource]) -> Target | None:
+    t = _table(p, path, raw, TARGET_KEYS)
+    if t is None:
+        return None
+    if t["metric"] is not None and t["metric"] not in METRICS:
+        p.add(f"{path}.metric", f"unknown metric '{t['metric']}'", valid=METRICS, got=t["metric"])
+        return None
+    needs = {"flow": ("from", "to", "resource"), "exchanged": ("resources",),
+             "output": ("company", "product"), "co2_avoided": ()}.get(t["metric"] or "", ())
+    for key in needs:
+        if not t[key]:
+            p.add(f"{path}.{key}", f"missing: metric '{t['metric']}' needs {', '.join(needs)}")
+    for key in ("from", "to", "company"):
+        if t[key] and t[key] not in names:
+            p.add(f"{path}.{key}", f"unknown company '{t[key]}'", valid=names, got=t[key])
+    for r in ([t["resource"]] if t["resource"] else []) + list(t["resources"] or ()):
+        if r not in resources:
+            p.add(f"{path}.resources" if t["resources"] else f"{path}.resource",
+                  f"unknown resource '{r}'", valid=resources, got=r)
+    if None in (t["metric"], t["value"], t["unit"], t["source"], t["year"]):
+        return None
+    return Target(
+        metric=t["metric"], value=t["value"], unit=t["unit"], citation=t["source"], year=t["year"],
+        tolerance=t["tolerance"], from_company=t["from"], to_company=t["to"], resource=t["resource"],
+        resources=tuple(t["resources"] or ()), company=t["company"], product=t["product"], label=t["label"],
+        role=t["role"] or "check")
+
+
+def _targets(p: Problems, data: dict, companies: list[CompanySpec], resources: dict[str, Resource]) -> list[Target]:
+    names = [c.name for c in companies]
+    targets = [t for k, raw in enumerate(_list(p, data, "targets", "targets"))
+               if (t := _target(p, f"targets[{k}]", raw, names, resources)) is not None]
     for target in targets:
         if target.metric == "output" and target.company in names:
             comp = companies[names.index(target.company)]
@@ -696,7 +705,27 @@ def parse(data: dict, label: str) -> Scenario:
             if target.product not in products:
                 p.add("targets", f"company '{target.company}' makes no product '{target.product}'",
                       valid=products, got=target.product)
+    return targets
 
+
+def parse(data: dict, label: str) -> Scenario:
+    """Build a Scenario from parsed TOML, or raise InputError listing every problem."""
+    p = Problems(f"scenario {label}")
+    for key in data:
+        if key not in TOP_KEYS:
+            p.add(key, "unknown section", valid=TOP_KEYS, got=key)
+    head = _table(p, "scenario", data.get("scenario", {}), SCENARIO_KEYS) or {}
+    if "scenario" not in data:
+        p.items.pop()  # the missing name is reported below with a clearer fix
+        p.add("scenario", "missing section: add [scenario] with name = \"...\"")
+    resources = _resources(p, data)
+    companies, years = _companies(p, data, resources)
+    names = [c.name for c in companies]
+    pipelines = _pipelines(p, data, names, resources)
+    prices = parse_prices(p, data.get("prices"), resources, {pr.product for c in companies for pr in c.processes})
+    policy = _policy(p, data, prices)
+    _check_start_year(p, data, years, prices)
+    targets = _targets(p, data, companies, resources)
     events = _events(p, data.get("events", []), names)
     p.raise_if_any()
     return Scenario(

@@ -143,14 +143,14 @@ def read(path: Path) -> Sweep:
     return parse(data, label, text)
 
 
-def parse(data: dict, label: str, text: str = "") -> Sweep:
-    p = Problems(label)
+def _sections(p: Problems, data: dict) -> tuple[dict, dict, Any]:
+    """The [sweep] and [base] tables (empty when not tables) with their keys checked, and the
+    raw [parameters]."""
     for key in data:
         if key not in ("sweep", "base", "parameters"):
             p.add(key, "unknown section", valid=("sweep", "base", "parameters"), got=key)
     head = data.get("sweep", {})
     base = data.get("base", {})
-    params = data.get("parameters", {})
     for name, table, keys in (("sweep", head, SWEEP_KEYS), ("base", base, BASE_KEYS)):
         if not isinstance(table, dict):
             p.add(name, "must be a table")
@@ -161,33 +161,61 @@ def parse(data: dict, label: str, text: str = "") -> Sweep:
                       "every point): move it there")
             elif key not in keys:
                 p.add(f"{name}.{key}", "unknown key", valid=keys, got=key)
-    head = head if isinstance(head, dict) else {}
-    base = base if isinstance(base, dict) else {}
+    return (head if isinstance(head, dict) else {}), (base if isinstance(base, dict) else {}), data.get("parameters", {})
 
-    def integer(table: dict, where: str, key: str, default: int, lo: int) -> int:
-        v = table.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            p.add(f"{where}.{key}", f"must be an integer >= {lo}, got {v!r}")
-            return default
-        return v
 
-    design = head.get("design", "grid")
-    if design not in DESIGNS:
-        p.add("sweep.design", f"unknown design {design!r}", valid=DESIGNS, got=str(design))
-        design = "grid"
-    samples = integer(head, "sweep", "samples", 8, 1)
-    replicates = integer(head, "sweep", "replicates", 1, 1)
-    seed = integer(head, "sweep", "seed", 0, 0)
-    steps = integer(base, "base", "steps", 365, 1)
-    scenario = base.get("scenario", config.DEFAULT_SCENARIO)
-    if not isinstance(scenario, str):
-        p.add("base.scenario", "must be a scenario name or path")
-        scenario = config.DEFAULT_SCENARIO
-    base_sets = base.get("set", {})
-    if not isinstance(base_sets, dict):
-        p.add("base.set", 'must be a table of dotted keys, e.g. "policy.carbon_tax" = 50')
-        base_sets = {}
+def _integer(p: Problems, table: dict, where: str, key: str, default: int, lo: int) -> int:
+    v = table.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        p.add(f"{where}.{key}", f"must be an integer >= {lo}, got {v!r}")
+        return default
+    return v
 
+
+def _axis(p: Problems, where: str, key: str, spec: list, design: str) -> tuple[str, tuple[Any, ...]] | None:
+    """A grid axis: a list of values, each checked as a --set of the key would be."""
+    if not spec:
+        p.add(where, "an empty list: give the values of this grid axis")
+        return None
+    if design in ("sobol", "morris"):
+        p.add(where, f"a {design} design varies ranges only: write {{ min = ..., max = ... }}")
+        return None
+    for v in spec:
+        try:
+            config.apply(config.RunConfig(), {key: v})
+        except InputError as e:
+            p.add(where, f"value {v!r}: " + e.problems[0].split(": ", 1)[-1])
+    return key, tuple(spec)
+
+
+def _range(p: Problems, where: str, key: str, spec: dict, design: str, kind: Any) -> tuple[str, float, float] | None:
+    """A range { min, max } of a numeric key, for a sampling design; both bounds checked."""
+    extra = set(spec) - {"min", "max"}
+    if extra:
+        p.add(where, f"unknown key {sorted(extra)[0]!r}", valid=("min", "max"), got=sorted(extra)[0])
+    lo, hi = spec.get("min"), spec.get("max")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or lo >= hi:
+        p.add(where, f"a range needs numbers min < max, got min = {lo!r}, max = {hi!r}")
+        return None
+    if kind is not float:
+        p.add(where, f"a range needs a numeric key; {key} is {getattr(kind, '__name__', kind)}: "
+              f"give a list of values instead")
+        return None
+    if design == "grid":
+        p.add(where, 'a range needs a sampling design: set [sweep] design = "random", "lhs", "sobol" or "morris", '
+              "or give a list of values")
+        return None
+    for v in (lo, hi):
+        try:
+            config.apply(config.RunConfig(), {key: float(v)})
+        except InputError as e:
+            p.add(where, f"bound {v!r}: " + e.problems[0].split(": ", 1)[-1])
+    return key, float(lo), float(hi)
+
+
+def _parameters(p: Problems, params: Any, design: str
+                ) -> tuple[list[tuple[str, tuple[Any, ...]]], list[tuple[str, float, float]]]:
+    """The [parameters] table: grid axes (lists) and ranges ({ min, max })."""
     valid = config.keys()
     axes: list[tuple[str, tuple[Any, ...]]] = []
     ranges: list[tuple[str, float, float]] = []
@@ -199,44 +227,37 @@ def parse(data: dict, label: str, text: str = "") -> Sweep:
         if key not in valid or key in ("seed", "scenario", "steps"):
             p.add(where, "not a parameter a sweep can vary" if key in valid else "unknown key",
                   valid=[k for k in valid if k not in ("seed", "scenario", "steps")], got=key)
-            continue
-        if isinstance(spec, list):
-            if not spec:
-                p.add(where, "an empty list: give the values of this grid axis")
-                continue
-            if design in ("sobol", "morris"):
-                p.add(where, f"a {design} design varies ranges only: write {{ min = ..., max = ... }}")
-                continue
-            for v in spec:
-                try:
-                    config.apply(config.RunConfig(), {key: v})
-                except InputError as e:
-                    p.add(where, f"value {v!r}: " + e.problems[0].split(": ", 1)[-1])
-            axes.append((key, tuple(spec)))
+        elif isinstance(spec, list):
+            if (axis := _axis(p, where, key, spec, design)) is not None:
+                axes.append(axis)
         elif isinstance(spec, dict):
-            extra = set(spec) - {"min", "max"}
-            if extra:
-                p.add(where, f"unknown key {sorted(extra)[0]!r}", valid=("min", "max"), got=sorted(extra)[0])
-            lo, hi = spec.get("min"), spec.get("max")
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or lo >= hi:
-                p.add(where, f"a range needs numbers min < max, got min = {lo!r}, max = {hi!r}")
-                continue
-            if valid[key] is not float:
-                p.add(where, f"a range needs a numeric key; {key} is {getattr(valid[key], '__name__', valid[key])}: "
-                      f"give a list of values instead")
-                continue
-            if design == "grid":
-                p.add(where, 'a range needs a sampling design: set [sweep] design = "random", "lhs", "sobol" or "morris", '
-                      "or give a list of values")
-                continue
-            for v in (lo, hi):
-                try:
-                    config.apply(config.RunConfig(), {key: float(v)})
-                except InputError as e:
-                    p.add(where, f"bound {v!r}: " + e.problems[0].split(": ", 1)[-1])
-            ranges.append((key, float(lo), float(hi)))
+            if (rng := _range(p, where, key, spec, design, valid[key])) is not None:
+                ranges.append(rng)
         else:
             p.add(where, "must be a list of values (a grid axis) or { min = ..., max = ... } (a range)")
+    return axes, ranges
+
+
+def parse(data: dict, label: str, text: str = "") -> Sweep:
+    p = Problems(label)
+    head, base, params = _sections(p, data)
+    design = head.get("design", "grid")
+    if design not in DESIGNS:
+        p.add("sweep.design", f"unknown design {design!r}", valid=DESIGNS, got=str(design))
+        design = "grid"
+    samples = _integer(p, head, "sweep", "samples", 8, 1)
+    replicates = _integer(p, head, "sweep", "replicates", 1, 1)
+    seed = _integer(p, head, "sweep", "seed", 0, 0)
+    steps = _integer(p, base, "base", "steps", 365, 1)
+    scenario = base.get("scenario", config.DEFAULT_SCENARIO)
+    if not isinstance(scenario, str):
+        p.add("base.scenario", "must be a scenario name or path")
+        scenario = config.DEFAULT_SCENARIO
+    base_sets = base.get("set", {})
+    if not isinstance(base_sets, dict):
+        p.add("base.set", 'must be a table of dotted keys, e.g. "policy.carbon_tax" = 50')
+        base_sets = {}
+    axes, ranges = _parameters(p, params, design)
     if design in ("random", "lhs", "sobol", "morris") and not ranges and not p.items:
         p.add("parameters", f"a {design} design needs at least one range {{ min = ..., max = ... }}")
     try:
@@ -250,5 +271,6 @@ def parse(data: dict, label: str, text: str = "") -> Sweep:
     sweep = Sweep(str(head.get("name", "sweep")), design, samples, replicates, seed, scenario, steps,
                   tuple(sorted(base_sets.items())), tuple(axes), tuple(ranges), text)
     # Before any run is drawn: a sweep of 10^9 runs is refused, not built.
-    limits.check_runs(sweep.count(), len(park.companies), steps, f"{label}: samples x replicates")
+    limits.check_runs(sweep.count(), len(park.companies), steps,
+                      f"{label}: samples x replicates")
     return sweep

@@ -9,8 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.call import reach_km
-from market.mechanism import Negotiator, Traders, book_by_resource
+from market.mechanism import Book, Negotiator, Traders, book_by_resource
 from market.network import Network
 from market.orders import MarketEvent, Order, Side, Trade
 
@@ -129,12 +128,9 @@ class Bilateral:
 
     def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int,
                    rng: np.random.Generator, traders: Traders) -> list[Trade]:
-        sellers = np.array([o.owner for o in asks], dtype=np.int64)
-        buyers = np.array([o.owner for o in bids], dtype=np.int64)
-        ask = np.array([o.price for o in asks])
-        bid = np.array([o.price for o in bids])
-        e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
-        gain = e.share * bid[e.j] - ask[e.i] - e.cost
+        book = Book.of(resource, asks, bids)
+        sellers, buyers, ask, bid = book.sellers, book.buyers, book.ask, book.bid
+        e, gain = book.routes(network)
         ok = np.flatnonzero(gain > 0)
         if len(ok) == 0:
             return []

@@ -8,17 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from market import transport
-from market.mechanism import Traders, book_by_resource
+from market.mechanism import Book, Traders, book_by_resource
 from market.network import Network, free_routes
 from market.orders import Order, Trade
-
-
-def reach_km(network: Network, resource: str, ask: np.ndarray, bid: np.ndarray) -> float:
-    """Beyond this distance no pair of these orders can gain: the best bid less the lowest ask
-    no longer covers the transport cost (losses only lower the gain further)."""
-    cost = network.resources[resource].transport_cost
-    best = max(0.0, float(bid.max())) - float(ask.min())
-    return best / cost if cost > 0 else np.inf
 
 
 @dataclass(frozen=True)
@@ -45,24 +37,17 @@ class CallMarket:
         return trades
 
     def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int) -> list[Trade]:
-        sellers = np.array([o.owner for o in asks], dtype=np.int64)
-        buyers = np.array([o.owner for o in bids], dtype=np.int64)
-        ask = np.array([o.price for o in asks])
-        bid = np.array([o.price for o in bids])
-        supply = np.array([o.quantity for o in asks])
-        demand = np.array([o.quantity for o in bids])
+        book = Book.of(resource, asks, bids)
+        sellers, buyers, ask, bid, supply, demand = book.sellers, book.buyers, book.ask, book.bid, book.supply, book.demand
         if free_routes(network, resource, np.concatenate([sellers, buyers])) and not set(sellers.tolist()) & set(buyers.tolist()):
             # Every unit travels free: the highest bids meet the lowest asks, by sorting.
             bi, ai, q = transport.clear_uniform(bid, demand, ask, supply)
             price = self.k * bid[bi] + (1.0 - self.k) * ask[ai]
             return [Trade(step, int(s), int(b), resource, float(x), float(x), float(p), 0.0, 0.0)
                     for s, b, x, p in zip(sellers[ai], buyers[bi], q, price)]
-        e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
+        e, gain = book.routes(network)
         if len(e.i) == 0:
             return []
-        supply = np.array([o.quantity for o in asks])
-        demand = np.array([o.quantity for o in bids])
-        gain = e.share * bid[e.j] - ask[e.i] - e.cost
         x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
         out = []
         for n in np.flatnonzero(x > 0):

@@ -10,8 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.call import reach_km
-from market.mechanism import Fixed, Traders, book_by_resource
+from market.mechanism import Fixed, Traders, book_by_resource, reach_km
 from market.network import Network, free_routes
 from market.orders import MarketEvent, Order, Side, Trade
 
@@ -237,7 +236,7 @@ class ContinuousDoubleAuction:
     With `Fixed` traders (or `traders=None`) one round is enough: after it every unfilled
     order rests in a book where no two quotes cross, and later rounds would post the same
     prices again, so the session stops there. Only then are routes longer than any pair could
-    gain over left out (`market.call.reach_km`), since other traders may re-quote beyond the
+    gain over left out (`market.mechanism.reach_km`), since other traders may re-quote beyond the
     prices posted.
     """
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from market.network import Network
+from market.network import Edges, Network
 from market.orders import MarketEvent, Order, Side, Trade
 
 
@@ -82,3 +83,41 @@ def book_by_resource(orders: Sequence[Order]) -> dict[str, tuple[list[Order], li
         asks, bids = books[o.resource]
         (asks if o.side is Side.SELL else bids).append(o)
     return {r: b for r, b in books.items() if b[0] and b[1]}
+
+
+def reach_km(network: Network, resource: str, ask: np.ndarray, bid: np.ndarray) -> float:
+    """Beyond this distance no pair of these orders can gain: the best bid less the lowest ask
+    no longer covers the transport cost (losses only lower the gain further)."""
+    cost = network.resources[resource].transport_cost
+    best = max(0.0, float(bid.max())) - float(ask.min())
+    return best / cost if cost > 0 else np.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """One resource's asks and bids as arrays, in the order they were posted: the owners
+    (`sellers`, `buyers`), prices (`ask`, `bid`) and quantities (`supply`, `demand`). What every
+    mechanism that clears over the network starts from."""
+
+    resource: str
+    sellers: np.ndarray
+    buyers: np.ndarray
+    ask: np.ndarray
+    bid: np.ndarray
+    supply: np.ndarray
+    demand: np.ndarray
+
+    @staticmethod
+    def of(resource: str, asks: Sequence[Order], bids: Sequence[Order]) -> Book:
+        return Book(resource,
+                    np.array([o.owner for o in asks], dtype=np.int64), np.array([o.owner for o in bids], dtype=np.int64),
+                    np.array([o.price for o in asks]), np.array([o.price for o in bids]),
+                    np.array([o.quantity for o in asks]), np.array([o.quantity for o in bids]))
+
+    def routes(self, network: Network) -> tuple[Edges, np.ndarray]:
+        """The routes the network allows from these sellers to these buyers, within reach of the
+        best prices (`reach_km`), and each route's declared gain per unit shipped: delivered
+        share x bid - ask - transport cost."""
+        e = network.edges(self.resource, self.sellers, self.buyers,
+                          max_km=reach_km(network, self.resource, self.ask, self.bid))
+        return e, e.share * self.bid[e.j] - self.ask[e.i] - e.cost

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from market import transport
-from market.call import reach_km
-from market.mechanism import Traders, book_by_resource
+from market.mechanism import Book, Traders, book_by_resource
 from market.network import Network
 from market.orders import Order, Trade
 
@@ -33,17 +32,12 @@ class Planner:
               traders: Traders | None = None) -> list[Trade]:
         out: list[Trade] = []
         for resource, (asks, bids) in sorted(book_by_resource(orders).items()):
-            sellers = np.array([o.owner for o in asks], dtype=np.int64)
-            buyers = np.array([o.owner for o in bids], dtype=np.int64)
-            ask = np.array([o.price for o in asks])
-            bid = np.array([o.price for o in bids])
-            e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
+            book = Book.of(resource, asks, bids)
+            sellers, buyers, bid = book.sellers, book.buyers, book.bid
+            e, gain = book.routes(network)
             if len(e.i) == 0:
                 continue
-            gain = e.share * bid[e.j] - ask[e.i] - e.cost
-            supply = np.array([o.quantity for o in asks])
-            demand = np.array([o.quantity for o in bids])
-            x, _, v = transport.solve_with_prices(supply, demand, e.i, e.j, gain, e.share)
+            x, _, v = transport.solve_with_prices(book.supply, book.demand, e.i, e.j, gain, e.share)
             for n in np.flatnonzero(x > 0):
                 q = float(x[n])
                 out.append(Trade(step, int(sellers[e.i[n]]), int(buyers[e.j[n]]), resource, q, q * float(e.share[n]),

@@ -245,21 +245,38 @@ class PlanResult:
         return None if i is None else float(self.value[i])
 
 
-def solve(problem: PlanProblem) -> PlanResult:
-    """The park's profit-maximising plan over the problem's horizon (see the module docstring).
-    Raises RuntimeError if HiGHS does not report an optimum, which the formulation rules out
-    short of numerical trouble."""
-    pb = problem
-    H = pb.horizon
-    P, R = pb.inputs.shape
-    E = len(pb.edge_from)
-    S = len(pb.store_company)
-    hh = np.arange(H)
+@dataclass(frozen=True, eq=False)
+class _Nodes:
+    """The LP's nodes and which variables touch each: every (company, resource) pair that
+    appears, keyed c * R + r and sorted, with the index of the node of each process use, edge
+    end and store, and the nodes that may buy (`nb`) or dispose (`nd`). `arr[n]` is node n's
+    arrivals row (counted from 0 after the N balance rows) or -1 where it has none."""
 
-    # Nodes: every (company, resource) pair that appears, keyed c * R + r and sorted.
+    key: np.ndarray        # (N,) c * R + r
+    res: np.ndarray        # (N,) resource of each node
+    pu: np.ndarray         # process of each (process, resource) use
+    nu: np.ndarray         # node of each use
+    inp_u: np.ndarray      # units consumed per unit of product, per use
+    byp_u: np.ndarray      # units yielded per unit of product, per use
+    n_from: np.ndarray     # (E,) node each edge leaves
+    n_to: np.ndarray       # (E,) node each edge enters
+    n_s: np.ndarray        # (S,) node of each store
+    nb: np.ndarray         # nodes with an outside purchase
+    nd: np.ndarray         # nodes with a disposal
+    arr: np.ndarray        # (N,) arrivals row or -1
+    n_arr: int             # A, the number of arrivals rows
+
+    @property
+    def n(self) -> int:
+        return len(self.key)
+
+
+def _nodes(pb: PlanProblem) -> _Nodes:
+    """Index the nodes, decide where buying and disposal exist and which nodes need an
+    arrivals row."""
+    R = pb.inputs.shape[1]
     pu, ru = np.nonzero((pb.inputs > 0) | (pb.byproducts > 0))
-    cu = pb.proc_company[pu]
-    key_u = cu * R + ru
+    key_u = pb.proc_company[pu] * R + ru
     key_from = pb.edge_from * R + pb.edge_resource
     key_to = pb.edge_to * R + pb.edge_resource
     key_s = pb.store_company * R + pb.store_resource
@@ -292,26 +309,40 @@ def solve(problem: PlanProblem) -> PlanResult:
     sends[n_from] = True
     receives = np.zeros(N, dtype=bool)
     receives[n_to] = True
-    nb = np.flatnonzero(may_buy)
-    nd = np.flatnonzero(may_dispose)
     # The arrivals row is only needed where it binds anything: elsewhere the balance implies it.
     has_arr = (sends | may_dispose) & (receives | may_buy)
     arr = np.full(N, -1, dtype=np.int64)
     arr[has_arr] = np.arange(int(has_arr.sum()))
-    A = int(has_arr.sum())
-    NB, ND = len(nb), len(nd)
+    return _Nodes(node_key, node_res, pu, nu, inp_u, byp_u, n_from, n_to, n_s,
+                  np.flatnonzero(may_buy), np.flatnonzero(may_dispose), arr, int(has_arr.sum()))
 
-    # Columns, block by block, each block item-major (item * H + h): x, f, buy, dispose, y.
-    o_f = P * H
-    o_b = o_f + E * H
-    o_d = o_b + NB * H
-    o_y = o_d + ND * H
-    n_col = o_y + S * H
-    n_row = (N + A) * H
-    if n_col == 0:
-        z = np.zeros((0, H))
-        return PlanResult(z, z, z, z, z, 0.0, 0.0, np.zeros(0), [])
 
+@dataclass(frozen=True)
+class _Columns:
+    """Where each block of variables starts: x, f, buy, dispose, y, each block item-major
+    (item * H + h)."""
+
+    f: int
+    b: int
+    d: int
+    y: int
+    n: int
+
+    @staticmethod
+    def of(pb: PlanProblem, nodes: _Nodes) -> _Columns:
+        H = pb.horizon
+        o_f = len(pb.proc_company) * H
+        o_b = o_f + len(pb.edge_from) * H
+        o_d = o_b + len(nodes.nb) * H
+        o_y = o_d + len(nodes.nd) * H
+        return _Columns(o_f, o_b, o_d, o_y, o_y + len(pb.store_company) * H)
+
+
+def _matrix(pb: PlanProblem, nodes: _Nodes, col: _Columns) -> sparse.csc_array:
+    """The constraint matrix: N * H balance rows, then A * H arrivals rows."""
+    H = pb.horizon
+    hh = np.arange(H)
+    N = nodes.n
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
@@ -324,55 +355,72 @@ def solve(problem: PlanProblem) -> PlanResult:
         vals.append(np.broadcast_to(val, row.shape).ravel())
 
     def arr_row(n: np.ndarray) -> np.ndarray:
-        return (N + arr[n])[:, None] * H + hh
+        return (N + nodes.arr[n])[:, None] * H + hh
 
     # Production: net yield into its node's balance, gross consumption into the arrivals row.
-    x_col = pu[:, None] * H + hh
-    add(nu[:, None] * H + hh, x_col, (byp_u - inp_u)[:, None])
-    k = (inp_u > 0) & (arr[nu] >= 0)
-    add(arr_row(nu[k]), x_col[k], -inp_u[k][:, None])
+    x_col = nodes.pu[:, None] * H + hh
+    add(nodes.nu[:, None] * H + hh, x_col, (nodes.byp_u - nodes.inp_u)[:, None])
+    k = (nodes.inp_u > 0) & (nodes.arr[nodes.nu] >= 0)
+    add(arr_row(nodes.nu[k]), x_col[k], -nodes.inp_u[k][:, None])
     # Shipments: out of the sender's balance, share_e into the receiver's (and its arrivals).
-    eidx = np.arange(E)
-    f_col = o_f + eidx[:, None] * H + hh
-    add(n_from[:, None] * H + hh, f_col, -1.0)
-    add(n_to[:, None] * H + hh, f_col, pb.edge_share[:, None])
-    k = arr[n_to] >= 0
-    add(arr_row(n_to[k]), f_col[k], pb.edge_share[k][:, None])
+    f_col = col.f + np.arange(len(pb.edge_from))[:, None] * H + hh
+    add(nodes.n_from[:, None] * H + hh, f_col, -1.0)
+    add(nodes.n_to[:, None] * H + hh, f_col, pb.edge_share[:, None])
+    k = nodes.arr[nodes.n_to] >= 0
+    add(arr_row(nodes.n_to[k]), f_col[k], pb.edge_share[k][:, None])
     # Outside purchases and disposals.
-    b_col = o_b + np.arange(NB)[:, None] * H + hh
-    add(nb[:, None] * H + hh, b_col, 1.0)
-    k = arr[nb] >= 0
-    add(arr_row(nb[k]), b_col[k], 1.0)
-    d_col = o_d + np.arange(ND)[:, None] * H + hh
-    add(nd[:, None] * H + hh, d_col, -1.0)
+    b_col = col.b + np.arange(len(nodes.nb))[:, None] * H + hh
+    add(nodes.nb[:, None] * H + hh, b_col, 1.0)
+    k = nodes.arr[nodes.nb] >= 0
+    add(arr_row(nodes.nb[k]), b_col[k], 1.0)
+    d_col = col.d + np.arange(len(nodes.nd))[:, None] * H + hh
+    add(nodes.nd[:, None] * H + hh, d_col, -1.0)
     # Stores: the closing stock leaves period h and (less decay) enters period h + 1.
-    y_col = o_y + np.arange(S)[:, None] * H + hh
-    add(n_s[:, None] * H + hh, y_col, -1.0)
+    y_col = col.y + np.arange(len(pb.store_company))[:, None] * H + hh
+    add(nodes.n_s[:, None] * H + hh, y_col, -1.0)
     if H > 1:
-        add(n_s[:, None] * H + hh[1:], y_col[:, :-1], (1.0 - pb.store_decay)[:, None])
-    k = arr[n_s] >= 0
-    add(arr_row(n_s[k]), y_col[k], -1.0)
+        add(nodes.n_s[:, None] * H + hh[1:], y_col[:, :-1], (1.0 - pb.store_decay)[:, None])
+    k = nodes.arr[nodes.n_s] >= 0
+    add(arr_row(nodes.n_s[k]), y_col[k], -1.0)
 
     a = sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n_row, n_col))
+                         shape=((N + nodes.n_arr) * H, col.n))
     a.sum_duplicates()
     a.eliminate_zeros()
+    return a
 
-    disc = pb.discount ** hh
-    profit = np.concatenate([
+
+def _profit(pb: PlanProblem, nodes: _Nodes) -> np.ndarray:
+    """Each column's discounted profit per unit (the objective's coefficients)."""
+    disc = pb.discount ** np.arange(pb.horizon)
+    return np.concatenate([
         (pb.price * disc).ravel(),
         ((pb.subsidy * pb.edge_share - pb.edge_cost)[:, None] * disc).ravel(),
-        -(pb.buy_price[node_res[nb]] * disc).ravel(),
-        -(pb.dispose_price[node_res[nd]] * disc).ravel(),
+        -(pb.buy_price[nodes.res[nodes.nb]] * disc).ravel(),
+        -(pb.dispose_price[nodes.res[nodes.nd]] * disc).ravel(),
         -(pb.store_hold[:, None] * disc).ravel(),
     ])
-    upper = np.concatenate([pb.capacity.ravel(), np.full((E + NB + ND) * H, highspy.kHighsInf),
-                            np.repeat(pb.store_capacity, H)])
-    rhs = np.zeros(N * H)
-    np.add.at(rhs, n_s * H, -(1.0 - pb.store_decay) * pb.store_level)
-    row_lower = np.concatenate([rhs, np.full(A * H, -highspy.kHighsInf)])
-    row_upper = np.concatenate([rhs, np.zeros(A * H)])
 
+
+def _bounds(pb: PlanProblem, nodes: _Nodes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column upper bounds, row lower and row upper bounds: balances are equalities with the
+    opening stock on the right, arrivals rows are <= 0."""
+    H = pb.horizon
+    upper = np.concatenate([pb.capacity.ravel(),
+                            np.full((len(pb.edge_from) + len(nodes.nb) + len(nodes.nd)) * H, highspy.kHighsInf),
+                            np.repeat(pb.store_capacity, H)])
+    rhs = np.zeros(nodes.n * H)
+    np.add.at(rhs, nodes.n_s * H, -(1.0 - pb.store_decay) * pb.store_level)
+    row_lower = np.concatenate([rhs, np.full(nodes.n_arr * H, -highspy.kHighsInf)])
+    row_upper = np.concatenate([rhs, np.zeros(nodes.n_arr * H)])
+    return upper, row_lower, row_upper
+
+
+def _optimise(a: sparse.csc_array, profit: np.ndarray, upper: np.ndarray, row_lower: np.ndarray,
+              row_upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise profit @ v subject to row_lower <= a v <= row_upper, 0 <= v <= upper with HiGHS:
+    the primal values (clipped into their bounds) and the row duals."""
+    n_row, n_col = a.shape
     lp = highspy.HighsLp()
     lp.num_col_ = n_col
     lp.num_row_ = n_row
@@ -402,21 +450,39 @@ def solve(problem: PlanProblem) -> PlanResult:
     v = np.minimum(v, upper)
     # With the balance written supply - demand = rhs, an extra unit of supply lowers the rhs by
     # one, so d(min -profit)/d(unit) = -dual and the value (profit per unit) is the dual itself.
-    dual = np.asarray(sol.row_dual, dtype=float)
+    return v, np.asarray(sol.row_dual, dtype=float)
 
+
+def solve(problem: PlanProblem) -> PlanResult:
+    """The park's profit-maximising plan over the problem's horizon (see the module docstring).
+    Raises RuntimeError if HiGHS does not report an optimum, which the formulation rules out
+    short of numerical trouble."""
+    pb = problem
+    H = pb.horizon
+    P, R = pb.inputs.shape
+    nodes = _nodes(pb)
+    col = _Columns.of(pb, nodes)
+    if col.n == 0:
+        z = np.zeros((0, H))
+        return PlanResult(z, z, z, z, z, 0.0, 0.0, np.zeros(0), [])
+    profit = _profit(pb, nodes)
+    upper, row_lower, row_upper = _bounds(pb, nodes)
+    v, dual = _optimise(_matrix(pb, nodes, col), profit, upper, row_lower, row_upper)
+
+    N = nodes.n
     buy = np.zeros((N, H))
-    buy[nb] = v[o_b:o_d].reshape(NB, H)
+    buy[nodes.nb] = v[col.b:col.d].reshape(len(nodes.nb), H)
     dispose = np.zeros((N, H))
-    dispose[nd] = v[o_d:o_y].reshape(ND, H)
-    first = np.arange(n_col) % H == 0  # every block starts at a multiple of H
+    dispose[nodes.nd] = v[col.d:col.y].reshape(len(nodes.nd), H)
+    first = np.arange(col.n) % H == 0  # every block starts at a multiple of H
     return PlanResult(
-        production=v[:o_f].reshape(P, H),
-        flow=v[o_f:o_b].reshape(E, H),
+        production=v[:col.f].reshape(P, H),
+        flow=v[col.f:col.b].reshape(len(pb.edge_from), H),
         buy=buy,
         dispose=dispose,
-        store=v[o_y:].reshape(S, H),
+        store=v[col.y:].reshape(len(pb.store_company), H),
         objective=float(profit @ v),
         profit_first=float(profit[first] @ v[first]),
         value=dual[: N * H : H].copy() if N else np.zeros(0),
-        nodes=[(int(c), int(r)) for c, r in zip(node_key // R, node_res)] if R else [],
+        nodes=[(int(c), int(r)) for c, r in zip(nodes.key // R, nodes.res)] if R else [],
         )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from market import transport
-from market.call import reach_km
+from market.mechanism import Book
 from market.network import Network
 from market.orders import Order, Side, Trade
 from market.policy import TRANSFER_PARTS
@@ -61,17 +61,11 @@ def _allocate(resource: str, asks: list[Order], bids: list[Order], network: Netw
               ) -> tuple[float, np.ndarray, np.ndarray]:
     """One resource's optimum: its gain, what each ask ships and what each bid receives."""
     out, into = np.zeros(len(asks)), np.zeros(len(bids))
-    sellers = np.array([o.owner for o in asks], dtype=np.int64)
-    buyers = np.array([o.owner for o in bids], dtype=np.int64)
-    ask = np.array([o.price for o in asks])
-    bid = np.array([o.price for o in bids])
-    e = network.edges(resource, sellers, buyers, max_km=reach_km(network, resource, ask, bid))
+    book = Book.of(resource, asks, bids)
+    e, gain = book.routes(network)
     if len(e.i) == 0:
         return 0.0, out, into
-    gain = e.share * bid[e.j] - ask[e.i] - e.cost
-    supply = np.array([o.quantity for o in asks])
-    demand = np.array([o.quantity for o in bids])
-    x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
+    x = transport.solve(book.supply, book.demand, e.i, e.j, gain, e.share)
     return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(asks)), \
         np.bincount(e.j, weights=x * e.share, minlength=len(bids))
 

@@ -1,8 +1,9 @@
 """Properties of whole runs on generated parks (2-6 companies, 1-4 resources, 10-20 steps).
 
-Every company bids truthfully (the model's only strategy so far), so each trade must leave both
-parties at least as well off as their outside options, and with nothing storable the park must
-do at least as well as its no-exchange baseline.
+Every company bids truthfully (the default market settings; the other strategies have their
+own tests in tests/test_strategies.py), so each trade must leave both parties at least as well
+off as their outside options, and with nothing storable the park must do at least as well as
+its no-exchange baseline.
 """
 
 from __future__ import annotations

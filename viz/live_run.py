@@ -4,8 +4,8 @@
 scenario, policy and seed; the baseline with exchanges off), steps both one day at a time and
 keeps the per-step KPIs the charts draw. It knows nothing of Solara, so tests drive it directly.
 
-Breaking a company sets its `down` flag (which `Company.plan` respects) in the run *and* in the
-baseline, for the same steps: CO2 avoided and savings then measure what the failure did to the
+Breaking a company adds an outage (`ParkModel.add_outages`) to the run *and* to the baseline,
+for the same steps: CO2 avoided and savings then measure what the failure did to the
 symbiosis, not the output the failed plant stopped making.
 """
 
