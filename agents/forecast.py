@@ -39,7 +39,7 @@ def planned_stops(model: "ParkModel", t: int, horizon: int) -> set[int]:
     for p in np.flatnonzero(rel.scheduled >= 0).tolist():
         if rel.scheduled[p] < t + horizon:
             out.add(int(rel.company[p]))
-    for e, c in zip(model.events, model._event_company):
+    for e, c in model.outages():
         if e.announced and t <= e.at < t + horizon:
             out.add(c)
     return out
@@ -61,7 +61,7 @@ def foresight(model: "ParkModel", t: int):
                 return True
             if rel.kind[p] == 2 and s < rel.until[p]:  # a planned stop under way
                 return True
-        for e, c in zip(model.events, model._event_company):
+        for e, c in model.outages():
             cap = e.capacity(s) if c == j and e.announced else None
             if cap is not None and cap < 1.0:
                 return True

@@ -534,10 +534,15 @@ class ParkModel(mesa.Model):
         self.shocks.extend(Shock(names[e.company], "outage", e.at, e.at + e.duration, e.label or "outage")
                            for e in outages)
 
+    def outages(self) -> list[tuple[Outage, int]]:
+        """The park's outages in order of their start, each with the index of the company it
+        takes down: what forecasts and the digital twin read (`add_outages` is the way in)."""
+        return list(zip(self.events, self._event_company))
+
     def capacity_left(self, t: int) -> np.ndarray:
         """Each company's share of capacity its outages leave at step `t` (1: none)."""
         cap = np.ones(len(self.companies))
-        for e, c in zip(self.events, self._event_company):
+        for e, c in self.outages():
             share = e.capacity(t)
             if share is not None:
                 cap[c] = min(cap[c], share)
