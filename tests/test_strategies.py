@@ -344,3 +344,16 @@ class TestRothErev:
     def test_bad_parameters_are_errors(self):
         with pytest.raises(ValueError, match="actions"):
             RothErev(actions=1)
+
+
+def test_every_strategy_has_a_share_key_and_every_share_key_a_strategy():
+    """The registry (agents) and the mix a run config takes (market, which may not import
+    agents) name the same strategies, and the tactics likewise: `--set market.strategies.NAME`
+    works for each and only for these."""
+    import dataclasses
+
+    from agents.tactics import TACTICS
+    from market.settings import StrategyMix, TacticMix
+
+    assert {f.name for f in dataclasses.fields(StrategyMix)} == set(STRATEGIES)
+    assert {f.name for f in dataclasses.fields(TacticMix)} == set(TACTICS)
