@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.model import EMERGENCE, ParkModel
+from agents.model import EMERGENCE, ParkModel, StepRecord
 from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
@@ -98,27 +98,48 @@ def efficiency(realised: float, optimum: float) -> float:
     return realised / optimum if optimum > 1e-9 else float("nan")
 
 
+def step_figures(rec: StepRecord, base: StepRecord) -> dict[str, float]:
+    """A step's derived figures against its baseline step: the welfare split (the transfers in
+    the gains, the exchanges' surplus, what the links cost, the social surplus), efficiency on
+    both bases, savings and CO2 avoided. The time series and the live page both take them from
+    here; the run's totals (`welfare_kpis`) add the same parts up."""
+    moved = float(sum(rec.transfers_eur))
+    links = rec.capital_cost_eur + rec.pipe_subsidy_eur + rec.search_cost_eur
+    return {
+        "transfers_eur": moved,
+        "exchange_surplus_eur": rec.gains_from_trade_eur - moved,
+        "link_costs_eur": links,
+        "social_surplus_eur": rec.gains_from_trade_eur - moved - links,
+        "market_efficiency": efficiency(rec.gains_from_trade_eur - moved, rec.optimal_exchange_surplus_eur),
+        "market_efficiency_private": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
+        "savings_vs_baseline_eur": rec.profit_eur - base.profit_eur,
+        "co2_avoided_t": base.co2_t - rec.co2_t,
+    }
+
+
 def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = None) -> pd.DataFrame:
     rows = []
     sync = model.operator is not None
     for n, (rec, b) in enumerate(zip(model.records, base.records)):
-        moved = sum(rec.transfers_eur)
+        f = step_figures(rec, b)
         row = {
             "step": rec.step,
             "gains_from_trade_eur": rec.gains_from_trade_eur,
             "optimal_gains_eur": rec.optimal_gains_eur,
-            "market_efficiency": efficiency(rec.gains_from_trade_eur - moved, rec.optimal_exchange_surplus_eur),
-            "market_efficiency_private": efficiency(rec.gains_from_trade_eur, rec.optimal_gains_eur),
+            "market_efficiency": f["market_efficiency"],
+            "market_efficiency_private": f["market_efficiency_private"],
             "mechanism_budget_eur": rec.budget_eur,
-            "transfers_eur": moved,
-            "exchange_surplus_eur": rec.gains_from_trade_eur - moved,
+            "transfers_eur": f["transfers_eur"],
+            "exchange_surplus_eur": f["exchange_surplus_eur"],
+            "link_costs_eur": f["link_costs_eur"],
+            "social_surplus_eur": f["social_surplus_eur"],
             "optimal_exchange_surplus_eur": rec.optimal_exchange_surplus_eur,
             "profit_eur": rec.profit_eur,
             "baseline_profit_eur": b.profit_eur,
-            "savings_vs_baseline_eur": rec.profit_eur - b.profit_eur,
+            "savings_vs_baseline_eur": f["savings_vs_baseline_eur"],
             "co2_t": rec.co2_t,
             "baseline_co2_t": b.co2_t,
-            "co2_avoided_t": b.co2_t - rec.co2_t,
+            "co2_avoided_t": f["co2_avoided_t"],
             "taxes_eur": rec.taxes_eur,
             "subsidies_eur": rec.subsidies_eur,
             "trades": rec.trades,

@@ -42,8 +42,9 @@ def test_live_run_steps_the_model_and_its_baseline_as_the_runner_does():
     assert run.t == run.baseline.t == 5
     assert not run.baseline.market.exchanges and run.model.market.exchanges
     ref = runner.simulate(run.cfg, run.park).timeseries
-    for key in ("gains_from_trade_eur", "co2_avoided_t", "active_links", "symbiosis_share", "savings_vs_baseline_eur"):
-        assert np.allclose(run.series[key], ref[key].to_numpy()), key
+    for key in ("gains_from_trade_eur", "co2_avoided_t", "active_links", "symbiosis_share", "savings_vs_baseline_eur",
+                "market_efficiency", "exchange_surplus_eur", "transfers_eur", "social_surplus_eur"):
+        assert np.allclose(run.series[key], ref[key].to_numpy(), equal_nan=True), key
     totals = run.totals()
     assert totals["steps"] == 5
     assert totals["gains_from_trade_eur"] == pytest.approx(ref["gains_from_trade_eur"].sum())

@@ -26,7 +26,7 @@ from agents.partnerships import Pipe
 from agents.scenario import Scenario
 from experiments import scenario_io
 from experiments.config import RunConfig, apply
-from experiments.runner import efficiency
+from experiments.runner import efficiency, step_figures
 from market.contracts import Contract
 from market.policy import Coordination
 from market.settlement import closing_stock_value
@@ -184,18 +184,14 @@ class LiveRun:
         s["step"].append(rec.step)
         s["gains_from_trade_eur"].append(rec.gains_from_trade_eur)
         s["optimal_gains_eur"].append(rec.optimal_gains_eur)
-        s["exchange_surplus_eur"].append(rec.gains_from_trade_eur - sum(rec.transfers_eur))
+        f = step_figures(rec, brec)  # the time series' own derivation (experiments.runner)
+        for key in ("exchange_surplus_eur", "market_efficiency", "co2_avoided_t", "savings_vs_baseline_eur",
+                    "transfers_eur", "social_surplus_eur"):
+            s[key].append(f[key])
         s["optimal_exchange_surplus_eur"].append(rec.optimal_exchange_surplus_eur)
-        s["market_efficiency"].append(efficiency(s["exchange_surplus_eur"][-1], rec.optimal_exchange_surplus_eur))
-        s["co2_avoided_t"].append(brec.co2_t - rec.co2_t)
-        s["savings_vs_baseline_eur"].append(rec.profit_eur - brec.profit_eur)
         s["active_links"].append(rec.active_links)
         s["symbiosis_share"].append(rec.symbiosis_share)
         s["trades"].append(rec.trades)
-        transfers = float(sum(rec.transfers_eur))
-        links = rec.capital_cost_eur + rec.pipe_subsidy_eur + rec.search_cost_eur
-        s["transfers_eur"].append(transfers)
-        s["social_surplus_eur"].append(rec.gains_from_trade_eur - transfers - links)
         for key in COOP_SERIES:
             s[key].append(float(getattr(rec, key)))
 
