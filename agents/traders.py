@@ -147,5 +147,10 @@ class ParkTraders:
         for company, q in listeners:
             company.strategy.on_market(q, event, rng)
 
+    def price_range(self, resource: str) -> tuple[float, float]:
+        """The resource's public price range, as every strategy's quote has it: minus the
+        disposal price (a seller's worst outside option) to the park buy value (a buyer's)."""
+        return -self._ledger.dispose_price(resource), self._ledger.park_buy_value(resource)
+
     def negotiator(self, order: Order, reservation: float, floor: float, ceiling: float) -> Negotiator:
         return self._companies[order.owner].tactic.negotiator(reservation, floor, ceiling, order.side)

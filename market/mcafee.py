@@ -19,7 +19,11 @@ EPS = 1e-9
 UNIT = 1.0  # the one unit trade reduction gives up, in the resource's own unit
 
 
-def mcafee_unit(bids: np.ndarray, asks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+CONVENTIONS = ("reduce", "bounds")
+
+
+def mcafee_unit(bids: np.ndarray, asks: np.ndarray, bounds: tuple[float, float] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """McAfee's (1992) double auction for unit traders in one place.
 
     Sort bids b1 >= b2 >= ... and asks s1 <= s2 <= ... (ties in the order given); k is the
@@ -27,6 +31,16 @@ def mcafee_unit(bids: np.ndarray, asks: np.ndarray) -> tuple[np.ndarray, np.ndar
     s_{k+1}) / 2 lies in [s_k, b_k], the first k buyers and sellers trade at p0. Otherwise only
     the first k-1 trade: buyers pay b_k, sellers receive s_k, and the auctioneer keeps
     (b_k - s_k)(k - 1). Bidding one's value is a dominant strategy for every trader.
+
+    Where the (k+1)-th bid or ask does not exist there are two conventions. With `bounds` None
+    trade is reduced (the reading of the JASA-style statement used so far: no candidate price,
+    so the first k-1 trade). With `bounds` = (floor, ceiling), the range every value and cost
+    is known to lie in, the missing bid is the floor and the missing ask the ceiling, as
+    McAfee's paper does (McAfee 1992, "A dominant strategy double auction", J. Economic Theory
+    56: the missing bid and ask are the lower bound of the buyers' values and the upper bound
+    of the sellers' costs), and p0 is tried as above. Bidding one's value in the range stays
+    dominant under both (tests/test_mcafee.py tries every misreport on a grid); the bounds
+    trade more in thin markets.
 
     Returns (indices of the buyers who trade, indices of the sellers who trade, price each
     buyer pays, price each seller receives); the i-th buyer and i-th seller can be paired.
@@ -43,11 +57,22 @@ def mcafee_unit(bids: np.ndarray, asks: np.ndarray) -> tuple[np.ndarray, np.ndar
     k = int(np.count_nonzero(b[:n] >= s[:n]))
     if k == 0:
         return ob[:0], oa[:0], float("nan"), float("nan")
-    if k < len(b) and k < len(s):
-        p0 = (b[k] + s[k]) / 2
-        if s[k - 1] <= p0 <= b[k - 1]:
-            return ob[:k], oa[:k], float(p0), float(p0)
+    p0 = _candidate(b[k] if k < len(b) else None, s[k] if k < len(s) else None, bounds)
+    if p0 is not None and s[k - 1] <= p0 <= b[k - 1]:
+        return ob[:k], oa[:k], float(p0), float(p0)
     return ob[:k - 1], oa[:k - 1], float(b[k - 1]), float(s[k - 1])
+
+
+def _candidate(next_bid: float | None, next_ask: float | None, bounds: tuple[float, float] | None) -> float | None:
+    """McAfee's candidate price p0 from the first pair that does not trade, or None where a
+    side of it is missing and no bounds fill it in (the reducing convention)."""
+    if bounds is not None:
+        floor, ceiling = bounds
+        next_bid = floor if next_bid is None else next_bid
+        next_ask = ceiling if next_ask is None else next_ask
+    if next_bid is None or next_ask is None:
+        return None
+    return (float(next_bid) + float(next_ask)) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +84,15 @@ class _Outcome:
     seller_price: float
 
 
-def _cross(bid: np.ndarray, demand: np.ndarray, ask: np.ndarray, supply: np.ndarray) -> _Outcome:
+def _cross(bid: np.ndarray, demand: np.ndarray, ask: np.ndarray, supply: np.ndarray,
+           bounds: tuple[float, float] | None = None) -> _Outcome:
     """McAfee on cumulative quantities. `bid` must be sorted high to low and `ask` low to high.
 
     An order of quantity q stands for q units at its price: the k-th unit of demand is matched
     with the k-th unit of supply, Q is the quantity up to which bids cover asks, b_k and s_k are
     the prices at Q, and b_{k+1}, s_{k+1} those just beyond it. Either all of Q trades at p0, or
-    Q less one unit trades at b_k and s_k. With every quantity 1 this is `mcafee_unit`.
+    Q less one unit trades at b_k and s_k. With every quantity 1 this is `mcafee_unit`, and
+    `bounds` fills in a missing b_{k+1} or s_{k+1} as there.
     """
     i = j = 0
     nb, na = len(bid), len(ask)
@@ -88,10 +115,10 @@ def _cross(bid: np.ndarray, demand: np.ndarray, ask: np.ndarray, supply: np.ndar
     if last is None:
         return _Outcome(0.0, float("nan"), float("nan"))
     bk, sk = float(bid[last[0]]), float(ask[last[1]])
-    if i < nb and j < na:  # the loop stopped at the first pair that does not cross
-        p0 = (float(bid[i]) + float(ask[j])) / 2
-        if sk <= p0 <= bk:
-            return _Outcome(q, p0, p0)
+    # The loop stopped at the first pair that does not cross, or where a side ran out.
+    p0 = _candidate(float(bid[i]) if i < nb else None, float(ask[j]) if j < na else None, bounds)
+    if p0 is not None and sk <= p0 <= bk:
+        return _Outcome(q, p0, p0)
     return _Outcome(max(0.0, q - UNIT), bk, sk)
 
 
@@ -159,11 +186,25 @@ class McAfee:
     whole gain goes to the auctioneer (the price of dominant-strategy truthfulness in a thin
     market).
 
+    Missing (k+1)-th pair (`convention`). "reduce" (the default, as before) reduces trade
+    whenever Q exhausts the bids or the asks; "bounds" fills in the missing bid with the floor
+    and the missing ask with the ceiling of the resource's public price range, as McAfee's
+    paper does (`mcafee_unit`). The range is `bounds` when given, else the traders'
+    `price_range(resource)` (in the park: minus the disposal price to the park buy value, the
+    range every strategy quotes in); delivered asks are compared with it as they are. Either
+    way p0 must lie in [s_k, b_k], so no limit is passed and the budget stays >= 0.
+
     Ties between equal prices go to the order posted first. The mechanism is deterministic and
-    ignores `rng` and `traders` (sealed bids: nobody re-quotes).
+    ignores `rng`, and of `traders` reads only the price range (sealed bids: nobody re-quotes).
     """
 
     name: str = "mcafee"
+    convention: str = "reduce"
+    bounds: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"McAfee: convention must be one of {', '.join(CONVENTIONS)}, got {self.convention!r}")
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:
@@ -171,15 +212,29 @@ class McAfee:
         delivered); `budget(trades)` is the auctioneer's surplus."""
         trades: list[Trade] = []
         for resource, (asks, bids) in sorted(book_by_resource(orders).items()):
-            trades.extend(_Market(network, resource, asks, bids, step).clear())
+            trades.extend(_Market(network, resource, asks, bids, step, self._bounds(resource, traders)).clear())
         return trades
+
+    def _bounds(self, resource: str, traders: Traders | None) -> tuple[float, float] | None:
+        if self.convention == "reduce":
+            return None
+        if self.bounds is not None:
+            return self.bounds
+        price_range = getattr(traders, "price_range", None)
+        if price_range is None:
+            raise ValueError("McAfee(convention='bounds') needs the price range: give `bounds` or traders "
+                             "with a price_range(resource) method (agents.traders.ParkTraders)")
+        lo, hi = price_range(resource)
+        return float(lo), float(hi)
 
 
 class _Market:
     """One resource's orders and the routes between them."""
 
-    def __init__(self, network: Network, resource: str, asks: list[Order], bids: list[Order], step: int):
+    def __init__(self, network: Network, resource: str, asks: list[Order], bids: list[Order], step: int,
+                 bounds: tuple[float, float] | None = None):
         self.network = network
+        self.bounds = bounds
         self.resource = resource
         self.step = step
         self.sellers = np.array([o.owner for o in asks], dtype=np.int64)
@@ -199,7 +254,7 @@ class _Market:
     def _clear_together(self) -> list[Trade]:
         ob = np.argsort(-self.bid, kind="stable")
         oa = np.argsort(self.ask, kind="stable")
-        out = _cross(self.bid[ob], self.demand[ob], self.ask[oa], self.supply[oa])
+        out = _cross(self.bid[ob], self.demand[ob], self.ask[oa], self.supply[oa], self.bounds)
         if out.quantity <= EPS:
             return []
         buy = np.zeros(len(self.bid))
@@ -249,7 +304,7 @@ class _Market:
             ob = b_in[np.argsort(-self.bid[b_in], kind="stable")]
             oa = a_in[np.argsort(best_ask[a_in], kind="stable")]
             capacity = self.supply[oa] * best_share[oa]  # units delivered over the best route
-            out = _cross(self.bid[ob], self.demand[ob], best_ask[oa], capacity)
+            out = _cross(self.bid[ob], self.demand[ob], best_ask[oa], capacity, self.bounds)
             if out.quantity <= EPS:
                 continue
             buy = np.zeros(nb)

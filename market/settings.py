@@ -24,6 +24,15 @@ class CdaRules(str, Enum):
     GODE_SUNDER = "gode_sunder"
 
 
+class McAfeeConvention(str, Enum):
+    """What McAfee's double auction does when there is no (k+1)-th bid or ask
+    (market.mcafee.McAfee.convention): reduce trade, or fill in the price range's bounds as
+    McAfee's (1992) paper does."""
+
+    REDUCE = "reduce"
+    BOUNDS = "bounds"
+
+
 def _shares(mix) -> dict[str, float]:
     """A mix's shares by name, in field order."""
     return {f.name: getattr(mix, f.name) for f in dataclasses.fields(mix)}
@@ -60,7 +69,8 @@ class MarketSettings:
     """mechanism: which mechanism clears each step. k: the seller's share of a matched pair's
     gain in the call market's pricing. rounds: arrival rounds of the continuous double auction
     per step; cda_rules: its order book, "persistent" or Gode & Sunder's (1993) "gode_sunder"
-    (improvement rule, book cleared after each trade). deadline: rounds of a bilateral
+    (improvement rule, book cleared after each trade). mcafee_convention: McAfee's rule when
+    no (k+1)-th bid or ask exists, "reduce" or the paper's "bounds". deadline: rounds of a bilateral
     negotiation. exchanges: false runs the no-symbiosis baseline. strategies, tactics: the
     population of bidders and negotiators. units_per_order: how many equal units a company
     whose strategy learns per unit (ZIP) posts each order as, each priced with its own margin
@@ -70,6 +80,7 @@ class MarketSettings:
     k: float = 0.5
     rounds: int = 10
     cda_rules: CdaRules = CdaRules.PERSISTENT
+    mcafee_convention: McAfeeConvention = McAfeeConvention.REDUCE
     deadline: int = 25  # Linear vs Linear agrees on 95 % of random deals from about 20 rounds
     exchanges: bool = True
     strategies: StrategyMix = field(default_factory=StrategyMix)
@@ -89,7 +100,7 @@ class MarketSettings:
             return ContinuousDoubleAuction(rounds=self.rounds, rules=self.cda_rules.value)
         if m is MechanismName.MCAFEE:
             from market.mcafee import McAfee
-            return McAfee()
+            return McAfee(convention=self.mcafee_convention.value)
         if m is MechanismName.BILATERAL:
             from market.bilateral import Bilateral
             return Bilateral(deadline=self.deadline)
