@@ -72,7 +72,9 @@ def summarise(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
             rows.append({"scheme": scheme, "kpi": kpi, "n": len(g), "mean": m, "ci_low": lo, "ci_high": hi})
         red = g["co2_reduction_vs_reference_t"].mean()
         cost = g["extra_net_cost_vs_reference_eur"].mean()
-        per_t = cost / red if scheme != ref and abs(red) > 1e-9 else float("nan")
+        # A cost per tonne only where the scheme avoids more CO2 than the reference: with less
+        # (or none), the ratio of two signed numbers reads as a price and means nothing.
+        per_t = cost / red if scheme != ref and red > 1e-9 else float("nan")
         rows.append({"scheme": scheme, "kpi": "cost_per_t_co2_avoided_eur", "n": len(g), "mean": per_t,
                      "ci_low": float("nan"), "ci_high": float("nan")})
     return pd.DataFrame(rows)

@@ -60,3 +60,22 @@ def test_compare_on_the_command_line_writes_csv_and_chart(tmp_path):
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = run_cli("compare", "--schemes", "baseline,carbon-tx", "--out", str(tmp_path / "no"))
     assert bad.returncode == 2 and "did you mean 'carbon-tax'" in bad.stderr and not (tmp_path / "no").exists()
+
+
+def test_a_cost_per_tonne_only_where_the_scheme_avoids_more_co2():
+    """Two replicates each of a reference and two schemes, by hand: one avoids 10 t more at an
+    extra cost of EUR 500 (EUR 50 per t); one raises revenue and emits more, where a ratio of
+    two negative numbers would read as a price."""
+    rows = []
+    for r in (0, 1):
+        rows += [{"scheme": "ref", "replicate": r, "co2_t": 100.0, "government_net_cost_eur": 0.0},
+                 {"scheme": "green", "replicate": r, "co2_t": 90.0, "government_net_cost_eur": 500.0},
+                 {"scheme": "taxing", "replicate": r, "co2_t": 110.0, "government_net_cost_eur": -1000.0}]
+    df = pd.DataFrame(rows).assign(status="ok")
+    for k in compare.MAIN:
+        if k not in df:
+            df[k] = 0.0
+    table = compare.summarise(df, ["ref", "green", "taxing"])
+    per_t = table[table.kpi == "cost_per_t_co2_avoided_eur"].set_index("scheme")["mean"]
+    assert per_t["green"] == pytest.approx(50.0)
+    assert np.isnan(per_t["taxing"]) and np.isnan(per_t["ref"])
