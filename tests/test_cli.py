@@ -15,6 +15,7 @@ def test_every_command_has_help(command):
     assert "usage:" in r.stdout
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_scenarios_lists_the_builtins():
     r = run_cli("scenarios")
     assert r.returncode == 0, r.stderr
@@ -88,6 +89,7 @@ def test_every_problem_of_a_bad_set_is_reported_at_once(tmp_path):
     assert "carbn_tax" in r.stderr and "seed: must be >= 0" in r.stderr
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_keys_lists_every_key_with_its_default():
     r = run_cli("keys")
     assert r.returncode == 0, r.stderr

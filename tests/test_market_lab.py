@@ -48,6 +48,7 @@ def test_max_surplus_is_the_brute_force_optimum():
     assert m.max_surplus() == pytest.approx(best)
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 @pytest.mark.parametrize("rules", ["persistent", "gode_sunder"])
 def test_zip_per_unit_converges_to_the_equilibrium_price_and_beats_zic(rules):
     """ZIP with a margin per unit (Cliff 1997): Smith's alpha at most 10 % on each of days
@@ -98,6 +99,7 @@ def test_a_unit_is_spent_the_moment_it_trades():
     assert traders.done == [1, 1] and day.surplus == 8.0 and len(day.prices) == 1
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_a_market_file_replays(tmp_path):
     r = run_cli("market-lab", "--market", str(REPO / "tests" / "data" / "market.toml"), "--seeds", "3")
     assert r.returncode == 0, r.stderr

@@ -29,6 +29,7 @@ def config(park: Scenario, steps: int, seed: int, decision: str = "expected") ->
                      production=ProductionSettings(decision=Decision(decision)))
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 @settings(max_examples=25, deadline=None)
 @given(parks(), st.integers(10, 20), st.integers(0, 2**16))
 def test_every_trade_beats_both_outside_options(park, steps, seed):
@@ -67,6 +68,7 @@ def test_no_company_produces_beyond_capacity_or_at_a_certain_loss(park, seed, de
         before = dict(model.output_totals)
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 @settings(max_examples=25, deadline=None)
 @given(parks(storable=False), st.integers(10, 20), st.integers(0, 2**16))
 def test_without_storage_exchange_never_costs_the_park(park, steps, seed):
@@ -129,6 +131,7 @@ def test_same_seed_same_run(park, seed):
     assert a.trade_log == b.trade_log
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 @settings(max_examples=8, deadline=None)
 @given(parks(max_utilisation=0.9), st.integers(0, 2**16))
 def test_another_seed_another_run_when_loads_vary(park, seed):

@@ -132,8 +132,15 @@ steps = 0
     with pytest.raises(InputError) as e:
         optimise.read(bad)
     assert "unknown KPI 'co2_avoidd_t' (did you mean 'co2_avoided_t'?)" in "\n".join(e.value.problems)
+
+
+@pytest.mark.slow  # a CLI process
+def test_a_bad_optimisation_file_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace("max:co2_avoided_t", "max:co2_avoidd_t"))
     r = run_cli("optimise", str(bad), "--out", str(tmp_path / "out"))
     assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+    assert "unknown KPI 'co2_avoidd_t'" in r.stderr
 
 
 @pytest.mark.slow  # a small optimisation on the model, then its resume

@@ -102,6 +102,7 @@ def _kalundborg(mechanism: str, strategy: str, steps: int = 60, **sets) -> dict:
     return runner.simulate(cfg, park, yardstick=False).summary["kpis"]
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 @pytest.mark.parametrize("mechanism", ["call", "cda"])
 def test_kalundborgs_optimum_does_not_depend_on_how_the_companies_bid(mechanism):
     """Issue 13's case: with the call market and ZI-C bidders the per-step optimum grew from

@@ -251,6 +251,7 @@ def test_years_need_a_start_year_said_once_with_the_fix():
                in m for m in problems(PARK.replace("earliest_year = 2003", "earliest_year = 203")))
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_a_bad_file_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(MISTAKES)

@@ -216,6 +216,7 @@ def test_a_prices_section_of_the_wrong_shape_is_reported_not_raised():
         assert problems_of(example(bad)), bad
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_a_bad_prices_section_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
     from tests.conftest import run_cli
     bad = tmp_path / "bad.toml"

@@ -233,6 +233,7 @@ def test_kalundborg_at_80_eur_per_t_keeps_its_power_station():
 # ---------------------------------------------------------------- the new keys, as a user meets them
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_bad_production_keys_are_named_and_exit_2(tmp_path):
     from tests.conftest import run_cli
 

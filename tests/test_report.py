@@ -215,6 +215,7 @@ def _scenario_gone(task):
     return sweep_run.execute(dataclasses.replace(task, scenario=str(EXAMPLE.with_name("gone.toml"))))
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_charts_are_png_files_named_by_parameter(tmp_path, grid_report):
     grid, _ = grid_report
     assert (grid / "report" / "kpi_vs_policy_carbon_tax.png").read_bytes()[:8] == PNG

@@ -99,6 +99,7 @@ def test_asnaes_is_most_critical_and_strands_cement_and_fish_farm(crit):
     assert top["loss_share"] > 0.5
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_criticality_table_is_consistent(crit):
     intact = crit.attrs["intact_gains_eur_per_year"]
     assert intact > 0
@@ -159,6 +160,7 @@ def test_curve_rejects_unknown_order(kalundborg):
 
 # ---- report, files and the command ----------------------------------------------------------
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_render_and_write(tmp_path, crit, degree_curve, random_curve):
     curves = {"degree": degree_curve, "random": random_curve}
     text = rb.render(crit, curves)

@@ -62,6 +62,7 @@ def test_pipeline_of_a_truck_resource_is_refused_with_a_fix():
     assert any("travels by truck, not pipeline" in p for p in e.value.problems)
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_bad_file_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text().replace("sector = \"cement\"", "sectr = \"cement\""))

@@ -108,6 +108,7 @@ class Interrupt:
         return sweep_run.execute(task)
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_resume_after_an_interruption_loses_and_duplicates_nothing(tmp_path):
     full = stable(sweep_run.run_sweep(spec(), tmp_path / "full", progress=False))
     with pytest.raises(KeyboardInterrupt):

@@ -304,6 +304,7 @@ def test_prices_are_what_buyers_paid_per_unit_each_day(kalundborg_run):
     assert panel.count('class="ts-legend"') == min(charts.PRICE_LINES, len(run.prices)) and "(EUR/t)" in panel
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_the_value_of_synchronised_planning_is_the_runs():
     run = LiveRun.from_settings("synthetic:30", {"steps": 20})
     run.step(20)
@@ -564,6 +565,7 @@ def test_a_parent_folder_lists_its_result_folders(tmp_path, monkeypatch):
     assert "sweep-a" in rc.find(solara.widgets.HTML, attributes={"class": "result-head"}).widget.unsafe_innerHTML
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_the_against_chart_zooms_into_a_range_and_hides_lines(tmp_path, monkeypatch):
     """/compare: a range of the swept parameter to zoom into, and lines switched off and on
     (the legend toggling of issue 17), each redrawing the chart."""
@@ -940,6 +942,7 @@ def test_step_shows_busy_and_holds_the_run_controls_until_done(monkeypatch):
     assert not button("btn-step").disabled and not button("btn-reset").disabled
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_a_large_park_opens_by_sector_and_drills_down_to_one():
     from viz.sector_map import SectorMap
 
@@ -968,6 +971,7 @@ def test_a_large_park_opens_by_sector_and_drills_down_to_one():
     assert canvas.ax.get_xlim() == canvas.full[0] and run.park.companies[members[0]].name.encode() not in whole
 
 
+@pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
 def test_the_page_shows_a_large_park_by_sector_and_a_click_drills_down():
     from viz.live_page import LivePage
     from viz.click_layers import MapLayer
