@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from experiments import config, limits
+from experiments import sweep as sweeps
 from experiments.problems import InputError, Problems
 
 ALGORITHMS = ("nsga2", "nsga3", "random")
@@ -174,29 +175,11 @@ def read(path: Path, evaluations: int | None = None) -> Optimisation:
 def parse(data: dict, label: str, text: str = "", evaluations: int | None = None) -> Optimisation:
     """The whole file checked at once: every problem named, nothing run."""
     p = Problems(label)
-    for key in data:
-        if key not in ("optimise", "base", "parameters"):
-            p.add(key, "unknown section", valid=("optimise", "base", "parameters"), got=key)
-    head, base, params = (data.get(k, {}) for k in ("optimise", "base", "parameters"))
-    for name, table, keys in (("optimise", head, HEAD_KEYS), ("base", base, BASE_KEYS)):
-        if not isinstance(table, dict):
-            p.add(name, "must be a table")
-            continue
-        for key in table:
-            if name == "base" and key == "seed":
-                p.add("base.seed", "the runs take their seeds from [optimise] seed (one per replicate, shared by "
-                      "every candidate): move it there")
-            elif key not in keys:
-                p.add(f"{name}.{key}", "unknown key", valid=keys, got=key)
-    head = head if isinstance(head, dict) else {}
-    base = base if isinstance(base, dict) else {}
+    head, base, params = sweeps.sections(p, data, "optimise", HEAD_KEYS, BASE_KEYS, "the runs take their seeds "
+                                         "from [optimise] seed (one per replicate, shared by every candidate)")
 
     def integer(table: dict, where: str, key: str, default: int, lo: int) -> int:
-        v = table.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            p.add(f"{where}.{key}", f"must be an integer >= {lo}, got {v!r}")
-            return default
-        return v
+        return sweeps.integer(p, table, where, key, default, lo)
 
     def choice(key: str, valid: tuple[str, ...], default: str) -> str:
         v = head.get(key, default)
@@ -226,15 +209,8 @@ def parse(data: dict, label: str, text: str = "", evaluations: int | None = None
     objectives = _objectives(p, head.get("objectives"))
     constraints = _constraints(p, head.get("constraints", []))
     levers = _levers(p, params)
-    base_sets = base.get("set", {})
-    if not isinstance(base_sets, dict):
-        p.add("base.set", 'must be a table of dotted keys, e.g. "policy.carbon_tax" = 50')
-        base_sets = {}
-    try:
-        config.apply(config.RunConfig(), dict(base_sets))
-    except InputError as e:
-        for line in e.problems:
-            p.add("base.set", line.removeprefix("--set "))
+    base_sets = sweeps.base_sets(p, base)
+    sweeps.check_sets(p, base_sets)
     p.raise_if_any()
     kpis = kpi_names()
     for where, kpi in [("optimise.objectives", o.kpi) for o in objectives] + \
@@ -319,10 +295,7 @@ def _levers(p: Problems, params: Any) -> list[Lever]:
                 p.add(where, "a choice needs at least two values")
                 continue
             for v in spec:
-                try:
-                    config.apply(config.RunConfig(), {key: v})
-                except InputError as e:
-                    p.add(where, f"value {v!r}: " + e.problems[0].split(": ", 1)[-1])
+                sweeps.check_value(p, where, key, v)
             out.append(Lever(key, "choice", choices=tuple(spec)))
         elif isinstance(spec, dict):
             extra = set(spec) - {"min", "max"}
@@ -337,13 +310,9 @@ def _levers(p: Problems, params: Any) -> list[Lever]:
                       f"choices instead")
                 continue
             kind = "int" if t is int else "float"
-            bad = False
-            for v in (lo, hi):
-                try:
-                    config.apply(config.RunConfig(), {key: int(v) if kind == "int" else float(v)})
-                except InputError as e:
-                    p.add(where, f"bound {v!r}: " + e.problems[0].split(": ", 1)[-1])
-                    bad = True
+            bad = not all([sweeps.check_value(p, where, key, int(v) if kind == "int" else float(v), "bound",
+                                                 given=v)
+                           for v in (lo, hi)])
             if kind == "int" and (lo != int(lo) or hi != int(hi)):
                 p.add(where, f"{key} takes whole numbers: give whole-number bounds")
                 bad = True

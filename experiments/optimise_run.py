@@ -193,21 +193,24 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
     rows_by_candidate: dict[tuple[int, int], list[dict[str, Any]]] = {}
 
     def evaluate(gen: int, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        tasks, rows = [], {}
+        tasks = []
+        rows: list[dict[str, dict[str, Any]]] = [{} for _ in X]  # each candidate's runs by run id
+        whose: dict[str, tuple[int, str]] = {}  # run id -> (candidate, scenario)
         first = gen * spec.population  # the candidate's number over the whole search
         for i, x in enumerate(X):
             levers = spec.decode(x)
+            params = tuple(sorted(levers.items()))
             for s, scenario in enumerate(spec.scenarios):
                 for r, seed in enumerate(seeds):
                     run_id = f"g{gen:03d}-c{i:03d}-s{s}-r{r:02d}"
-                    params = tuple(sorted(levers.items()))
+                    whose[run_id] = (i, scenario)
                     old = cached.get(run_id)
                     if old is not None:
                         if any(old.get(k) != v for k, v in levers.items()):
                             raise InputError([f"--out {out}: run {run_id} in runs/ has other levers than this search "
                                               f"asks for (the folder was written by another version of the search): "
                                               f"start a new folder"])
-                        rows[run_id] = old
+                        rows[i][run_id] = old
                         bar.update(1)
                         continue
                     task = sweep_run.Task(Run(run_id, first + i, r, seed, params), scenario, spec.steps,
@@ -216,19 +219,18 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
         results = sweep_run._ray(tasks, run_fn, workers, address) if parallel and tasks else \
             sweep_run._serial(tasks, run_fn)
         for row in results:
-            row["generation"] = gen
-            row["candidate"] = int(row["run_id"][6:9])
-            row["scenario"] = spec.scenarios[int(row["run_id"].split("-s")[1].split("-")[0])]
+            i, scenario = whose[row["run_id"]]
+            row.update(generation=gen, candidate=i, scenario=scenario)
             store.save(row)
-            rows[row["run_id"]] = row
+            rows[i][row["run_id"]] = row
             counts["ran"] += 1
             counts["failed"] += row["status"] != "ok"
             bar.update(1)
             bar.set_postfix(failed=counts["failed"])
         F = np.zeros((len(X), len(spec.objectives)))
         G = np.zeros((len(X), len(spec.constraints)))
-        for i in range(len(X)):
-            mine = [rows[k] for k in sorted(rows) if int(k[6:9]) == i]
+        for i, runs in enumerate(rows):
+            mine = [runs[k] for k in sorted(runs)]
             rows_by_candidate[(gen, i)] = mine
             F[i], G[i] = _score(spec, mine)
         return F, G

@@ -143,28 +143,59 @@ def read(path: Path) -> Sweep:
     return parse(data, label, text)
 
 
-def _sections(p: Problems, data: dict) -> tuple[dict, dict, Any]:
-    """The [sweep] and [base] tables (empty when not tables) with their keys checked, and the
-    raw [parameters]."""
+def sections(p: Problems, data: dict, head_name: str = "sweep", head_keys: tuple[str, ...] = SWEEP_KEYS,
+             base_keys: tuple[str, ...] = BASE_KEYS, seeds_of: str = "a sweep's runs take their seeds from "
+             "[sweep] seed (one per replicate, shared by every point)") -> tuple[dict, dict, Any]:
+    """The head table ([sweep], or an optimisation's [optimise]) and [base] (empty when not
+    tables) with their keys checked, and the raw [parameters]."""
+    names = (head_name, "base", "parameters")
     for key in data:
-        if key not in ("sweep", "base", "parameters"):
-            p.add(key, "unknown section", valid=("sweep", "base", "parameters"), got=key)
-    head = data.get("sweep", {})
+        if key not in names:
+            p.add(key, "unknown section", valid=names, got=key)
+    head = data.get(head_name, {})
     base = data.get("base", {})
-    for name, table, keys in (("sweep", head, SWEEP_KEYS), ("base", base, BASE_KEYS)):
+    for name, table, keys in ((head_name, head, head_keys), ("base", base, base_keys)):
         if not isinstance(table, dict):
             p.add(name, "must be a table")
             continue
         for key in table:
             if name == "base" and key == "seed":
-                p.add("base.seed", "a sweep's runs take their seeds from [sweep] seed (one per replicate, shared by "
-                      "every point): move it there")
+                p.add("base.seed", f"{seeds_of}: move it there")
             elif key not in keys:
                 p.add(f"{name}.{key}", "unknown key", valid=keys, got=key)
     return (head if isinstance(head, dict) else {}), (base if isinstance(base, dict) else {}), data.get("parameters", {})
 
 
-def _integer(p: Problems, table: dict, where: str, key: str, default: int, lo: int) -> int:
+def base_sets(p: Problems, base: dict) -> dict[str, Any]:
+    """[base.set]: a table of dotted keys as `--set` takes them (`check_sets` checks them)."""
+    sets = base.get("set", {})
+    if not isinstance(sets, dict):
+        p.add("base.set", 'must be a table of dotted keys, e.g. "policy.carbon_tax" = 50')
+        return {}
+    return sets
+
+
+def check_sets(p: Problems, sets: dict[str, Any]) -> None:
+    """Each [base.set] key and value, checked as `--set` checks them."""
+    try:
+        config.apply(config.RunConfig(), dict(sets))
+    except InputError as e:
+        for line in e.problems:
+            p.add("base.set", line.removeprefix("--set "))
+
+
+def check_value(p: Problems, where: str, key: str, value: Any, what: str = "value", given: Any = None) -> bool:
+    """One value of a parameter, checked as `--set KEY=VALUE` would be; False (and a problem
+    naming `what` and the value as the file `given` it) when it is refused."""
+    try:
+        config.apply(config.RunConfig(), {key: value})
+    except InputError as e:
+        p.add(where, f"{what} {value if given is None else given!r}: " + e.problems[0].split(": ", 1)[-1])
+        return False
+    return True
+
+
+def integer(p: Problems, table: dict, where: str, key: str, default: int, lo: int) -> int:
     v = table.get(key, default)
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
         p.add(f"{where}.{key}", f"must be an integer >= {lo}, got {v!r}")
@@ -181,10 +212,7 @@ def _axis(p: Problems, where: str, key: str, spec: list, design: str) -> tuple[s
         p.add(where, f"a {design} design varies ranges only: write {{ min = ..., max = ... }}")
         return None
     for v in spec:
-        try:
-            config.apply(config.RunConfig(), {key: v})
-        except InputError as e:
-            p.add(where, f"value {v!r}: " + e.problems[0].split(": ", 1)[-1])
+        check_value(p, where, key, v)
     return key, tuple(spec)
 
 
@@ -206,10 +234,7 @@ def _range(p: Problems, where: str, key: str, spec: dict, design: str, kind: Any
               "or give a list of values")
         return None
     for v in (lo, hi):
-        try:
-            config.apply(config.RunConfig(), {key: float(v)})
-        except InputError as e:
-            p.add(where, f"bound {v!r}: " + e.problems[0].split(": ", 1)[-1])
+        check_value(p, where, key, float(v), "bound", given=v)
     return key, float(lo), float(hi)
 
 
@@ -240,36 +265,29 @@ def _parameters(p: Problems, params: Any, design: str
 
 def parse(data: dict, label: str, text: str = "") -> Sweep:
     p = Problems(label)
-    head, base, params = _sections(p, data)
+    head, base, params = sections(p, data)
     design = head.get("design", "grid")
     if design not in DESIGNS:
         p.add("sweep.design", f"unknown design {design!r}", valid=DESIGNS, got=str(design))
         design = "grid"
-    samples = _integer(p, head, "sweep", "samples", 8, 1)
-    replicates = _integer(p, head, "sweep", "replicates", 1, 1)
-    seed = _integer(p, head, "sweep", "seed", 0, 0)
-    steps = _integer(p, base, "base", "steps", 365, 1)
+    samples = integer(p, head, "sweep", "samples", 8, 1)
+    replicates = integer(p, head, "sweep", "replicates", 1, 1)
+    seed = integer(p, head, "sweep", "seed", 0, 0)
+    steps = integer(p, base, "base", "steps", 365, 1)
     scenario = base.get("scenario", config.DEFAULT_SCENARIO)
     if not isinstance(scenario, str):
         p.add("base.scenario", "must be a scenario name or path")
         scenario = config.DEFAULT_SCENARIO
-    base_sets = base.get("set", {})
-    if not isinstance(base_sets, dict):
-        p.add("base.set", 'must be a table of dotted keys, e.g. "policy.carbon_tax" = 50')
-        base_sets = {}
+    sets = base_sets(p, base)
     axes, ranges = _parameters(p, params, design)
     if design in ("random", "lhs", "sobol", "morris") and not ranges and not p.items:
         p.add("parameters", f"a {design} design needs at least one range {{ min = ..., max = ... }}")
-    try:
-        config.apply(config.RunConfig(), dict(base_sets))
-    except InputError as e:
-        for line in e.problems:
-            p.add("base.set", line.removeprefix("--set "))
+    check_sets(p, sets)
     p.raise_if_any()
     # The scenario is checked last: loading it is the slow part and its errors are its own.
-    _, park = config.resolve(scenario, steps, 0, dict(base_sets))
+    _, park = config.resolve(scenario, steps, 0, dict(sets))
     sweep = Sweep(str(head.get("name", "sweep")), design, samples, replicates, seed, scenario, steps,
-                  tuple(sorted(base_sets.items())), tuple(axes), tuple(ranges), text)
+                  tuple(sorted(sets.items())), tuple(axes), tuple(ranges), text)
     # Before any run is drawn: a sweep of 10^9 runs is refused, not built.
     limits.check_runs(sweep.count(), len(park.companies), steps,
                       f"{label}: samples x replicates")
