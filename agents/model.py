@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import mesa
 import numpy as np
@@ -22,7 +21,9 @@ from agents.reliability import Reliability
 from agents.imitation import imitate, starting_weights
 from agents.investment import InvestmentSettings, Investor
 from agents.partnerships import Partnerships
+from agents.records import EMERGENCE, RecordLog, StepRecord  # noqa: F401  (part of this module's API)
 from agents.scenario import Scenario
+from agents.spool import ProductionLog, TradeLog
 from agents.population import population
 from agents.strategies import STRATEGIES, Truthful
 from agents.tactics import TACTICS
@@ -39,66 +40,6 @@ from market.welfare import N_PARTS, exchange_values
 
 # Sampled Shapley shares (parks above 15 companies): permutations per period.
 SHAPLEY_SAMPLES = 200
-
-
-def _over_time(default: Any) -> Any:
-    """A StepRecord field that is one column of the time series as it is (`EMERGENCE`)."""
-    return field(default=default, metadata={"emergence": True})
-
-
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    """What the park did in one step, for the time series. The fields made with `_over_time`
-    show how cooperation and operations emerge: each is a column of the time series as it is
-    (`EMERGENCE`)."""
-
-    step: int
-    gains_from_trade_eur: float
-    optimal_gains_eur: float
-    budget_eur: float
-    profit_eur: float
-    co2_t: float
-    taxes_eur: float
-    subsidies_eur: float
-    trades: int
-    active_links: int
-    symbiosis_share: float
-    exchanged: dict[str, float]
-    density: float = _over_time(0.0)
-    contract_trades: int = _over_time(0)
-    contracts_active: int = _over_time(0)
-    contracts_signed: int = _over_time(0)
-    deliveries_kept: int = _over_time(0)
-    deliveries_breached: int = _over_time(0)
-    penalties_eur: float = _over_time(0.0)
-    investment_eur: float = _over_time(0.0)
-    pipes_built: int = _over_time(0)
-    capital_cost_eur: float = _over_time(0.0)
-    search_cost_eur: float = _over_time(0.0)
-    known_share: float = _over_time(1.0)
-    mean_trust: float = _over_time(float("nan"))
-    mean_sv_weight: float = _over_time(0.0)
-    cooperative_share: float = _over_time(0.0)
-    adoptions: int = _over_time(0)
-    lost_failure_eur: float = _over_time(0.0)
-    lost_cascade_eur: float = _over_time(0.0)
-    processes_down: int = _over_time(0)
-    failures: int = _over_time(0)
-    maintenance_stops: int = _over_time(0)
-    cascade_cut: int = _over_time(0)
-    cascade_depth: int = _over_time(0)
-    project_charges_eur: float = 0.0  # fixed opex and capital charges of processes and entries
-    # The transfers in gains_from_trade_eur, by market.policy.TRANSFER_PARTS: taxes the exchanges
-    # avoided and subsidies they earned (gains less these are the exchanges' social surplus).
-    transfers_eur: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
-    pipe_subsidy_eur: float = 0.0  # the government's share of this step's pipe annuities
-    # The largest exchange surplus (gains at real costs, transfers left out) a planner could
-    # reach this step; with optimal_gains_eur, each unit counted once (`market.optimum`).
-    optimal_exchange_surplus_eur: float = 0.0
-
-
-# Emergence over time: the StepRecord fields that are time-series columns as they are.
-EMERGENCE = tuple(f.name for f in fields(StepRecord) if f.metadata.get("emergence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +185,7 @@ class ParkModel(mesa.Model):
         self.investor = Investor(self, investment if investment is not None else InvestmentSettings())
         self._transfers = np.zeros(n)  # payments due this step outside the market (contract terminations)
         self._setup_operations(scenario, events)
-        self._start_totals(n)
+        self._start_totals(n, sorted(scenario.resources))
 
     def _spawn_streams(self, scenario: Scenario) -> np.random.Generator:
         """The run's random streams, spawned from Mesa's `self.rng` (see the class docstring);
@@ -302,10 +243,12 @@ class ParkModel(mesa.Model):
         self.lost_cascade_by_company = np.zeros(n)
         self._first = self.reliability.first_of
 
-    def _start_totals(self, n: int) -> None:
-        """The run's records and totals, which the collect phase adds each step to."""
-        self.records: list[StepRecord] = []
-        self.trade_log: list[Trade] = []
+    def _start_totals(self, n: int, resources: list[str]) -> None:
+        """The run's records and totals, which the collect phase adds each step to. Trades and
+        production are logged in spools (`agents.spool`): a long run's memory stays flat."""
+        self.records = RecordLog(resources)
+        self.trade_log = TradeLog(resources)
+        self.last_trades: list[Trade] = []  # the last step's trades (contract deliveries first)
         self.co2_t = 0.0
         self.taxes_eur = 0.0
         self.subsidies_eur = 0.0
@@ -318,7 +261,7 @@ class ParkModel(mesa.Model):
         # Per step, flat over every process: what it could make, what its company decided,
         # what it made after cascades, its sale price and its outside unit cost (inputs bought
         # and by-products disposed of outside): the production outputs.
-        self.production_log: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.production_log = ProductionLog()
 
     # ------------------------------------------------------------------ prices and decisions
     def _setup_production(self, scenario: Scenario) -> None:
@@ -589,8 +532,7 @@ class ParkModel(mesa.Model):
             final = [q * f[i] for i, q in enumerate(qty)]
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
         flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
-        self.production_log.append((t, flat(able), flat(qty), flat(final), flat(prices),
-                                    flat(self.decisions.expected_cost)))
+        self.production_log.add(t, flat(able), flat(qty), flat(final), flat(prices), flat(self.decisions.expected_cost))
         self.lost_failure_by_company += lost_fail
         self.lost_cascade_by_company += lost_cascade
         made = None
@@ -776,6 +718,7 @@ class ParkModel(mesa.Model):
 
     def _add_to_totals(self, acc: StepAccount, plans: list[Plan], trades: list[Trade]) -> None:
         self.trade_log.extend(trades)
+        self.last_trades = trades
         for c, p in zip(self.companies, plans):
             c.profit_eur += float(acc.profit[c.index])
             self.output_eur[c.index] += p.revenue

@@ -93,8 +93,9 @@ def _rewind_if_inside_step(twin: "ParkModel") -> None:
 
 def _memo(model: "ParkModel") -> dict[int, object]:
     memo: dict[int, object] = {}
-    for history in (model.records, model.trade_log, model.shocks):
+    for history in (model.records, model.shocks):
         memo[id(history)] = list(history)  # frozen items: shared, the list is the copy's own
+    # The spooled logs copy as empty logs of the twin's own (`agents.spool`): it shares no file.
     chooser = model.reliability.choose
     if isinstance(chooser, PrescriptiveChooser):
         memo[id(chooser.decisions)] = list(chooser.decisions)

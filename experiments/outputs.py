@@ -8,8 +8,12 @@ import math
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import tomli_w
 
 from experiments.destination import Claim, claim_folder, write_into
@@ -51,6 +55,23 @@ def _json_safe(v: Any) -> Any:
     return v
 
 
+def write_parquet_chunks(path: Path, chunks: Iterator[pd.DataFrame], empty: Callable[[], pd.DataFrame]) -> None:
+    """One Parquet file from frames of one schema, a row group per frame: a long run's trades
+    are written without ever being in memory whole. No frames: `empty()`'s (typed) frame."""
+    writer: pq.ParquetWriter | None = None
+    try:
+        for df in chunks:
+            table = pa.Table.from_pandas(df, preserve_index=False, schema=None if writer is None else writer.schema)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        empty().to_parquet(path, index=False)
+
+
 def config_document(result: RunResult) -> dict[str, Any]:
     doc: dict[str, Any] = {"run": result.config.to_dict()}
     doc["provenance"] = {"scenario_origin": result.scenario.origin, "versions": versions()}
@@ -77,9 +98,9 @@ def write_run(result: RunResult, out: Path, overwrite: bool = False, claimed: Cl
     def fill(tmp: Path) -> None:
         (tmp / "summary.json").write_text(json.dumps(_json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-        result.trades.to_parquet(tmp / "trades.parquet", index=False)
-        if result.production is not None:
-            result.production.to_parquet(tmp / "production.parquet", index=False)
+        write_parquet_chunks(tmp / "trades.parquet", result.trade_chunks(), lambda: result.trades)
+        if result.production_log is not None:
+            write_parquet_chunks(tmp / "production.parquet", result.production_chunks(), lambda: result.production)
         if result.decisions is not None:
             result.decisions.to_parquet(tmp / "decisions.parquet", index=False)
         (tmp / "config.toml").write_text(tomli_w.dumps(config_document(result)), encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from agents.model import EMERGENCE, ParkModel, StepRecord
 from experiments import shocks as shock_analysis
 from market import sharing
 from agents.scenario import Scenario, Target
+from agents.spool import ProductionLog, TradeLog
 from market.policy import TRANSFER_PARTS, Coordination
 from market.settlement import closing_stock_value
 from agents.synchronised import side_payments
@@ -22,13 +24,36 @@ from experiments.config import RunConfig, resolve  # noqa: F401  (resolve is par
 
 @dataclass
 class RunResult:
+    """A run's outputs. The trades and the production record stay in the run's spools
+    (`agents.spool`) and become frames on demand: `trades` and `production` whole (for short
+    runs and the API), `trade_chunks()` and `production_chunks()` a chunk at a time (what the
+    writer streams to Parquet, so a long run's outputs never sit in memory whole)."""
+
     config: RunConfig
     scenario: Scenario
     summary: dict[str, Any]
     timeseries: pd.DataFrame
-    trades: pd.DataFrame
-    production: pd.DataFrame | None = None
+    trade_log: TradeLog
+    production_log: ProductionLog | None = None
     decisions: pd.DataFrame | None = None
+    processes: list[tuple[str, Any]] = dataclasses.field(default_factory=list)  # (company, process) in log order
+
+    def trade_chunks(self) -> Iterator[pd.DataFrame]:
+        yield from trade_chunks(self.trade_log, self.scenario)
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        return _concat(list(self.trade_chunks()), TRADE_COLUMNS)
+
+    def production_chunks(self) -> Iterator[pd.DataFrame]:
+        if self.production_log is not None:
+            yield from production_chunks(self.production_log, self.processes)
+
+    @property
+    def production(self) -> pd.DataFrame | None:
+        if self.production_log is None:
+            return None
+        return _concat(list(self.production_chunks()), PRODUCTION_COLUMNS)
 
 
 def simulate(cfg: RunConfig, park: Scenario, progress: Any = None, yardstick: bool = True) -> RunResult:
@@ -43,7 +68,7 @@ def simulate(cfg: RunConfig, park: Scenario, progress: Any = None, yardstick: bo
     if other is not None:
         other.run(cfg.steps, progress)
     return RunResult(cfg, park, _summary(cfg, park, model, base, other), _timeseries(model, base, other),
-                     _trades(model), production_frame(model), decisions_frame(model))
+                     model.trade_log, model.production_log, decisions_frame(model), _process_list(model))
 
 
 DECISION_COLUMNS = ["step", "year", "company", "kind", "option", "npv_eur", "threshold_eur", "capex_eur", "note"]
@@ -120,7 +145,8 @@ def step_figures(rec: StepRecord, base: StepRecord) -> dict[str, float]:
 def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = None) -> pd.DataFrame:
     rows = []
     sync = model.operator is not None
-    for n, (rec, b) in enumerate(zip(model.records, base.records)):
+    others = iter(other.records) if other is not None else None
+    for rec, b in zip(model.records, base.records):
         f = step_figures(rec, b)
         row = {
             "step": rec.step,
@@ -148,7 +174,7 @@ def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = Non
             **{k: getattr(rec, k) for k in EMERGENCE},
         }
         if other is not None:
-            o = other.records[n].profit_eur
+            o = next(others).profit_eur if others is not None else 0.0
             row["decentralised_profit_eur"] = o if sync else rec.profit_eur
             row["synchronised_profit_eur"] = rec.profit_eur if sync else o
         for r in sorted(model.park.resources):
@@ -157,27 +183,61 @@ def _timeseries(model: ParkModel, base: ParkModel, other: ParkModel | None = Non
     return pd.DataFrame(rows)
 
 
-def _trades(model: ParkModel) -> pd.DataFrame:
-    names = [c.name for c in model.park.companies]
-    res = model.park.resources
-    log = model.trade_log
-    return pd.DataFrame({
-        "step": np.array([t.step for t in log], dtype=np.int64),
-        "seller": pd.Series([names[t.seller] for t in log], dtype=object),
-        "buyer": pd.Series([names[t.buyer] for t in log], dtype=object),
-        "resource": pd.Series([t.resource for t in log], dtype=object),
-        "unit": pd.Series([res[t.resource].unit for t in log], dtype=object),
-        "shipped": np.array([t.shipped for t in log], dtype=float),
-        "delivered": np.array([t.delivered for t in log], dtype=float),
-        "price_eur": np.array([t.price for t in log], dtype=float),
-        "payment_eur": np.array([t.payment for t in log], dtype=float),
-        # What the seller gets per unit delivered and in all: below the buyer's price only where
-        # the mechanism keeps a budget (McAfee), so the budget can be audited trade by trade.
-        "seller_price_eur": np.array([t.seller_unit_price for t in log], dtype=float),
-        "receipt_eur": np.array([t.receipt for t in log], dtype=float),
-        "transport_cost_eur": np.array([t.transport_cost for t in log], dtype=float),
-        "distance_km": np.array([t.distance_km for t in log], dtype=float),
-    })
+TRADE_COLUMNS = {"step": np.int64, "seller": object, "buyer": object, "resource": object, "unit": object,
+                 "shipped": float, "delivered": float, "price_eur": float, "payment_eur": float,
+                 "seller_price_eur": float, "receipt_eur": float, "transport_cost_eur": float, "distance_km": float}
+PRODUCTION_COLUMNS = {"step": np.int64, "company": "category", "process": "category", "product": "category",
+                      "unit": "category", "available": float, "decided": float, "produced": float, "price_eur": float,
+                      "outside_unit_cost_eur": float}
+
+
+def _concat(parts: list[pd.DataFrame], columns: dict[str, Any]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({k: pd.Series(dtype=t) for k, t in columns.items()})
+    if len(parts) == 1:
+        return parts[0]
+    cats = [k for k, t in columns.items() if t == "category"]
+    out = pd.concat([p.astype({k: object for k in cats}) for p in parts], ignore_index=True)
+    return out.astype({k: "category" for k in cats})
+
+
+def trade_chunks(log: TradeLog, park: Scenario) -> Iterator[pd.DataFrame]:
+    """trades.parquet's rows, a spool chunk at a time: names for indices, the payment and the
+    seller's receipt worked out (what the seller gets per unit delivered and in all is below the
+    buyer's price only where the mechanism keeps a budget, as McAfee's does: the budget can be
+    audited trade by trade)."""
+    names = np.array([c.name for c in park.companies], dtype=object)
+    resources = np.array(log.resources, dtype=object)
+    units = np.array([park.resources[r].unit if r in park.resources else "" for r in log.resources], dtype=object)
+    for a in log.chunks():
+        yield pd.DataFrame({
+            "step": a["step"].astype(np.int64),
+            "seller": names[a["seller"]], "buyer": names[a["buyer"]],
+            "resource": resources[a["resource"]], "unit": units[a["resource"]],
+            "shipped": a["shipped"], "delivered": a["delivered"], "price_eur": a["price"],
+            "payment_eur": a["price"] * a["delivered"],
+            "seller_price_eur": a["seller_price"], "receipt_eur": a["seller_price"] * a["delivered"],
+            "transport_cost_eur": a["transport_cost"], "distance_km": a["distance_km"],
+        })
+
+
+def _process_list(model: ParkModel) -> list[tuple[str, Any]]:
+    return [(c.name, p) for c in model.park.companies for p in c.processes]
+
+
+def production_chunks(log: ProductionLog, procs: list[tuple[str, Any]]) -> Iterator[pd.DataFrame]:
+    """production.parquet's rows, a spool chunk at a time: one row per process and step."""
+    cat = {key: pd.Categorical(np.array([f(c, p) for c, p in procs], dtype=object)) for key, f in (
+        ("company", lambda c, p: c), ("process", lambda c, p: p.name), ("product", lambda c, p: p.product),
+        ("unit", lambda c, p: p.unit))}
+    for a in log.chunks():
+        k = a["process"]
+        yield pd.DataFrame({
+            "step": a["step"].astype(np.int64),
+            **{key: pd.Categorical.from_codes(v.codes[k], categories=v.categories) for key, v in cat.items()},
+            "available": a["available"], "decided": a["decided"], "produced": a["produced"],
+            "price_eur": a["price"], "outside_unit_cost_eur": a["outside_unit_cost"],
+        })
 
 
 def production_frame(model: ParkModel) -> pd.DataFrame:
@@ -186,50 +246,26 @@ def production_frame(model: ParkModel) -> pd.DataFrame:
     its sale price and its outside unit cost (every input bought and by-product disposed of
     outside, taxes included): a process stops when price - cost (and what the park offers)
     no longer pays."""
-    park = model.park
-    procs = [(c.name, p) for c in park.companies for p in c.processes]
-    log = model.production_log
-    k, t = len(procs), len(log)
-    if k == 0 or t == 0:
-        return pd.DataFrame(columns=["step", "company", "process", "product", "unit", "available", "decided",
-                                     "produced", "price_eur", "outside_unit_cost_eur"])
-    cols = [np.stack([row[n] for row in log]).reshape(-1) for n in range(1, 6)]
-    company = pd.Categorical(np.tile(np.array([c for c, _ in procs], dtype=object), t))
-    return pd.DataFrame({
-        "step": np.repeat(np.array([row[0] for row in log], dtype=np.int64), k),
-        "company": company,
-        "process": pd.Categorical(np.tile(np.array([p.name for _, p in procs], dtype=object), t)),
-        "product": pd.Categorical(np.tile(np.array([p.product for _, p in procs], dtype=object), t)),
-        "unit": pd.Categorical(np.tile(np.array([p.unit for _, p in procs], dtype=object), t)),
-        "available": cols[0], "decided": cols[1], "produced": cols[2], "price_eur": cols[3],
-        "outside_unit_cost_eur": cols[4],
-    })
+    return _concat(list(production_chunks(model.production_log, _process_list(model))), PRODUCTION_COLUMNS)
 
 
 def _products(model: ParkModel, base: ParkModel) -> list[dict[str, Any]]:
     """Each process over the run: output, mean sale price (weighted by output, else plain),
     its base price, the share of steps it ran, and the same output in the baseline."""
-    park = model.park
+    procs = _process_list(model)
+    if not len(model.production_log):
+        return []
+    s = model.production_log.totals
+    bmade = base.production_log.totals.get("made", np.zeros(len(procs)))
     out = []
-    log, blog = model.production_log, base.production_log
-    if not log:
-        return out
-    made = np.stack([row[3] for row in log])
-    price = np.stack([row[4] for row in log])
-    cost = np.stack([row[5] for row in log])
-    bmade = np.stack([row[3] for row in blog]) if blog else np.zeros_like(made)
-    k = 0
-    for c in park.companies:
-        for p in c.processes:
-            q = made[:, k]
-            total = float(q.sum())
-            mean_price = float((q * price[:, k]).sum() / total) if total > 0 else float(price[:, k].mean())
-            out.append({"company": c.name, "process": p.name, "product": p.product, "unit": p.unit,
-                        "output": total, "baseline_output": float(bmade[:, k].sum()),
-                        "base_price_eur": p.sale_price, "mean_price_eur": mean_price,
-                        "mean_outside_unit_cost_eur": float(cost[:, k].mean()),
-                        "share_of_steps_run": float((q > 1e-9).mean())})
-            k += 1
+    for k, (company, p) in enumerate(procs):
+        total, steps = float(s["made"][k]), max(1.0, float(s["steps"][k]))
+        mean_price = float(s["value"][k] / total) if total > 0 else float(s["price"][k] / steps)
+        out.append({"company": company, "process": p.name, "product": p.product, "unit": p.unit,
+                    "output": total, "baseline_output": float(bmade[k]),
+                    "base_price_eur": p.sale_price, "mean_price_eur": mean_price,
+                    "mean_outside_unit_cost_eur": float(s["cost"][k] / steps),
+                    "share_of_steps_run": float(s["ran"][k] / steps)})
     return out
 
 
@@ -287,10 +323,11 @@ def welfare_kpis(model: ParkModel, realised: float, co2_avoided_t: float, social
     of carbon (`co2_value_eur`). What the mechanism keeps (`mechanism_budget_eur`) is part of
     the realised gains that the traders do not get (`traders_gains_eur`)."""
     recs = model.records
-    parts = np.sum([r.transfers_eur for r in recs], axis=0) if recs else np.zeros(len(TRANSFER_PARTS))
+    parts = recs.column("transfers_eur").sum(axis=0) if len(recs) else np.zeros(len(TRANSFER_PARTS))
     transfers = float(parts.sum())
-    links = float(sum(r.capital_cost_eur + r.pipe_subsidy_eur + r.search_cost_eur for r in recs))
-    budget = float(sum(r.budget_eur for r in recs))
+    links = float(sum((recs.column("capital_cost_eur") + recs.column("pipe_subsidy_eur")
+                       + recs.column("search_cost_eur")).tolist()))
+    budget = float(recs.total("budget_eur"))
     return {
         "exchange_surplus_eur": realised - transfers,
         "transfers_eur": transfers,
@@ -304,12 +341,8 @@ def welfare_kpis(model: ParkModel, realised: float, co2_avoided_t: float, social
 
 
 def _flows(model: ParkModel) -> dict[tuple[int, int, str], float]:
-    """Units delivered over the run per (seller, buyer, resource)."""
-    flows: dict[tuple[int, int, str], float] = {}
-    for t in model.trade_log:
-        key = (t.seller, t.buyer, t.resource)
-        flows[key] = flows.get(key, 0.0) + t.delivered
-    return flows
+    """Units delivered over the run per (seller, buyer, resource), as the trade log totalled them."""
+    return dict(model.trade_log.flows)
 
 
 def _profit(model: ParkModel) -> np.ndarray:
@@ -322,9 +355,9 @@ def _kpis(cfg: RunConfig, model: ParkModel, base: ParkModel, flows: dict[tuple[i
           profit: np.ndarray, base_profit: np.ndarray) -> dict[str, Any]:
     """The run's key figures against its baseline (synchronisation and shocks are added apart)."""
     members = {k[0] for k in flows} | {k[1] for k in flows}
-    realised = float(sum(r.gains_from_trade_eur for r in model.records))
-    optimum = float(sum(r.optimal_gains_eur for r in model.records))
-    best = float(sum(r.optimal_exchange_surplus_eur for r in model.records))
+    realised = float(model.records.total("gains_from_trade_eur"))
+    optimum = float(model.records.total("optimal_gains_eur"))
+    best = float(model.records.total("optimal_exchange_surplus_eur"))
     co2_avoided = float(base.co2_t - model.co2_t)
     welfare = welfare_kpis(model, realised, co2_avoided, cfg.policy.social_cost_of_carbon)
     return {
@@ -351,13 +384,13 @@ def _kpis(cfg: RunConfig, model: ParkModel, base: ParkModel, flows: dict[tuple[i
         # Social basis: the exchanges' real costs avoided over the largest a planner could reach.
         "market_efficiency": None if best <= 1e-9 else efficiency(welfare["exchange_surplus_eur"], best),
         "market_efficiency_private": None if optimum <= 1e-9 else efficiency(realised, optimum),
-        "mechanism_budget_eur": float(sum(r.budget_eur for r in model.records)),
+        "mechanism_budget_eur": float(model.records.total("budget_eur")),
         "output_eur": float(model.output_eur.sum()),
         "options_taken": sum(1 for d in model.investor.decisions if d.kind in ("invest", "switch")),
         "entries": sum(1 for d in model.investor.decisions if d.kind == "enter"),
         "exits": sum(1 for d in model.investor.decisions if d.kind == "exit"),
         "capex_eur": float(model.investor.capex_eur),
-        "project_charges_eur": float(sum(r.project_charges_eur for r in model.records)),
+        "project_charges_eur": float(model.records.total("project_charges_eur")),
         "baseline_output_eur": float(base.output_eur.sum()),
         **_cooperation_kpis(model, flows, profit - base_profit),
     }
@@ -479,13 +512,13 @@ def _cooperation_kpis(model: ParkModel, flows: dict, benefits: np.ndarray) -> di
     return {
         "density": 2.0 * len(pairs) / (k * (k - 1)) if (k := len(_in_park(model))) > 1 else 0.0,
         "contracts_signed": len(model.partners.contracts),
-        "deliveries_kept": int(sum(r.deliveries_kept for r in recs)),
-        "deliveries_breached": int(sum(r.deliveries_breached for r in recs)),
-        "penalties_eur": float(sum(r.penalties_eur for r in recs)),
+        "deliveries_kept": int(recs.total("deliveries_kept")),
+        "deliveries_breached": int(recs.total("deliveries_breached")),
+        "penalties_eur": float(recs.total("penalties_eur")),
         "pipes_built": len(model.partners.pipes),
         "investment_eur": float(model.partners.investment_eur),
-        "capital_cost_eur": float(sum(r.capital_cost_eur for r in recs)),
-        "search_cost_eur": float(sum(r.search_cost_eur for r in recs)),
+        "capital_cost_eur": float(recs.total("capital_cost_eur")),
+        "search_cost_eur": float(recs.total("search_cost_eur")),
         "mean_sv_weight": float(model.weights.mean()) if n else 0.0,
         "cooperative_share": float((model.weights >= 0.5).mean()) if n else 0.0,
         # Gini of each company's savings against the baseline (null when they sum to <= 0).

@@ -24,7 +24,7 @@ RECOVERED = 0.95
 
 def analyse(model: ParkModel) -> list[dict[str, Any]]:
     names = [c.name for c in model.park.companies]
-    gains = np.array([r.gains_from_trade_eur for r in model.records])
+    gains = model.records.column("gains_from_trade_eur")
     lead = max((r.lead_time for r in model.park.resources.values()), default=0)
     steps = len(gains)
     out = []
@@ -62,10 +62,10 @@ def summary(model: ParkModel, shocks: list[dict[str, Any]]) -> dict[str, Any]:
     recs = model.records
     rec = [s["recovery_steps"] for s in shocks if s["recovery_steps"] is not None]
     return {
-        "lost_to_failures_eur": float(sum(r.lost_failure_eur for r in recs)),
-        "lost_to_cascades_eur": float(sum(r.lost_cascade_eur for r in recs)),
-        "failures": int(sum(r.failures for r in recs)),
-        "maintenance_stops": int(sum(r.maintenance_stops for r in recs)),
+        "lost_to_failures_eur": float(recs.total("lost_failure_eur")),
+        "lost_to_cascades_eur": float(recs.total("lost_cascade_eur")),
+        "failures": int(recs.total("failures")),
+        "maintenance_stops": int(recs.total("maintenance_stops")),
         "shocks": len(shocks),
         "max_cascade_size": max((s["cascade_size"] for s in shocks), default=0),
         "max_cascade_depth": max((s["cascade_depth"] for s in shocks), default=0),

@@ -244,9 +244,9 @@ def test_a_resource_price_path_changes_prices_from_the_first_step_of_the_next_ye
     for _ in range(2 * SPY):
         model.step()
         coal.append(model.ledger.buy_price("coal"))
-        t, _, _, _, price, unit_cost = model.production_log[-1]
-        sale.append(price[0])
-        cost.append(unit_cost[0])
+        today = model.production_log.last()
+        sale.append(today["price"][0])
+        cost.append(today["outside_unit_cost"][0])
     assert coal == [50.0] * SPY + [80.0] * SPY
     assert model.year == 2001
     assert cost[SPY] - cost[SPY - 1] == pytest.approx(0.35 * 30.0)

@@ -159,7 +159,7 @@ def test_full_pass_through_keeps_the_margin_under_any_carbon_price(carbon):
     margin = p.sale[0] - 0.35 * (50.0 + 2.4 * carbon)
     assert margin == pytest.approx(40.0 - 0.35 * 50.0)
     m.run(3)
-    assert m.production_log[-1][3][0] > 0  # it keeps producing
+    assert m.production_log.last()["produced"][0] > 0  # it keeps producing
 
 
 @settings(max_examples=30, deadline=None)
@@ -171,7 +171,7 @@ def test_no_pass_through_keeps_the_file_price(carbon):
     assert m2.companies[0].sale[0] == 40.0
     # Without pass-through the plant stops where the carbon cost eats its margin: 22.5 / 0.84.
     m.run(2)
-    made = m.production_log[-1][3][0]
+    made = m.production_log.last()["produced"][0]
     assert (made > 0) == (40.0 - 0.35 * (50.0 + 2.4 * carbon) > 0)
 
 

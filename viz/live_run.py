@@ -166,7 +166,6 @@ class LiveRun:
         m, b = self.model, self.baseline
         before = dict(m.output_totals)
         base_before = dict(b.output_totals)
-        first_trade = len(m.trade_log)
         down = self.down()
         m.step()
         b.step()
@@ -199,7 +198,8 @@ class LiveRun:
         s["output_value_eur"].append(float(value.sum()))
         s["baseline_output_value_eur"].append(float(self._output_value(b, base_before).sum()))
         paid: dict[str, list[float]] = {}  # resource -> [payments, units delivered] today
-        for tr in m.trade_log[first_trade:]:
+        today = m.last_trades  # the step's trades, contract deliveries first
+        for tr in today:
             if tr.delivered > 0:
                 p = paid.setdefault(tr.resource, [0.0, 0.0])
                 p[0] += tr.payment
@@ -209,7 +209,7 @@ class LiveRun:
         for r, values in self.prices.items():
             values.append(paid[r][0] / paid[r][1] if r in paid else float("nan"))
         sums: dict[tuple[int, int, str], float] = {}
-        for tr in m.trade_log[first_trade:]:
+        for tr in today:
             key = (tr.seller, tr.buyer, tr.resource)
             sums[key] = sums.get(key, 0.0) + tr.delivered
         flows = [Flow(s_, b_, r, q) for (s_, b_, r), q in sums.items() if q > 0]
@@ -281,16 +281,16 @@ class LiveRun:
         names = [x.name for x in self.park.companies]
         partners: dict[tuple[str, str, str], float] = {}
         others: set[int] = set()  # whoever it has traded with or is bound to this run
-        for tr in m.trade_log:
-            if tr.seller == index:
-                key = ("sells to", names[tr.buyer], tr.resource)
-                others.add(tr.buyer)
-            elif tr.buyer == index:
-                key = ("buys from", names[tr.seller], tr.resource)
-                others.add(tr.seller)
+        for (seller, buyer, resource), q in m.trade_log.flows.items():  # units delivered so far
+            if seller == index:
+                key = ("sells to", names[buyer], resource)
+                others.add(buyer)
+            elif buyer == index:
+                key = ("buys from", names[seller], resource)
+                others.add(seller)
             else:
                 continue
-            partners[key] = partners.get(key, 0.0) + tr.delivered
+            partners[key] = partners.get(key, 0.0) + q
         units = {r: res.unit for r, res in self.park.resources.items()}
         resources = sorted({r for p in spec.processes for r in (*p.inputs, *p.byproducts)} | set(spec.storage))
         stock = [(r, m.ledger.stock(index, r), m.ledger.store_capacity(index, r), units.get(r, ""))

@@ -1,0 +1,169 @@
+"""The run's logs (trades, production, per-step records) spool to disk in chunks so a long
+run's memory stays flat; what a user reads back must be exactly what was logged."""
+
+import copy
+import math
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents import spool
+from agents.records import StepRecord
+from agents.spool import Spool, TradeLog
+from experiments import outputs, runner
+from market.orders import Trade
+from tests.conftest import EXAMPLE
+
+DT = np.dtype([("i", "<i8"), ("x", "<f8")])
+
+
+def _block(start: int, n: int) -> np.ndarray:
+    a = np.zeros(n, dtype=DT)
+    a["i"] = np.arange(start, start + n)
+    a["x"] = np.sqrt(a["i"] + 0.5)
+    return a
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=25), st.integers(1, 8), st.data())
+def test_a_spool_gives_back_every_row_in_order_from_disk_and_memory(sizes, chunk, data):
+    s = Spool(DT, chunk)
+    n = 0
+    for k in sizes:
+        s.append(_block(n, k))
+        n += k
+    assert len(s) == n
+    whole = s.array()
+    assert whole["i"].tolist() == list(range(n))
+    assert np.array_equal(whole["x"], np.sqrt(np.arange(n) + 0.5))
+    assert all(len(c) <= max(chunk, 9) for c in s.chunks())
+    # Everything past a full chunk went to disk.
+    assert s.rows_on_disk >= (n // chunk - 1) * chunk if n >= chunk else s.rows_on_disk == 0
+    lo = data.draw(st.integers(0, n))
+    hi = data.draw(st.integers(lo, n))
+    assert s.rows(lo, hi)["i"].tolist() == list(range(lo, hi))
+    s.close()
+    assert len(s) == 0
+
+
+def test_a_spool_refuses_rows_of_another_shape():
+    with pytest.raises(TypeError, match="dtype"):
+        Spool(DT, 4).append(np.zeros(2, dtype=[("i", "<i4")]))
+
+
+def _trades(n: int) -> list[Trade]:
+    rng = np.random.default_rng(1)
+    return [Trade(int(k // 3), int(rng.integers(5)), int(rng.integers(5)), ["gypsum", "steam", "ash"][k % 3],
+                  float(rng.random() * 10), float(rng.random() * 9), float(rng.random() * 50), 1.5, 2.0,
+                  None if k % 4 else 17.25) for k in range(n)]
+
+
+def test_a_trade_log_on_disk_reads_back_the_same_trades_and_keeps_the_flows():
+    trades = _trades(200)
+    log = TradeLog(["ash"], chunk_rows=16)
+    for k in range(0, 200, 7):
+        log.extend(trades[k:k + 7])
+    assert log.spool.rows_on_disk >= 176
+    assert list(log) == trades  # resources met on the way get codes of their own
+    flows: dict = {}
+    for t in trades:
+        flows[(t.seller, t.buyer, t.resource)] = flows.get((t.seller, t.buyer, t.resource), 0.0) + t.delivered
+    assert log.flows == flows
+    twin = copy.deepcopy(log)  # a digital twin's copy: the totals so far, none of the rows
+    assert len(twin) == 0 and twin.flows == flows and twin.spool._file is None
+
+
+def _same(a: StepRecord, b: StepRecord) -> bool:
+    for f in fields(StepRecord):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, float) and math.isnan(x):
+            if not (isinstance(y, float) and math.isnan(y)):
+                return False
+        elif x != y or type(x) is not type(y):
+            return False
+    return True
+
+
+def test_records_read_back_as_they_were_logged_by_index_slice_and_column(monkeypatch):
+    monkeypatch.setattr(spool, "RECORD_CHUNK_ROWS", 4)
+    cfg, park = runner.resolve(str(EXAMPLE), 15, 3, {})
+    model, _ = runner.models(cfg, park)
+    kept = []
+    for _ in range(15):
+        model.step()
+        kept.append(model.records[-1])
+    recs = model.records
+    assert recs.spool.rows_on_disk == 12
+    assert all(_same(a, b) for a, b in zip(recs, kept)) and len(list(recs)) == 15
+    assert all(_same(recs[i], kept[i]) for i in (0, 3, 4, 11, 12, 14, -15))
+    assert all(_same(a, b) for a, b in zip(recs[5:13], kept[5:13]))
+    assert recs.column("profit_eur").tolist() == [r.profit_eur for r in kept]
+    assert recs.total("trades") == sum(r.trades for r in kept)
+    assert any(r.exchanged for r in kept)  # the dict of resources exchanged comes back, keys and all
+    with pytest.raises(IndexError):
+        recs[15]
+    twin = copy.deepcopy(recs)
+    assert len(twin) == 15 and len(twin[15:]) == 0
+    with pytest.raises(IndexError, match="from 15 on"):
+        twin[3]
+
+
+def test_outputs_written_chunk_by_chunk_equal_the_frames_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(spool, "CHUNK_ROWS", 16)
+    cfg, park = runner.resolve(str(EXAMPLE), 30, 2, {})
+    result = runner.simulate(cfg, park)
+    assert result.trade_log.spool.rows_on_disk > 0 and result.production_log.spool.rows_on_disk > 0
+    assert len(list(result.trade_chunks())) > 2
+    outputs.write_run(result, tmp_path / "run")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "run" / "trades.parquet"), result.trades)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "run" / "production.parquet"), result.production)
+    # The same run logged in one chunk gives the same frames.
+    monkeypatch.setattr(spool, "CHUNK_ROWS", 1 << 16)
+    again = runner.simulate(cfg, park)
+    pd.testing.assert_frame_equal(again.trades, result.trades)
+    pd.testing.assert_frame_equal(again.production, result.production)
+    assert again.summary == result.summary
+
+
+def test_a_run_without_trades_writes_typed_empty_files(tmp_path):
+    cfg, park = runner.resolve(str(EXAMPLE), 3, 0, {"market.exchanges": False})
+    result = runner.simulate(cfg, park)
+    outputs.write_run(result, tmp_path / "run")
+    df = pd.read_parquet(tmp_path / "run" / "trades.parquet")
+    assert len(df) == 0 and list(df.columns) == list(runner.TRADE_COLUMNS)
+    assert df["price_eur"].dtype == float
+
+
+SOAK = """
+import gc, sys
+sys.path.insert(0, {repo!r})
+from experiments import runner
+cfg, park = runner.resolve("kalundborg", 3650, 0, {{}})
+model, _ = runner.models(cfg, park)
+for year in range(10):
+    model.run(365)
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        print(int(f.read().split()[1]) * 4096 / 1e6, len(model.trade_log), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_soak_ten_daily_years_keep_memory_flat():
+    """Issue 19's soak test: Kalundborg stepped daily for ten years in a process of its own;
+    resident memory after year ten within 10 % of after year one (keeping every trade and
+    record as Python objects grew it by about a fifth)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    out = subprocess.run([sys.executable, "-c", SOAK.format(repo=str(REPO))], capture_output=True, text=True,
+                         timeout=600, check=True)
+    rows = [line.split() for line in out.stdout.split("\n") if line.strip()]
+    rss = [float(r[0]) for r in rows]
+    assert len(rss) == 10 and int(rows[-1][1]) > 50_000  # a long run with many trades
+    assert rss[-1] <= 1.10 * rss[0], rss
