@@ -27,7 +27,7 @@ from agents.spool import ProductionLog, TradeLog
 from agents.population import population
 from agents.strategies import STRATEGIES, Truthful
 from agents.tactics import TACTICS
-from agents.traders import ParkTraders
+from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
 from market.orders import MarketEvent, Order, Side, Trade
@@ -249,6 +249,8 @@ class ParkModel(mesa.Model):
         self.records = RecordLog(resources)
         self.trade_log = TradeLog(resources)
         self.last_trades: list[Trade] = []  # the last step's trades (contract deliveries first)
+        # Bilateral negotiations by (buyer's tactic, seller's tactic): agreements and the split.
+        self.negotiations: dict[tuple[str, str], PairTally] = {}
         self.co2_t = 0.0
         self.taxes_eur = 0.0
         self.subsidies_eur = 0.0
@@ -423,6 +425,8 @@ class ParkModel(mesa.Model):
         if self.operator is not None:
             return traders, orders, self.operator.execute(t, spot_true)
         spot = self.mechanism.clear(orders, self.network, t, self.market_rng, traders)
+        if traders.deals:
+            tally_deals(self.negotiations, traders.deals, self.companies)
         if not getattr(self.mechanism, "reports_events", False) and self._learners:
             self._report(traders, orders, spot)
         return traders, orders, spot

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.strategies import Quote
+from market.bilateral import Deal
 from market.mechanism import Negotiator
 from market.orders import MarketEvent, Order, Side
 from market.settlement import Ledger
@@ -70,6 +71,8 @@ class ParkTraders:
         self._ledger = ledger
         self._rng = rng
         self._orders = list(true_orders)
+        # The step's bilateral negotiations, as the mechanism reports them (`negotiated`).
+        self.deals: list[Deal] = []
         self._true: dict[tuple[int, str, Side], Order] = {}
         self._by_ref: dict[int, Order] = {o.ref: o for o in true_orders if o.ref >= 0}
         for o in true_orders:
@@ -154,3 +157,42 @@ class ParkTraders:
 
     def negotiator(self, order: Order, reservation: float, floor: float, ceiling: float) -> Negotiator:
         return self._companies[order.owner].tactic.negotiator(reservation, floor, ceiling, order.side)
+
+    def negotiated(self, deal: Deal) -> None:
+        """A bilateral negotiation ended (`market.bilateral.Deal`): kept for the step's tally."""
+        self.deals.append(deal)
+
+
+@dataclass(frozen=True, slots=True)
+class PairTally:
+    """Bilateral negotiations between buyers of one tactic and sellers of another, summed over
+    a run: how many, how many agreed, the gains at the pair's limits they could have realised
+    (`possible`), realised (`realised`) and the sellers' part of what was realised (`sellers`).
+    Faratin, Sierra & Jennings (1998): the tougher tactic keeps more of the gain."""
+
+    negotiations: int = 0
+    agreed: int = 0
+    possible: float = 0.0
+    realised: float = 0.0
+    sellers: float = 0.0
+
+    def add(self, deal: Deal) -> PairTally:
+        gain = deal.gain if deal.agreed else 0.0
+        return PairTally(self.negotiations + 1, self.agreed + deal.agreed, self.possible + deal.gain,
+                         self.realised + gain, self.sellers + deal.seller_gain)
+
+    @property
+    def agreement_rate(self) -> float:
+        return self.agreed / self.negotiations if self.negotiations else float("nan")
+
+    @property
+    def seller_share(self) -> float:
+        """The sellers' share of the realised gains (nan with none)."""
+        return self.sellers / self.realised if self.realised > 0 else float("nan")
+
+
+def tally_deals(tally: dict[tuple[str, str], PairTally], deals: Sequence[Deal], companies: Sequence["Company"]) -> None:
+    """Adds `deals` to `tally`, keyed by (buyer's tactic, seller's tactic) names."""
+    for d in deals:
+        key = (companies[d.buyer].tactic.name, companies[d.seller].tactic.name)
+        tally[key] = tally.get(key, PairTally()).add(d)

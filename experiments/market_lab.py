@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,22 +110,65 @@ def mcafee_share(per_side: int, markets: int, seed: int = 0, convention: str = "
     return got / best
 
 
+BILATERAL_RANGE = (1.0, 1000.0)  # values, costs and the public range of the bilateral rows
+BILATERAL_DEADLINES = (("generous", 25), ("tight", 3))
+
+
+@dataclass(frozen=True)
+class Split:
+    """Bilateral deals between a buyer tactic and a seller tactic: the share that agree, the
+    share of the possible gains realised, and the sellers' share of the realised gains (the
+    split of the surplus: Faratin, Sierra & Jennings 1998 predict the tougher side keeps more)."""
+
+    agreement: float
+    gains: float
+    seller_share: float
+
+
+def bilateral_split(tactic_buyer: str, tactic_seller: str, pairs: list[tuple[float, float]], deadline: int,
+                    floor: float, ceiling: float, seed: int = 0) -> Split:
+    """Negotiates each (seller's cost, buyer's value) of `pairs` once under private information:
+    each side knows its own limit and the public range [floor, ceiling] only; who opens is a
+    fair coin from one generator seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    agreed = got = best = sellers = 0.0
+    for cost, value in pairs:
+        buyer = TACTICS[tactic_buyer]().negotiator(value, floor, ceiling, Side.BUY)
+        seller = TACTICS[tactic_seller]().negotiator(cost, floor, ceiling, Side.SELL)
+        outcome = negotiate(buyer, seller, deadline, bool(rng.random() < 0.5), value, cost)
+        best += value - cost
+        if outcome.price is not None:
+            agreed += 1
+            got += value - cost
+            sellers += outcome.price - cost
+    return Split(agreed / len(pairs), got / best, sellers / got if got > 0 else math.nan)
+
+
+def random_pairs(deals: int, seed: int, lo: float = BILATERAL_RANGE[0], hi: float = BILATERAL_RANGE[1]
+                 ) -> list[tuple[float, float]]:
+    """`deals` (cost, value) pairs uniform on [lo, hi], sorted so that they overlap."""
+    rng = np.random.default_rng(seed)
+    return [(float(a), float(b)) for a, b in np.sort(rng.uniform(lo, hi, (deals, 2)), axis=1)]
+
+
 def bilateral_deals(tactic_buyer: str, tactic_seller: str, deals: int, deadline: int, seed: int = 0
                     ) -> tuple[float, float]:
     """Two-party deals with values and costs uniform on [1, 1000] (sorted so they overlap) and the
     public price range [1, 1000]: agreement rate and realised share of the maximum gains."""
-    rng = np.random.default_rng(seed)
-    agreed = got = best = 0.0
-    for _ in range(deals):
-        lo, hi = np.sort(rng.uniform(1, 1000, 2))
-        buyer = TACTICS[tactic_buyer]().negotiator(hi, 1.0, 1000.0, Side.BUY)
-        seller = TACTICS[tactic_seller]().negotiator(lo, 1.0, 1000.0, Side.SELL)
-        outcome = negotiate(buyer, seller, deadline, bool(rng.random() < 0.5), hi, lo)
-        best += hi - lo
-        if outcome.agreed:
-            agreed += 1
-            got += hi - lo
-    return agreed / deals, got / best
+    split = bilateral_split(tactic_buyer, tactic_seller, random_pairs(deals, seed), deadline, *BILATERAL_RANGE,
+                            seed=seed)
+    return split.agreement, split.gains
+
+
+def bilateral_over_seeds(tactic_buyer: str, tactic_seller: str, pairs_of: Callable[[int], list[tuple[float, float]]],
+                         deadline: int, floor: float, ceiling: float, seeds: int) -> tuple[Split, Split]:
+    """`bilateral_split` on seeds 0 .. `seeds` - 1 (seed n: the pairs `pairs_of(n)` and the
+    openers' coin): the mean over seeds, and the standard deviation over seeds of each figure."""
+    runs = np.array([[getattr(bilateral_split(tactic_buyer, tactic_seller, pairs_of(n), deadline, floor, ceiling,
+                                              seed=n), f) for f in ("agreement", "gains", "seller_share")]
+                     for n in range(seeds)])
+    mean, sd = np.nanmean(runs, axis=0), (np.nanstd(runs, axis=0, ddof=1) if seeds > 1 else np.zeros(3))
+    return Split(*map(float, mean)), Split(*map(float, sd))
 
 
 def mcafee_schedule_share(m: Schedule, convention: str = "reduce") -> float:
@@ -258,6 +302,56 @@ def cda_rows(markets: list[Schedule], what: str, checked: bool) -> list[Row]:
     return rows
 
 
+BILATERAL_SEEDS = 5
+BILATERAL_DEALS = 1000
+TOUGHNESS = {"boulware": 0, "linear": 1, "conceder": 2}  # Boulware holds out longest
+
+
+def schedule_pairs(m: Schedule) -> list[tuple[float, float]]:
+    """Every (cost, value) of a seller's unit and a buyer's unit with gains from trade."""
+    costs = [c for cs in m.costs for c in cs]
+    return [(c, v) for vs in m.values for v in vs for c in costs if v > c]
+
+
+def _split_bar(tactic_buyer: str, tactic_seller: str, split: Split, sd: Split) -> tuple[str, bool]:
+    """The tougher side keeps more than half of the realised gains; equal tactics split them
+    evenly, within 3 standard deviations over seeds (and 2 points)."""
+    tb, ts = TOUGHNESS[tactic_buyer], TOUGHNESS[tactic_seller]
+    if tb == ts:
+        tol = max(0.02, 3 * sd.seller_share)
+        return f"seller {pct(0.5)} +- {pct(tol)}", abs(split.seller_share - 0.5) <= tol
+    if ts < tb:
+        return "seller keeps > 50 %", split.seller_share > 0.5
+    return "buyer keeps > 50 %", split.seller_share < 0.5
+
+
+def bilateral_rows(pairs_of: Callable[[int], list[tuple[float, float]]], floor: float, ceiling: float,
+                   seeds: int, what: str, checked: bool) -> list[Row]:
+    """Every buyer tactic against every seller tactic at a generous and a tight deadline, under
+    private information (each side knows its own limit and the public range [floor, ceiling]):
+    agreement rate, share of the possible gains realised and the sellers' share of the realised
+    gains, mean (and standard deviation) over `seeds`. With `checked`, the bars of Faratin,
+    Sierra & Jennings (1998): the tougher tactic keeps more (`_split_bar`), and each pair
+    agrees on fewer deals at the tight deadline than at the generous one."""
+    rows = []
+    generous: dict[tuple[str, str], float] = {}
+    for label, deadline in BILATERAL_DEADLINES:
+        for b in TOUGHNESS:
+            for s in TOUGHNESS:
+                m, sd = bilateral_over_seeds(b, s, pairs_of, deadline, floor, ceiling, seeds)
+                generous.setdefault((b, s), m.agreement)
+                bar, ok = _split_bar(b, s, m, sd)
+                if label == "tight":
+                    bar += f", agree < {pct(generous[(b, s)])}"
+                    ok = ok and m.agreement < generous[(b, s)]
+                rows.append(Row(f"bilateral, {b} buyer vs {s} seller, {deadline} rounds ({label}), {what}",
+                                f"{pct(m.agreement)} agree (sd {pct(sd.agreement)}), {pct(m.gains)} gains, "
+                                f"seller {pct(m.seller_share)} (sd {pct(sd.seller_share)})",
+                                bar if checked else "", "the later concession keeps more (the tactics of Faratin et al. 1998)"
+                                if checked else "", ok or not checked))
+    return rows
+
+
 def run(seeds: int = 50, market: Schedule | None = None) -> list[Row]:
     """Every experiment of the lab, as table rows."""
     rows = []
@@ -278,6 +372,9 @@ def run(seeds: int = 50, market: Schedule | None = None) -> list[Row]:
         rows.append(Row("bilateral, Linear vs Linear, 1,000 deals, 25 rounds",
                         f"{pct(agree)} agree, {pct(gains)} gains", ">= 95 %, >= 90 %",
                         "1 - 1/T agree, 1 - 1/T^2 gains (analytic)", agree >= 0.95 and gains >= 0.90))
+        rows += bilateral_rows(lambda n: random_pairs(BILATERAL_DEALS, n), *BILATERAL_RANGE, BILATERAL_SEEDS,
+                               f"U[1,1000], range [1, 1000], {BILATERAL_DEALS:,} deals x {BILATERAL_SEEDS} seeds",
+                               True)
     else:
         best = market.max_surplus()
         call = CallMarket()
@@ -295,6 +392,9 @@ def run(seeds: int = 50, market: Schedule | None = None) -> list[Row]:
         for convention, what, _ in MCAFEE_CONVENTIONS:
             rows.append(Row(f"McAfee ({what}), each unit a trader", pct(mcafee_schedule_share(market, convention)),
                             "", "", True))
+        rows += bilateral_rows(lambda n: schedule_pairs(market), market.floor, market.ceiling, BILATERAL_SEEDS,
+                               f"every unit pair with gains, range [{market.floor:g}, {market.ceiling:g}], "
+                               f"{BILATERAL_SEEDS} seeds", False)
     return rows
 
 

@@ -41,6 +41,43 @@ class Outcome:
         return self.price is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """One negotiation of a step, as the mechanism reports it to traders that ask
+    (`negotiated`): who met whom, their limits per unit delivered, the units delivered if they
+    agree (`delivered`; what the pair would have traded when they do not), the public range
+    the negotiators were given, who opened, the opening offer and the agreed price (None at
+    the deadline). The split of a deal's gain is the measure of a tactic's toughness in
+    Faratin, Sierra & Jennings (1998): the tougher side keeps more of `gain`."""
+
+    step: int
+    resource: str
+    seller: int
+    buyer: int
+    seller_limit: float
+    buyer_limit: float
+    delivered: float
+    floor: float
+    ceiling: float
+    buyer_opened: bool
+    first_offer: float
+    price: float | None
+
+    @property
+    def agreed(self) -> bool:
+        return self.price is not None
+
+    @property
+    def gain(self) -> float:
+        """The pair's gain at their limits over the units they would trade."""
+        return (self.buyer_limit - self.seller_limit) * self.delivered
+
+    @property
+    def seller_gain(self) -> float:
+        """What the seller keeps of `gain` (0 without a deal)."""
+        return 0.0 if self.price is None else (self.price - self.seller_limit) * self.delivered
+
+
 def negotiate(buyer: Negotiator, seller: Negotiator, deadline: int, buyer_opens: bool,
               buyer_limit: float = math.inf, seller_limit: float = -math.inf) -> Outcome:
     """Alternating offers with a deadline (Rubinstein 1982, cut off after `deadline` rounds).
@@ -88,15 +125,24 @@ class Bilateral:
     (ask + c) / f. Who opens is a fair coin drawn from `rng` per pair: the order of moves
     shapes the split of the gain, and a coin keeps it from favouring one side of the market.
 
-    What the negotiators know of the other side: the resource's public price range, floor =
-    the lowest seller limit and ceiling = the highest bid over the profitable routes of the
-    step, never the opponent's own limit. Where one seller meets one buyer the range is just
-    their two limits; that is what a thin market reveals (every offer inside it is acceptable
-    to the other side by the last round). Where the range is wider than a pair's overlap, a deal
-    fails when the last offer (which stops short of its maker's limit, see `negotiate`) falls
-    outside the other's limit: with limits uniform over the range, Linear vs Linear agrees on
-    a share 1 - 1/deadline of deals and realises 1 - 1/deadline**2 of their gains
-    (tests/test_bilateral.py).
+    What the negotiators know of the other side: nothing but the resource's public price range
+    [floor, ceiling], the same for every pair and independent of anyone's order (private
+    information: each side knows its own limit only). The range is `bounds` when given, else
+    the traders' `price_range(resource)`: in the park, minus the disposal price (what a seller
+    pays to get rid of a unit outside, taxes included) to the park buy value (what a buyer pays
+    outside, taxes and exchange subsidy included), which every company knows
+    (`agents.traders.ParkTraders.price_range`). Buyers open at the floor, sellers at the
+    ceiling (`agents.tactics`), so an opening offer never depends on the other side's limit.
+    Until issue 13 the range was the lowest seller limit and highest bid of the step's
+    profitable routes: with one seller and one buyer each opened at the other's limit, and
+    Boulware, Linear and Conceder ended the same. A deal fails when the last offer (which stops
+    short of its maker's limit, see `negotiate`) falls outside the other's limit: with limits
+    uniform over the range, Linear vs Linear agrees on a share 1 - 1/deadline of deals and
+    realises 1 - 1/deadline**2 of their gains (tests/test_bilateral.py); tougher tactics and
+    tighter deadlines agree less (docs/market-lab.md).
+
+    Traders with a `negotiated(deal)` method are told of every negotiation, agreed or not, as
+    a `Deal`.
 
     On agreement at price p the pair trades as much as it can: shipped = min(seller's remaining,
     buyer's remaining / f), delivered = shipped * f; the buyer pays p per unit delivered, the
@@ -107,6 +153,7 @@ class Bilateral:
 
     deadline: int = 10
     name: str = "bilateral"
+    bounds: tuple[float, float] | None = None
     # The model reports trades to learning strategies unless the mechanism does it itself.
     reports_events: ClassVar[bool] = True
 
@@ -114,6 +161,22 @@ class Bilateral:
         if not (isinstance(self.deadline, int) and self.deadline >= 1):
             raise ValueError(f"Bilateral: deadline is the number of rounds of a negotiation and must be "
                              f"a whole number >= 1, got {self.deadline!r}")
+        if self.bounds is not None and not self.bounds[0] <= self.bounds[1]:
+            raise ValueError(f"Bilateral: bounds are the public (floor, ceiling) of prices and need floor <= "
+                             f"ceiling, got {self.bounds!r}")
+
+    def price_range(self, resource: str, traders: Traders) -> tuple[float, float]:
+        """The public price range of `resource`: `bounds`, else the traders' `price_range`."""
+        if self.bounds is not None:
+            return self.bounds
+        price_range = getattr(traders, "price_range", None)
+        if price_range is None:
+            raise ValueError("Bilateral needs a public price range that reveals no order: give `bounds` or "
+                             "traders with a price_range(resource) method (agents.traders.ParkTraders)")
+        lo, hi = price_range(resource)
+        if not lo <= hi:
+            raise ValueError(f"Bilateral: the public price range of {resource} is empty ({lo} > {hi})")
+        return float(lo), float(hi)
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:
@@ -135,8 +198,8 @@ class Bilateral:
         if len(ok) == 0:
             return []
         seller_limit = (ask[e.i] + e.cost) / e.share
-        floor = float(seller_limit[ok].min())
-        ceiling = float(bid[e.j[ok]].max())
+        floor, ceiling = self.price_range(resource, traders)
+        told = getattr(traders, "negotiated", None)
 
         # Each buyer's sellers, best declared gain first (ties: lower seller index), one route
         # per pair.
@@ -162,11 +225,15 @@ class Bilateral:
                 s_lim, b_lim = float(seller_limit[n]), float(bid[j])
                 buyer = traders.negotiator(bids[j], b_lim, floor, ceiling)
                 seller = traders.negotiator(asks[i], s_lim, floor, ceiling)
-                result = negotiate(buyer, seller, self.deadline, buyer_opens=bool(rng.integers(2)),
-                                   buyer_limit=b_lim, seller_limit=s_lim)
+                opens = bool(rng.integers(2))
+                result = negotiate(buyer, seller, self.deadline, buyer_opens=opens, buyer_limit=b_lim,
+                                   seller_limit=s_lim)
+                q = min(supply[i], demand[j] / f)
+                if told is not None:
+                    told(Deal(step, resource, int(sellers[i]), int(buyers[j]), s_lim, b_lim, q * f, floor, ceiling,
+                              opens, result.log[0].price, result.price))
                 if result.price is None:
                     continue
-                q = min(supply[i], demand[j] / f)
                 supply[i] -= q
                 demand[j] -= q * f
                 out.append(Trade(

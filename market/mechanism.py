@@ -41,7 +41,8 @@ class Traders(Protocol):
     # Optional: `left(order, quantity)`, told by a mechanism that reports fills (the CDA) how
     # much of `order` is still unfilled, for traders that keep state per unit. Optional:
     # `price_range(resource)`, the resource's public (floor, ceiling), read by McAfee's
-    # "bounds" convention.
+    # "bounds" convention and by bilateral negotiation (the only range its negotiators see).
+    # Optional: `negotiated(deal)`, told of every bilateral negotiation (`market.bilateral.Deal`).
 
     def negotiator(self, order: Order, reservation: float, floor: float, ceiling: float) -> Negotiator:
         """The owner's negotiator for one pair: `reservation` is its limit per unit delivered

@@ -35,7 +35,7 @@ from agents.tactics import (
     TimeDependent,
     concession,
 )
-from market.bilateral import Bilateral, Offer, Outcome, negotiate
+from market.bilateral import Bilateral, Deal, Offer, Outcome, negotiate
 from market.call import CallMarket
 from market.mechanism import Fixed
 from market.network import Network, Pipeline
@@ -78,6 +78,16 @@ class TacticTraders:
     default: Tactic = field(default_factory=Linear)
     events: list[MarketEvent] = field(default_factory=list)
     calls: list[tuple[int, Side, float, float, float]] = field(default_factory=list)
+    # The public price range of every resource, as outside prices would give it: wide enough
+    # for the order books of tests.strategies (asks -30 to 30, bids -10 to 40).
+    span: tuple[float, float] = (-40.0, 40.0)
+    deals: list[Deal] = field(default_factory=list)
+
+    def price_range(self, resource: str) -> tuple[float, float]:
+        return self.span
+
+    def negotiated(self, deal: Deal) -> None:
+        self.deals.append(deal)
 
     def requote(self, order: Order, rng: np.random.Generator) -> float:
         return order.price
@@ -181,20 +191,29 @@ def test_transcript_linear_seller_against_a_scripted_buyer():
 
 def test_transcript_of_the_mechanism_one_pair():
     # A waste: the seller would pay 20 a unit to dispose of it (ask -20); the buyer, 1 km away,
-    # values it at 0; the truck costs 1 a unit. The seller's limit is -19 per unit delivered, the
-    # public range is [-19, 0]. Linear vs Linear over 10 rounds meets in the middle whoever
-    # opens: at -9.5, the call market's k = 0.5 price.
+    # values it at 0 (its outside price); the truck costs 1 a unit. The seller's limit is -19 per
+    # unit delivered. The public range is the outside prices, [-20, 0], not the pair's limits.
+    # Linear vs Linear over 10 rounds: the buyer offers -20 + 2t, the seller 0 - 1.9t. Buyer
+    # first: -20, -1.9, -16, -5.7, -12, -9.5 and the buyer takes -9.5 (its next offer is -8).
+    # Seller first: 0, -18, -3.8, -14, -7.6, -10 and the seller takes -10 (its next is -11.4).
     bk = book([[0, 0], [1, 0]], [(0, S, 10, -20.0), (1, B, 5, 0.0)])
     for seed in range(4):
-        traders = TacticTraders()
+        traders = TacticTraders(span=(-20.0, 0.0))
         [t] = clear(bk, traders, seed=seed)
+        [deal] = traders.deals
+        expected = -9.5 if deal.buyer_opened else -10.0
         assert t == Trade(step=0, seller=0, buyer=1, resource="r", shipped=5, delivered=5,
-                          price=pytest.approx(-9.5), transport_cost=5.0, distance_km=1.0)
-        assert sorted(traders.calls) == [(0, S, -19.0, -19.0, 0.0), (1, B, 0.0, -19.0, 0.0)]
+                          price=pytest.approx(expected), transport_cost=5.0, distance_km=1.0)
+        assert sorted(traders.calls) == [(0, S, -19.0, -20.0, 0.0), (1, B, 0.0, -20.0, 0.0)]
+        assert deal == Deal(0, "r", 0, 1, -19.0, 0.0, 5.0, -20.0, 0.0, deal.buyer_opened,
+                            -20.0 if deal.buyer_opened else 0.0, pytest.approx(expected))
         [ev] = traders.events
         assert ev.accepted and ev.resource == "r"
-        # Reported in the terms of the side whose offer was taken.
-        assert ev.price == pytest.approx(-9.5 if ev.side is B else -10.5)  # -9.5 a unit and 1 for the truck
+        # Reported in the terms of the side whose offer was taken: the buyer's -10, or the
+        # seller's -9.5 a unit less 1 for the truck.
+        assert ev.side is (S if deal.buyer_opened else B)
+        assert ev.price == pytest.approx(-10.5 if ev.side is S else -10.0)
+    assert {clear(bk, TacticTraders(span=(-20.0, 0.0)), seed=s)[0].price for s in range(4)} == {-9.5, -10.0}
 
 
 # --- what a tactic declares ---------------------------------------------------------------------
@@ -434,11 +453,11 @@ def test_pipeline_resources_trade_only_along_pipelines(bk, mix):
 def test_the_seller_is_held_to_its_limit_over_a_lossy_route():
     # 2 km at 1 a unit-km with 10 % lost a km: f = 0.8, c = 2. The seller's limit per unit
     # delivered is (ask + c) / f = (4 + 2) / 0.8 = 7.5; the buyer bids 10 for 4 units delivered,
-    # so 5 units are shipped.
+    # so 5 units are shipped. The public range is the outside prices [4, 10].
     bk = book([[0, 0], [2, 0]], [(0, S, 9, 4.0), (1, B, 4, 10.0)], loss=0.1)
-    traders = TacticTraders()
+    traders = TacticTraders(span=(4.0, 10.0))
     [t] = clear(bk, traders)
-    assert sorted(traders.calls) == [(0, S, 7.5, 7.5, 10.0), (1, B, 10.0, 7.5, 10.0)]
+    assert sorted(traders.calls) == [(0, S, 7.5, 4.0, 10.0), (1, B, 10.0, 4.0, 10.0)]
     assert (t.shipped, t.delivered, t.transport_cost) == (pytest.approx(5), pytest.approx(4), pytest.approx(10))
     assert 7.5 <= t.price <= 10
     [ev] = traders.events
@@ -457,8 +476,8 @@ def test_the_same_seed_gives_the_same_trades_and_another_seed_may_not():
     # One unit, two buyers who value it equally: who gets it is drawn.
     bk = book([[0, 0], [1, 0], [0, 1]], [(0, S, 1, 0.0), (1, B, 1, 10.0), (2, B, 1, 10.0)])
     mix = {0: Boulware(), 1: Conceder(), 2: Linear()}
-    runs = [clear(bk, TacticTraders(mix), seed=s) for s in range(12)]
-    assert runs[3] == clear(bk, TacticTraders(mix), seed=3)
+    runs = [clear(bk, TacticTraders(mix, span=(0.0, 10.0)), seed=s) for s in range(12)]
+    assert runs[3] == clear(bk, TacticTraders(mix, span=(0.0, 10.0)), seed=3)
     assert {r[0].buyer for r in runs} == {1, 2}
 
 
@@ -467,7 +486,11 @@ def test_no_negotiators_no_negotiation():
     with pytest.raises(ValueError, match="Bilateral needs negotiators"):
         Bilateral().clear(list(bk.orders), bk.network, 0, np.random.default_rng(0))
     with pytest.raises(NotImplementedError):
+        Bilateral(bounds=(0.0, 10.0)).clear(list(bk.orders), bk.network, 0, np.random.default_rng(0), Fixed())
+    with pytest.raises(ValueError, match="public price range that reveals no order"):
         clear(bk, Fixed())
+    with pytest.raises(ValueError, match="need floor <= ceiling"):
+        Bilateral(bounds=(10.0, 0.0))
     with pytest.raises(ValueError, match="deadline .* must be a whole number >= 1"):
         Bilateral(deadline=0)
 
@@ -488,3 +511,79 @@ def test_a_negotiator_that_oversteps_is_held_to_its_order():
     out = negotiate(Linear().negotiator(10, 0, 40, B), pushover, 4, buyer_opens=True, buyer_limit=10, seller_limit=5)
     assert out.log[0] == Offer(0, B, 0.0, False)  # 0 is below the seller's limit of 5: no deal
     assert out.price is None or 5 <= out.price <= 10
+
+
+# --- private information: the range reveals no order ------------------------------------------
+
+def one_pair(seller_ask: float, buyer_bid: float, mix: dict[int, Tactic], seed: int, deadline: int = 10,
+             span: tuple[float, float] = (-20.0, 100.0)) -> TacticTraders:
+    """Seller 0 and buyer 1, co-located, no transport: one negotiation, recorded."""
+    bk = book([[0, 0], [0, 0]], [(0, S, 1, seller_ask), (1, B, 1, buyer_bid)], transport_cost=0)
+    traders = TacticTraders(mix, span=span)
+    clear(bk, traders, seed=seed, deadline=deadline)
+    return traders
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_opening_offer_does_not_depend_on_the_other_sides_limit(seed):
+    # The same seed draws the same opener. Change the buyer's bid: the seller opens at the same
+    # price, and the reverse. Before issue 13 the range was [lowest seller limit, highest bid],
+    # so the seller opened at the buyer's bid and the buyer at the seller's ask.
+    firsts = {}
+    for ask, bid in ((10.0, 60.0), (10.0, 90.0), (30.0, 60.0)):
+        [deal] = one_pair(ask, bid, {}, seed).deals
+        firsts[(ask, bid)] = (deal.buyer_opened, deal.first_offer, deal.floor, deal.ceiling)
+    opened = firsts[(10.0, 60.0)][0]
+    assert {f[0] for f in firsts.values()} == {opened}
+    assert {f[2:] for f in firsts.values()} == {(-20.0, 100.0)}
+    if opened:  # the buyer opens: a different seller's ask leaves its offer as it was
+        assert firsts[(10.0, 60.0)][1] == firsts[(30.0, 60.0)][1] == -20.0
+    else:  # the seller opens: a different buyer's bid leaves its offer as it was
+        assert firsts[(10.0, 60.0)][1] == firsts[(10.0, 90.0)][1] == 100.0
+
+
+def test_the_mechanism_takes_the_public_range_from_the_traders_or_its_bounds():
+    traders = one_pair(10.0, 60.0, {}, seed=0, span=(0.0, 80.0))
+    assert {c[3:] for c in traders.calls} == {(0.0, 80.0)}
+    bk = book([[0, 0], [0, 0]], [(0, S, 1, 10.0), (1, B, 1, 60.0)], transport_cost=0)
+    traders = TacticTraders(span=(0.0, 80.0))
+    Bilateral(bounds=(5.0, 70.0)).clear(list(bk.orders), bk.network, 0, np.random.default_rng(0), traders)
+    assert {c[3:] for c in traders.calls} == {(5.0, 70.0)}
+
+
+def seller_share(deal: Deal) -> float:
+    return deal.seller_gain / deal.gain
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_boulware_keeps_more_of_the_gain_than_conceder(seed):
+    # Seller's limit 20, buyer's 80, public range [-20, 100], 10 rounds: the pair's gain is 60.
+    # Whoever opens, the Boulware side keeps more than half of it, and more than it keeps
+    # against a Boulware of its own kind; Conceder vs Conceder splits it about evenly.
+    boul_sells = one_pair(20.0, 80.0, {0: Boulware(), 1: Conceder()}, seed).deals[0]
+    boul_buys = one_pair(20.0, 80.0, {0: Conceder(), 1: Boulware()}, seed).deals[0]
+    assert boul_sells.agreed and boul_buys.agreed
+    assert seller_share(boul_sells) > 0.75
+    assert seller_share(boul_buys) < 0.25
+    even = one_pair(20.0, 80.0, {0: Conceder(), 1: Conceder()}, seed).deals[0]
+    assert seller_share(boul_buys) < seller_share(even) < seller_share(boul_sells)
+    assert seller_share(even) == pytest.approx(0.5, abs=0.15)
+
+
+@pytest.mark.parametrize("b_name, s_name", [("linear", "linear"), ("boulware", "conceder"), ("boulware", "boulware")])
+def test_agreement_falls_when_the_deadline_tightens(b_name, s_name):
+    # 300 random pairs through the mechanism, limits uniform on the public range [0, 100]
+    # (seed 0): at 3 rounds fewer deals agree than at 25, Boulware pairs fewest. With the range
+    # the pair's own limits (before issue 13) every deal agreed at any deadline.
+    rng = np.random.default_rng(0)
+    limits = np.sort(rng.uniform(0, 100, (300, 2)), axis=1)
+    mix = {0: TACTICS[s_name](), 1: TACTICS[b_name]()}
+    rate = {}
+    for deadline in (3, 25):
+        got = [one_pair(s, b, mix, seed=n, deadline=deadline, span=(0.0, 100.0)).deals[0].agreed
+               for n, (s, b) in enumerate(limits)]
+        rate[deadline] = float(np.mean(got))
+    assert rate[3] < rate[25] - 0.05
+    assert rate[25] > 0.8
+    if "boulware" in (b_name, s_name):
+        assert rate[3] < 0.6

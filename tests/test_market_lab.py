@@ -35,6 +35,25 @@ def test_bilateral_linear_tactics_agree_and_keep_the_gains():
     assert agree >= 0.95 and gains >= 0.90
 
 
+@pytest.mark.slow  # about 3 s
+def test_bilateral_rows_split_by_toughness_and_agree_less_at_the_tight_deadline():
+    # A small lab: 300 deals x 3 seeds. Every row meets its bar: the later-conceding side keeps
+    # more than half, equal tactics split about evenly, every pairing agrees less at 3 rounds.
+    rows = lab.bilateral_rows(lambda n: lab.random_pairs(300, n), *lab.BILATERAL_RANGE, 3, "small", True)
+    assert len(rows) == 18 and all(r.ok for r in rows), [r for r in rows if not r.ok]
+
+
+def test_boulware_keeps_more_in_the_lab():
+    boulware_sells = lab.bilateral_split("conceder", "boulware", lab.random_pairs(300, 0), 25, *lab.BILATERAL_RANGE)
+    conceder_sells = lab.bilateral_split("boulware", "conceder", lab.random_pairs(300, 0), 25, *lab.BILATERAL_RANGE)
+    assert boulware_sells.seller_share > 0.8 and conceder_sells.seller_share < 0.2
+
+
+def test_bilateral_pairs_of_a_market_file_are_the_units_with_gains():
+    m = Schedule("m", ((10.0, 4.0),), ((3.0, 8.0),), 0.0, 20.0)
+    assert lab.schedule_pairs(m) == [(3.0, 10.0), (8.0, 10.0), (3.0, 4.0)]
+
+
 def test_max_surplus_is_the_brute_force_optimum():
     rng = np.random.default_rng(3)
     m = lab.gode_sunder_market(rng, traders=2, units=2)
