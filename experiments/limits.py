@@ -2,15 +2,19 @@
 run that cannot fit in this machine's memory refused (exit 2) with the estimate and what to
 change, instead of growing until the machine gives out.
 
-The estimates are fitted to measurements on the development machine (docs in README,
-"Limits"): a run and its no-exchange baseline keep about 1.8 kB per company and step (trades,
-records and the time series), generating a synthetic park takes about 3.5 bytes per pair of
+The estimates are fitted to measurements on the development machine (docs/speed.md,
+"Limits"). A run's trades, production record and per-step records go to disk as it runs
+(`agents.spool`), so its memory is its park (BYTES_PER_COMPANY for the run and its baseline)
+and the time series built at the end (BYTES_PER_STEP); the logs need SPOOL_BYTES_PER_COMPANY_STEP
+of the temporary folder's disk. Generating a synthetic park takes about 3.5 bytes per pair of
 companies, and a step takes about 0.25 ms per company (plus 2 ms) for each of the two models.
 They are orders of magnitude, meant to catch what cannot work, not to plan to the second.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 import psutil
@@ -18,7 +22,9 @@ import psutil
 from experiments.problems import InputError
 
 BASE_BYTES = 250e6  # Python, the libraries and the park
-BYTES_PER_COMPANY_STEP = 1_800.0  # run and baseline together
+BYTES_PER_COMPANY = 50e3  # the park's companies, run and baseline together
+BYTES_PER_STEP = 6_000.0  # the time series built at the end of a run
+SPOOL_BYTES_PER_COMPANY_STEP = 400.0  # trades and production logged on disk as the run goes
 BYTES_PER_PAIR = 3.5  # generating a synthetic park
 SECONDS_PER_COMPANY_STEP = 0.25e-3
 SECONDS_PER_STEP = 2e-3
@@ -30,6 +36,7 @@ SHARE = 0.8  # of the memory available now that a run may plan to use
 class Estimate:
     bytes: float
     seconds: float
+    disk: float = 0.0  # of the temporary folder, for the run's logs
 
     def describe(self) -> str:
         return f"about {_size(self.bytes)} of memory and {_duration(self.seconds)}"
@@ -37,23 +44,36 @@ class Estimate:
 
 def run(companies: int, steps: int) -> Estimate:
     """One run and its baseline (the runner's `simulate`)."""
-    return Estimate(BASE_BYTES + BYTES_PER_COMPANY_STEP * companies * steps,
-                    2 * steps * (SECONDS_PER_STEP + SECONDS_PER_COMPANY_STEP * companies))
+    return Estimate(BASE_BYTES + BYTES_PER_COMPANY * companies + BYTES_PER_STEP * steps,
+                    2 * steps * (SECONDS_PER_STEP + SECONDS_PER_COMPANY_STEP * companies),
+                    SPOOL_BYTES_PER_COMPANY_STEP * companies * steps)
 
 
 def available() -> float:
     return float(psutil.virtual_memory().available)
 
 
+def disk_free() -> float:
+    """Free space in the temporary folder the run's logs spool to (TMPDIR)."""
+    return float(shutil.disk_usage(tempfile.gettempdir()).free)
+
+
 def check_run(companies: int, steps: int, what: str = "--steps") -> Estimate:
-    """Refuse a run that cannot fit in memory; return its estimate."""
+    """Refuse a run that cannot fit in memory or whose logs cannot fit on the temporary
+    folder's disk; return its estimate."""
     est = run(companies, steps)
     free = available() * SHARE
     if est.bytes > free:
-        most = max(1, int((free - BASE_BYTES) / (BYTES_PER_COMPANY_STEP * companies)))
+        most = max(1, int((free - BASE_BYTES - BYTES_PER_COMPANY * companies) / BYTES_PER_STEP))
         raise InputError([f"{what}: {steps:,} steps of a {companies:,}-company park need {est.describe()}, more than "
                           f"this machine can give ({_size(available())} free): at most about {most:,} steps of this "
                           f"park, or a smaller park"])
+    room = disk_free() * SHARE
+    if est.disk > room:
+        most = max(1, int(room / (SPOOL_BYTES_PER_COMPANY_STEP * max(1, companies))))
+        raise InputError([f"{what}: {steps:,} steps of a {companies:,}-company park log about {_size(est.disk)} of "
+                          f"trades and production to {tempfile.gettempdir()}, which has {_size(disk_free())} free: "
+                          f"at most about {most:,} steps of this park, or set TMPDIR to a folder on a larger disk"])
     return est
 
 

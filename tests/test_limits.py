@@ -17,6 +17,7 @@ GB = 1e9
 @pytest.fixture
 def eight_gb(monkeypatch):
     monkeypatch.setattr(limits, "available", lambda: 8 * GB)
+    monkeypatch.setattr(limits, "disk_free", lambda: 100 * GB)
 
 
 def test_a_run_too_long_for_memory_is_refused_with_the_most_that_fits(eight_gb):
@@ -24,11 +25,25 @@ def test_a_run_too_long_for_memory_is_refused_with_the_most_that_fits(eight_gb):
     with pytest.raises(InputError) as e:
         limits.check_run(10, 1_000_000_000)
     (msg,) = e.value.problems
-    assert "1,000,000,000 steps of a 10-company park need about 18.0 TB" in msg and "at most about" in msg
+    assert "1,000,000,000 steps of a 10-company park need about 6.0 TB" in msg and "at most about" in msg
     most = int(msg.split("at most about ")[1].split(" steps")[0].replace(",", ""))
     limits.check_run(10, most)  # the figure it names does fit
     with pytest.raises(InputError):
         limits.check_run(10, most * 2)
+
+
+def test_memory_does_not_grow_with_steps_but_the_logs_need_disk(eight_gb, monkeypatch):
+    """The logs spool to the temporary folder (agents.spool): a long run of a large park is
+    bounded by that disk, and the refusal says how to point it elsewhere."""
+    ten_years = limits.check_run(1000, 3650)
+    assert ten_years.bytes < 0.5 * GB and 1 * GB < ten_years.disk < 2 * GB
+    monkeypatch.setattr(limits, "disk_free", lambda: 1 * GB)
+    with pytest.raises(InputError) as e:
+        limits.check_run(1000, 3650)
+    (msg,) = e.value.problems
+    assert "log about 1.5 GB of trades and production" in msg and "TMPDIR" in msg
+    most = int(msg.split("at most about ")[1].split(" steps")[0].replace(",", ""))
+    limits.check_run(1000, most)
 
 
 def test_a_synthetic_park_too_large_to_generate_is_refused_before_generating(eight_gb):
