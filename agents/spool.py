@@ -60,10 +60,13 @@ class Spool:
 
     def _spill(self) -> None:
         block = np.concatenate(self._pending)
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="ecopark-spool-")
-        self._file.seek(0, os.SEEK_END)
-        self._file.write(block.tobytes())
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="ecopark-spool-")
+            self._file.seek(0, os.SEEK_END)
+            self._file.write(block.tobytes())
+        except OSError as e:  # a full disk: say where (run.py turns it into a message and exit 1)
+            raise OSError(e.errno, e.strerror, f"the run's log in {tempfile.gettempdir()} (TMPDIR)") from e
         self._on_disk += len(block)
         self._pending, self._pending_rows = [], 0
 

@@ -134,6 +134,34 @@ def test_a_full_disk_stops_the_command_with_a_message_and_keeps_nothing_half_wri
     assert list(tmp_path.iterdir()) == []  # no folder, no temporary folder, no lock
 
 
+def test_a_disk_that_fills_during_the_run_stops_it_with_a_message_naming_the_temporary_folder(tmp_path, monkeypatch,
+                                                                                              capsys):
+    """The run's logs spool to TMPDIR as it goes (agents.spool): a full disk there is named."""
+    import errno
+
+    import run
+    from agents import spool
+    from tests.conftest import EXAMPLE
+
+    class Full:
+        def seek(self, *a):
+            return 0
+
+        def write(self, b):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(spool, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", lambda **k: Full())
+    out = tmp_path / "out"
+    assert run.main(["simulate", "--scenario", str(EXAMPLE), "--steps", "5", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "the disk is full writing the run's log in" in err and "(TMPDIR)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("old, new, message", [
     ("capacity = 10000", "capacity = 1e308", "capacity: must be at most 1e+15 in size"),
     ('name = "Fish farm"', 'name = ""', "companies[2].name: must not be empty"),
