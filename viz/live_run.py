@@ -106,6 +106,8 @@ class LiveRun:
     flow_max: dict[str, float] = field(init=False, default_factory=dict)  # largest flow seen per resource
     _links_at_break: set[tuple[int, int, str]] | None = field(init=False, default=None)
     _last_links: set[tuple[int, int, str]] = field(init=False, default_factory=set)
+    # (seller, buyer, resource) -> units delivered so far this run: the company panel's partners
+    delivered: dict[tuple[int, int, str], float] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -166,9 +168,12 @@ class LiveRun:
         m, b = self.model, self.baseline
         before = dict(m.output_totals)
         base_before = dict(b.output_totals)
-        first_trade = len(m.trade_log)
+        # The step's own trades: `ParkModel.last_trades` where the model keeps them, else the tail
+        # of its trade log (which need not stay a list of `Trade`s).
+        first_trade = None if hasattr(m, "last_trades") else len(m.trade_log)
         down = self.down()
         m.step()
+        trades = list(m.trade_log[first_trade:]) if first_trade is not None else list(m.last_trades)
         b.step()
         rec, brec = m.records[-1], b.records[-1]
         if self.other is not None:
@@ -199,7 +204,7 @@ class LiveRun:
         s["output_value_eur"].append(float(value.sum()))
         s["baseline_output_value_eur"].append(float(self._output_value(b, base_before).sum()))
         paid: dict[str, list[float]] = {}  # resource -> [payments, units delivered] today
-        for tr in m.trade_log[first_trade:]:
+        for tr in trades:
             if tr.delivered > 0:
                 p = paid.setdefault(tr.resource, [0.0, 0.0])
                 p[0] += tr.payment
@@ -209,9 +214,11 @@ class LiveRun:
         for r, values in self.prices.items():
             values.append(paid[r][0] / paid[r][1] if r in paid else float("nan"))
         sums: dict[tuple[int, int, str], float] = {}
-        for tr in m.trade_log[first_trade:]:
+        for tr in trades:
             key = (tr.seller, tr.buyer, tr.resource)
             sums[key] = sums.get(key, 0.0) + tr.delivered
+        for key, q in sums.items():
+            self.delivered[key] = self.delivered.get(key, 0.0) + q
         flows = [Flow(s_, b_, r, q) for (s_, b_, r), q in sums.items() if q > 0]
         for f in flows:
             self.flow_max[f.resource] = max(self.flow_max.get(f.resource, 0.0), f.delivered)
@@ -281,16 +288,16 @@ class LiveRun:
         names = [x.name for x in self.park.companies]
         partners: dict[tuple[str, str, str], float] = {}
         others: set[int] = set()  # whoever it has traded with or is bound to this run
-        for tr in m.trade_log:
-            if tr.seller == index:
-                key = ("sells to", names[tr.buyer], tr.resource)
-                others.add(tr.buyer)
-            elif tr.buyer == index:
-                key = ("buys from", names[tr.seller], tr.resource)
-                others.add(tr.seller)
+        for (seller, buyer, resource), q in self.delivered.items():
+            if seller == index:
+                key = ("sells to", names[buyer], resource)
+                others.add(buyer)
+            elif buyer == index:
+                key = ("buys from", names[seller], resource)
+                others.add(seller)
             else:
                 continue
-            partners[key] = partners.get(key, 0.0) + tr.delivered
+            partners[key] = partners.get(key, 0.0) + q
         units = {r: res.unit for r, res in self.park.resources.items()}
         resources = sorted({r for p in spec.processes for r in (*p.inputs, *p.byproducts)} | set(spec.storage))
         stock = [(r, m.ledger.stock(index, r), m.ledger.store_capacity(index, r), units.get(r, ""))
