@@ -82,6 +82,8 @@ class Figures:
     errors: int = 0
     error_lines: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    server_cpu_s: float = 0.0  # CPU seconds of the page server's own process during the Steps
+    worker_cpu_s: float = 0.0  # and of the processes under it (the model workers)
     load_before: float = 0.0  # the machine's 1-minute load average as the run began: others' work too
 
     @property
@@ -157,6 +159,17 @@ class Server:
         while not self._stop.wait(0.25):
             self.peak_mb = max(self.peak_mb, self.rss_mb())
 
+    def cpu_s(self) -> tuple[float, float]:
+        """CPU seconds so far of the page server (Solara's process) and of the processes under it."""
+        try:
+            kids = psutil.Process(self.proc.pid).children()  # run.py's child: `solara run`
+            solara = kids[0] if kids else psutil.Process(self.proc.pid)
+            workers = solara.children(recursive=True)
+            own = sum(solara.cpu_times()[:2])
+            return own, sum(sum(w.cpu_times()[:2]) for w in workers)
+        except psutil.NoSuchProcess:
+            return 0.0, 0.0
+
     def error_lines(self) -> list[str]:
         return [line for line in self.log.read_text(errors="replace").splitlines() if ERROR.search(line)]
 
@@ -193,7 +206,7 @@ async def _day(page) -> int:
 
 
 async def run_sessions(url: str, n: int, rounds: int = 3, play_s: float = 10.0, timeout_s: float = 120.0,
-                       fig: Figures | None = None) -> Figures:
+                       fig: Figures | None = None, server: Server | None = None) -> Figures:
     """N sessions against the server at `url`: load, `rounds` simultaneous Steps, Play."""
     from playwright.async_api import async_playwright
 
@@ -210,8 +223,12 @@ async def run_sessions(url: str, n: int, rounds: int = 3, play_s: float = 10.0, 
                     fig.failures.append(f"load: {o!r}"[:300])
                 else:
                     pages.append(o[1])
+            cpu0 = server.cpu_s() if server else (0.0, 0.0)
             for _ in range(rounds):
                 await asyncio.gather(*(_step(p, fig) for p in pages))
+            if server:
+                cpu1 = server.cpu_s()
+                fig.server_cpu_s, fig.worker_cpu_s = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
             gone = sum(await asyncio.gather(*(p.evaluate(DISCONNECTED_JS) for p in pages)))
             if gone:
                 fig.failures.append(f"{gone} of {len(pages)} pages show 'Server disconnected'")
@@ -242,7 +259,7 @@ def measure(n: int, rounds: int = 3, play_s: float = 10.0, viz_args: tuple[str, 
     server = Server(log, viz_args, repo=repo)
     try:
         time.sleep(1.0)  # the server's own start settles before the sessions come
-        asyncio.run(run_sessions(server.url, n, rounds, play_s, fig=fig))
+        asyncio.run(run_sessions(server.url, n, rounds, play_s, fig=fig, server=server))
         fig.rss_end_mb = server.rss_mb()
         fig.rss_peak_mb = max(server.peak_mb, fig.rss_end_mb)
     finally:
@@ -284,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         figs.append(fig)
         print(f"{n} sessions: ready max {max(fig.ready_s, default=float('nan')):.1f} s, step to screen median "
               f"{fig.step_median_s:.2f} s max {fig.step_max_s:.2f} s, RSS peak {fig.rss_peak_mb:.0f} MB, "
-              f"errors {fig.errors}, failures {len(fig.failures)}, load before {fig.load_before:.1f}", flush=True)
+              f"errors {fig.errors}, failures {len(fig.failures)}, load before {fig.load_before:.1f}; CPU during the "
+              f"Steps: server {fig.server_cpu_s:.1f} s, workers {fig.worker_cpu_s:.1f} s", flush=True)
         for line in fig.error_lines + fig.failures:
             print("   ", line[:200])
     print(f"\n{os.cpu_count()} cores; the browsers share them with the server.\n")
