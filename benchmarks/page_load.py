@@ -162,11 +162,12 @@ class Server:
     def cpu_s(self) -> tuple[float, float]:
         """CPU seconds so far of the page server (Solara's process) and of the processes under it."""
         try:
-            kids = psutil.Process(self.proc.pid).children()  # run.py's child: `solara run`
-            solara = kids[0] if kids else psutil.Process(self.proc.pid)
-            workers = solara.children(recursive=True)
-            own = sum(solara.cpu_times()[:2])
-            return own, sum(sum(w.cpu_times()[:2]) for w in workers)
+            root = psutil.Process(self.proc.pid)
+            # run.py's child `solara run` is the server; what runs under it, the workers
+            solara = next((p for p in root.children() if "solara" in " ".join(p.cmdline())), root)
+            own = solara.cpu_times()
+            workers = [p.cpu_times() for p in solara.children(recursive=True)]
+            return own.user + own.system, sum(w.user + w.system for w in workers)
         except psutil.NoSuchProcess:
             return 0.0, 0.0
 
