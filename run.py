@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="address to listen on (default 127.0.0.1: this machine only)")
     viz.add_argument("--results", type=Path, help="folder whose result folders the comparison page lists "
                                                   "(default results/)")
+    viz.add_argument("--workers", type=int, default=None,
+                     help="worker processes the live page's runs step in (default: ECOPARK_VIZ_WORKERS, else the "
+                          "cores present; 0 steps them in the server process)")
+    viz.add_argument("--idle-minutes", type=float, default=None,
+                     help="free a live run left idle this long; the page then starts it again from day 0 "
+                          "(default: ECOPARK_VIZ_IDLE_S seconds, else 30 minutes)")
 
     cp = sub.add_parser("compare", help="compare incentive schemes on common seeds",
                         description="Run each incentive scheme (policies/NAME.toml or a path) on the same seeds "
@@ -245,6 +251,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
         raise InputError([f"--port: must be between 1 and 65535, got {args.port}"])
     if args.results is not None and not args.results.is_dir():
         raise InputError([f"--results {args.results}: no such folder"])
+    if args.workers is not None and args.workers < 0:
+        raise InputError([f"--workers: must be 0 or more, got {args.workers}"])
+    if args.idle_minutes is not None and not args.idle_minutes > 0:
+        raise InputError([f"--idle-minutes: must be more than 0, got {args.idle_minutes}"])
     exe = Path(sys.executable).with_name("solara")
     solara = str(exe) if exe.exists() else shutil.which("solara")
     if solara is None:
@@ -259,6 +269,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
     env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", SOLARA_THEME_SHOW_BANNER="false")
     if args.results is not None:
         env["ECOPARK_RESULTS"] = str(args.results.resolve())
+    if args.workers is not None:
+        env["ECOPARK_VIZ_WORKERS"] = str(args.workers)
+    if args.idle_minutes is not None:
+        env["ECOPARK_VIZ_IDLE_S"] = str(60 * args.idle_minutes)
     app = Path(__file__).resolve().parent / "viz" / "app.py"
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Ecopark page: http://{shown}:{args.port}/ (live park; comparison at /compare). Ctrl-C stops it.",

@@ -1077,3 +1077,80 @@ def test_asset_cache_reports_what_is_missing_and_unpacks_npm_tarballs(tmp_path):
     assert (tmp_path / "cache" / "requirejs@2.3.6" / "require.js").read_bytes() == b"var requirejs;"
     assert not (tmp_path / "cache" / "evil.js").exists()
     assert "requirejs@2.3.6" not in solara_assets.missing(tmp_path / "cache")
+
+
+# ---- the runs in worker processes (viz.pool) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_pool():
+    from viz.pool import RunPool
+
+    pool = RunPool(1, idle_s=3600)  # one worker: importing the models takes it a few seconds
+    pool.wait_ready()
+    yield pool
+    pool.close()
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.allclose(a[k], b[k], equal_nan=True) for k in a)
+
+
+@pytest.mark.slow
+def test_a_run_in_a_worker_shows_what_the_same_run_here_shows(run_pool):
+    remote = LiveSession(pool=run_pool)
+    local = LiveSession()
+    for s in (remote, local):
+        s.step(3)
+        s.run.break_company(0, 2)
+        s.step(2)
+    assert remote.run.t == local.run.t == 5
+    assert _same(remote.run.series, local.run.series) and _same(remote.run.prices, local.run.prices)
+    assert remote.run.totals() == pytest.approx(local.run.totals())
+    assert remote.run.break_spans == local.run.break_spans and remote.run.decisions() == local.run.decisions()
+    assert remote.run.company_view(0) == local.run.company_view(0)
+    assert remote.charts_html() == local.charts_html()
+    image, hover = remote.map_layers(0, "companies", None)
+    assert image.startswith(b"<?xml") and 'class="map-hover"' in hover
+    assert remote.map_layers(0, "companies", None)[0] is image  # drawn with the step, not again
+    remote.configure(remote.settings.with_lever("carbon_tax", 10.0))  # the old run is freed in its worker
+    assert remote.run.t == 0 and remote.previous is not None and run_pool.sessions == 1
+    remote.close()
+    assert run_pool.sessions == 0
+
+
+@pytest.mark.slow
+def test_an_idle_run_is_freed_and_a_lost_one_starts_again(run_pool):
+    from viz.pool import RemoteRun
+
+    session = LiveSession(pool=run_pool)
+    run = session.run
+    assert isinstance(run, RemoteRun)
+    session.step(2)
+    assert run_pool.reap() == 0 and run_pool.sessions == 1
+    run_pool.idle_s = 0.2
+    try:
+        time.sleep(0.3)
+        assert run_pool.reap() == 1 and run_pool.sessions == 0 and run.closed  # freed in its worker
+    finally:
+        run_pool.idle_s = 3600
+    session.step(1)  # the page comes back: the run starts again from day 0
+    assert run.restarts == 1 and run.t == 1 and len(run.series["step"]) == 1
+    run.worker.proc.kill()  # a worker lost (out of memory, killed): a fresh one, the run from day 0
+    run.worker.proc.wait()
+    session.step(1)
+    assert run.restarts == 2 and run.t == 1
+    session.close()
+
+
+def test_the_server_pool_follows_the_environment(monkeypatch):
+    from viz import pool
+
+    monkeypatch.setenv("ECOPARK_VIZ_WORKERS", "0")
+    monkeypatch.setattr(pool, "_pool", None)
+    assert pool.serve() is None and pool.current() is None  # no workers: the runs step in the server
+    monkeypatch.setenv("ECOPARK_VIZ_WORKERS", "3")
+    monkeypatch.setenv("ECOPARK_VIZ_IDLE_S", "90")
+    assert pool.workers_from_env() == 3 and pool.idle_from_env() == 90.0
+    monkeypatch.delenv("ECOPARK_VIZ_WORKERS")
+    assert pool.workers_from_env() >= 1

@@ -20,8 +20,14 @@ import solara.server.settings  # noqa: E402
 # company panel). `run.py viz` also sets SOLARA_THEME_SHOW_BANNER=false, for the first request.
 solara.server.settings.theme.show_banner = False
 
+from viz import pool  # noqa: E402
 from viz.compare_page import ComparePage  # noqa: E402
 from viz.live_page import LivePage  # noqa: E402
+
+# The live page's models step and draw in worker processes (`ECOPARK_VIZ_WORKERS`, default the
+# cores present), started now so that they have imported the models before the first page.
+pool.serve()
+
 
 @solara.component
 def Layout(children=()):

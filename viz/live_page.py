@@ -9,7 +9,7 @@ import time
 import solara
 
 from experiments.problems import InputError
-from viz import fields, html, palette, svg_chart
+from viz import fields, html, palette, pool, svg_chart
 from viz.click_layers import ChartsLayer, MapLayer
 from viz.session import LiveSession, Settings
 from viz.settings_panel import Controls, NumberField
@@ -259,7 +259,9 @@ PAGE_STYLE = svg_chart.STYLE + """
 
 @solara.component
 def LivePage():
-    session = solara.use_memo(LiveSession, [])
+    # The run steps in the server's worker pool when it has one (`viz.pool`), else here.
+    session = solara.use_memo(lambda: LiveSession(pool=pool.current()), [])
+    solara.use_effect(lambda: session.close, [])  # a closed page frees its run at once
     settings, set_settings = solara.use_state(session.settings)
     tick = solara.use_memo(lambda: solara.reactive(0), [])  # bumped by every step; read by RunView only
     playing = solara.use_reactive(False)

@@ -168,6 +168,7 @@ class LiveRun:
         base_before = dict(b.output_totals)
         down = self.down()
         m.step()
+        trades = list(m.last_trades)  # the step's own trades, contract deliveries first
         b.step()
         rec, brec = m.records[-1], b.records[-1]
         if self.other is not None:
@@ -198,8 +199,7 @@ class LiveRun:
         s["output_value_eur"].append(float(value.sum()))
         s["baseline_output_value_eur"].append(float(self._output_value(b, base_before).sum()))
         paid: dict[str, list[float]] = {}  # resource -> [payments, units delivered] today
-        today = m.last_trades  # the step's trades, contract deliveries first
-        for tr in today:
+        for tr in trades:
             if tr.delivered > 0:
                 p = paid.setdefault(tr.resource, [0.0, 0.0])
                 p[0] += tr.payment
@@ -209,7 +209,7 @@ class LiveRun:
         for r, values in self.prices.items():
             values.append(paid[r][0] / paid[r][1] if r in paid else float("nan"))
         sums: dict[tuple[int, int, str], float] = {}
-        for tr in today:
+        for tr in trades:
             key = (tr.seller, tr.buyer, tr.resource)
             sums[key] = sums.get(key, 0.0) + tr.delivered
         flows = [Flow(s_, b_, r, q) for (s_, b_, r), q in sums.items() if q > 0]

@@ -25,6 +25,7 @@ from viz import charts, palette
 from viz.fields import parse_size
 from viz.labels import PARAMS
 from viz.live_run import LiveRun, load_park
+from viz.pool import RemoteRun, RunPool
 from viz.park_map import MAX_LABELS, ParkMap
 from viz.sector_map import SectorMap
 from viz.render import svg
@@ -217,18 +218,32 @@ def settings_for(scenario: str, size: int = 50, **keep: Any) -> Settings:
 
 class LiveSession:
     """One tab's live run. `configure` replaces the run (the old one becomes `previous`),
-    `reset` restarts the same settings, `step` advances, `images` draws."""
+    `reset` restarts the same settings, `step` advances, `images` draws.
 
-    def __init__(self, settings: Settings | None = None):
+    With a `pool` (`viz.pool.RunPool`, as the server has) the run steps and its map is drawn in
+    a worker process, and `run` is its `RemoteRun` mirror; without one (tests, tools) `run` is a
+    `LiveRun` in this process, drawn here."""
+
+    def __init__(self, settings: Settings | None = None, pool: RunPool | None = None):
         self.lock = threading.RLock()
+        self.pool = pool
         self.settings = settings or settings_for(DEFAULT_SCENARIO)
         self.previous: dict[str, list[float]] | None = None
-        self.run = LiveRun.from_settings(self.settings.scenario_name, self.settings.assignments())
-        self.map = ParkMap(self.run.park, self.run.model.network.positions)
+        self.run: LiveRun | RemoteRun = self._new_run(self.settings)
+        self.map: ParkMap | None = None
+        if isinstance(self.run, LiveRun):
+            self.map = ParkMap(self.run.park, self.run.model.network.positions)
         self.sector_map: SectorMap | None = None  # drawn on first use: a large park's default view
         self._park_colours()
         self.generation = 0  # bumps with every new run, so the page knows to redraw
         self.frame_drawn = threading.Event()  # set when the page has drawn the latest step
+
+    def _new_run(self, settings: Settings) -> LiveRun | RemoteRun:
+        if self.pool is None:
+            return LiveRun.from_settings(settings.scenario_name, settings.assignments())
+        # The map the page opens with, drawn with the run's first frame.
+        view = "sectors" if len(load_park(settings.scenario_name).companies) > MAX_LABELS else "companies"
+        return self.pool.open(settings.scenario_name, settings.assignments(), (0, view, None), 0)
 
     def configure(self, settings: Settings) -> None:
         """Start a run with new settings; raises `InputError` (and keeps the old run) if they
@@ -237,20 +252,30 @@ class LiveSession:
             size, problem = parse_size(str(settings.size))
             if problem:
                 raise InputError([f"synthetic park size: {problem}"])
-        run = LiveRun.from_settings(settings.scenario_name, settings.assignments())
+        run = self._new_run(settings)
         with self.lock:
-            if run.park is not self.run.park:
-                self.map = ParkMap(run.park, run.model.network.positions)
+            old = self.run
+            if run.park is not old.park:
+                if isinstance(run, LiveRun):
+                    self.map = ParkMap(run.park, run.model.network.positions)
                 self.sector_map = None
                 self._park_colours(run)
                 self.previous = None  # another park: its series would mislead
-            elif self.run.t:
-                self.previous = {k: list(v) for k, v in self.run.series.items()}
+            elif old.t:
+                self.previous = {k: list(v) for k, v in old.series.items()}
             self.settings = settings
             self.run = run
             self.generation += 1
+        if isinstance(old, RemoteRun):
+            old.close()
 
-    def _park_colours(self, run: LiveRun | None = None) -> None:
+    def close(self) -> None:
+        """The page is gone: free its run's worker memory (a run in this process is left to
+        the garbage collector)."""
+        if isinstance(self.run, RemoteRun):
+            self.run.close()
+
+    def _park_colours(self, run: LiveRun | RemoteRun | None = None) -> None:
         """Units and map colours of the park's resources, for the price panel."""
         park = (run or self.run).park
         self.units = {r: res.unit for r, res in park.resources.items()}
@@ -277,6 +302,9 @@ class LiveSession:
         the companies (zoomed to sector `focus` if given) or, with `view="sectors"`, the sectors."""
         with self.lock:
             run, canvas = self.run, self.map
+        if isinstance(run, RemoteRun):
+            return run.map_layers(selected, view, focus)
+        with self.lock:
             if view == "sectors" and self.sector_map is None:
                 self.sector_map = SectorMap(run.park, run.model.network.positions)
             if view == "sectors":
