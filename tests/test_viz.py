@@ -1154,3 +1154,48 @@ def test_the_server_pool_follows_the_environment(monkeypatch):
     assert pool.workers_from_env() == 3 and pool.idle_from_env() == 90.0
     monkeypatch.delenv("ECOPARK_VIZ_WORKERS")
     assert pool.workers_from_env() >= 1
+
+
+def test_a_long_session_keeps_a_bounded_history_and_exact_totals(monkeypatch):
+    """The page keeps the last days whole and halves the older ones (issue 19): the series stay
+    under MAX_POINTS however long the run, the KPI cards' totals stay those of every day."""
+    from viz import live_run
+
+    whole = LiveSession()
+    whole.step(70)
+    monkeypatch.setattr(live_run, "MAX_POINTS", 30)
+    monkeypatch.setattr(live_run, "RECENT", 15)
+    short = LiveSession()
+    short.step(70)
+    s, w = short.run.series, whole.run.series
+    assert len(s["step"]) <= 30 and short.run.compactions >= 3 and len(w["step"]) == 70
+    assert s["step"][-15:] == list(range(55, 70))  # the last days at full resolution
+    assert s["step"] == sorted(set(s["step"])) and s["step"][0] == 0
+    for key in ("gains_from_trade_eur", "co2_avoided_t"):
+        assert s[key][-15:] == w[key][-15:]
+    assert all(len(v) == len(s["step"]) for v in (*s.values(), *short.run.prices.values()))
+    assert short.run.totals() == pytest.approx(whole.run.totals())
+    assert "<svg" in short.charts_html()
+
+
+@pytest.mark.slow
+def test_a_worker_run_that_halves_its_history_sends_the_page_all_of_it_again(monkeypatch):
+    from viz.pool import RunPool
+
+    monkeypatch.setenv("ECOPARK_VIZ_POINTS", "20")
+    pool = RunPool(1, idle_s=3600)
+    try:
+        pool.wait_ready()
+        remote = LiveSession(pool=pool)
+        local = LiveSession()
+        monkeypatch.setattr("viz.live_run.MAX_POINTS", 20)
+        monkeypatch.setattr("viz.live_run.RECENT", 10)
+        for s in (remote, local):
+            for _ in range(9):
+                s.step(4)
+        assert remote.run.t == local.run.t == 36 and len(remote.run.series["step"]) <= 20
+        assert _same(remote.run.series, local.run.series) and _same(remote.run.prices, local.run.prices)
+        assert remote.run.totals() == pytest.approx(local.run.totals())
+        remote.close()
+    finally:
+        pool.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,28 @@ SYNC_SERIES = ("value_of_synchronisation_eur",)
 # cooperation chart. pipes_built counts the pipes built so far in the run.
 COOP_SERIES = ("contracts_active", "contracts_signed", "pipes_built", "deliveries_kept", "deliveries_breached",
                "density", "cooperative_share", "mean_sv_weight", "mean_trust", "known_share")
+
+
+# The page keeps only what it draws: the last RECENT days at full resolution (more than any
+# zoom window shows) and the days before halved, pairs of days averaged, each time the series
+# pass MAX_POINTS. A session's memory stays bounded however long it plays; the KPI cards'
+# totals are kept as running sums, so halving never changes them.
+MAX_POINTS = max(4, int(os.environ.get("ECOPARK_VIZ_POINTS", "2400")))
+RECENT = MAX_POINTS // 2
+# The series the KPI cards add up over the run.
+SUMMED = ("gains_from_trade_eur", "optimal_exchange_surplus_eur", "co2_avoided_t", "exchange_surplus_eur",
+          "savings_vs_baseline_eur", "social_surplus_eur", "transfers_eur", "value_of_synchronisation_eur")
+
+
+def _halve(values: list[float], first: bool) -> list[float]:
+    """Pairs of days as one point: the first day's value for the step itself (`first`), else the
+    pair's mean, leaving out a NaN (a day with no price)."""
+    if first:
+        return values[0::2]
+    out = []
+    for a, b in zip(values[0::2], values[1::2]):
+        out.append(b if a != a else a if b != b else (a + b) / 2.0)
+    return out
 
 
 def _worth(model: ParkModel) -> float:
@@ -117,6 +140,8 @@ class LiveRun:
         self.other = runner.yardstick_model(cfg, park)
         self._sync_lead = 0.0
         self.series = {k: [] for k in ("step", *SERIES, *WELFARE_SERIES, *PRODUCTION_SERIES, *SYNC_SERIES, *COOP_SERIES)}
+        self.sums = {k: 0.0 for k in SUMMED}  # the run's totals of the summed series
+        self.compactions = 0  # times the older days were halved (the page's mirror then reloads)
         # Each resource's price a day: what buyers paid per unit delivered, over its exchanges
         # of the day (NaN on a day without one), for the price panel.
         self.prices: dict[str, list[float]] = {}
@@ -224,6 +249,10 @@ class LiveRun:
         self._last_links = links
         contracts = [c for c in m.partners.contracts if c.active(rec.step)]
         self.snapshot = Snapshot(rec.step, flows, value, down, cut, contracts, list(m.partners.pipes))
+        for key in SUMMED:
+            if s[key]:
+                self.sums[key] += s[key][-1]
+        self._compact()
 
         for i in list(self.breaks):
             self.breaks[i] -= 1
@@ -231,6 +260,18 @@ class LiveRun:
                 del self.breaks[i]
         if not self.breaks and self._links_at_break is not None and not cut.any():
             self._links_at_break = None  # recovered: every link lost to the failure is back
+
+    def _compact(self) -> None:
+        """Halve the days before the last RECENT once the series pass MAX_POINTS."""
+        n = len(self.series["step"])
+        if n <= MAX_POINTS:
+            return
+        old = (n - RECENT) // 2 * 2  # pairs of days before the last RECENT
+        for key, values in self.series.items():
+            values[:old] = _halve(values[:old], key == "step")
+        for values in self.prices.values():
+            values[:old] = _halve(values[:old], False)
+        self.compactions += 1
 
     def _output_value(self, model: ParkModel, before: dict) -> np.ndarray:
         """EUR of output each company made this step, at its processes' sale prices."""
@@ -245,27 +286,24 @@ class LiveRun:
 
     def totals(self) -> dict[str, float]:
         """Run totals so far: the KPI cards."""
-        s = self.series
-        gains = float(np.sum(s["gains_from_trade_eur"]))
-        optimum = float(np.sum(s["optimal_exchange_surplus_eur"]))
+        s, sums = self.series, self.sums
         return {
             "steps": self.t,
-            "gains_from_trade_eur": gains,
-            "co2_avoided_t": float(np.sum(s["co2_avoided_t"])),
-            "market_efficiency": efficiency(float(np.sum(s["exchange_surplus_eur"])), optimum),
+            "gains_from_trade_eur": sums["gains_from_trade_eur"],
+            "co2_avoided_t": sums["co2_avoided_t"],
+            "market_efficiency": efficiency(sums["exchange_surplus_eur"], sums["optimal_exchange_surplus_eur"]),
             "active_links": float(s["active_links"][-1]) if s["active_links"] else 0.0,
             "symbiosis_share": float(s["symbiosis_share"][-1]) if s["symbiosis_share"] else 0.0,
-            "savings_vs_baseline_eur": float(np.sum(s["savings_vs_baseline_eur"])),
-            "social_surplus_eur": float(np.sum(s["social_surplus_eur"])),
-            "transfers_eur": float(np.sum(s["transfers_eur"])),
+            "savings_vs_baseline_eur": sums["savings_vs_baseline_eur"],
+            "social_surplus_eur": sums["social_surplus_eur"],
+            "transfers_eur": sums["transfers_eur"],
             # None when no synchronised plan runs beside (a park above the yardstick's size)
-            "value_of_synchronisation_eur": float(np.sum(s["value_of_synchronisation_eur"]))
-            if self.other is not None else None,
+            "value_of_synchronisation_eur": sums["value_of_synchronisation_eur"] if self.other is not None else None,
             "contracts_active": float(s["contracts_active"][-1]) if s["contracts_active"] else 0.0,
             "pipes_built": float(s["pipes_built"][-1]) if s["pipes_built"] else 0.0,
             # Output lost this run to failures (and planned stops) and to cascades (inputs cut).
-            "lost_failure_eur": float(sum(r.lost_failure_eur for r in self.model.records)),
-            "lost_cascade_eur": float(sum(r.lost_cascade_eur for r in self.model.records)),
+            "lost_failure_eur": float(self.model.records.total("lost_failure_eur")),
+            "lost_cascade_eur": float(self.model.records.total("lost_cascade_eur")),
         }
 
     def decisions(self) -> list[tuple[int, str, str, str]]:

@@ -69,6 +69,7 @@ class Frame:
     marks: int  # bumps with every step and break: the map and company panel change
     map: tuple[MapKey, bytes, str] | None = None  # (key, svg, hover layer), drawn for the page's last view
     company: tuple[int, dict[str, Any]] | None = None  # (index, view) of the page's last company
+    compactions: int = 0  # the run's `LiveRun.compactions`: the older days halved since it began
 
 
 class RunHost:
@@ -81,8 +82,13 @@ class RunHost:
         self.sector_map: SectorMap | None = None
         self.marks = 0
 
-    def frame(self, have: int, have_decisions: int, map_key: MapKey | None, company: int | None) -> Frame:
+    def frame(self, have: int, have_decisions: int, map_key: MapKey | None, company: int | None,
+              compactions: int = 0) -> Frame:
+        """What the page lacks: the series from day `have` on, or all of them when the run halved
+        its older days since the page's copy was made (`compactions` differs)."""
         run = self.run
+        if compactions != run.compactions:
+            have = 0
         decisions = run.decisions()
         return Frame(
             t=run.t, start=have,
@@ -91,7 +97,8 @@ class RunHost:
             totals=run.totals(), break_spans=list(run.break_spans), breaks=dict(run.breaks),
             decisions_start=have_decisions, decisions=decisions[have_decisions:], down=run.down(), marks=self.marks,
             map=(map_key, *self.draw(*map_key)) if map_key is not None else None,
-            company=(company, run.company_view(company)) if company is not None else None)
+            company=(company, run.company_view(company)) if company is not None else None,
+            compactions=run.compactions)
 
     def step(self, n: int) -> None:
         self.run.step(n)
@@ -342,6 +349,7 @@ class RemoteRun:
         self.prices: dict[str, list[float]] = {}
         self._decisions: list[tuple[int, str, str, str]] = []
         self._t = -1
+        self._compactions = 0
         self.closed = False
         self.last_used = time.monotonic()
         self.sid, self.worker = self.pool.place(self)
@@ -368,6 +376,7 @@ class RemoteRun:
             if frame.t < self._t:
                 return  # an older frame than the one shown (replies to two threads' commands)
             self._t = frame.t
+            self._compactions = frame.compactions
             for k, tail in frame.series.items():
                 self.series.setdefault(k, [])[frame.start:] = tail
             for r, tail in frame.prices.items():
@@ -383,7 +392,7 @@ class RemoteRun:
                 self._company = ((self.marks, index), view)
 
     def _frame_args(self) -> tuple:
-        return (len(self.series.get("step", ())), len(self._decisions), self.map_key, self.company)
+        return (len(self.series.get("step", ())), len(self._decisions), self.map_key, self.company, self._compactions)
 
     # ---- commands ---------------------------------------------------------------------------
 
