@@ -243,6 +243,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_viz(args: argparse.Namespace) -> int:
     import os
     import shutil
+    import signal
     import subprocess
 
     from tools.solara_assets import cache_dir, missing
@@ -279,6 +280,11 @@ def cmd_viz(args: argparse.Namespace) -> int:
           flush=True)
     proc = subprocess.Popen([solara, "run", str(app), "--host", args.host, "--port", str(args.port), "--production"],
                             env=env)
+
+    def stop(signum, frame):  # `kill` (SIGTERM) stops the server with this process, as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -1199,3 +1199,40 @@ def test_a_worker_run_that_halves_its_history_sends_the_page_all_of_it_again(mon
         remote.close()
     finally:
         pool.close()
+
+
+@pytest.mark.slow
+def test_stopping_run_py_viz_with_sigterm_stops_its_server_and_workers():
+    """`kill` on `run.py viz` (a service manager's stop) used to leave Solara and the model
+    workers running, orphaned, with the port held."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.conftest import REPO
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), "viz", "--port", str(port), "--workers", "1"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        children: list = []
+        while time.monotonic() < deadline and len(children) < 2:  # Solara and its worker
+            time.sleep(0.5)
+            children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in psutil.Process().children(recursive=True):
+            if str(port) in " ".join(p.cmdline()):
+                p.kill()
