@@ -47,13 +47,21 @@ def feasible(o: optimise_run.Outcome) -> np.ndarray:
                       for g in o.generations])
 
 
-def compare(points: dict[str, np.ndarray], worst: np.ndarray) -> dict[str, tuple[float, float]]:
-    """Each search's hypervolume on the joint front's ideal..nadir scaling and on ideal..worst."""
+def joint_scale(points: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The ideal and nadir of the front of both searches' evaluated candidates together."""
     union = np.vstack(list(points.values()))
     joint = union[optimise_run.nondominated(union)]
-    ideal, nadir = joint.min(axis=0), joint.max(axis=0)
-    return {alg: (optimise_run.hypervolume(F, ideal, nadir), optimise_run.hypervolume(F, ideal, worst))
-            for alg, F in points.items()}
+    return joint.min(axis=0), joint.max(axis=0)
+
+
+def front_hv(F: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> float:
+    return optimise_run.hypervolume(F[optimise_run.nondominated(F)], ideal, nadir) if len(F) else 0.0
+
+
+def by_generation(o: optimise_run.Outcome, ideal: np.ndarray, nadir: np.ndarray) -> list[float]:
+    """The hypervolume of the front found up to each generation, on the final joint scaling."""
+    seen = [feasible(dataclasses.replace(o, generations=o.generations[:n + 1])) for n in range(len(o.generations))]
+    return [front_hv(F, ideal, nadir) for F in seen]
 
 
 def noise(out: Path, spec: optimise.Optimisation) -> list[float]:
@@ -78,19 +86,23 @@ def noise(out: Path, spec: optimise.Optimisation) -> list[float]:
 
 
 def one_seed(base: optimise.Optimisation, seed: int, folder: Path, workers: int) -> dict[str, dict]:
-    """Both searches from one root seed (the same replicate seeds, the same first generation)."""
+    """Both searches from one root seed (the same replicate seeds, the same first generation).
+    A kept folder from an earlier call is replayed (`--resume`): no run is redone."""
     found: dict[str, dict] = {}
     for alg in ALGORITHMS:
         spec = dataclasses.replace(base, algorithm=alg, seed=seed)
         out = folder / f"{alg}-{seed}"
         start = time.perf_counter()
-        o = optimise_run.run(spec, out, workers, progress=False)
+        o = optimise_run.run(spec, out, workers, resume=(out / "manifest.json").exists(), progress=False)
         F = feasible(o)
-        found[alg] = {"front": F[optimise_run.nondominated(F)], "wall": time.perf_counter() - start, "worst": F.max(axis=0),
-                      "noise": noise(out, spec) if spec.replicates > 1 else [], "failed": o.failed}
+        found[alg] = {"outcome": o, "points": F, "front": F[optimise_run.nondominated(F)], "worst": F.max(axis=0),
+                      "wall": time.perf_counter() - start, "failed": o.failed,
+                      "noise": noise(out, spec) if spec.replicates > 1 else []}
+    ideal, nadir = joint_scale({a: f["front"] for a, f in found.items()})
     worst = np.max([f["worst"] for f in found.values()], axis=0)
-    for alg, (hv, hv_worst) in compare({a: f["front"] for a, f in found.items()}, worst).items():
-        found[alg].update(hv=hv, hv_worst=hv_worst)
+    for f in found.values():
+        f.update(hv=front_hv(f["points"], ideal, nadir), hv_worst=front_hv(f["points"], ideal, worst),
+                 curve=by_generation(f["outcome"], ideal, nadir))
     return found
 
 
@@ -120,6 +132,7 @@ def main() -> None:
                 shares = " ".join(f"{s:.0%}" for s in f["noise"])
                 print(f"{seed:>4}  {alg:<9}  {len(f['front']):>5}  {f['hv']:>15.3f}  {f['hv_worst']:>15.3f}  "
                       f"{f['failed']:>6}  {f['wall']:>6.0f}  {shares}", flush=True)
+                print(f"      {alg} hypervolume by generation: " + " ".join(f"{h:.3f}" for h in f["curve"]))
     if started:
         import ray
 
