@@ -182,3 +182,24 @@ def test_the_same_optimisation_on_ray_gives_the_same_candidates(tmp_path):
     ray = optimise_run.run(spec, tmp_path / "b", workers=2, progress=False)
     cols = ["generation", "candidate", "policy.carbon_tax", "policy.information", *spec_labels(spec)]
     pd.testing.assert_frame_equal(serial.candidates[cols], ray.candidates[cols])
+
+
+def test_the_benchmark_leaves_failed_candidates_out_of_the_scale():
+    """benchmarks/optimise_bench.py compares NSGA-II with random search on every feasible
+    candidate each evaluated. A candidate whose run failed carries INFEASIBLE (1e12) objectives
+    and, in a file without constraints, G holds no column, so a G-only filter kept it: its 1e12
+    set the scale and flattened every real point's hypervolume to the same figure."""
+    from benchmarks import optimise_bench
+
+    def gen(n, F):
+        return optimise_run.Generation(n, np.zeros((len(F), 1)), np.array(F, dtype=float), np.zeros((len(F), 0)))
+
+    good = [[0.0, 1.0], [1.0, 0.0]]
+    worse = [[0.5, 1.0], [1.0, 0.5]]
+    failed = [optimise_run.INFEASIBLE] * 2
+    a = optimise_run.Outcome(None, None, [gen(0, good), gen(1, [failed])], None, None, None, 0, 1)  # type: ignore[arg-type]
+    b = optimise_run.Outcome(None, None, [gen(0, worse)], None, None, None, 0, 0)  # type: ignore[arg-type]
+    points = {"a": optimise_bench.feasible(a), "b": optimise_bench.feasible(b)}
+    assert len(points["a"]) == 2 and (points["a"] < optimise_run.INFEASIBLE).all()
+    ideal, nadir = optimise_bench.joint_scale(points)
+    assert optimise_bench.front_hv(points["a"], ideal, nadir) > optimise_bench.front_hv(points["b"], ideal, nadir) + 0.1
