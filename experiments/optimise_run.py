@@ -56,7 +56,9 @@ def search(bounds: list[tuple[float, float]], n_obj: int, n_constr: int, algorit
            ) -> list[Generation]:
     """Ask-and-tell with pymoo (or uniform random search): `evaluate(generation, X)` returns the
     objectives to minimise and the constraint violations of each row of X. Stops after
-    `evaluations` candidates (the last generation is cut to fit)."""
+    `evaluations` candidates (the last generation is cut to fit), or earlier when the algorithm
+    can propose no candidate it has not tried (pymoo drops duplicate offspring: a search space
+    of a few values can run out)."""
     from pymoo.core.problem import Problem
 
     xl = np.array([b[0] for b in bounds], dtype=float)
@@ -76,6 +78,8 @@ def search(bounds: list[tuple[float, float]], n_obj: int, n_constr: int, algorit
             pop = None
         else:
             pop = alg.ask()
+            if pop is None or len(pop) == 0:
+                break
             pop = pop[:size]
             X = pop.get("X")
         F, G = evaluate(len(out), X)
@@ -412,6 +416,9 @@ def render(o: Outcome) -> str:
     lines = [f"Optimisation '{o.spec.name}' ({o.spec.algorithm}): {len(o.candidates)} candidates x "
              f"{o.spec.runs_per_candidate()} runs; {o.ran} runs done now, {o.failed} failed; "
              f"{int(o.candidates['feasible'].sum())} feasible, {len(o.front)} on the front"]
+    if len(o.candidates) < o.spec.evaluations:
+        lines.append(f"the search stopped after {len(o.candidates)} of {o.spec.evaluations} candidates: "
+                     f"{o.spec.algorithm} could propose none it had not tried (too few values of the levers)")
     if len(o.front):
         cols = ["scheme", *[lv.key for lv in o.spec.levers], *[ob.label for ob in o.spec.objectives]]
         table = o.front[cols].copy()

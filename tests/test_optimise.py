@@ -71,6 +71,16 @@ def test_the_same_seed_asks_for_the_same_candidates():
     assert all(np.array_equal(x.X, y.X) for x, y in zip(a, b))
 
 
+def test_a_search_with_nothing_new_to_try_stops_early_instead_of_crashing():
+    """pymoo drops duplicate offspring; where every candidate is the same it proposes none (its
+    ask() gave None, and the loop crashed with a TypeError)."""
+    def ev(generation, X):
+        return np.c_[X[:, 0], -X[:, 0]], np.zeros((len(X), 0))
+
+    gens = optimise_run.search([(1.0, 1.0)], 2, 0, "nsga2", 4, 20, 0, ev)
+    assert 1 <= sum(len(g.X) for g in gens) < 20
+
+
 def test_levers_decode_ranges_whole_numbers_and_choices():
     lv = optimise.Lever("market.mechanism", "choice", choices=("call", "cda"))
     lo, hi = lv.bounds()
