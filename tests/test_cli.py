@@ -23,6 +23,7 @@ def test_scenarios_lists_the_builtins():
         assert name in r.stdout
 
 
+@pytest.mark.slow
 def test_simulate_writes_the_documented_outputs(tmp_path):
     out = tmp_path / "run"
     r = run_cli("simulate", "--scenario", str(EXAMPLE), "--steps", "20", "--seed", "3", "--out", str(out))
@@ -98,6 +99,7 @@ def test_keys_lists_every_key_with_its_default():
         assert key in r.stdout
 
 
+@pytest.mark.slow
 def test_a_folder_holding_someone_elses_work_is_never_emptied(tmp_path):
     """`--out` on a folder with other files is refused before the run (exit 2), and the files
     stay; a file given as --out is refused too; an earlier run's folder is replaced only with

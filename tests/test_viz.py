@@ -1156,6 +1156,7 @@ def test_the_server_pool_follows_the_environment(monkeypatch):
     assert pool.workers_from_env() >= 1
 
 
+@pytest.mark.slow
 def test_a_long_session_keeps_a_bounded_history_and_exact_totals(monkeypatch):
     """The page keeps the last days whole and halves the older ones (issue 19): the series stay
     under MAX_POINTS however long the run, the KPI cards' totals stay those of every day."""
