@@ -29,6 +29,7 @@ START_TIMEOUT_S = 90
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),  # one browser test at a time under -n: they time a page
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"no {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)"),
     pytest.mark.skipif(bool(missing()), reason=f"Solara's asset cache {cache_dir()} is not filled: "
@@ -140,9 +141,9 @@ def test_live_page_steps_plays_a_policy_change_and_a_failure(page, server, timin
     page.click(".btn-settings")
     thumb = page.locator(".slider-carbon-tax [role=slider]")
     thumb.focus()
-    for _ in range(4):
+    for tax in (5, 10, 15, 20):  # a key at a time, as the label confirms each (the drawer re-renders)
         thumb.press("ArrowRight")
-    expect(page.locator(".slider-carbon-tax .slider-label")).to_contain_text("Carbon tax: 20 EUR")
+        expect(page.locator(".slider-carbon-tax .slider-label")).to_contain_text(f"Carbon tax: {tax} EUR")
     expect(page.locator(".run-command")).to_contain_text("policy.carbon_tax=20")
     expect(day).to_have_text("0")  # a new config restarts the run
     page.click(".btn-step")

@@ -24,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),  # never beside the other browser tests under -n
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"no {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)"),
     pytest.mark.skipif(bool(missing()), reason=f"Solara's asset cache {cache_dir()} is not filled: "
@@ -35,7 +36,7 @@ def test_ten_sessions_step_and_play_at_once(tmp_path):
     from benchmarks.page_load import measure
 
     cores = len(os.sched_getaffinity(0))
-    fig = measure(10, rounds=3, play_s=5.0, log_dir=tmp_path)
+    fig = measure(10, rounds=3, play_s=10.0, log_dir=tmp_path)
     (REPO / "test-artifacts").mkdir(exist_ok=True)
     (REPO / "test-artifacts" / "page-load.json").write_text(json.dumps(fig.summary(), indent=2) + "\n")
     assert not fig.failures, fig.failures
