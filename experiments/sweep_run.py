@@ -231,7 +231,9 @@ def ray_init_kwargs(workers: int, address: str | None) -> dict[str, Any]:
     reachable from the network runs any code it is sent."""
     env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if address is None:
-        return {"num_cpus": workers, "include_dashboard": False, "_node_ip_address": "127.0.0.1",
+        # "local": a Ray of its own even when another command on this machine runs one (without
+        # it ray.init joins the other's and refuses num_cpus: two sweeps at once crashed).
+        return {"address": "local", "num_cpus": workers, "include_dashboard": False, "_node_ip_address": "127.0.0.1",
                 "runtime_env": {"env_vars": env}, "log_to_driver": False}
     # A cluster gets the code shipped with the job; it must have the same packages installed.
     return {"address": address, "runtime_env": {"working_dir": str(REPO),

@@ -214,3 +214,34 @@ def test_a_two_node_cluster_gives_the_same_rows(tmp_path, local_ray):
         cluster.shutdown()
         local_ray.init(**sweep_run.ray_init_kwargs(2, None))  # leave the module fixture as it was
     pd.testing.assert_frame_equal(stable(got), serial)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_two_sweeps_on_one_machine_each_start_their_own_ray(tmp_path):
+    """A second command's Ray must not join the first's (ray.init would, and then refuse
+    num_cpus: the second sweep crashed with a ValueError)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    # Another command's Ray, started as `ray start` starts one (the newest cluster ray.init finds).
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
+                               "from experiments import sweep_run; sweep_run.ray_environment(); "
+                               "from ray.cluster_utils import Cluster; "
+                               "c = Cluster(initialize_head=True, head_node_args={'num_cpus': 1, "
+                               "'node_ip_address': '127.0.0.1'}); print('up', flush=True); sys.stdin.read(); c.shutdown()",
+                               str(REPO)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert holder.stdout.readline().strip() == "up"  # another command's Ray is running
+        f = tmp_path / "tiny.toml"
+        f.write_text(SWEEP)
+        r = run_cli("sweep", str(f), "--out", str(tmp_path / "out"), "--workers", "2")
+        assert r.returncode == 0, r.stderr
+        assert len(pd.read_parquet(tmp_path / "out" / "results.parquet")) == len(spec().runs())
+    finally:
+        holder.stdin.close()  # the holder shuts its cluster down
+        try:
+            holder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            holder.kill()
