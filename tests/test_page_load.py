@@ -3,7 +3,8 @@ loading the page, pressing Step at the same moment (three times) and playing; fi
 `benchmarks/page_load.py`, written to test-artifacts/page-load.json.
 
 Every session must load, every step reach its screen and the server log hold no error; a
-session that Play does not advance is a known defect, reported as an expected failure (before the models left the page's thread, ten sessions stepping at
+session that Play does not advance is a known defect, reported as an expected failure
+(before the models left the page's thread, ten sessions stepping at
 once lost every page to "Server disconnected"). The latency figures are written beside the
 test and measured by `benchmarks/page_load.py` (docs/usage.md): speed bars live in the
 benchmark, not in timed tests.
