@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.mechanism import Book, Negotiator, Traders, book_by_resource
+from market.mechanism import Book, Negotiator, Traders, book_by_resource, public_range
 from market.network import Network
 from market.orders import MarketEvent, Order, Side, Trade
 
@@ -169,14 +169,12 @@ class Bilateral:
         """The public price range of `resource`: `bounds`, else the traders' `price_range`."""
         if self.bounds is not None:
             return self.bounds
-        price_range = getattr(traders, "price_range", None)
-        if price_range is None:
-            raise ValueError("Bilateral needs a public price range that reveals no order: give `bounds` or "
-                             "traders with a price_range(resource) method (agents.traders.ParkTraders)")
-        lo, hi = price_range(resource)
+        lo, hi = public_range(None, traders, resource,
+                              "Bilateral needs a public price range that reveals no order: give `bounds` or "
+                              "traders with a price_range(resource) method (agents.traders.ParkTraders)")
         if not lo <= hi:
             raise ValueError(f"Bilateral: the public price range of {resource} is empty ({lo} > {hi})")
-        return float(lo), float(hi)
+        return lo, hi
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:

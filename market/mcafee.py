@@ -11,7 +11,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from market import transport
-from market.mechanism import Traders, book_by_resource
+from market.mechanism import Traders, book_by_resource, public_range
 from market.network import Network, free_routes
 from market.orders import Order, Trade
 
@@ -218,14 +218,9 @@ class McAfee:
     def _bounds(self, resource: str, traders: Traders | None) -> tuple[float, float] | None:
         if self.convention == "reduce":
             return None
-        if self.bounds is not None:
-            return self.bounds
-        price_range = getattr(traders, "price_range", None)
-        if price_range is None:
-            raise ValueError("McAfee(convention='bounds') needs the price range: give `bounds` or traders "
-                             "with a price_range(resource) method (agents.traders.ParkTraders)")
-        lo, hi = price_range(resource)
-        return float(lo), float(hi)
+        return public_range(self.bounds, traders, resource,
+                            "McAfee(convention='bounds') needs the price range: give `bounds` or traders "
+                            "with a price_range(resource) method (agents.traders.ParkTraders)")
 
 
 class _Market:

@@ -124,3 +124,15 @@ class Book:
         e = network.edges(self.resource, self.sellers, self.buyers,
                           max_km=reach_km(network, self.resource, self.ask, self.bid))
         return e, e.share * self.bid[e.j] - self.ask[e.i] - e.cost
+
+
+def public_range(bounds: tuple[float, float] | None, traders: object, resource: str, missing: str) -> tuple[float, float]:
+    """A resource's public (floor, ceiling) of prices: the mechanism's `bounds` if set, else the
+    traders' `price_range(resource)`; `missing` is the error when neither is there."""
+    if bounds is not None:
+        return bounds
+    price_range = getattr(traders, "price_range", None)
+    if price_range is None:
+        raise ValueError(missing)
+    lo, hi = price_range(resource)
+    return float(lo), float(hi)
