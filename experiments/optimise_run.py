@@ -52,13 +52,18 @@ class Generation:
 
 
 def search(bounds: list[tuple[float, float]], n_obj: int, n_constr: int, algorithm: str, population: int,
-           evaluations: int, seed: int, evaluate: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]]
-           ) -> list[Generation]:
+           evaluations: int, seed: int, evaluate: Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]],
+           rescore: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Generation]:
     """Ask-and-tell with pymoo (or uniform random search): `evaluate(generation, X)` returns the
     objectives to minimise and the constraint violations of each row of X. Stops after
     `evaluations` candidates (the last generation is cut to fit), or earlier when the algorithm
     can propose no candidate it has not tried (pymoo drops duplicate offspring: a search space
-    of a few values can run out)."""
+    of a few values can run out).
+
+    `rescore(X)`, when given, returns the objectives of candidates already evaluated as they
+    stand now (regret moves as better candidates are found): after each generation every
+    generation's objectives and the algorithm's population are rescored before the algorithm
+    ranks them, so survivors and newcomers are compared on the same references."""
     from pymoo.core.problem import Problem
 
     xl = np.array([b[0] for b in bounds], dtype=float)
@@ -85,6 +90,12 @@ def search(bounds: list[tuple[float, float]], n_obj: int, n_constr: int, algorit
         F, G = evaluate(len(out), X)
         out.append(Generation(len(out), X, F, G))
         done += len(X)
+        if rescore is not None:
+            for g in out:
+                g.F = rescore(g.X)
+            F = out[-1].F
+            if alg is not None and alg.pop is not None and len(alg.pop):
+                alg.pop.set("F", rescore(alg.pop.get("X")))
         if alg is not None:
             pop.set("F", F)
             if n_constr:
@@ -237,12 +248,15 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
             mine = [runs[k] for k in sorted(runs)]
             rows_by_candidate[(gen, i)] = mine
             F[i], G[i] = _score(spec, mine)
+            regret.add(X[i], _per_scenario(spec, mine), G[i])
         return F, G
 
+    regret = Regret(len(spec.objectives))
     try:
         bounds = [lv.bounds() for lv in spec.levers]
         gens = search(bounds, len(spec.objectives), len(spec.constraints), spec.algorithm, spec.population,
-                      spec.evaluations, spec.seed, evaluate)
+                      spec.evaluations, spec.seed, evaluate,
+                      rescore=regret.rescore if spec.robustness == "regret" else None)
     finally:
         bar.close()
         store.write_results()
@@ -258,16 +272,60 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
     return outcome
 
 
+class Regret:
+    """Each candidate's objectives per scenario, to score it by regret: in each scenario the gap
+    between its value and the best value any feasible candidate evaluated so far reached there
+    (any candidate whose runs all worked, while none is feasible); its objective is the largest
+    gap over the scenarios (Savage 1951, minimax regret). A candidate some of whose runs failed
+    stays at INFEASIBLE."""
+
+    def __init__(self, n_obj: int) -> None:
+        self.n_obj = n_obj
+        self.values: dict[bytes, np.ndarray | None] = {}  # genes -> (scenarios, objectives), minimised form
+        self.feasible: dict[bytes, bool] = {}
+
+    def add(self, x: np.ndarray, per_scenario: np.ndarray | None, g: np.ndarray) -> None:
+        key = np.asarray(x, dtype=float).tobytes()
+        self.values[key] = per_scenario
+        self.feasible[key] = per_scenario is not None and bool((g <= 0).all())
+
+    def best(self) -> np.ndarray | None:
+        ok = [v for v in self.values.values() if v is not None]
+        good = [v for k, v in self.values.items() if v is not None and self.feasible[k]]
+        pool = good or ok
+        return np.min(np.stack(pool), axis=0) if pool else None
+
+    def rescore(self, X: np.ndarray) -> np.ndarray:
+        best = self.best()
+        F = np.full((len(X), self.n_obj), INFEASIBLE)
+        for i, x in enumerate(np.asarray(X, dtype=float)):
+            v = self.values[x.tobytes()]
+            if v is not None and best is not None:
+                F[i] = np.max(v - best, axis=0)
+        return F
+
+
+def _per_scenario(spec: Optimisation, rows: list[dict[str, Any]]) -> np.ndarray | None:
+    """Each objective's aggregate over the replicates (minimised form), a row per scenario; None
+    when a run failed or an objective could not be computed."""
+    if any(r["status"] != "ok" for r in rows) or not rows:
+        return None
+    by_scenario = [[r for r in rows if r["scenario"] == s] for s in spec.scenarios]
+    v = np.array([[o.to_min(o.over_replicates(_values(rs, o.kpi))) for o in spec.objectives] for rs in by_scenario])
+    return v if np.isfinite(v).all() else None
+
+
 def _score(spec: Optimisation, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """A candidate's objectives (minimised form) and constraint violations from its runs: per
-    scenario over the replicates, then the worst case or the mean over scenarios."""
+    scenario over the replicates, then the worst case or the mean over scenarios (regret is
+    scored by `Regret`, against the other candidates; here it reads as the worst case)."""
     f = np.zeros(len(spec.objectives))
     g = np.zeros(len(spec.constraints))
     if any(r["status"] != "ok" for r in rows) or not rows:
         return np.full(len(spec.objectives), INFEASIBLE), np.full(len(spec.constraints), INFEASIBLE) \
             if spec.constraints else g
     by_scenario = [[r for r in rows if r["scenario"] == s] for s in spec.scenarios]
-    combine = np.max if spec.robustness == "worst" else np.mean
+    combine = np.mean if spec.robustness == "mean" else np.max
     for k, o in enumerate(spec.objectives):
         per = [o.to_min(o.over_replicates(_values(rs, o.kpi))) for rs in by_scenario]
         f[k] = float(combine(per))
@@ -290,7 +348,7 @@ def _candidates(spec: Optimisation, gens: list[Generation], rows: dict[tuple[int
             rec: dict[str, Any] = {"generation": g.number, "candidate": i}
             rec.update(spec.decode(x))
             for k, o in enumerate(spec.objectives):
-                rec[o.label] = np.nan if g.F[i, k] >= INFEASIBLE else o.to_min(g.F[i, k])
+                rec[spec.column(o)] = np.nan if g.F[i, k] >= INFEASIBLE else spec.shown(o, g.F[i, k])
             for k, c in enumerate(spec.constraints):
                 rec[c.label] = g.G[i, k]
             rec["feasible"] = bool((g.G[i] <= 0).all() and (g.F[i] < INFEASIBLE).all())
@@ -317,7 +375,7 @@ def _front(spec: Optimisation, candidates: pd.DataFrame, rows: dict[tuple[int, i
         rec.update({lv.key: c[lv.key] for lv in spec.levers})
         mine = rows[(int(c["generation"]), int(c["candidate"]))]
         for o in spec.objectives:
-            rec[o.label] = c[o.label]
+            rec[spec.column(o)] = c[spec.column(o)]
             m, lo, hi = ci(_values(mine, o.kpi))
             rec[f"{o.kpi}_mean"], rec[f"{o.kpi}_ci_low"], rec[f"{o.kpi}_ci_high"] = m, lo, hi
         rec["runs"] = len(mine)
@@ -325,7 +383,7 @@ def _front(spec: Optimisation, candidates: pd.DataFrame, rows: dict[tuple[int, i
     df = pd.DataFrame(out)
     if len(df):
         first = spec.objectives[0]
-        df = df.sort_values(first.label, ascending=first.sense == "min").reset_index(drop=True)
+        df = df.sort_values(spec.column(first), ascending=spec.better_low(first)).reset_index(drop=True)
         df.insert(0, "scheme", [f"front-{n + 1:02d}" for n in range(len(df))])
     return df
 
@@ -361,7 +419,8 @@ def _write(o: Outcome) -> None:
     for _, row in o.front.iterrows():
         doc = {"scheme": {"name": row["scheme"], "description": (
             f"Pareto front of optimisation '{o.spec.name}', generation {row['generation']} candidate "
-            f"{row['candidate']}: " + ", ".join(f"{ob.label} {row[ob.label]:.4g}" for ob in o.spec.objectives))},
+            f"{row['candidate']}: " + ", ".join(f"{o.spec.column(ob)} {row[o.spec.column(ob)]:.4g}"
+                                                for ob in o.spec.objectives))},
             "policy": {lv.key.removeprefix("policy."): _plain(row[lv.key]) for lv in o.spec.levers}}
         path = folder / f"{row['scheme']}.toml"
         write_text(path, tomli_w.dumps(doc))
@@ -383,11 +442,12 @@ def _charts(o: Outcome) -> None:
     pairs = [(a, b) for n, a in enumerate(objs) for b in objs[n + 1:]] or [(objs[0], objs[0])]
     fig, axes = plt.subplots(1, len(pairs), figsize=(5.2 * len(pairs), 4.4), squeeze=False)
     for ax, (a, b) in zip(axes[0], pairs):
-        ax.scatter(c[a.label], c[b.label], s=14, color="#b0b0b0", label="evaluated")
-        f = c[c["front"]].sort_values(a.label)
-        ax.scatter(f[a.label], f[b.label], s=30, color="#1f6f8b", label="front", zorder=3)
-        ax.set_xlabel(a.label)
-        ax.set_ylabel(b.label)
+        xa, xb = o.spec.column(a), o.spec.column(b)
+        ax.scatter(c[xa], c[xb], s=14, color="#b0b0b0", label="evaluated")
+        f = c[c["front"]].sort_values(xa)
+        ax.scatter(f[xa], f[xb], s=30, color="#1f6f8b", label="front", zorder=3)
+        ax.set_xlabel(xa)
+        ax.set_ylabel(xb)
         ax.grid(alpha=0.3)
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(f"{o.spec.name}: {len(c)} feasible candidates, {int(c['front'].sum())} on the front")
@@ -420,7 +480,7 @@ def render(o: Outcome) -> str:
         lines.append(f"the search stopped after {len(o.candidates)} of {o.spec.evaluations} candidates: "
                      f"{o.spec.algorithm} could propose none it had not tried (too few values of the levers)")
     if len(o.front):
-        cols = ["scheme", *[lv.key for lv in o.spec.levers], *[ob.label for ob in o.spec.objectives]]
+        cols = ["scheme", *[lv.key for lv in o.spec.levers], *[o.spec.column(ob) for ob in o.spec.objectives]]
         table = o.front[cols].copy()
         for col in cols[1:]:
             table[col] = table[col].map(lambda v: f"{v:.4g}" if isinstance(v, (int, float, np.floating)) else str(v))

@@ -81,6 +81,49 @@ def test_a_search_with_nothing_new_to_try_stops_early_instead_of_crashing():
     assert 1 <= sum(len(g.X) for g in gens) < 20
 
 
+def test_regret_is_the_largest_gap_to_the_best_candidate_of_each_scenario():
+    """Hand-computed (minimised values, scenarios s1 and s2): A (0, 10), B (5, 6), C (2, 9).
+    The best per scenario is 0 and 6, so the regrets are A 4, B 5, C 3: minimax regret picks C
+    where the worst case (A 10, B 6, C 9) picks B. An infeasible candidate is no reference."""
+    reg = optimise_run.Regret(1)
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    for x, v in zip(X[:3], ([0, 10], [5, 6], [2, 9])):
+        reg.add(x, np.array(v, dtype=float)[:, None], np.zeros(0))
+    reg.add(X[3], np.array([[-50.0], [-50.0]]), np.array([1.0]))  # breaks a constraint
+    assert reg.rescore(X[:3])[:, 0].tolist() == [4.0, 5.0, 3.0]
+    assert reg.rescore(X[3:])[0, 0] == -50.0  # measured against the feasible references, not its own
+    reg.add(np.array([4.0]), None, np.zeros(0))  # a candidate whose runs failed
+    assert reg.rescore(np.array([[4.0]]))[0, 0] == optimise_run.INFEASIBLE
+
+
+def test_minimax_regret_search_finds_the_regret_optimum_not_the_worst_case_one():
+    """One lever x in [0, 1] and two scenarios: f1 = x^2 (best 0 at x = 0) and
+    f2 = 2 (1 - x)^2 + 1 (best 1 at x = 1). The worst case max(f1, f2) is least at x = 1; the
+    regret max(x^2, 2 (1 - x)^2) at x = sqrt(2) / (1 + sqrt(2)) = 0.586. The search rescores
+    every candidate as the references improve, so it converges on the regret optimum."""
+    def scenarios(X):
+        x = X[:, 0]
+        return np.stack([x**2, 2 * (1 - x) ** 2 + 1], axis=1)[:, :, None]  # (candidates, scenarios, objectives)
+
+    reg = optimise_run.Regret(1)
+
+    def evaluate(gen, X):
+        V = scenarios(X)
+        for x, v in zip(X, V):
+            reg.add(x, v, np.zeros(0))
+        return V.max(axis=1), np.zeros((len(X), 0))
+
+    gens = optimise_run.search([(0.0, 1.0)], 1, 0, "nsga2", 16, 480, 2, evaluate, rescore=reg.rescore)
+    X, F = np.vstack([g.X for g in gens]), np.vstack([g.F for g in gens])
+    assert X[np.argmin(F[:, 0]), 0] == pytest.approx(np.sqrt(2) / (1 + np.sqrt(2)), abs=0.02)
+    V = scenarios(X)[:, :, 0]  # every candidate's final score is against the final references
+    assert F[:, 0] == pytest.approx((V - V.min(axis=0)).max(axis=1), abs=1e-12)
+    worst = optimise_run.search([(0.0, 1.0)], 1, 0, "nsga2", 16, 480, 2, lambda g, X: (scenarios(X).max(axis=1),
+                                                                                        np.zeros((len(X), 0))))
+    Xw, Fw = np.vstack([g.X for g in worst]), np.vstack([g.F for g in worst])
+    assert Xw[np.argmin(Fw[:, 0]), 0] > 0.97
+
+
 def test_levers_decode_ranges_whole_numbers_and_choices():
     lv = optimise.Lever("market.mechanism", "choice", choices=("call", "cda"))
     lo, hi = lv.bounds()
@@ -176,6 +219,28 @@ def test_an_optimisation_on_the_model_writes_its_front_and_resumes_without_redoi
     assert len(pd.read_parquet(out / "results.parquet")) == 12
     with pytest.raises(InputError):  # a second search into the same folder without --resume
         optimise_run.run(spec, out, progress=False)
+
+
+@pytest.mark.slow  # two scenarios x 4 candidates x 1 replicate on the model
+def test_a_regret_optimisation_reports_each_objectives_regret_in_its_unit(tmp_path):
+    f = tmp_path / "regret.toml"
+    f.write_text(GOOD.replace("replicates = 2", "replicates = 1\nrobustness = \"regret\"")
+                 .replace('scenario = "synthetic:6"', 'scenarios = ["synthetic:6", "synthetic:8"]'))
+    spec = optimise.read(f)
+    assert spec.robustness == "regret"
+    out = optimise_run.run(spec, tmp_path / "opt", progress=False)
+    cand = pd.read_csv(tmp_path / "opt" / "candidates.csv")
+    runs = pd.read_parquet(tmp_path / "opt" / "results.parquet")
+    for o in spec.objectives:
+        col = f"regret {o.label}"
+        assert col in cand.columns and (cand[col] >= 0).all()
+        # By hand from the runs: per scenario the gap to the best feasible candidate, the largest gap.
+        per = runs.pivot_table(index=["generation", "candidate"], columns="scenario", values=o.kpi)
+        gap = (per.max() - per) if o.sense == "max" else (per - per.min())
+        expect = gap.max(axis=1).to_numpy()
+        assert cand.set_index(["generation", "candidate"])[col].to_numpy() == pytest.approx(expect, abs=1e-6)
+    assert set(pd.read_csv(tmp_path / "opt" / "pareto.csv").columns) >= {f"regret {o.label}" for o in spec.objectives}
+    assert "regret max:co2_avoided_t" in optimise_run.render(out)
 
 
 def spec_labels(spec):
