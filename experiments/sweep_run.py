@@ -14,15 +14,19 @@ duplicates none.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from experiments import config
@@ -271,26 +275,127 @@ def start_ray(workers: int, address: str | None) -> bool:
     return True
 
 
-def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: int, address: str | None):
-    started = start_ray(workers, address)
+TARGET_TASK_S = 1.0  # a Ray task of small runs lasts at least this long: Ray's 10-20 ms a task is then 1-2 %
+
+
+def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: int, address: str | None,
+         overlap: bool | None = None, batch: int | None = None):
+    """Every task's row, as it finishes, from Ray's workers.
+
+    While Ray starts (several seconds on a small machine), the first runs go in a thread of
+    this process (`overlap`; by default when the runs are the model's own and Ray is not
+    running yet), so start-up costs little of the sweep's time. Their wall time sets how many
+    runs each Ray task carries (`batch`; by default enough for `TARGET_TASK_S`, and at most a
+    quarter of a worker's share, so the workers stay evenly loaded): short runs then pay Ray's
+    overhead once per batch. A batch whose worker died on every retry is split and its runs
+    sent again one by one, so only the run that kills its worker is recorded as lost."""
+    ray_environment()
+    import ray
+
+    if overlap is None:
+        overlap = run_fn is execute and not ray.is_initialized()
+    queue = deque(tasks)
+    early = _DriverRuns(queue, run_fn) if overlap and tasks else None
+    error: BaseException | None = None
+    started = False
+    try:
+        started = start_ray(workers, address)
+    except BaseException as e:  # noqa: B036 -- the runs done meanwhile are saved first
+        error = e
+    if early is not None:
+        early.halt.set()  # no more runs start here; the one running finishes beside Ray's workers
+        if error is not None and not isinstance(error, KeyboardInterrupt):
+            early.thread.join()  # Ray did not start: keep the run in flight, then report why
+        yield from early.take()
+    if error is not None:
+        raise error
+    try:
+        yield from _on_ray(queue, run_fn, workers, batch, early)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+class _DriverRuns:
+    """Runs taken from the queue in a thread of the driver until `stop`."""
+
+    def __init__(self, queue: deque, run_fn: Callable[[Task], dict[str, Any]]):
+        self.queue, self.run_fn = queue, run_fn
+        self.rows: list[dict[str, Any]] = []
+        self.walls: list[float] = []
+        self.halt = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._work, name="ecopark-runs-while-ray-starts", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            with self.lock:
+                if self.halt.is_set() or not self.queue:
+                    return
+                task = self.queue.popleft()
+            t0 = time.perf_counter()
+            row = self.run_fn(task)
+            with self.lock:
+                self.walls.append(time.perf_counter() - t0)
+                self.rows.append(row)
+
+    def take(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows, self.rows = self.rows, []
+        return rows
+
+    @property
+    def busy(self) -> bool:
+        return self.thread.is_alive()
+
+
+def _batch_size(remaining: int, workers: int, walls: list[float]) -> int:
+    if not walls or remaining <= 0:
+        return 1
+    per_run = max(float(np.median(walls)), 1e-3)
+    return int(max(1, min(math.ceil(TARGET_TASK_S / per_run), remaining // (4 * max(workers, 1)))))
+
+
+def _run_batch(run_fn: Callable[[Task], dict[str, Any]], tasks: list[Task]) -> list[dict[str, Any]]:
+    return [run_fn(t) for t in tasks]
+
+
+def _on_ray(queue: deque, run_fn: Callable[[Task], dict[str, Any]], workers: int, batch: int | None,
+            early: _DriverRuns | None):
     import ray
 
     # A run that raises returns its error as a row; a worker that dies is retried by Ray, and a
     # run whose worker dies on every try becomes a failed row too: the sweep goes on.
-    remote = ray.remote(max_retries=RETRIES, num_cpus=1)(run_fn)
-    try:
-        task_of = {}
-        for t in tasks:
-            task_of[remote.remote(t)] = t
-        pending = list(task_of)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for ref in ready:
-                try:
-                    yield ray.get(ref)
-                except ray.exceptions.RayError as e:  # the worker died RETRIES + 1 times
-                    yield lost_row(task_of[ref], f"{type(e).__name__}: the worker running it died {RETRIES + 1} "
-                                                 f"times ({str(e).splitlines()[0] if str(e) else 'no message'})")
-    finally:
-        if started:
-            ray.shutdown()
+    remote = ray.remote(max_retries=RETRIES, num_cpus=1)(_run_batch)
+    rest = list(queue)
+    queue.clear()
+    size = batch or _batch_size(len(rest), workers, early.walls if early is not None else [])
+    fn = ray.put(run_fn)
+    batch_of = {}
+    for k in range(0, len(rest), size):
+        chunk = rest[k:k + size]
+        batch_of[remote.remote(fn, chunk)] = chunk
+    pending = list(batch_of)
+    while pending or (early is not None and early.busy):
+        if early is not None:
+            yield from early.take()
+        if not pending:
+            early.thread.join(0.05)  # type: ignore[union-attr]
+            continue
+        ready, pending = ray.wait(pending, num_returns=1, timeout=0.1 if early is not None and early.busy else None)
+        for ref in ready:
+            try:
+                yield from ray.get(ref)
+            except ray.exceptions.RayError as e:  # the worker died RETRIES + 1 times
+                chunk = batch_of[ref]
+                if len(chunk) > 1:  # one of them kills its worker: send them again one by one
+                    for t in chunk:
+                        ref1 = remote.remote(fn, [t])
+                        batch_of[ref1] = [t]
+                        pending.append(ref1)
+                    continue
+                yield lost_row(chunk[0], f"{type(e).__name__}: the worker running it died {RETRIES + 1} "
+                                         f"times ({str(e).splitlines()[0] if str(e) else 'no message'})")
+    if early is not None:
+        yield from early.take()

@@ -9,7 +9,7 @@ import pytest
 from experiments import sweep, sweep_run
 from experiments.problems import InputError
 from tests.conftest import EXAMPLE, run_cli
-from tests.sweep_helpers import failing_on_point_1, kill_always, kill_once
+from tests.sweep_helpers import failing_on_point_1, first_in_driver_once_ray_is_up, kill_always, kill_once
 
 SWEEP = f"""
 [sweep]
@@ -193,6 +193,60 @@ def test_a_run_whose_worker_dies_on_every_retry_is_a_failed_row_and_the_sweep_go
     lost = out[out["point"] == 1]
     assert (lost["status"] == "error").all() and lost["error"].str.contains(f"died {sweep_run.RETRIES + 1} times").all()
     assert (out[out["point"] != 1]["status"] == "ok").all()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_batched_runs_give_the_serial_rows_and_a_batch_that_kills_its_worker_loses_only_its_killer(tmp_path,
+                                                                                                   local_ray):
+    """Three runs to a Ray task: the rows are the serial ones; the batches holding point 1 (whose
+    run kills its worker every time) are split after Ray's retries and sent again one by one,
+    so only point 1's runs are lost."""
+    tasks = [sweep_run.Task(r, str(EXAMPLE), 8, spec().base_sets) for r in spec().runs()]
+    serial = stable(pd.DataFrame(list(sweep_run._serial(tasks, sweep_run.execute))))
+    batched = stable(pd.DataFrame(list(sweep_run._ray(tasks, sweep_run.execute, 2, None, overlap=False, batch=3))))
+    pd.testing.assert_frame_equal(batched, serial)
+    rows = pd.DataFrame(list(sweep_run._ray(tasks, kill_always, 2, None, overlap=False, batch=3)))
+    assert len(rows) == len(tasks) and rows["run_id"].is_unique
+    assert (rows[rows["point"] == 1]["status"] == "error").all()
+    assert (rows[rows["point"] != 1]["status"] == "ok").all()
+
+
+def test_batch_size_reaches_the_target_task_length_and_keeps_the_workers_busy():
+    assert sweep_run._batch_size(400, 2, []) == 1  # nothing measured yet
+    assert sweep_run._batch_size(400, 2, [0.05, 0.05, 0.06]) == 20  # 1 s of 50 ms runs
+    assert sweep_run._batch_size(40, 2, [0.05]) == 5  # at most a quarter of a worker's share
+    assert sweep_run._batch_size(400, 2, [3.0]) == 1  # long runs go one by one
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_runs_go_on_in_the_driver_while_ray_starts_and_give_the_serial_rows(tmp_path, monkeypatch):
+    """Ray takes seconds to start: the first runs are done in the driver meanwhile (their
+    worker_pid is this process's), the rest on Ray's workers, and the rows are the serial ones.
+    A sweep of the model's runs does this by itself; the second part makes sure both kinds of
+    rows are there however fast Ray starts on the machine running the test."""
+    import os
+
+    import ray
+
+    was_up = ray.is_initialized()
+    if was_up:
+        ray.shutdown()
+    monkeypatch.setenv("ECOPARK_TEST_DRIVER_PID", str(os.getpid()))
+    tasks = [sweep_run.Task(r, str(EXAMPLE), 8, spec().base_sets) for r in spec().runs()]
+    try:
+        serial = stable(sweep_run.run_sweep(spec(), tmp_path / "serial", progress=False))
+        both = sweep_run.run_sweep(spec(), tmp_path / "ray", workers=2, progress=False)
+        assert not ray.is_initialized()  # the sweep shut down the Ray it started
+        mixed = pd.DataFrame(list(sweep_run._ray(tasks, first_in_driver_once_ray_is_up, 2, None, overlap=True)))
+    finally:
+        if was_up:
+            sweep_run.start_ray(2, None)
+    pd.testing.assert_frame_equal(stable(both), serial)
+    assert (both["worker_pid"] == os.getpid()).sum() >= 1
+    pd.testing.assert_frame_equal(stable(mixed), serial)
+    assert (mixed["worker_pid"] == os.getpid()).sum() >= 1 and (mixed["worker_pid"] != os.getpid()).sum() >= 1
 
 
 @pytest.mark.ray
