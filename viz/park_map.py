@@ -364,7 +364,7 @@ class ParkMap:
         if self.crowded:
             add(legend(box.left, box.top + 4, title, entries, 8)[0])
         else:
-            add(legend(box.left, box.top + box.height, title, entries, 8.5, from_bottom=True)[0])
+            add(legend(box.left, box.top + box.height - 4, title, entries, 8.5, from_bottom=True)[0])
         add(self._static)
         text = f"{park.name}" + (f", sector {focus} ({len(members)} companies)" if len(members) else "") \
             + f": day {snap.step + 1 if snap is not None else 0}"
