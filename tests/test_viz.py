@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import time
+import xml.etree.ElementTree as ET
 
 import ipyvuetify as v
 import ipywidgets
@@ -193,13 +194,14 @@ def test_map_layout_compresses_kalundborgs_far_partners_only():
 
 def test_map_and_charts_draw_every_state(kalundborg_run):
     canvas = ParkMap(kalundborg_run.park, kalundborg_run.model.network.positions)
-    image = svg(canvas.update(kalundborg_run, selected=0))
+    image = canvas.update(kalundborg_run, selected=0)
     assert image.startswith(b"<?xml") and b"Asnaes power station" in image and b"pipeline (infrastructure)" in image
     assert b"biomass sludge" in image  # the legend names the resources flowing today
     run = LiveRun.from_settings("kalundborg", {})
-    fresh = svg(ParkMap(run.park, run.model.network.positions).update(run))  # day 0: nothing stepped yet
+    fresh = ParkMap(run.park, run.model.network.positions).update(run)  # day 0: nothing stepped yet
     assert b"day 0" in fresh
-    assert png(ParkMap(run.park, run.model.network.positions).update(run)).startswith(b"\x89PNG")
+    for drawn_map in (image, fresh):  # well-formed: a browser shows nothing of a broken SVG image
+        assert ET.fromstring(drawn_map).tag == "{http://www.w3.org/2000/svg}svg"
     drawn = charts.kpi_panels(kalundborg_run.series, kalundborg_run.series, [(0, 1, 2)])
     assert "Gains from trade" in drawn and drawn.count('class="ts-span"') == len(charts.PANELS)
     assert drawn.count('class="ts-ghost"') == len(charts.PANELS)  # the run before, in grey
@@ -322,14 +324,16 @@ def test_the_value_of_synchronised_planning_is_the_runs():
 
 def test_decisions_are_starred_on_the_map(kalundborg_run):
     canvas = ParkMap(kalundborg_run.park, kalundborg_run.model.network.positions)
-    assert b"an investment, switch" not in svg(canvas.update(kalundborg_run))
+    assert b"an investment, switch" not in canvas.update(kalundborg_run)
     gyproc = kalundborg_run.park.company_index()["Gyproc"]
     kalundborg_run.decisions = lambda: [(3, "Gyproc", "invest", "new_kiln"), (3, "Gyproc", "pipe", "steam")]
     try:
-        image = svg(canvas.update(kalundborg_run))
+        image = canvas.update(kalundborg_run)
     finally:
         del kalundborg_run.decisions
     assert b"an investment, switch, entry or exit" in image
+    stars = ET.fromstring(image).findall(".//*[@class='decision']")
+    assert [star.get("data-company") for star in stars] == [str(gyproc)]  # one star, on Gyproc
     circle = canvas.hover_svg().split(f'data-company="{gyproc}"')[1].split("</circle>")[0]
     assert "invest new kiln (day 4)" in circle and "pipe" not in circle  # pipes are drawn as pipes
 
@@ -380,9 +384,10 @@ def test_cooperation_chart_draws_the_new_series(coop_run):
 
 def test_map_draws_built_pipes_and_contracts_with_their_terms(coop_run):
     canvas = ParkMap(coop_run.park, coop_run.model.network.positions)
-    image = svg(canvas.update(coop_run, selected=0))
+    image = canvas.update(coop_run, selected=0)
     pipes = coop_run.model.partners.pipes
     assert f"pipe built this run ({len(pipes)})".encode() in image
+    assert image.count(b'class="built-pipe"') == len(pipes)
     assert b"under contract (" in image
     hover = canvas.hover_svg()
     assert hover.startswith('<svg class="map-hover"') and hover.count('class="hover-pipe"') == len(pipes)
@@ -397,7 +402,7 @@ def test_map_draws_built_pipes_and_contracts_with_their_terms(coop_run):
     # The scenario's own pipes only: no built pipe in the legend.
     canvas = ParkMap(coop_run.park, coop_run.model.network.positions)
     fresh = LiveRun(coop_run.cfg, coop_run.park)
-    assert b"pipe built this run" not in svg(canvas.update(fresh))
+    assert b"pipe built this run" not in canvas.update(fresh)
     assert 'class="hover-pipe"' not in canvas.hover_svg()
 
 
@@ -422,8 +427,130 @@ def test_company_view_has_shared_vision_contracts_and_trust(coop_run):
 def test_a_large_synthetic_park_draws_without_labels():
     run = LiveRun.from_settings("synthetic:200", {})
     run.step(1)
-    image = svg(ParkMap(run.park, run.model.network.positions).update(run))
+    image = ParkMap(run.park, run.model.network.positions).update(run)
     assert run.park.companies[0].name.encode() not in image
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _centre(element) -> tuple[float, float]:
+    """A drawn marker's centre: a circle's cx, cy, any other shape's translate(x,y)."""
+    if element.tag == SVG + "circle":
+        return float(element.get("cx")), float(element.get("cy"))
+    x, y = element.get("transform").removeprefix("translate(").removesuffix(")").split(",")
+    return float(x), float(y)
+
+
+def _drawn_companies(image: bytes) -> dict[str, tuple[float, float]]:
+    root = ET.fromstring(image)
+    return {el.get("data-company"): _centre(el) for el in root.iter()
+            if el.get("class", "").split(" ")[0] == "company"}
+
+
+def test_each_companys_hover_circle_sits_on_its_drawn_marker():
+    """The tooltip layer is laid over the image at the same size: each company's hover circle
+    must have the centre of the marker drawn for it, in the same user units."""
+    run = LiveRun.from_settings("kalundborg", {})
+    run.step(2)
+    run.break_company(run.park.company_index()["Gyproc"], 2)  # a down company is drawn apart
+    run.step(1)
+    big = LiveRun.from_settings("synthetic:60", {})  # squares and circles; a drill-down greys the others
+    big.step(1)
+    sector = big.park.companies[0].sector
+    for r, kwargs in ((run, {"selected": 1}), (big, {}), (big, {"focus": sector})):
+        canvas = ParkMap(r.park, r.model.network.positions)
+        image = canvas.update(r, **kwargs)
+        hover = ET.fromstring(canvas.hover_svg())
+        assert ET.fromstring(image).get("viewBox") == hover.get("viewBox")
+        drawn = _drawn_companies(image)
+        circles = {c.get("data-company"): (float(c.get("cx")), float(c.get("cy")))
+                   for c in hover.iter(SVG + "circle")}
+        assert drawn.keys() == circles.keys() == {str(i) for i in range(len(r.park.companies))}
+        for i, centre in drawn.items():
+            assert centre == pytest.approx(circles[i], abs=0.06), (r.park.name, kwargs, i)
+        if not kwargs:  # the whole park: every company inside the map's frame
+            x0, y0 = canvas.plot.left, canvas.plot.top
+            assert all(x0 < x < x0 + canvas.plot.width and y0 < y < y0 + canvas.plot.height
+                       for x, y in drawn.values())
+
+
+def test_a_hostile_company_or_sector_name_is_text_on_the_map():
+    cfg, park = build_config("kalundborg", {})
+    hostile = '<script>&"\''
+    old = park.companies[0].name
+    companies = (dataclasses.replace(park.companies[0], name=hostile + " plant", sector=hostile + " sector"),) \
+        + park.companies[1:]
+    pipelines = tuple(dataclasses.replace(p, source=hostile + " plant" if p.source == old else p.source,
+                                          target=hostile + " plant" if p.target == old else p.target)
+                      for p in park.pipelines)
+    run = LiveRun(cfg, dataclasses.replace(park, companies=companies, pipelines=pipelines))
+    run.step(2)
+    from viz.sector_map import SectorMap
+
+    for canvas in (ParkMap(run.park, run.model.network.positions), SectorMap(run.park, run.model.network.positions)):
+        image = canvas.update(run)
+        assert b"<script" not in image and b"<script" not in canvas.hover_svg().encode()
+        texts = ["".join(t.itertext()) for t in ET.fromstring(image).iter(SVG + "text")]
+        assert any(hostile in t for t in texts)  # shown as it is written, not interpreted
+        titles = [t.text for t in ET.fromstring(canvas.hover_svg()).iter(SVG + "title")]
+        assert any(hostile in t for t in titles)
+    assert {c.get("data-sector") for c in ET.fromstring(canvas.hover_svg()).iter(SVG + "circle")} \
+        >= {hostile + " sector"}  # the drill-down's click reads the sector back unharmed
+
+
+def test_a_down_company_is_crossed_out_and_says_for_how_long():
+    run = LiveRun.from_settings("kalundborg", {})
+    run.step(2)
+    gyproc = run.park.company_index()["Gyproc"]
+    run.break_company(gyproc, 3)
+    run.step(1)
+    canvas = ParkMap(run.park, run.model.network.positions)
+    root = ET.fromstring(canvas.update(run))
+    left = run.breaks[gyproc]
+    assert left >= 2
+    texts = ["".join(t.itertext()) for t in root.iter(SVG + "text")]
+    assert texts.count(f"DOWN, {left} more days") == 1 and "Gyproc" in texts
+    down = root.findall(".//*[@class='company down']")
+    assert [d.get("data-company") for d in down] == [str(gyproc)] and down[0].get("fill") == palette.DOWN
+    assert b"down (broken)" in canvas.update(run)
+    run.step(left + 1)  # repaired (the last day down is drawn with the plain DOWN): no cross, no label
+    root = ET.fromstring(canvas.update(run))
+    assert not root.findall(".//*[@class='company down']")
+    assert not any("DOWN" in "".join(t.itertext()) for t in root.iter(SVG + "text"))
+
+
+def test_each_flow_is_one_arrow_in_its_resources_colour(kalundborg_run, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from viz import park_map
+
+    run = kalundborg_run
+    canvas = ParkMap(run.park, run.model.network.positions)
+    image = canvas.update(run)
+    root = ET.fromstring(image)
+    flows = run.snapshot.flows
+    colours = {r: to_hex(c) for r, c in palette.resource_colours(list(run.park.resources)).items()}
+    curves, heads = root.findall(".//*[@class='flow']"), root.findall(".//*[@class='flow-head']")
+    assert len(curves) == len(heads) == len(flows) >= 5
+    assert [c.get("stroke") for c in curves] == [h.get("fill") for h in heads] == [colours[f.resource] for f in flows]
+    widths = [float(c.get("stroke-width")) for c in curves]
+    assert widths == pytest.approx([0.8 + 5.2 * math.sqrt(f.delivered / run.flow_max[f.resource]) for f in flows],
+                                   abs=0.006)
+    # From just outside the seller's marker to the head's tip just outside the buyer's.
+    centres = _drawn_companies(image)
+    for f, curve, head in zip(flows, curves, heads):
+        start = [float(v) for v in curve.get("d").split()[0].removeprefix("M").split(",")]
+        tip = [float(v) for v in head.get("d").split()[0].removeprefix("M").split(",")]
+        assert "Q" in curve.get("d")
+        assert math.dist(start, centres[str(f.seller)]) == pytest.approx(9, abs=1.5)
+        assert math.dist(tip, centres[str(f.buyer)]) == pytest.approx(11, abs=1.5)
+    # Beyond MAX_ARROWS: plain lines, still one a flow in its resource's colour, and no heads.
+    monkeypatch.setattr(park_map, "MAX_ARROWS", 3)
+    root = ET.fromstring(canvas.update(run))
+    lines = root.findall(".//*[@class='flow']")
+    assert [c.get("stroke") for c in lines] == [colours[f.resource] for f in flows]
+    assert not root.findall(".//*[@class='flow-head']") and all("Q" not in c.get("d") for c in lines)
 
 
 # ---- result folders -----------------------------------------------------------------------------
@@ -636,6 +763,7 @@ def test_comparison_figures_draw(tmp_path, run_folders):
     sens = pd.DataFrame({"kpi": "", "parameter": ["a", "b"], "kind": ["S1", "S1"], "value": [0.5, 0.1],
                          "conf": [0.1, np.nan]})
     assert b"Sensitivity indices" in svg(compare_charts.sensitivity_figure(sens))
+    assert png(compare_charts.sensitivity_figure(sens)).startswith(b"\x89PNG")
 
 
 def test_comparison_charts_read_out_each_bar_and_point_on_hover(tmp_path):
@@ -949,8 +1077,8 @@ def test_a_large_park_opens_by_sector_and_drills_down_to_one():
     run = LiveRun.from_settings("synthetic:120", {})
     run.step(2)
     sectors = SectorMap(run.park, run.model.network.positions)
-    image = svg(sectors.update(run))
-    assert b"120 companies in" in image
+    image = sectors.update(run)
+    assert b"120 companies in" in image and ET.fromstring(image).tag == SVG + "svg"
     links = sectors.links(run)
     assert sum(n for n, _ in links.values()) == len(run.snapshot.flows)
     hover = sectors.hover_svg()
@@ -959,16 +1087,16 @@ def test_a_large_park_opens_by_sector_and_drills_down_to_one():
     canvas = ParkMap(run.park, run.model.network.positions)
     sector = run.park.companies[0].sector
     members = [i for i, c in enumerate(run.park.companies) if c.sector == sector]
-    focused = svg(canvas.update(run, focus=sector))
+    focused = canvas.update(run, focus=sector)
     assert f"sector {sector} ({len(members)} companies)".encode() in focused
     assert run.park.companies[members[0]].name.encode() in focused
-    (x0, x1), (y0, y1) = canvas.ax.get_xlim(), canvas.ax.get_ylim()
+    (x0, x1), (y0, y1) = canvas.plot.xlim, canvas.plot.ylim
     assert x1 - x0 <= np.ptp(canvas.full[0]) + 1e-9 and y1 - y0 <= np.ptp(canvas.full[1]) + 1e-9
     assert b"#e0e0e0" in focused  # the other sectors' companies greyed
     xy = canvas.layout.xy[members]
     assert (xy[:, 0] >= x0).all() and (xy[:, 0] <= x1).all() and (xy[:, 1] >= y0).all() and (xy[:, 1] <= y1).all()
-    whole = svg(canvas.update(run))
-    assert canvas.ax.get_xlim() == canvas.full[0] and run.park.companies[members[0]].name.encode() not in whole
+    whole = canvas.update(run)
+    assert canvas.plot.xlim == canvas.full[0] and run.park.companies[members[0]].name.encode() not in whole
 
 
 @pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute

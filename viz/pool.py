@@ -41,7 +41,6 @@ import numpy as np
 
 from viz.live_run import LiveRun, build_config
 from viz.park_map import ParkMap
-from viz.render import svg
 from viz.sector_map import SectorMap
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -114,8 +113,8 @@ class RunHost:
         if view == "sectors":
             if self.sector_map is None:
                 self.sector_map = SectorMap(run.park, run.model.network.positions)
-            return svg(self.sector_map.update(run)), self.sector_map.hover_svg()
-        return svg(self.map.update(run, selected, focus)), self.map.hover_svg()
+            return self.sector_map.update(run), self.sector_map.hover_svg()
+        return self.map.update(run, selected, focus), self.map.hover_svg()
 
 
 # ---- the worker process ----------------------------------------------------------------------

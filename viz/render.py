@@ -1,8 +1,9 @@
 """Figures to bytes for the page.
 
-SVG with text left as text (`svg.fonttype = none`) is the default: on the Kalundborg map it is
-about twice as fast to write as a PNG at screen resolution and half the size, and the browser
-scales it crisply. PNG (zlib level 1: fast, a third bigger than the default level) is for files.
+SVG with text left as text (`svg.fonttype = none`) is the default: on the Kalundborg map (when
+it was a matplotlib figure; the live maps now write their own SVG) it was about twice as fast to
+write as a PNG at screen resolution and half the size, and the browser scales it crisply. The
+comparison page's figures go through here. PNG (zlib level 1: fast, a third bigger than the default level) is for files.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ sectors trade with which, and a click on a sector drills down to its companies
 The sectors stand round a circle, each in the direction of its companies' centre from the
 park's (their centres bunch in the middle of a random park, and the bubbles would hide each
 other); a bubble's area grows with the value of the sector's output today, a line's width with
-the number of company-to-company exchanges it stands for.
+the number of company-to-company exchanges it stands for. Written as SVG text
+(`viz.map_svg`), as the company map is.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import threading
 from html import escape
 
 import numpy as np
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
 
 from agents.scenario import Scenario
 from viz import palette
 from viz.live_run import LiveRun
-from viz.park_map import MapLayout
+from viz.map_svg import PlotBox, document, label, marker, plain_text
+from viz.park_map import HOVER_CSS, MapLayout
 
 
 class SectorMap:
@@ -41,18 +41,12 @@ class SectorMap:
         self.centre = np.column_stack([np.cos(slot), np.sin(slot)]) if k > 1 else np.zeros((k, 2))
         self.members = np.bincount(self.of, minlength=len(self.sectors))
         self.styles = palette.sector_styles([c.sector for c in park.companies])
-        self.fig = Figure(figsize=size)
-        self.ax = self.fig.add_axes((0.01, 0.05, 0.98, 0.88))
-        self.ax.set_xticks([])
-        self.ax.set_yticks([])
-        for spine in self.ax.spines.values():
-            spine.set_color("#cccccc")
+        self.width, self.height = size[0] * 72, size[1] * 72  # points, the SVG's user units
+        self.plot = PlotBox(self.width, self.height, (0.01, 0.05, 0.98, 0.88))
         box_w, box_h = size[0] * 0.98, size[1] * 0.88
         scale = 3.0 / min(box_w, box_h)  # the circle of radius 1 with room for labels, equal scales
-        self.ax.set_xlim(-scale * box_w / 2, scale * box_w / 2)
-        self.ax.set_ylim(-scale * box_h / 2, scale * box_h / 2)
-        self.title = self.ax.set_title("", fontsize=12, loc="left")
-        self._dynamic: list = []
+        self.plot.xlim = (-scale * box_w / 2, scale * box_w / 2)
+        self.plot.ylim = (-scale * box_h / 2, scale * box_h / 2)
         self._hover: list[str] = []
 
     def links(self, run: LiveRun) -> dict[tuple[int, int], tuple[int, set[str]]]:
@@ -64,12 +58,10 @@ class SectorMap:
             out[key] = (count + 1, resources | {f.resource})
         return out
 
-    def update(self, run: LiveRun) -> Figure:
-        for artist in self._dynamic:
-            artist.remove()
-        self._dynamic = []
-        add = self._dynamic.append
-        ax, c = self.ax, self.centre
+    def update(self, run: LiveRun) -> bytes:
+        """The day's sector map as SVG bytes."""
+        plot, c = self.plot, self.centre
+        at = plot.to_svg(c) if len(c) else np.zeros((0, 2))
         snap = run.snapshot
         value = snap.output_value if snap is not None else run.nominal_value
         down = snap.down if snap is not None else run.down()
@@ -79,63 +71,60 @@ class SectorMap:
         n_down = np.bincount(self.of, weights=down.astype(float), minlength=k)
         links = self.links(run)
         hover = []
+        out = [f'<rect {plot.rect()} fill="none" stroke="#cccccc"/>']
         between = [(a, b, n, res) for (a, b), (n, res) in links.items() if a != b]
         if between:
             top = max(n for *_, n, _ in between)
-            segs = [(c[a], c[b]) for a, b, *_ in between]
-            widths = [0.8 + 6.0 * np.sqrt(n / top) for *_, n, _ in between]
-            add(ax.add_collection(LineCollection(segs, colors="#546e7a", linewidths=widths, alpha=0.55, zorder=2)))
-            for (a, b, n, res), (p, q) in zip(between, segs):
-                hover.append(self._hover_line(p, q, f"{self.sectors[a]} \u2192 {self.sectors[b]}: {n} exchange"
-                                                    f"{'s' if n != 1 else ''} today ({', '.join(sorted(res))})"))
+            for a, b, n, res in between:
+                (x1, y1), (x2, y2) = at[a], at[b]
+                out.append(f'<path class="sector-link" d="M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}" stroke="#546e7a" '
+                           f'stroke-width="{0.8 + 6.0 * np.sqrt(n / top):.2f}" stroke-opacity="0.55" fill="none"/>')
+                hover.append(self._hover_line(at[a], at[b], f"{self.sectors[a]} \u2192 {self.sectors[b]}: {n} exchange"
+                                                            f"{'s' if n != 1 else ''} today ({', '.join(sorted(res))})"))
         ref = max(float(nominal.max()) if k else 1.0, 1e-9)
         area = 80 + 900 * np.sqrt(np.clip(out_value / ref, 0, None))
+        labels = []
         for s in range(k):
-            colour, marker = self.styles[self.sectors[s]]
-            add(ax.scatter([c[s, 0]], [c[s, 1]], s=area[s], c=[colour], marker=marker, edgecolors="#333333",
-                           linewidths=1.0, zorder=3))
+            colour, shape = self.styles[self.sectors[s]]
+            x, y = at[s]
+            out.append(marker(shape, x, y, np.sqrt(area[s]), f'class="sector" fill="{colour}" stroke="#333333" '
+                                                             f'stroke-width="1.0"'))
             inside = links.get((s, s), (0, set()))[0]
-            label = f"{self.sectors[s]} ({self.members[s]})"
+            text = f"{self.sectors[s]} ({self.members[s]})"
             if n_down[s]:
-                label += f"\n{n_down[s]:.0f} down"
+                text += f"\n{n_down[s]:.0f} down"
             u = c[s] / max(float(np.hypot(*c[s])), 1e-9) if np.hypot(*c[s]) > 0 else np.array([0.0, 1.0])
             off = (6 + 0.5 * np.sqrt(area[s])) * u  # labels outward, off the circle's lines
-            add(ax.annotate(label, c[s], xytext=tuple(off), textcoords="offset points",
-                            ha="left" if u[0] > 0.3 else "right" if u[0] < -0.3 else "center",
-                            va="bottom" if u[1] > 0.3 else "top" if u[1] < -0.3 else "center", fontsize=8.5, zorder=5,
-                            color=palette.ALERT if n_down[s] else "#222222",
-                            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75)))
-            hover.append(self._hover_circle(s, c[s], np.sqrt(area[s]) / 2 + 2,
+            labels.append(label(x + off[0], y - off[1], text, 8.5,
+                                ha="left" if u[0] > 0.3 else "right" if u[0] < -0.3 else "center",
+                                va="bottom" if u[1] > 0.3 else "top" if u[1] < -0.3 else "center",
+                                colour=palette.ALERT if n_down[s] else "#222222"))
+            hover.append(self._hover_circle(s, at[s], np.sqrt(area[s]) / 2 + 2,
                                             f"{self.sectors[s]}: {self.members[s]} companies, output today "
                                             f"{palette.money(out_value[s])}, {inside} exchange"
                                             f"{'s' if inside != 1 else ''} inside, {n_down[s]:.0f} down\n"
                                             f"(click to see its companies)"))
+        out.extend(labels)
         day = snap.step + 1 if snap is not None else 0
-        self.title.set_text(f"{self.park.name}: day {day}, {len(self.park.companies)} companies in "
-                            f"{k} sectors (area ~ output value, width ~ exchanges)")
+        out.append(plain_text(plot.left, plot.top - 8, f"{self.park.name}: day {day}, {len(self.park.companies)} "
+                              f"companies in {k} sectors (area ~ output value, width ~ exchanges)", 12,
+                              extra=' class="map-title"'))
         self._hover = hover
-        return self.fig
+        return document(self.width, self.height, "".join(out))
 
     # ---- the tooltip layer, as ParkMap writes it ------------------------------------------------
 
-    def _to_svg(self, points: np.ndarray) -> np.ndarray:
-        w, h = self.fig.get_size_inches() * 72
-        f = self.fig.transFigure.inverted().transform(self.ax.transData.transform(np.atleast_2d(points)))
-        return np.column_stack([f[:, 0] * w, (1 - f[:, 1]) * h])
-
     def _hover_line(self, a, b, title: str) -> str:
-        (x1, y1), (x2, y2) = self._to_svg(np.array([a, b]))
+        (x1, y1), (x2, y2) = a, b
         return f'<path class="hover-sector-link" d="M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"><title>{escape(title)}</title></path>'
 
     def _hover_circle(self, index: int, centre, radius: float, title: str) -> str:
-        (x, y), = self._to_svg(np.asarray(centre))
+        x, y = centre
         return (f'<circle class="hover-sector" data-sector="{escape(self.sectors[index])}" cx="{x:.1f}" '
                 f'cy="{y:.1f}" r="{radius:.1f}"><title>{escape(title)}</title></circle>')
 
     def hover_svg(self) -> str:
-        from viz.park_map import HOVER_CSS
-
-        w, h = self.fig.get_size_inches() * 72
-        return (f'<svg class="map-hover" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.1f} {h:.1f}" '
+        return (f'<svg class="map-hover" xmlns="http://www.w3.org/2000/svg" '
+                f'viewBox="0 0 {self.width:.1f} {self.height:.1f}" '
                 f'style="position: absolute; left: 0; top: 0; width: 100%; height: auto; pointer-events: none;">'
                 f"<style>{HOVER_CSS}</style>{''.join(self._hover)}</svg>")

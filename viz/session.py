@@ -28,7 +28,6 @@ from viz.live_run import LiveRun, load_park
 from viz.pool import RemoteRun, RunPool
 from viz.park_map import MAX_LABELS, ParkMap
 from viz.sector_map import SectorMap
-from viz.render import svg
 
 STRATEGIES = tuple(f.name for f in dataclasses.fields(StrategyMix))
 MECHANISMS = tuple(m.value for m in MechanismName)
@@ -310,8 +309,8 @@ class LiveSession:
             if view == "sectors":
                 canvas = self.sector_map
         with canvas.lock:
-            figure = canvas.update(run) if view == "sectors" else canvas.update(run, selected, focus)
-            return svg(figure), canvas.hover_svg()
+            image = canvas.update(run) if view == "sectors" else canvas.update(run, selected, focus)
+            return image, canvas.hover_svg()
 
     def charts_html(self, days: int = 0, hidden: frozenset[str] = frozenset()) -> str:
         """The KPI, welfare, production and cooperation panels (inline SVG with hover read-outs)
