@@ -68,7 +68,19 @@ async () => {
 
 
 DISCONNECTED_JS = "() => document.body.innerText.includes('Server disconnected')"
-PLAY_JS = "() => document.querySelector('.btn-play').click()"
+# Play is disabled while a Step's task finishes, which can outlast the day's change on the
+# screen by a moment: clicked then, the click did nothing and that session never played (it was
+# reported as a session Play does not advance). Wait until it can be pressed, as a user would.
+PLAY_JS = """
+async () => {
+  const btn = () => document.querySelector('.btn-play');
+  const frame = () => new Promise(r => requestAnimationFrame(r));
+  const deadline = performance.now() + 60000;
+  while (!btn() || btn().disabled) { if (performance.now() > deadline) return false; await frame(); }
+  btn().click();
+  return true;
+}
+"""
 
 
 @dataclass
@@ -237,9 +249,11 @@ async def run_sessions(url: str, n: int, rounds: int = 3, play_s: float = 10.0, 
                 # Clicked from inside the page, as Step is: Playwright's click waits for
                 # whatever overlay a failed session shows and would stop the whole run.
                 before = await asyncio.gather(*(_day(p) for p in pages))
-                await asyncio.gather(*(p.evaluate(PLAY_JS) for p in pages))
+                pressed = await asyncio.gather(*(p.evaluate(PLAY_JS) for p in pages))
                 await asyncio.sleep(play_s)
-                await asyncio.gather(*(p.evaluate(PLAY_JS) for p in pages))
+                pressed += await asyncio.gather(*(p.evaluate(PLAY_JS) for p in pages))
+                if not all(pressed):
+                    fig.failures.append(f"Play or Pause stayed disabled for 60 s in {pressed.count(False)} presses")
                 await asyncio.sleep(1.0)
                 after = await asyncio.gather(*(_day(p) for p in pages))
                 fig.play_days = [a - b for a, b in zip(after, before)]
