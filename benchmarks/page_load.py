@@ -96,6 +96,8 @@ class Figures:
     failures: list[str] = field(default_factory=list)
     server_cpu_s: float = 0.0  # CPU seconds of the page server's own process during the Steps
     worker_cpu_s: float = 0.0  # and of the processes under it (the model workers)
+    browser_cpu_s: float = 0.0  # and of Chromium's processes, every session's tab (they share the machine)
+    load_cpu_s: tuple[float, float, float] = (0.0, 0.0, 0.0)  # server, workers, Chromium while the pages loaded
     load_before: float = 0.0  # the machine's 1-minute load average as the run began: others' work too
 
     @property
@@ -109,6 +111,19 @@ class Figures:
     def summary(self) -> dict:
         return {**asdict(self), "ready_max_s": max(self.ready_s, default=float("nan")),
                 "step_median_s": self.step_median_s, "step_max_s": self.step_max_s}
+
+
+def chromium_cpu_s() -> float:
+    """CPU seconds so far of every Chromium process of this benchmark (children of this process)."""
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in p.name().lower():
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def free_port() -> int:
@@ -228,6 +243,7 @@ async def run_sessions(url: str, n: int, rounds: int = 3, play_s: float = 10.0, 
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             start = time.perf_counter()
+            load0 = (*(server.cpu_s() if server else (0.0, 0.0)), chromium_cpu_s())
             opened = await asyncio.gather(*(_session(browser, url, start, fig, int(timeout_s * 1000))
                                             for _ in range(n)), return_exceptions=True)
             pages = []
@@ -237,8 +253,11 @@ async def run_sessions(url: str, n: int, rounds: int = 3, play_s: float = 10.0, 
                 else:
                     pages.append(o[1])
             cpu0 = server.cpu_s() if server else (0.0, 0.0)
+            browser0 = chromium_cpu_s()
+            fig.load_cpu_s = tuple(b - a for a, b in zip(load0, (*cpu0, browser0)))  # type: ignore[assignment]
             for _ in range(rounds):
                 await asyncio.gather(*(_step(p, fig) for p in pages))
+            fig.browser_cpu_s = chromium_cpu_s() - browser0
             if server:
                 cpu1 = server.cpu_s()
                 fig.server_cpu_s, fig.worker_cpu_s = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
@@ -317,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n} sessions: ready max {max(fig.ready_s, default=float('nan')):.1f} s, step to screen median "
               f"{fig.step_median_s:.2f} s max {fig.step_max_s:.2f} s, RSS peak {fig.rss_peak_mb:.0f} MB, "
               f"errors {fig.errors}, failures {len(fig.failures)}, load before {fig.load_before:.1f}; CPU during the "
-              f"Steps: server {fig.server_cpu_s:.1f} s, workers {fig.worker_cpu_s:.1f} s", flush=True)
+              f"Steps: server {fig.server_cpu_s:.1f} s, workers {fig.worker_cpu_s:.1f} s, Chromium "
+              f"{fig.browser_cpu_s:.1f} s; while loading: server {fig.load_cpu_s[0]:.1f} s, workers "
+              f"{fig.load_cpu_s[1]:.1f} s, Chromium {fig.load_cpu_s[2]:.1f} s", flush=True)
         for line in fig.error_lines + fig.failures:
             print("   ", line[:200])
     print(f"\n{os.cpu_count()} cores; the browsers share them with the server.\n")

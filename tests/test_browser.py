@@ -263,10 +263,17 @@ def test_break_now_counts_lost_output_and_charts_read_out_on_hover(page, server)
     assert "day 3" in text and "gains:" in text and "kEUR" in text
     expect(page.locator(".panel-welfare")).to_contain_text("social surplus")
     # A click on a legend entry hides its line (and its read-out); another shows it again.
+    # (A read-out is built when the pointer first enters its strip, so each check hovers first.)
+    welfare = page.locator(".panel-welfare .ts-col").first
+    welfare.locator("rect").first.hover()
+    expect(welfare.locator(".ts-tip")).to_contain_text("transfers")
     page.locator('.panel-welfare text.ts-legend[data-line="panel-welfare|transfers"]').click()
-    expect(page.locator(".panel-welfare .ts-col").first.locator(".ts-tip")).not_to_contain_text("transfers")
+    welfare.locator("rect").first.hover()
+    expect(welfare.locator(".ts-tip")).to_be_visible()
+    expect(welfare.locator(".ts-tip")).not_to_contain_text("transfers")
     page.locator('.panel-welfare text.ts-legend[data-line="panel-welfare|transfers"]').click()
-    expect(page.locator(".panel-welfare .ts-col").first.locator(".ts-tip")).to_contain_text("transfers")
+    welfare.locator("rect").first.hover()
+    expect(welfare.locator(".ts-tip")).to_contain_text("transfers")
     # Click a company on the map: the company panel turns to it.
     circle = page.locator('svg.map-hover circle[data-company="4"]')
     name = circle.locator("title").text_content().split(" (")[0]

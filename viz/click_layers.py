@@ -36,7 +36,7 @@ module.exports = {
 
 CHARTS_TEMPLATE = """
 <template>
-  <div class="park-charts" v-html="html" @click="clicked"></div>
+  <div class="park-charts" v-html="html" @click="clicked" @mouseover="readout"></div>
 </template>
 <script>
 module.exports = {
@@ -46,6 +46,31 @@ module.exports = {
       if (hit) {
         this.toggle(hit.getAttribute("data-line"));
       }
+    },
+    readout(event) {
+      // A strip's read-out is built the first time the pointer enters it (viz.svg_chart).
+      const col = event.target && event.target.closest ? event.target.closest(".ts-col") : null;
+      if (!col || col.querySelector(".ts-tip")) {
+        return;
+      }
+      const ns = "http://www.w3.org/2000/svg";
+      const make = (tag, attrs) => {
+        const el = document.createElementNS(ns, tag);
+        for (const k in attrs) { el.setAttribute(k, attrs[k]); }
+        return el;
+      };
+      const [hx, tx, y0, y1, w, h] = col.getAttribute("data-box").split(",").map(Number);
+      const tip = make("g", {class: "ts-tip"});
+      tip.appendChild(make("path", {d: "M" + hx + "," + y1 + "V" + y0}));
+      tip.appendChild(make("rect", {x: tx, y: y1 + 1, width: w, height: h, rx: 3}));
+      const text = make("text", {y: y1});
+      for (const row of col.getAttribute("data-tip").split("\\n")) {
+        const line = make("tspan", {x: tx + 5, dy: 11});
+        line.textContent = row;
+        text.appendChild(line);
+      }
+      tip.appendChild(text);
+      col.appendChild(tip);
     },
   },
 };
