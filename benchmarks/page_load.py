@@ -135,15 +135,19 @@ def free_port() -> int:
 class Server:
     """`python run.py viz` on a free loopback port, its log in a file, its memory sampled."""
 
-    def __init__(self, log: Path, viz_args: tuple[str, ...] = (), start_timeout_s: float = 90.0, repo: Path = REPO):
+    def __init__(self, log: Path, viz_args: tuple[str, ...] = (), start_timeout_s: float = 90.0, repo: Path = REPO,
+                 app: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false", SOLARA_THEME_SHOW_BANNER="false",
                    PYTHONUNBUFFERED="1")
+        # `app`: a bare Solara app served as run.py serves ours, to tell Solara's own cost from the page's
+        cmd = [str(Path(sys.executable).with_name("solara")), "run", str(app), "--host", "127.0.0.1", "--port",
+               str(self.port), "--production"] if app is not None else \
+            [sys.executable, str(repo / "run.py"), "viz", "--port", str(self.port), *viz_args]
         with open(log, "w") as out:
-            self.proc = subprocess.Popen([sys.executable, str(repo / "run.py"), "viz", "--port", str(self.port),
-                                          *viz_args], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -284,13 +288,35 @@ async def run_sessions(url: str, n: int, rounds: int = 3, play_s: float = 10.0, 
     return fig
 
 
+# The least page Solara serves: a day counter and a Step button with the selectors the sessions
+# wait for and press. What its sessions cost is Solara's own front end (its JavaScript, CSS and
+# fonts, and the widget manager), whatever the page draws.
+BARE_APP = """
+import solara
+
+day = solara.reactive(0)
+
+
+@solara.component
+def Page():
+    with solara.Div(classes=["kpi-day"]):
+        solara.Text(str(day.value), classes=["kpi-value"])
+    solara.Button("Step", classes=["btn-step"], on_click=lambda: day.set(day.value + 1))
+"""
+
+
 def measure(n: int, rounds: int = 3, play_s: float = 10.0, viz_args: tuple[str, ...] = (),
-            log_dir: Path | None = None, repo: Path = REPO) -> Figures:
+            log_dir: Path | None = None, repo: Path = REPO, bare: bool = False) -> Figures:
     """Start a server, run N sessions against it, stop it; the figures with its memory and log."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="page-load-"))
     log = log_dir / f"server-{n}.log"
     fig = Figures(n, load_before=os.getloadavg()[0])
-    server = Server(log, viz_args, repo=repo)
+    app = None
+    if bare:
+        app = log_dir / "bare_app.py"
+        app.write_text(BARE_APP)
+        play_s = 0.0  # it has no Play
+    server = Server(log, viz_args, repo=repo, app=app)
     try:
         time.sleep(1.0)  # the server's own start settles before the sessions come
         asyncio.run(run_sessions(server.url, n, rounds, play_s, fig=fig, server=server))
@@ -328,10 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="the checkout whose run.py serves the page (default this one): before/after figures "
                          "from one script, e.g. an exported older commit")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument("--bare", action="store_true",
+                    help="serve a bare Solara page (a counter and a Step button) instead: Solara's own cost")
     args = ap.parse_args(argv)
     figs = []
     for n in (int(x) for x in args.sessions.split(",")):
-        fig = measure(n, args.rounds, args.play, tuple(args.viz_arg), repo=args.repo.resolve())
+        fig = measure(n, args.rounds, args.play, tuple(args.viz_arg), repo=args.repo.resolve(), bare=args.bare)
         figs.append(fig)
         print(f"{n} sessions: ready max {max(fig.ready_s, default=float('nan')):.1f} s, step to screen median "
               f"{fig.step_median_s:.2f} s max {fig.step_max_s:.2f} s, RSS peak {fig.rss_peak_mb:.0f} MB, "
