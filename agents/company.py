@@ -4,7 +4,6 @@ offers what it has left. It never touches the ledger: the market settles everyth
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -170,4 +169,5 @@ class Company(mesa.Agent):
 
     def price(self, true_order: Order, ledger: Ledger, rng: np.random.Generator) -> Order:
         """The order the company posts: its true order re-priced by its strategy."""
-        return replace(true_order, price=self.shade(self.quote(true_order, ledger), rng))
+        o = true_order
+        return Order(o.owner, o.resource, o.side, o.quantity, self.shade(self.quote(o, ledger), rng), o.ref)

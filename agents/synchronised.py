@@ -222,7 +222,7 @@ class Operator:
         if q <= EPS:
             return None
         book[key] -= q
-        return replace(o, quantity=q)
+        return Order(o.owner, o.resource, o.side, q, o.price, o.ref)
 
 
 def side_payments(synchronised: np.ndarray, own: np.ndarray, period: int) -> tuple[np.ndarray, float]:
