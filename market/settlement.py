@@ -146,7 +146,9 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     """Move goods and money for one step and complete the park's account of it."""
     step = acc.step
     res = ledger.resources
-    money = acc.profit
+    # Each company's money as Python floats while the step is booked (the same operations in
+    # the same order, so the same sums as on the array, without indexing numpy per entry).
+    money = acc.profit.tolist()
     subsidy = ledger.policy.exchange_subsidy
 
     sold: dict[tuple[int, str], float] = defaultdict(float)
@@ -195,6 +197,8 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     for (_c, r), store in ledger.stores.items():
         acc.resources[r].stock_after += store.level
 
+    acc.profit[:] = money
+    money = acc.profit
     ledger.cash += money
     ledger.operator += acc.budget
     ledger.government -= acc.subsidies
@@ -223,7 +227,7 @@ def closing_stock_value(ledger: Ledger) -> np.ndarray:
     return value
 
 
-def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
+def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray | list[float], c: int, r: str, q: float) -> None:
     res = ledger.resources[r]
     money[c] -= q * ledger.buy_price(r)
     tax = q * ledger._buy_tax[r]
@@ -233,7 +237,7 @@ def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r:
     acc.resources[r].bought_outside += q
 
 
-def _dispose(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
+def _dispose(ledger: Ledger, acc: StepAccount, money: np.ndarray | list[float], c: int, r: str, q: float) -> None:
     res = ledger.resources[r]
     money[c] -= q * ledger.dispose_price(r)
     tax = q * ledger._dispose_tax[r]

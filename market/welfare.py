@@ -98,7 +98,7 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     avoided at their real cost, less transport and losses."""
     shipped: dict[tuple[int, str], float] = defaultdict(float)
     got: dict[tuple[int, str], float] = defaultdict(float)
-    own = np.zeros(n)
+    own = [0.0] * n  # Python floats while summing (the same sums as on an array), an array at the end
     transport_paid = 0.0
     for t in trades:
         shipped[(t.seller, t.resource)] += t.shipped
@@ -125,7 +125,7 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
         transfers += moved
         if n:
             own[key[0]] += value
-    return total, transfers, own
+    return total, transfers, np.array(own, dtype=float)
 
 
 def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str,
