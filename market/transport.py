@@ -122,8 +122,30 @@ def solve_with_prices(
     return x, u, v
 
 
+# The last LPs solved, by their exact input (see `_highs`): a step's clearing and its optimum
+# often pose the very same problem (truthful bidders on the same book), and so do the private and
+# the social planner where no transfers are in the prices.
+_SOLVED: dict[bytes, np.ndarray] = {}
+_SOLVED_MAX = 64
+
+
 def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
            duals: bool = False):
+    if duals:
+        return _highs_lp(supply, demand, ei, ej, g, f, duals=True)
+    arrays = [np.ascontiguousarray(a) for a in (supply, demand, ei, ej, g, f)]
+    key = b"|".join(b"%s:%d:" % (a.dtype.str.encode(), a.size) + a.tobytes() for a in arrays)
+    x = _SOLVED.get(key)
+    if x is None:
+        x = _highs_lp(supply, demand, ei, ej, g, f)
+        if len(_SOLVED) >= _SOLVED_MAX:
+            del _SOLVED[next(iter(_SOLVED))]  # the oldest
+        _SOLVED[key] = x
+    return x.copy()
+
+
+def _highs_lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
+              duals: bool = False):
     # Only sellers and buyers that touch a useful edge become rows.
     s_ids, s_row = np.unique(ei, return_inverse=True)
     b_ids, b_row = np.unique(ej, return_inverse=True)
