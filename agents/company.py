@@ -88,12 +88,13 @@ class Company(mesa.Agent):
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
         revenue = 0.0
-        for p, q, price in zip(self._processes, qty, self.sale):
+        # Python floats from the start (numpy scalars cost more per operation; the same values).
+        for p, q, price in zip(self._processes, np.asarray(qty, dtype=float).tolist(),
+                               np.asarray(self.sale, dtype=float).tolist()):
             if q <= 0:
                 continue
-            q = float(q)
             output[p.product] = output.get(p.product, 0.0) + q
-            revenue += q * float(price)
+            revenue += q * price
             for r, a in p.byproducts.items():
                 byproducts[r] = byproducts.get(r, 0.0) + a * q
             for r, a in p.inputs.items():
@@ -115,29 +116,34 @@ class Company(mesa.Agent):
         `stock` gives the stock to count instead of the company's own (the optimum's planner
         builds the same orders on its own stores, `market.optimum`).
         """
+        return [Order(self.index, r, side, q, price) for r, side, q, price in self._positions(plan, ledger, stock)]
+
+    def _positions(self, plan: Plan, ledger: Ledger, stock: Callable[[int, str], float] | None = None
+                   ) -> list[tuple[str, Side, float, float]]:
+        """`positions` as (resource, side, quantity, price): the model numbers the park's
+        orders as it builds them (`ParkModel._truthful`), each Order made once."""
         level_of = ledger.stock if stock is None else stock
-        out: list[Order] = []
-        for r in sorted(set(plan.byproducts) | set(plan.inputs)):
-            net = plan.byproducts.get(r, 0.0) + level_of(self.index, r) - plan.inputs.get(r, 0.0)
+        out: list[tuple[str, Side, float, float]] = []
+        byproducts, inputs = plan.byproducts, plan.inputs
+        for r in sorted(byproducts.keys() | inputs.keys()):
+            net = byproducts.get(r, 0.0) + level_of(self.index, r) - inputs.get(r, 0.0)
             if net > 1e-9:
-                out.extend(self._asks(r, net, ledger))
+                self._asks(r, net, ledger, out)
             elif net < -1e-9:
-                out.append(Order(self.index, r, Side.BUY, -net, ledger.park_buy_value(r)))
+                out.append((r, Side.BUY, -net, ledger.park_buy_value(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(self.index, ()):
             level = level_of(self.index, r)
-            if r not in plan.byproducts and r not in plan.inputs and level > 1e-9:
-                out.extend(self._asks(r, level, ledger))
+            if r not in byproducts and r not in inputs and level > 1e-9:
+                self._asks(r, level, ledger, out)
         return out
 
-    def _asks(self, r: str, surplus: float, ledger: Ledger) -> list[Order]:
+    def _asks(self, r: str, surplus: float, ledger: Ledger, out: list[tuple[str, Side, float, float]]) -> None:
         keep = min(surplus, ledger.store_capacity(self.index, r)) if r in self._uses else 0.0
-        out = []
         if keep > 1e-9:
-            out.append(Order(self.index, r, Side.SELL, keep, ledger.buy_price(r)))
+            out.append((r, Side.SELL, keep, ledger.buy_price(r)))
         if surplus - keep > 1e-9:
-            out.append(Order(self.index, r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
-        return out
+            out.append((r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
 
     def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
         """What the strategy sees when it prices `unit` of `true_order` (the numbering is

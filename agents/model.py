@@ -325,13 +325,14 @@ class ParkModel(mesa.Model):
     def _truthful(self, plans, t: int, stock: Stock | None = None) -> list[Order]:
         """The step's truthful orders: each company's needs and surpluses and the bids to fill
         its stores, on the park's stock or on another's (`stock`, the optimum's planner's)."""
-        orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger, stock)]
-        if self.ledger.stores:
-            orders += stock_up(self, t, stock)
+        ledger = self.ledger
+        raw = [(c.index, *x) for c, p in zip(self.companies, plans) for x in c._positions(p, ledger, stock)]
+        if ledger.stores:
+            raw += [(o.owner, o.resource, o.side, o.quantity, o.price) for o in stock_up(self, t, stock)]
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
-        # (Order built directly: dataclasses.replace costs several times more, on every order.)
-        return [Order(o.owner, o.resource, o.side, o.quantity, o.price, i) for i, o in enumerate(orders)]
+        # (Each Order made once, with its index: making them twice cost more than the rest.)
+        return [Order(c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw)]
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]

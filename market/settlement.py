@@ -170,18 +170,22 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     touched: dict[int, set[str]] = defaultdict(set)
     for c, r in list(sold) + list(got):
         touched[c].add(r)
+    accounts, stores = acc.resources, ledger.stores
+    expires = {r: step + x.shelf_life + 1 for r, x in res.items()}
+    nothing: set[str] = set()
     for p in plans:
         c = p.company
         money[c] += p.revenue
-        for r in sorted(set(p.byproducts) | set(p.inputs) | touched.get(c, set())):
-            ra = acc.resources[r]
-            made = p.byproducts.get(r, 0.0)
-            need = p.inputs.get(r, 0.0)
+        byproducts, inputs = p.byproducts, p.inputs
+        for r in sorted(byproducts.keys() | inputs.keys() | touched.get(c, nothing)):
+            ra = accounts[r]
+            made = byproducts.get(r, 0.0)
+            need = inputs.get(r, 0.0)
             ra.produced += made
             ra.consumed += need
+            key = (c, r)
             try:
-                flow = carry(ledger.stores.get((c, r)), made, need, sold.get((c, r), 0.0), got.get((c, r), 0.0),
-                             step + res[r].shelf_life + 1)
+                flow = carry(stores.get(key), made, need, sold.get(key, 0.0), got.get(key, 0.0), expires[r])
             except ValueError as e:
                 raise ValueError(f"company {c}, {r}: {e}") from None
             ra.self_used += flow.own

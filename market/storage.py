@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 TOL = 1e-6  # relative: a need this small is no need, a shipment this much over stock no error
 
@@ -67,9 +68,9 @@ class Store:
         return lost
 
 
-@dataclass(frozen=True, slots=True)
-class Carried:
-    """What became of one company's resource in one step, after `carry`."""
+class Carried(NamedTuple):
+    """What became of one company's resource in one step, after `carry` (a named tuple: made
+    for every company and resource of every step, it costs less than a frozen dataclass)."""
 
     own: float  # used by the company itself, from what it made and what it had in store
     bought: float  # need still open after own use and receipts: bought outside
