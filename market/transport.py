@@ -61,47 +61,57 @@ def solve(
     # The sorting shortcuts assume one edge per (seller, buyer) pair; two routes between the
     # same pair make a knapsack with two constraints, left to HiGHS.
     pair = ei * (int(ej.max()) + 1) + ej
-    simple = len(np.unique(pair)) == len(pair)
-    if simple and len(np.unique(ei)) == 1:
+    # (Sets and comparisons instead of np.unique: most books are small, where numpy's calls
+    # cost more than the work; the same tests.)
+    simple = len(set(pair.tolist())) == len(pair)
+    if simple and bool((ei == ei[0]).all()):
         x[idx] = _one_seller(supply[ei[0]], demand, ej, g, f)
-    elif simple and len(np.unique(ej)) == 1:
+    elif simple and bool((ej == ej[0]).all()):
         x[idx] = _one_buyer(supply, demand[ej[0]], ei, g, f)
     else:
         x[idx] = _highs(supply, demand, ei, ej, g, f)
     return x
 
 
+# The two sorting shortcuts walk the edges in Python floats: the same arithmetic as on numpy
+# scalars, at a fraction of the cost per edge.
 def _one_seller(s: float, demand: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
     # One unit shipped uses one unit of supply whatever the edge: take the best gain first.
-    x = np.zeros(len(g))
+    x = [0.0] * len(g)
     left = float(s)
-    taken = np.zeros(len(demand))
-    for e in np.argsort(-g, kind="stable"):
+    need = np.asarray(demand, dtype=float).tolist()
+    taken = [0.0] * len(need)
+    to, share = ej.tolist(), f.tolist()
+    for e in np.argsort(-g, kind="stable").tolist():
         if left <= EPS:
             break
-        room = (demand[ej[e]] - taken[ej[e]]) / f[e]
+        b = to[e]
+        room = (need[b] - taken[b]) / share[e]
         q = min(left, room)
         if q > EPS:
             x[e] = q
             left -= q
-            taken[ej[e]] += q * f[e]
-    return x
+            taken[b] += q * share[e]
+    return np.array(x)
 
 
 def _one_buyer(supply: np.ndarray, d: float, ei: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
     # The buyer's capacity is in delivered units: rank by gain per unit delivered.
-    x = np.zeros(len(g))
+    x = [0.0] * len(g)
     left = float(d)
-    used = np.zeros(len(supply))
-    for e in np.argsort(-(g / f), kind="stable"):
+    have = np.asarray(supply, dtype=float).tolist()
+    used = [0.0] * len(have)
+    frm, share = ei.tolist(), f.tolist()
+    for e in np.argsort(-(g / f), kind="stable").tolist():
         if left <= EPS:
             break
-        q = min(supply[ei[e]] - used[ei[e]], left / f[e])
+        a = frm[e]
+        q = min(have[a] - used[a], left / share[e])
         if q > EPS:
             x[e] = q
-            left -= q * f[e]
-            used[ei[e]] += q
-    return x
+            left -= q * share[e]
+            used[a] += q
+    return np.array(x)
 
 
 def solve_with_prices(
