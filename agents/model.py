@@ -147,8 +147,13 @@ class ParkModel(mesa.Model):
                  market: MarketSettings | None = None, seed: int = 0,
                  cooperation: CooperationSettings | None = None, operations: OperationsSettings | None = None,
                  events: tuple[Outage, ...] = (), production: ProductionSettings | None = None,
-                 investment: InvestmentSettings | None = None):
+                 investment: InvestmentSettings | None = None, track_optimum: bool = True):
         super().__init__(rng=seed)
+        # Whether each step's optimum (`market.optimum`, the yardstick of the gains) is computed:
+        # a run whose records' optimal gains nobody reads (the synchronised yardstick beside a
+        # run, `experiments.runner.yardstick_model`) leaves it out and records NaN. The optimum
+        # draws no random numbers and changes nothing the run does, so the rest is the same.
+        self.track_optimum = track_optimum
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
         self.run_policy = self.policy  # as configured; `policy` is this year's (carbon price path)
@@ -391,8 +396,11 @@ class ParkModel(mesa.Model):
         # The optimum knows every route, and counts each unit once (`market.optimum`).
         full = self.network if self.network.known is None else replace(self.network, known=None)
         true_orders = delivered.true_orders
-        best = self.optimum.step(t, plans, lambda stock: true_orders if stock is None else self._truthful(plans, t, stock),
-                                 full)
+        if self.track_optimum:
+            best = self.optimum.step(t, plans,
+                                     lambda stock: true_orders if stock is None else self._truthful(plans, t, stock), full)
+        else:
+            best = StepOptimum(float("nan"), float("nan"))
         realised, moved, gains = exchange_values(trades, true_orders, n, self.ledger.transfer_of)
         costs = self._after_market(t, delivered.spot_orders, trades, spot)
         extra -= costs
