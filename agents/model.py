@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import mesa
@@ -115,6 +118,33 @@ class StepOutcome:
     adoptions: int  # ways of trading imitated at the end of a period
     investment: float  # EUR invested in pipes this step
     projects: float  # fixed opex and capital charges of processes and entries
+
+
+# Python's cyclic garbage collector, as tuned while a model runs (see `lean_gc`).
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+@contextmanager
+def lean_gc() -> Iterator[None]:
+    """Run a stretch of steps with fewer garbage collections: the objects that exist before it
+    (the park, the models, the libraries) are frozen out of the collector's walks (`gc.freeze`)
+    and a collection of the youngest generation waits for 10,000 new container objects instead
+    of 700. A step makes tens of thousands of short-lived orders, trades and tuples, nearly all
+    freed by reference counting; on synthetic:1000 the default collector took about a fifth of
+    the time, walking the same long-lived objects again and again. Collection still runs, less
+    often, so cyclic garbage is still freed. Results do not depend on it. The settings of before
+    are restored on leaving (nested uses leave them to the outermost)."""
+    if gc.get_threshold() == GC_THRESHOLDS:  # already inside one
+        yield
+        return
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 class ParkModel(mesa.Model):
@@ -720,10 +750,11 @@ class ParkModel(mesa.Model):
                 company.strategy.on_outcome(q, own, o.quantity, traded, surplus, self.market_rng)
 
     def run(self, steps: int, progress=None) -> None:
-        for _ in range(steps):
-            self.step()
-            if progress is not None:
-                progress.update(1)
+        with lean_gc():
+            for _ in range(steps):
+                self.step()
+                if progress is not None:
+                    progress.update(1)
 
     def _collect(self, out: StepOutcome) -> None:
         """The collect phase: add the step to the run's totals and record it."""
