@@ -63,10 +63,17 @@ class Company(mesa.Agent):
         always, so the random stream does not depend on what the company decides (common random
         numbers); outages are applied by the model (`ParkModel.capacity_left`). How much of it the
         company chooses to make is its production decision (`agents.decisions`)."""
-        noise = rng.standard_normal(len(self._caps))
-        util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
+        noise, util = self.draw(rng, t, steps_per_year, profiles)
         load = np.clip(util * (1.0 + self._cv * noise), 0.0, 1.0)
         return self._caps * load
+
+    def draw(self, rng: np.random.Generator, t: int = 0, steps_per_year: int = 365,
+             profiles: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The step's random part of `nominal`: one standard normal draw per process and the
+        utilisation it applies to (the model does the rest of `nominal` for the whole park at once)."""
+        noise = rng.standard_normal(len(self._caps))
+        util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
+        return noise, util
 
     def _profile(self, t: int, steps_per_year: int) -> np.ndarray:
         out = np.ones(len(self._processes))

@@ -543,12 +543,8 @@ class ParkModel(mesa.Model):
         avail = self.reliability.begin_step(t)
         self._down_now = int((avail == 0).sum())
         cap = self.capacity_left(t)
-        spy = self.park.steps_per_year
-        first = self._first
-        nominal = [c.nominal(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
         active = self.investor.active
-        able = [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
-                for i, q in enumerate(nominal)]
+        nominal, able = self._nominal_and_able(t, avail, cap, active)
         prices = [c.sale for c in self.companies]
         n = len(able)
         if self.operator is not None:
@@ -584,6 +580,28 @@ class ParkModel(mesa.Model):
             caps = [c._caps for c in self.companies]
             made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
         return Production([c.plan_from(q) for c, q in zip(self.companies, final)], f, lost_fail, lost_cascade, made)
+
+    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray, active: np.ndarray
+                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each company's nominal plan (`Company.nominal`) and what it is able to make after
+        stops, outages and exits. Each company draws its own random numbers (`Company.draw`); the
+        arithmetic, element by element the same as company by company, runs once over the park."""
+        ops, spy, first = self.operations, self.park.steps_per_year, self._first
+        draws = [c.draw(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
+        lens = [len(c._caps) for c in self.companies]
+        cut = np.cumsum(lens)[:-1]
+        if not draws or len(avail) != sum(lens) or len(active) != sum(lens) \
+                or not np.array_equal(np.asarray(first[:len(lens)]), np.concatenate(([0], cut))):
+            nominal = [c._caps * np.clip(util * (1.0 + c._cv * noise), 0.0, 1.0)
+                       for c, (noise, util) in zip(self.companies, draws)]
+            return nominal, [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
+                             for i, q in enumerate(nominal)]
+        noise = np.concatenate([d[0] for d in draws])
+        util = np.concatenate([d[1] for d in draws])
+        cv = np.concatenate([c._cv for c in self.companies])
+        caps = np.concatenate([c._caps for c in self.companies])
+        flat = caps * np.clip(util * (1.0 + cv * noise), 0.0, 1.0)
+        return np.split(flat, cut), np.split(flat * avail * np.repeat(cap, lens) * active, cut)
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,
