@@ -616,7 +616,7 @@ class ParkModel(mesa.Model):
         """Each company's production decision this step (`agents.decisions`); `only` limits the
         work to some companies (the others' entries are what they could make)."""
         exchanges = self.market.exchanges
-        contracts = [c for c in self.partners.contracts if c.active(t)] if exchanges and self.partners.contracts else []
+        contracts = self.partners.active_at(t) if exchanges and self.partners.contracts else []
         if only is not None:
             keep = set(only)
             able = [a if i in keep else np.zeros_like(a) for i, a in enumerate(able)]
