@@ -4,7 +4,6 @@ offers what it has left. It never touches the ledger: the market settles everyth
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -64,10 +63,17 @@ class Company(mesa.Agent):
         always, so the random stream does not depend on what the company decides (common random
         numbers); outages are applied by the model (`ParkModel.capacity_left`). How much of it the
         company chooses to make is its production decision (`agents.decisions`)."""
-        noise = rng.standard_normal(len(self._caps))
-        util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
+        noise, util = self.draw(rng, t, steps_per_year, profiles)
         load = np.clip(util * (1.0 + self._cv * noise), 0.0, 1.0)
         return self._caps * load
+
+    def draw(self, rng: np.random.Generator, t: int = 0, steps_per_year: int = 365,
+             profiles: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The step's random part of `nominal`: one standard normal draw per process and the
+        utilisation it applies to (the model does the rest of `nominal` for the whole park at once)."""
+        noise = rng.standard_normal(len(self._caps))
+        util = self._util * self._profile(t, steps_per_year) if profiles and self._profiled else self._util
+        return noise, util
 
     def _profile(self, t: int, steps_per_year: int) -> np.ndarray:
         out = np.ones(len(self._processes))
@@ -89,12 +95,13 @@ class Company(mesa.Agent):
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
         revenue = 0.0
-        for p, q, price in zip(self._processes, qty, self.sale):
+        # Python floats from the start (numpy scalars cost more per operation; the same values).
+        for p, q, price in zip(self._processes, np.asarray(qty, dtype=float).tolist(),
+                               np.asarray(self.sale, dtype=float).tolist()):
             if q <= 0:
                 continue
-            q = float(q)
             output[p.product] = output.get(p.product, 0.0) + q
-            revenue += q * float(price)
+            revenue += q * price
             for r, a in p.byproducts.items():
                 byproducts[r] = byproducts.get(r, 0.0) + a * q
             for r, a in p.inputs.items():
@@ -116,29 +123,34 @@ class Company(mesa.Agent):
         `stock` gives the stock to count instead of the company's own (the optimum's planner
         builds the same orders on its own stores, `market.optimum`).
         """
+        return [Order(self.index, r, side, q, price) for r, side, q, price in self._positions(plan, ledger, stock)]
+
+    def _positions(self, plan: Plan, ledger: Ledger, stock: Callable[[int, str], float] | None = None
+                   ) -> list[tuple[str, Side, float, float]]:
+        """`positions` as (resource, side, quantity, price): the model numbers the park's
+        orders as it builds them (`ParkModel._truthful`), each Order made once."""
         level_of = ledger.stock if stock is None else stock
-        out: list[Order] = []
-        for r in sorted(set(plan.byproducts) | set(plan.inputs)):
-            net = plan.byproducts.get(r, 0.0) + level_of(self.index, r) - plan.inputs.get(r, 0.0)
+        out: list[tuple[str, Side, float, float]] = []
+        byproducts, inputs = plan.byproducts, plan.inputs
+        for r in sorted(byproducts.keys() | inputs.keys()):
+            net = byproducts.get(r, 0.0) + level_of(self.index, r) - inputs.get(r, 0.0)
             if net > 1e-9:
-                out.extend(self._asks(r, net, ledger))
+                self._asks(r, net, ledger, out)
             elif net < -1e-9:
-                out.append(Order(self.index, r, Side.BUY, -net, ledger.park_buy_value(r)))
+                out.append((r, Side.BUY, -net, ledger.park_buy_value(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(self.index, ()):
             level = level_of(self.index, r)
-            if r not in plan.byproducts and r not in plan.inputs and level > 1e-9:
-                out.extend(self._asks(r, level, ledger))
+            if r not in byproducts and r not in inputs and level > 1e-9:
+                self._asks(r, level, ledger, out)
         return out
 
-    def _asks(self, r: str, surplus: float, ledger: Ledger) -> list[Order]:
+    def _asks(self, r: str, surplus: float, ledger: Ledger, out: list[tuple[str, Side, float, float]]) -> None:
         keep = min(surplus, ledger.store_capacity(self.index, r)) if r in self._uses else 0.0
-        out = []
         if keep > 1e-9:
-            out.append(Order(self.index, r, Side.SELL, keep, ledger.buy_price(r)))
+            out.append((r, Side.SELL, keep, ledger.buy_price(r)))
         if surplus - keep > 1e-9:
-            out.append(Order(self.index, r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
-        return out
+            out.append((r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
 
     def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
         """What the strategy sees when it prices `unit` of `true_order` (the numbering is
@@ -170,4 +182,5 @@ class Company(mesa.Agent):
 
     def price(self, true_order: Order, ledger: Ledger, rng: np.random.Generator) -> Order:
         """The order the company posts: its true order re-priced by its strategy."""
-        return replace(true_order, price=self.shade(self.quote(true_order, ledger), rng))
+        o = true_order
+        return Order(o.owner, o.resource, o.side, o.quantity, self.shade(self.quote(o, ledger), rng), o.ref)

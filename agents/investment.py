@@ -306,7 +306,7 @@ class Investor:
         """Company i's expected profit a year with these processes in service."""
         m = self.m
         expect = m.expect if park_terms else None
-        contracts = [c for c in m.partners.contracts if c.active(m.t)] if park_terms else []
+        contracts = m.partners.active_at(m.t) if park_terms else []
         v, _ = m.decisions.value(i, self._caps(i, active), m.companies[i].sale, m.ledger, contracts, expect,
                                  network)
         opex = float(self.opex[self.first[i]:self.first[i + 1]] @ active) * self.spy

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import mesa
@@ -117,6 +120,33 @@ class StepOutcome:
     projects: float  # fixed opex and capital charges of processes and entries
 
 
+# Python's cyclic garbage collector, as tuned while a model runs (see `lean_gc`).
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+@contextmanager
+def lean_gc() -> Iterator[None]:
+    """Run a stretch of steps with fewer garbage collections: the objects that exist before it
+    (the park, the models, the libraries) are frozen out of the collector's walks (`gc.freeze`)
+    and a collection of the youngest generation waits for 10,000 new container objects instead
+    of 700. A step makes tens of thousands of short-lived orders, trades and tuples, nearly all
+    freed by reference counting; on synthetic:1000 the default collector took about a fifth of
+    the time, walking the same long-lived objects again and again. Collection still runs, less
+    often, so cyclic garbage is still freed. Results do not depend on it. The settings of before
+    are restored on leaving (nested uses leave them to the outermost)."""
+    if gc.get_threshold() == GC_THRESHOLDS:  # already inside one
+        yield
+        return
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 class ParkModel(mesa.Model):
     """An eco-industrial park of autonomous companies trading surplus resources.
 
@@ -147,8 +177,13 @@ class ParkModel(mesa.Model):
                  market: MarketSettings | None = None, seed: int = 0,
                  cooperation: CooperationSettings | None = None, operations: OperationsSettings | None = None,
                  events: tuple[Outage, ...] = (), production: ProductionSettings | None = None,
-                 investment: InvestmentSettings | None = None):
+                 investment: InvestmentSettings | None = None, track_optimum: bool = True):
         super().__init__(rng=seed)
+        # Whether each step's optimum (`market.optimum`, the yardstick of the gains) is computed:
+        # a run whose records' optimal gains nobody reads (the synchronised yardstick beside a
+        # run, `experiments.runner.yardstick_model`) leaves it out and records NaN. The optimum
+        # draws no random numbers and changes nothing the run does, so the rest is the same.
+        self.track_optimum = track_optimum
         self.park = scenario
         self.policy = policy if policy is not None else scenario.policy
         self.run_policy = self.policy  # as configured; `policy` is this year's (carbon price path)
@@ -325,12 +360,14 @@ class ParkModel(mesa.Model):
     def _truthful(self, plans, t: int, stock: Stock | None = None) -> list[Order]:
         """The step's truthful orders: each company's needs and surpluses and the bids to fill
         its stores, on the park's stock or on another's (`stock`, the optimum's planner's)."""
-        orders = [o for c, p in zip(self.companies, plans) for o in c.positions(p, self.ledger, stock)]
-        if self.ledger.stores:
-            orders += stock_up(self, t, stock)
+        ledger = self.ledger
+        raw = [(c.index, *x) for c, p in zip(self.companies, plans) for x in c._positions(p, ledger, stock)]
+        if ledger.stores:
+            raw += [(o.owner, o.resource, o.side, o.quantity, o.price) for o in stock_up(self, t, stock)]
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
-        return [replace(o, ref=i) for i, o in enumerate(orders)]
+        # (Each Order made once, with its index: making them twice cost more than the rest.)
+        return [Order(c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw)]
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
@@ -389,8 +426,11 @@ class ParkModel(mesa.Model):
         # The optimum knows every route, and counts each unit once (`market.optimum`).
         full = self.network if self.network.known is None else replace(self.network, known=None)
         true_orders = delivered.true_orders
-        best = self.optimum.step(t, plans, lambda stock: true_orders if stock is None else self._truthful(plans, t, stock),
-                                 full)
+        if self.track_optimum:
+            best = self.optimum.step(t, plans,
+                                     lambda stock: true_orders if stock is None else self._truthful(plans, t, stock), full)
+        else:
+            best = StepOptimum(float("nan"), float("nan"))
         realised, moved, gains = exchange_values(trades, true_orders, n, self.ledger.transfer_of)
         costs = self._after_market(t, delivered.spot_orders, trades, spot)
         extra -= costs
@@ -503,12 +543,8 @@ class ParkModel(mesa.Model):
         avail = self.reliability.begin_step(t)
         self._down_now = int((avail == 0).sum())
         cap = self.capacity_left(t)
-        spy = self.park.steps_per_year
-        first = self._first
-        nominal = [c.nominal(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
         active = self.investor.active
-        able = [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
-                for i, q in enumerate(nominal)]
+        nominal, able = self._nominal_and_able(t, avail, cap, active)
         prices = [c.sale for c in self.companies]
         n = len(able)
         if self.operator is not None:
@@ -545,6 +581,28 @@ class ParkModel(mesa.Model):
             made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
         return Production([c.plan_from(q) for c, q in zip(self.companies, final)], f, lost_fail, lost_cascade, made)
 
+    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray, active: np.ndarray
+                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each company's nominal plan (`Company.nominal`) and what it is able to make after
+        stops, outages and exits. Each company draws its own random numbers (`Company.draw`); the
+        arithmetic, element by element the same as company by company, runs once over the park."""
+        ops, spy, first = self.operations, self.park.steps_per_year, self._first
+        draws = [c.draw(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
+        lens = [len(c._caps) for c in self.companies]
+        cut = np.cumsum(lens)[:-1]
+        if not draws or len(avail) != sum(lens) or len(active) != sum(lens) \
+                or not np.array_equal(np.asarray(first[:len(lens)]), np.concatenate(([0], cut))):
+            nominal = [c._caps * np.clip(util * (1.0 + c._cv * noise), 0.0, 1.0)
+                       for c, (noise, util) in zip(self.companies, draws)]
+            return nominal, [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
+                             for i, q in enumerate(nominal)]
+        noise = np.concatenate([d[0] for d in draws])
+        util = np.concatenate([d[1] for d in draws])
+        cv = np.concatenate([c._cv for c in self.companies])
+        caps = np.concatenate([c._caps for c in self.companies])
+        flat = caps * np.clip(util * (1.0 + cv * noise), 0.0, 1.0)
+        return np.split(flat, cut), np.split(flat * avail * np.repeat(cap, lens) * active, cut)
+
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,
         and the closure is a shock whose cascade is measured like an outage's."""
@@ -558,7 +616,7 @@ class ParkModel(mesa.Model):
         """Each company's production decision this step (`agents.decisions`); `only` limits the
         work to some companies (the others' entries are what they could make)."""
         exchanges = self.market.exchanges
-        contracts = [c for c in self.partners.contracts if c.active(t)] if exchanges and self.partners.contracts else []
+        contracts = self.partners.active_at(t) if exchanges and self.partners.contracts else []
         if only is not None:
             keep = set(only)
             able = [a if i in keep else np.zeros_like(a) for i, a in enumerate(able)]
@@ -710,10 +768,11 @@ class ParkModel(mesa.Model):
                 company.strategy.on_outcome(q, own, o.quantity, traded, surplus, self.market_rng)
 
     def run(self, steps: int, progress=None) -> None:
-        for _ in range(steps):
-            self.step()
-            if progress is not None:
-                progress.update(1)
+        with lean_gc():
+            for _ in range(steps):
+                self.step()
+                if progress is not None:
+                    progress.update(1)
 
     def _collect(self, out: StepOutcome) -> None:
         """The collect phase: add the step to the run's totals and record it."""

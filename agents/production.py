@@ -201,20 +201,23 @@ class Expectations:
         new = {name: np.zeros(shape) for name in ("got", "got_spot", "paid", "sold", "sold_spot", "netted",
                                                    "unsold", "unmet")}
         col = self.col
-        for t in trades:
-            r = col[t.resource]
-            new["got"][t.buyer, r] += t.delivered
-            new["sold"][t.seller, r] += t.shipped
-        for t in spot:
-            r = col[t.resource]
-            new["got_spot"][t.buyer, r] += t.delivered
-            new["paid"][t.buyer, r] += t.payment
-            new["sold_spot"][t.seller, r] += t.shipped
-            new["netted"][t.seller, r] += t.receipt - t.transport_cost
-        for (c, res), q in unsold.items():
-            new["unsold"][c, col[res]] += q
-        for (c, res), q in unmet.items():
-            new["unmet"][c, col[res]] += q
+        # np.add.at adds entry by entry in the given order, as the loop over trades did, with
+        # one call per column instead of one numpy scalar operation per trade and field.
+        add = np.add.at
+        if trades:
+            r = [col[t.resource] for t in trades]
+            add(new["got"], ([t.buyer for t in trades], r), [t.delivered for t in trades])
+            add(new["sold"], ([t.seller for t in trades], r), [t.shipped for t in trades])
+        if spot:
+            r = [col[t.resource] for t in spot]
+            buyer, seller = [t.buyer for t in spot], [t.seller for t in spot]
+            add(new["got_spot"], (buyer, r), [t.delivered for t in spot])
+            add(new["paid"], (buyer, r), [t.payment for t in spot])
+            add(new["sold_spot"], (seller, r), [t.shipped for t in spot])
+            add(new["netted"], (seller, r), [t.receipt - t.transport_cost for t in spot])
+        for name, left in (("unsold", unsold), ("unmet", unmet)):
+            if left:
+                add(new[name], ([c for c, _ in left], [col[res] for _, res in left]), list(left.values()))
         # Smoothing that starts from the first observation rather than from zero: the weight
         # of a new step is max(1 / memory, 1 / steps seen) (a running mean until `memory` steps).
         self.steps += 1

@@ -103,11 +103,13 @@ class Operator:
         if h > 1:
             # Later days: the average load (with its profile), on the equipment up today (`up`:
             # each process's share of capacity not stopped by failures, maintenance or outages).
+            # A company without a profile expects the same every day: computed once, not h - 1 times.
+            profiled = [m.operations.profiles and c._profiled for c in m.companies]
+            flat: list[np.ndarray | None] = [None if p else c._caps * np.clip(c._util, 0.0, 1.0)
+                                             for c, p in zip(m.companies, profiled)]
             for d in range(1, h):
-                expect = []
-                for c in m.companies:
-                    util = c._util * c._profile(t + d, spy) if m.operations.profiles and c._profiled else c._util
-                    expect.append(c._caps * np.clip(util, 0.0, 1.0))
+                expect: list[np.ndarray] = [c._caps * np.clip(c._util * c._profile(t + d, spy), 0.0, 1.0) if f is None
+                                            else f for c, f in zip(m.companies, flat)]
                 cap[:, d] = (np.concatenate(expect) if expect else np.zeros(0)) * up
         price = np.repeat(np.concatenate([c.sale for c in m.companies])[:, None], h, axis=1) if len(today) else np.zeros((0, h))
         buy = np.array([ledger.buy_price(r) for r in names])
@@ -222,7 +224,7 @@ class Operator:
         if q <= EPS:
             return None
         book[key] -= q
-        return replace(o, quantity=q)
+        return Order(o.owner, o.resource, o.side, q, o.price, o.ref)
 
 
 def side_payments(synchronised: np.ndarray, own: np.ndarray, period: int) -> tuple[np.ndarray, float]:

@@ -96,14 +96,15 @@ def steps_to_run(cfg: RunConfig, park: Scenario) -> int:
 
 def yardstick_model(cfg: RunConfig, park: Scenario) -> ParkModel | None:
     """The run's other coordination on the same park, seed and loads, or None when the park is
-    above `production.yardstick_max_companies` (or exchanges are off)."""
+    above `production.yardstick_max_companies` (or exchanges are off). Only its profits are
+    read, so it does not track its own optimum (`ParkModel.track_optimum`)."""
     if not runs_yardstick(cfg, park):
         return None
     flip = (Coordination.DECENTRALISED if cfg.policy.coordination is Coordination.SYNCHRONISED
             else Coordination.SYNCHRONISED)
     other = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, coordination=flip))
     return ParkModel(park, other.policy, other.market, other.seed, other.cooperation, other.operations, other.events,
-                     other.production, other.investment)
+                     other.production, other.investment, track_optimum=False)
 
 
 def models(cfg: RunConfig, park: Scenario) -> tuple[ParkModel, ParkModel]:

@@ -49,24 +49,13 @@ class CallMarket:
         if len(e.i) == 0:
             return []
         x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
-        out = []
-        for n in np.flatnonzero(x > 0):
-            shipped = float(x[n])
-            f = float(e.share[n])
-            delivered = shipped * f
-            unit_gain = float(gain[n])
-            unit_price = float(bid[e.j[n]]) - (1.0 - self.k) * unit_gain / f
-            out.append(
-                Trade(
-                    step=step,
-                    seller=int(sellers[e.i[n]]),
-                    buyer=int(buyers[e.j[n]]),
-                    resource=resource,
-                    shipped=shipped,
-                    delivered=delivered,
-                    price=unit_price,
-                    transport_cost=float(e.cost[n]) * shipped,
-                    distance_km=float(e.distance[n]),
-                )
-            )
-        return out
+        # Each trade's figures as Python floats, one array operation per column (the same values
+        # as indexing the arrays trade by trade).
+        n = np.flatnonzero(x > 0)
+        keep = 1.0 - self.k
+        return [
+            Trade(step, s, b, resource, shipped, shipped * f, bid_b - keep * unit_gain / f, cost * shipped, km)
+            for shipped, f, unit_gain, bid_b, cost, km, s, b in zip(
+                x[n].tolist(), e.share[n].tolist(), gain[n].tolist(), bid[e.j[n]].tolist(), e.cost[n].tolist(),
+                e.distance[n].tolist(), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist())
+        ]

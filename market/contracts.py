@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from market.orders import Order, Side, Trade
 
@@ -120,7 +120,8 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             done.append(Delivery(c.id, step, delivered, short, breacher, c.terms.penalty * short))
         else:
             done.append(Delivery(c.id, step, delivered, short, -1, 0.0))
-    rest = [(o if q == o.quantity else replace(o, quantity=q)) for o, q in zip(orders, left) if q > EPS]
+    rest = [(o if q == o.quantity else Order(o.owner, o.resource, o.side, q, o.price, o.ref))
+            for o, q in zip(orders, left) if q > EPS]
     return trades, done, rest
 
 

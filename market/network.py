@@ -51,16 +51,27 @@ class Network:
     # only routes between companies that know each other (`market.policy.Policy.information`).
     known: np.ndarray | None = field(default=None, compare=False)
     _pipes_of: dict[str, list[tuple[int, int, float]]] = field(init=False, repr=False, compare=False)
+    # Routes already built, by resource and the exact sellers and buyers (see `edges`). Passed on
+    # by `dataclasses.replace` (the model's copy without `known` shares it) and dropped when the
+    # positions, resources or pipelines it was built from are not the ones of this network.
+    _routes: dict | None = field(default=None, repr=False, compare=False)
 
     # Above this many seller-buyer pairs, truck routes are found with a k-d tree within the
     # largest distance at which any pair could still gain, instead of trying every pair.
     DENSE_PAIRS = 20_000
+    # Route sets kept per network before the oldest are dropped (all at once: simple and rare).
+    ROUTE_CACHE = 512
 
     def __post_init__(self) -> None:
         pipes: dict[str, list[tuple[int, int, float]]] = {}
         for p in self.pipelines:
             pipes.setdefault(p.resource, []).append((p.a, p.b, p.length_km))
         object.__setattr__(self, "_pipes_of", pipes)
+        cache = self._routes
+        if cache is None or cache.get("of") != (id(self.positions), id(self.resources), id(self.pipelines)):
+            cache = {"of": (id(self.positions), id(self.resources), id(self.pipelines)),
+                     "keep": (self.positions, self.resources, self.pipelines)}  # ids stay theirs while cached
+            object.__setattr__(self, "_routes", cache)
 
     def distance(self, a: int, b: int) -> float:
         return float(np.hypot(*(self.positions[a] - self.positions[b])))
@@ -72,23 +83,43 @@ class Network:
         which no pair could gain, so large parks do not enumerate every pair.
         """
         r = self.resources[resource]
-        if r.transport is Mode.PIPELINE:
-            i, j, d = self._pipe_routes(resource, sellers, buyers)
-        elif len(sellers) * len(buyers) > self.DENSE_PAIRS and np.isfinite(max_km):
-            i, j, d = self._near_routes(sellers, buyers, max_km)
-        else:
-            i, j = np.meshgrid(np.arange(len(sellers)), np.arange(len(buyers)), indexing="ij")
-            i, j = i.ravel(), j.ravel()
-            diff = self.positions[sellers][i] - self.positions[buyers][j]
-            d = np.hypot(diff[:, 0], diff[:, 1])
-        keep = sellers[i] != buyers[j]
-        if self.known is not None:
-            keep &= self.known[sellers[i], buyers[j]]
-        i, j, d = i[keep], j[keep], d[keep]
-        share = np.clip(1.0 - r.loss_per_km * d, 0.0, 1.0)
-        cost = r.transport_cost * d
-        ok = share > 0.0
-        return Edges(i[ok], j[ok], d[ok], share[ok], cost[ok])
+        near = r.transport is not Mode.PIPELINE and len(sellers) * len(buyers) > self.DENSE_PAIRS \
+            and bool(np.isfinite(max_km))
+        # Every route but those the k-d tree finds within `max_km` depends only on the resource
+        # and on who sells and buys, which repeat from step to step: built once, kept. Who knows
+        # whom (`known`, changed in place as companies meet) is applied after, every call; the
+        # filters commute, so the routes and their order are those built from scratch.
+        key = None if near else (resource, sellers.dtype.str, len(sellers), sellers.tobytes(), buyers.dtype.str,
+                                 buyers.tobytes())
+        cache = self._routes
+        found = cache.get(key) if key is not None and cache is not None else None
+        if found is None:
+            if r.transport is Mode.PIPELINE:
+                i, j, d = self._pipe_routes(resource, sellers, buyers)
+            elif near:
+                i, j, d = self._near_routes(sellers, buyers, max_km)
+            else:
+                i, j = np.meshgrid(np.arange(len(sellers)), np.arange(len(buyers)), indexing="ij")
+                i, j = i.ravel(), j.ravel()
+                diff = self.positions[sellers][i] - self.positions[buyers][j]
+                d = np.hypot(diff[:, 0], diff[:, 1])
+            keep = sellers[i] != buyers[j]
+            i, j, d = i[keep], j[keep], d[keep]
+            share = np.clip(1.0 - r.loss_per_km * d, 0.0, 1.0)
+            cost = r.transport_cost * d
+            ok = share > 0.0
+            found = Edges(i[ok], j[ok], d[ok], share[ok], cost[ok])
+            for a in (found.i, found.j, found.distance, found.share, found.cost):
+                a.flags.writeable = False  # shared between calls
+            if key is not None and cache is not None:
+                if len(cache) > self.ROUTE_CACHE:
+                    for k in [k for k in cache if k not in ("of", "keep")]:
+                        del cache[k]
+                cache[key] = found
+        if self.known is None:
+            return found
+        ok = self.known[sellers[found.i], buyers[found.j]]
+        return Edges(found.i[ok], found.j[ok], found.distance[ok], found.share[ok], found.cost[ok])
 
     def _pipe_routes(self, resource: str, sellers: np.ndarray, buyers: np.ndarray):
         s_pos: dict[int, list[int]] = {}

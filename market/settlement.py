@@ -146,7 +146,9 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     """Move goods and money for one step and complete the park's account of it."""
     step = acc.step
     res = ledger.resources
-    money = acc.profit
+    # Each company's money as Python floats while the step is booked (the same operations in
+    # the same order, so the same sums as on the array, without indexing numpy per entry).
+    money = acc.profit.tolist()
     subsidy = ledger.policy.exchange_subsidy
 
     sold: dict[tuple[int, str], float] = defaultdict(float)
@@ -168,18 +170,22 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     touched: dict[int, set[str]] = defaultdict(set)
     for c, r in list(sold) + list(got):
         touched[c].add(r)
+    accounts, stores = acc.resources, ledger.stores
+    expires = {r: step + x.shelf_life + 1 for r, x in res.items()}
+    nothing: set[str] = set()
     for p in plans:
         c = p.company
         money[c] += p.revenue
-        for r in sorted(set(p.byproducts) | set(p.inputs) | touched.get(c, set())):
-            ra = acc.resources[r]
-            made = p.byproducts.get(r, 0.0)
-            need = p.inputs.get(r, 0.0)
+        byproducts, inputs = p.byproducts, p.inputs
+        for r in sorted(byproducts.keys() | inputs.keys() | touched.get(c, nothing)):
+            ra = accounts[r]
+            made = byproducts.get(r, 0.0)
+            need = inputs.get(r, 0.0)
             ra.produced += made
             ra.consumed += need
+            key = (c, r)
             try:
-                flow = carry(ledger.stores.get((c, r)), made, need, sold.get((c, r), 0.0), got.get((c, r), 0.0),
-                             step + res[r].shelf_life + 1)
+                flow = carry(stores.get(key), made, need, sold.get(key, 0.0), got.get(key, 0.0), expires[r])
             except ValueError as e:
                 raise ValueError(f"company {c}, {r}: {e}") from None
             ra.self_used += flow.own
@@ -195,6 +201,8 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     for (_c, r), store in ledger.stores.items():
         acc.resources[r].stock_after += store.level
 
+    acc.profit[:] = money
+    money = acc.profit
     ledger.cash += money
     ledger.operator += acc.budget
     ledger.government -= acc.subsidies
@@ -223,7 +231,7 @@ def closing_stock_value(ledger: Ledger) -> np.ndarray:
     return value
 
 
-def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
+def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray | list[float], c: int, r: str, q: float) -> None:
     res = ledger.resources[r]
     money[c] -= q * ledger.buy_price(r)
     tax = q * ledger._buy_tax[r]
@@ -233,7 +241,7 @@ def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r:
     acc.resources[r].bought_outside += q
 
 
-def _dispose(ledger: Ledger, acc: StepAccount, money: np.ndarray, c: int, r: str, q: float) -> None:
+def _dispose(ledger: Ledger, acc: StepAccount, money: np.ndarray | list[float], c: int, r: str, q: float) -> None:
     res = ledger.resources[r]
     money[c] -= q * ledger.dispose_price(r)
     tax = q * ledger._dispose_tax[r]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 TOL = 1e-6  # relative: a need this small is no need, a shipment this much over stock no error
 
@@ -14,16 +15,22 @@ class Store:
 
     capacity: float
     batches: deque[list[float]] = field(default_factory=deque)  # [expires_at_step, quantity]
+    # The level as last summed, None once a batch changed: the model asks for a store's level
+    # many times a step between changes. Only the methods below change batches.
+    _level: float | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def level(self) -> float:
-        return sum(q for _, q in self.batches)
+        if self._level is None:
+            self._level = sum([b[1] for b in self.batches])
+        return self._level
 
     def expire(self, step: int) -> float:
         """Remove and return what has reached its shelf life by `step`."""
         gone = 0.0
         while self.batches and self.batches[0][0] <= step:
             gone += self.batches.popleft()[1]
+            self._level = None
         return gone
 
     def take(self, quantity: float) -> float:
@@ -34,6 +41,7 @@ class Store:
             q = min(batch[1], quantity - taken)
             batch[1] -= q
             taken += q
+            self._level = None
             if batch[1] <= 1e-12:
                 self.batches.popleft()
         return taken
@@ -44,6 +52,7 @@ class Store:
         q = min(quantity, room)
         if q > 1e-12:
             self.batches.append([expires_at, q])
+            self._level = None
         return quantity - q
 
     def shrink(self, share: float) -> float:
@@ -55,12 +64,13 @@ class Store:
             q = batch[1] * share
             batch[1] -= q
             lost += q
+        self._level = None
         return lost
 
 
-@dataclass(frozen=True, slots=True)
-class Carried:
-    """What became of one company's resource in one step, after `carry`."""
+class Carried(NamedTuple):
+    """What became of one company's resource in one step, after `carry` (a named tuple: made
+    for every company and resource of every step, it costs less than a frozen dataclass)."""
 
     own: float  # used by the company itself, from what it made and what it had in store
     bought: float  # need still open after own use and receipts: bought outside

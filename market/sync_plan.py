@@ -453,6 +453,35 @@ def _optimise(a: sparse.csc_array, profit: np.ndarray, upper: np.ndarray, row_lo
     return v, np.asarray(sol.row_dual, dtype=float)
 
 
+# The fields the nodes and the constraint matrix are built from (with the horizon): a rolling
+# plan poses the same structure day after day with other capacities, prices and stock.
+_STRUCTURE_FIELDS = ("proc_company", "inputs", "byproducts", "can_buy", "edge_from", "edge_to", "edge_resource",
+                     "edge_share", "store_company", "store_resource", "store_decay", "closed_nodes")
+_STRUCTURES: dict[bytes, tuple[_Nodes, _Columns, sparse.csc_array]] = {}
+_STRUCTURES_MAX = 8
+
+
+def _structure(pb: PlanProblem) -> tuple[_Nodes, _Columns, sparse.csc_array]:
+    """`_nodes`, `_Columns.of` and `_matrix` of the problem, kept by the exact arrays they read:
+    the same inputs give the same (read-only) results, so a kept one is the one built anew."""
+    parts = [b"%d" % pb.horizon]
+    for name in _STRUCTURE_FIELDS:
+        a = getattr(pb, name)
+        parts.append(b"%s:%s:" % (a.dtype.str.encode(), str(a.shape).encode()) + a.tobytes())
+    key = b"|".join(parts)
+    found = _STRUCTURES.get(key)
+    if found is None:
+        nodes = _nodes(pb)
+        col = _Columns.of(pb, nodes)
+        matrix = _matrix(pb, nodes, col)
+        for arr in (matrix.data, matrix.indices, matrix.indptr):
+            arr.flags.writeable = False
+        if len(_STRUCTURES) >= _STRUCTURES_MAX:
+            del _STRUCTURES[next(iter(_STRUCTURES))]  # the oldest
+        found = _STRUCTURES[key] = (nodes, col, matrix)
+    return found
+
+
 def solve(problem: PlanProblem) -> PlanResult:
     """The park's profit-maximising plan over the problem's horizon (see the module docstring).
     Raises RuntimeError if HiGHS does not report an optimum, which the formulation rules out
@@ -460,14 +489,13 @@ def solve(problem: PlanProblem) -> PlanResult:
     pb = problem
     H = pb.horizon
     P, R = pb.inputs.shape
-    nodes = _nodes(pb)
-    col = _Columns.of(pb, nodes)
+    nodes, col, matrix = _structure(pb)
     if col.n == 0:
         z = np.zeros((0, H))
         return PlanResult(z, z, z, z, z, 0.0, 0.0, np.zeros(0), [])
     profit = _profit(pb, nodes)
     upper, row_lower, row_upper = _bounds(pb, nodes)
-    v, dual = _optimise(_matrix(pb, nodes, col), profit, upper, row_lower, row_upper)
+    v, dual = _optimise(matrix, profit, upper, row_lower, row_upper)
 
     N = nodes.n
     buy = np.zeros((N, H))

@@ -61,47 +61,57 @@ def solve(
     # The sorting shortcuts assume one edge per (seller, buyer) pair; two routes between the
     # same pair make a knapsack with two constraints, left to HiGHS.
     pair = ei * (int(ej.max()) + 1) + ej
-    simple = len(np.unique(pair)) == len(pair)
-    if simple and len(np.unique(ei)) == 1:
+    # (Sets and comparisons instead of np.unique: most books are small, where numpy's calls
+    # cost more than the work; the same tests.)
+    simple = len(set(pair.tolist())) == len(pair)
+    if simple and bool((ei == ei[0]).all()):
         x[idx] = _one_seller(supply[ei[0]], demand, ej, g, f)
-    elif simple and len(np.unique(ej)) == 1:
+    elif simple and bool((ej == ej[0]).all()):
         x[idx] = _one_buyer(supply, demand[ej[0]], ei, g, f)
     else:
         x[idx] = _highs(supply, demand, ei, ej, g, f)
     return x
 
 
+# The two sorting shortcuts walk the edges in Python floats: the same arithmetic as on numpy
+# scalars, at a fraction of the cost per edge.
 def _one_seller(s: float, demand: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
     # One unit shipped uses one unit of supply whatever the edge: take the best gain first.
-    x = np.zeros(len(g))
+    x = [0.0] * len(g)
     left = float(s)
-    taken = np.zeros(len(demand))
-    for e in np.argsort(-g, kind="stable"):
+    need = np.asarray(demand, dtype=float).tolist()
+    taken = [0.0] * len(need)
+    to, share = ej.tolist(), f.tolist()
+    for e in np.argsort(-g, kind="stable").tolist():
         if left <= EPS:
             break
-        room = (demand[ej[e]] - taken[ej[e]]) / f[e]
+        b = to[e]
+        room = (need[b] - taken[b]) / share[e]
         q = min(left, room)
         if q > EPS:
             x[e] = q
             left -= q
-            taken[ej[e]] += q * f[e]
-    return x
+            taken[b] += q * share[e]
+    return np.array(x)
 
 
 def _one_buyer(supply: np.ndarray, d: float, ei: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
     # The buyer's capacity is in delivered units: rank by gain per unit delivered.
-    x = np.zeros(len(g))
+    x = [0.0] * len(g)
     left = float(d)
-    used = np.zeros(len(supply))
-    for e in np.argsort(-(g / f), kind="stable"):
+    have = np.asarray(supply, dtype=float).tolist()
+    used = [0.0] * len(have)
+    frm, share = ei.tolist(), f.tolist()
+    for e in np.argsort(-(g / f), kind="stable").tolist():
         if left <= EPS:
             break
-        q = min(supply[ei[e]] - used[ei[e]], left / f[e])
+        a = frm[e]
+        q = min(have[a] - used[a], left / share[e])
         if q > EPS:
             x[e] = q
-            left -= q * f[e]
-            used[ei[e]] += q
-    return x
+            left -= q * share[e]
+            used[a] += q
+    return np.array(x)
 
 
 def solve_with_prices(
@@ -122,8 +132,30 @@ def solve_with_prices(
     return x, u, v
 
 
+# The last LPs solved, by their exact input (see `_highs`): a step's clearing and its optimum
+# often pose the very same problem (truthful bidders on the same book), and so do the private and
+# the social planner where no transfers are in the prices.
+_SOLVED: dict[bytes, np.ndarray] = {}
+_SOLVED_MAX = 64
+
+
 def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
            duals: bool = False):
+    if duals:
+        return _highs_lp(supply, demand, ei, ej, g, f, duals=True)
+    arrays = [np.ascontiguousarray(a) for a in (supply, demand, ei, ej, g, f)]
+    key = b"|".join(b"%s:%d:" % (a.dtype.str.encode(), a.size) + a.tobytes() for a in arrays)
+    x = _SOLVED.get(key)
+    if x is None:
+        x = _highs_lp(supply, demand, ei, ej, g, f)
+        if len(_SOLVED) >= _SOLVED_MAX:
+            del _SOLVED[next(iter(_SOLVED))]  # the oldest
+        _SOLVED[key] = x
+    return x.copy()
+
+
+def _highs_lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
+              duals: bool = False):
     # Only sellers and buyers that touch a useful edge become rows.
     s_ids, s_row = np.unique(ei, return_inverse=True)
     b_ids, b_row = np.unique(ej, return_inverse=True)

@@ -44,7 +44,10 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
             continue
         asks = [true_orders[k] for k in ai]
         bids = [true_orders[k] for k in bi]
-        key = (resource, tuple(asks), tuple(bids))
+        # The orders' own fields (what makes two orders equal; every ask sells, every bid buys,
+        # all of `resource`): hashing plain tuples costs a fraction of hashing Order objects.
+        key = (resource, tuple([(o.owner, o.quantity, o.price, o.ref) for o in asks]),
+               tuple([(o.owner, o.quantity, o.price, o.ref) for o in bids])) if memo is not None else None
         found = memo.get(key) if memo is not None else None
         if found is None:
             found = _allocate(resource, asks, bids, network)
@@ -98,45 +101,70 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     avoided at their real cost, less transport and losses."""
     shipped: dict[tuple[int, str], float] = defaultdict(float)
     got: dict[tuple[int, str], float] = defaultdict(float)
-    own = np.zeros(n)
+    own = [0.0] * n  # Python floats while summing (the same sums as on an array), an array at the end
     transport_paid = 0.0
     for t in trades:
         shipped[(t.seller, t.resource)] += t.shipped
         got[(t.buyer, t.resource)] += t.delivered
         transport_paid += t.transport_cost
-        if n:
-            own[t.seller] += t.receipt - t.transport_cost
-            own[t.buyer] -= t.payment
+        if n:  # t.receipt and t.payment, written out
+            own[t.seller] += (t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
+            own[t.buyer] -= t.price * t.delivered
+    # Only the orders of a company and resource that traded are valued.
     asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
     bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
     for o in true_orders:
-        (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(o)
+        key = (o.owner, o.resource)
+        if o.side is Side.SELL:
+            if key in shipped:
+                asks[key].append(o)
+        elif key in got:
+            bids[key].append(o)
     total = -transport_paid
-    transfers = np.zeros(N_PARTS)
+    # The transfers part by part as Python floats (the same sums as on arrays); the arrays
+    # `transfer_of` returns, as tuples of floats, by identity while this call runs.
+    transfers = [0.0] * N_PARTS
+    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]] = {}
     for key, q in shipped.items():
-        value, moved = _schedule_value(q, sorted(asks.get(key, []), key=lambda o: o.price), key, "sold", transfer_of)
+        value, moved = _schedule_value(q, sorted(asks.get(key, []), key=_price), key, "sold", transfer_of, parts)
         total -= value
-        transfers -= moved
+        for k, m in enumerate(moved):
+            transfers[k] -= m
         if n:
             own[key[0]] -= value
     for key, q in got.items():
-        value, moved = _schedule_value(q, sorted(bids.get(key, []), key=lambda o: -o.price), key, "bought", transfer_of)
+        value, moved = _schedule_value(q, sorted(bids.get(key, []), key=_minus_price), key, "bought", transfer_of, parts)
         total += value
-        transfers += moved
+        for k, m in enumerate(moved):
+            transfers[k] += m
         if n:
             own[key[0]] += value
-    return total, transfers, own
+    return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
+
+
+def _price(o: Order) -> float:
+    return o.price
+
+
+def _minus_price(o: Order) -> float:
+    return -o.price
 
 
 def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str,
-                    transfer_of: Callable[[Order], np.ndarray] | None) -> tuple[float, np.ndarray]:
+                    transfer_of: Callable[[Order], np.ndarray] | None,
+                    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]]) -> tuple[float, list[float]]:
     value, left = 0.0, q
-    moved = np.zeros(N_PARTS)
+    moved = [0.0] * N_PARTS
     for o in orders:
         take = min(left, o.quantity)
         value += take * o.price
         if transfer_of is not None and take > 0:
-            moved += take * transfer_of(o)
+            per_unit = transfer_of(o)
+            found = parts.get(id(per_unit))
+            if found is None:  # the array is kept beside its floats, so its id stays its own
+                found = parts[id(per_unit)] = (per_unit, tuple(np.asarray(per_unit, dtype=float).tolist()))
+            for k, u in enumerate(found[1]):
+                moved[k] += take * u
         left -= take
     if left > 1e-6 * max(1.0, q):
         raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")

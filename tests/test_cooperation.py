@@ -222,3 +222,32 @@ def test_a_company_takes_on_no_more_new_relations_a_year_than_its_attention_allo
     free = _new_relations_by_year(bare_kalundborg, 0, 1, spy)
     assert free.max() > 1 and free.sum() > capped[0].sum()
     assert CooperationSettings().new_relations_per_year == 0  # no limit unless a run or a history sets one
+
+
+def test_active_at_is_the_contracts_active_that_step():
+    """`Partnerships.active_at` keeps a working list instead of walking every contract ever
+    signed: it must give exactly the contracts `Contract.active` keeps, in signing order, step
+    after step, for a step asked again or earlier, and after a company's contracts are cut short."""
+    from experiments import runner
+
+    cfg, park = runner.resolve("synthetic:100", 65, 0, {})
+    m, _ = runner.models(cfg, park)
+    p = m.partners
+
+    def full(step):
+        return [c for c in p.contracts if c.active(step)]
+
+    for _ in range(65):
+        m.step()
+        t = m.t
+        for step in (t, t, t + 1, t - 40, t):
+            assert p.active_at(step) == full(step)
+    assert len(p.contracts) > 0 and any(full(m.t))
+    company = p.active_at(m.t)[0].seller
+    p.terminate(company, m.t, 5)
+    assert p.active_at(m.t) == full(m.t)
+    assert all(company not in (c.seller, c.buyer) for c in p.active_at(m.t))
+    # The cut contracts ended at m.t: gone a step later, there again for the step before.
+    assert p.active_at(m.t + 1) == full(m.t + 1)
+    assert p.active_at(m.t - 1) == full(m.t - 1)
+    assert any(company in (c.seller, c.buyer) for c in full(m.t - 1))

@@ -105,3 +105,24 @@ def test_kalundborg_reports_the_value_of_synchronisation():
     # Switched off for a large park, or by the key.
     cfg0, _ = resolve("kalundborg", 5, 0, {"production.yardstick_max_companies": 0})
     assert simulate(cfg0, park).summary["kpis"]["value_of_synchronisation_eur"] is None
+
+
+@pytest.mark.parametrize("coordination", ["decentralised", "synchronised"])
+def test_the_yardstick_without_its_optimum_makes_the_same_profits(coordination):
+    """The yardstick beside a run does not track its own optimum (only its profits are read):
+    leaving the optimum out must change nothing else, day by day and company by company."""
+    from agents.model import ParkModel
+    from experiments.runner import yardstick_model
+
+    cfg, park = resolve("kalundborg", 40, 0, {"policy.coordination": coordination})
+    lean = yardstick_model(cfg, park)
+    assert lean is not None and not lean.track_optimum
+    full = ParkModel(park, lean.policy, lean.market, cfg.seed, lean.cooperation, lean.operations, cfg.events,
+                     lean.production, cfg.investment)
+    lean.run(40)
+    full.run(40)
+    assert [r.profit_eur for r in lean.records] == [r.profit_eur for r in full.records]
+    assert [c.profit_eur for c in lean.companies] == [c.profit_eur for c in full.companies]
+    assert np.array_equal(lean.ledger.cash, full.ledger.cash)
+    assert all(np.isnan(r.optimal_gains_eur) for r in lean.records)
+    assert sum(r.optimal_gains_eur for r in full.records) > 0
