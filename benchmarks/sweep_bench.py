@@ -2,9 +2,11 @@
 
     uv run python benchmarks/sweep_bench.py              # 200-run comparison + 1,000-run sweep
     uv run python benchmarks/sweep_bench.py --runs 40    # a quicker look
+    uv run python benchmarks/sweep_bench.py --small 40   # C only: a small sweep, Ray's start-up included
 
 A: the Kalundborg year swept over the carbon tax, serially and on a local Ray with 2 workers.
 B: a 1,000-run sweep on Ray: runs per minute and each worker's memory over its runs.
+C: a small sweep as a user runs it, serially and on a Ray the sweep starts (its start-up included).
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--big", type=int, default=1000)
+    ap.add_argument("--small", type=int, default=0,
+                    help="C only: a sweep of this many runs as a user starts it, serially and on a Ray the sweep "
+                         "starts itself (start-up included), twice each, alternating")
     args = ap.parse_args()
+    if args.small:
+        small(args.small)
+        return
 
     # This machine's speed drifts by 10-20 % over minutes (shared cores), so serial and Ray
     # run in alternating blocks of the same size: drift hits both alike. Ray starts once, and
@@ -102,6 +110,21 @@ def main() -> None:
             k = max(1, len(rss) // 10)
             print(f"   worker {pid}: {len(rss)} runs, memory first tenth {np.median(rss[:k]):.0f} MB, "
                   f"last tenth {np.median(rss[-k:]):.0f} MB, max {rss.max():.0f} MB")
+
+
+def small(runs: int) -> None:
+    """C. A small sweep as a user runs it: `--workers 1` against `--workers 2`, where the sweep
+    starts its own Ray (and runs its first runs in this process while Ray starts)."""
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    for rep in range(2):
+        for workers in (1, 2):
+            w, df = timed(kalundborg(runs, seed=200 + rep), workers)
+            walls[workers].append(w)
+            driver = int((df["worker_pid"] == os.getpid()).sum()) if workers > 1 else len(df)
+            print(f"   {runs} runs, workers {workers}: {w:.1f} s ({driver} in this process)", flush=True)
+    s1, s2 = sum(walls[1]), sum(walls[2])
+    print(f"C. {runs} runs of the Kalundborg year, as a user starts them: serial {s1 / 2:.1f} s, local Ray with 2 "
+          f"workers started by the sweep {s2 / 2:.1f} s (means of 2) -> {s1 / s2:.2f}x (bar: >= 1.6x)")
 
 
 if __name__ == "__main__":

@@ -233,12 +233,13 @@ def _serial(tasks: Iterable[Task], run_fn: Callable[[Task], dict[str, Any]]):
 def ray_init_kwargs(workers: int, address: str | None) -> dict[str, Any]:
     """How to start or join Ray. A local Ray is bound to 127.0.0.1 and nothing else: a Ray
     reachable from the network runs any code it is sent."""
-    env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if address is None:
         # "local": a Ray of its own even when another command on this machine runs one (without
         # it ray.init joins the other's and refuses num_cpus: two sweeps at once crashed).
+        # No runtime_env: its agent delayed the first worker by 2-3 s here; the workers find the
+        # project through PYTHONPATH, inherited from this process (`ray_environment`).
         return {"address": "local", "num_cpus": workers, "include_dashboard": False, "_node_ip_address": "127.0.0.1",
-                "runtime_env": {"env_vars": env}, "log_to_driver": False}
+                "log_to_driver": False}
     # A cluster gets the code shipped with the job; it must have the same packages installed.
     return {"address": address, "runtime_env": {"working_dir": str(REPO),
                                                 "excludes": [".venv/", "results/", ".git/", "test-artifacts/"]},
@@ -258,6 +259,11 @@ def ray_environment() -> None:
     # Under `uv run`, Ray would package the working folder and build a uv environment for each
     # worker; local workers already share this interpreter and its packages.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    # A local Ray's workers are started by processes this one starts, and import the project by
+    # this path (a run function is sent to them by its module's name).
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(REPO) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *[p for p in paths if p]])
 
 
 ray_environment()
@@ -303,9 +309,10 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
     except BaseException as e:  # noqa: B036 -- the runs done meanwhile are saved first
         error = e
     if early is not None:
-        early.halt.set()  # no more runs start here; the one running finishes beside Ray's workers
-        if error is not None and not isinstance(error, KeyboardInterrupt):
-            early.thread.join()  # Ray did not start: keep the run in flight, then report why
+        if error is not None:
+            early.halt.set()  # no more runs start here
+            if not isinstance(error, KeyboardInterrupt):
+                early.thread.join()  # Ray did not start: keep the run in flight, then report why
         yield from early.take()
     if error is not None:
         raise error
@@ -363,39 +370,58 @@ def _run_batch(run_fn: Callable[[Task], dict[str, Any]], tasks: list[Task]) -> l
 
 def _on_ray(queue: deque, run_fn: Callable[[Task], dict[str, Any]], workers: int, batch: int | None,
             early: _DriverRuns | None):
+    """Batches go to Ray a few at a time (two per CPU in flight), taken from the queue the
+    driver's thread also takes from until Ray's first batch is back: Ray's workers take seconds
+    more than Ray itself to start (they import the model), and the driver runs meanwhile."""
     import ray
 
     # A run that raises returns its error as a row; a worker that dies is retried by Ray, and a
     # run whose worker dies on every try becomes a failed row too: the sweep goes on.
     remote = ray.remote(max_retries=RETRIES, num_cpus=1)(_run_batch)
-    rest = list(queue)
-    queue.clear()
-    size = batch or _batch_size(len(rest), workers, early.walls if early is not None else [])
+    lock = early.lock if early is not None else threading.Lock()
+    with lock:
+        size = batch or _batch_size(len(queue), workers, early.walls if early is not None else [])
+    slots = 2 * max(workers, int(ray.cluster_resources().get("CPU", 0)), 1)
     fn = ray.put(run_fn)
-    batch_of = {}
-    for k in range(0, len(rest), size):
-        chunk = rest[k:k + size]
-        batch_of[remote.remote(fn, chunk)] = chunk
-    pending = list(batch_of)
-    while pending or (early is not None and early.busy):
+    batch_of: dict[Any, list[Task]] = {}
+    singles: deque = deque()  # the runs of a batch whose worker died on every retry, sent again one by one
+
+    def fill() -> None:
+        while len(batch_of) < slots:
+            if singles:
+                chunk = [singles.popleft()]
+            else:
+                with lock:
+                    chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
+                if not chunk:
+                    return
+            batch_of[remote.remote(fn, chunk)] = chunk
+
+    fill()
+    while batch_of or singles or queue or (early is not None and early.busy):
         if early is not None:
             yield from early.take()
-        if not pending:
-            early.thread.join(0.05)  # type: ignore[union-attr]
-            continue
-        ready, pending = ray.wait(pending, num_returns=1, timeout=0.1 if early is not None and early.busy else None)
+        if not batch_of:
+            fill()
+            if not batch_of:  # the driver's thread holds the last runs
+                early.thread.join(0.05)  # type: ignore[union-attr]
+                continue
+        wait = 0.1 if early is not None and early.busy else None
+        ready, _ = ray.wait(list(batch_of), num_returns=1, timeout=wait)
         for ref in ready:
+            chunk = batch_of.pop(ref)
+            if early is not None:
+                early.halt.set()  # Ray's workers run: the driver's thread stops after its run
             try:
-                yield from ray.get(ref)
+                rows = ray.get(ref)
             except ray.exceptions.RayError as e:  # the worker died RETRIES + 1 times
-                chunk = batch_of[ref]
                 if len(chunk) > 1:  # one of them kills its worker: send them again one by one
-                    for t in chunk:
-                        ref1 = remote.remote(fn, [t])
-                        batch_of[ref1] = [t]
-                        pending.append(ref1)
+                    singles.extend(chunk)
                     continue
                 yield lost_row(chunk[0], f"{type(e).__name__}: the worker running it died {RETRIES + 1} "
                                          f"times ({str(e).splitlines()[0] if str(e) else 'no message'})")
+                continue
+            yield from rows
+        fill()
     if early is not None:
         yield from early.take()

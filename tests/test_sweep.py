@@ -260,7 +260,7 @@ def test_a_two_node_cluster_gives_the_same_rows(tmp_path, local_ray):
                                                             "include_dashboard": False})
     cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
     try:
-        local_ray.init(address=cluster.address, runtime_env=sweep_run.ray_init_kwargs(2, None)["runtime_env"])
+        local_ray.init(address=cluster.address)  # its nodes find the project by this process's PYTHONPATH
         assert len([n for n in local_ray.nodes() if n["Alive"]]) == 2
         got = sweep_run.run_sweep(spec(), tmp_path / "cluster", workers=2, progress=False)
     finally:
