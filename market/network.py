@@ -59,8 +59,11 @@ class Network:
     # Above this many seller-buyer pairs, truck routes are found with a k-d tree within the
     # largest distance at which any pair could still gain, instead of trying every pair.
     DENSE_PAIRS = 20_000
-    # Route sets kept per network before the oldest are dropped (all at once: simple and rare).
+    # Route sets kept per network before they are dropped (all at once: simple and rare), by count
+    # and by size: a set of a 300-company park is up to a few MB, and 512 of them grew a ten-year
+    # run's memory by a seventh (tests/test_spool.py's soak).
     ROUTE_CACHE = 512
+    ROUTE_CACHE_BYTES = 8_000_000
 
     def __post_init__(self) -> None:
         pipes: dict[str, list[tuple[int, int, float]]] = {}
@@ -112,10 +115,13 @@ class Network:
             for a in (found.i, found.j, found.distance, found.share, found.cost):
                 a.flags.writeable = False  # shared between calls
             if key is not None and cache is not None:
-                if len(cache) > self.ROUTE_CACHE:
+                size = sum(a.nbytes for a in (found.i, found.j, found.distance, found.share, found.cost)) + \
+                    len(key[3]) + len(key[5])
+                if len(cache) > self.ROUTE_CACHE or cache.get("bytes", 0) + size > self.ROUTE_CACHE_BYTES:
                     for k in [k for k in cache if k not in ("of", "keep")]:
                         del cache[k]
                 cache[key] = found
+                cache["bytes"] = cache.get("bytes", 0) + size
         if self.known is None:
             return found
         ok = self.known[sellers[found.i], buyers[found.j]]
