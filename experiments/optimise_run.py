@@ -305,13 +305,23 @@ class Regret:
         return F
 
 
+def _by_scenario(spec: Optimisation, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [[r for r in rows if r["scenario"] == s] for s in spec.scenarios]
+
+
+def _aggregates(spec: Optimisation, by_scenario: list[list[dict[str, Any]]]) -> np.ndarray:
+    """Each objective's aggregate over the replicates (minimised form), a row per scenario; NaN
+    where a KPI could not be computed."""
+    return np.array([[o.to_min(o.over_replicates(_values(rs, o.kpi))) for o in spec.objectives]
+                     for rs in by_scenario], dtype=float).reshape(len(by_scenario), len(spec.objectives))
+
+
 def _per_scenario(spec: Optimisation, rows: list[dict[str, Any]]) -> np.ndarray | None:
-    """Each objective's aggregate over the replicates (minimised form), a row per scenario; None
-    when a run failed or an objective could not be computed."""
+    """`_aggregates` of a candidate's runs; None when a run failed or an objective could not be
+    computed."""
     if any(r["status"] != "ok" for r in rows) or not rows:
         return None
-    by_scenario = [[r for r in rows if r["scenario"] == s] for s in spec.scenarios]
-    v = np.array([[o.to_min(o.over_replicates(_values(rs, o.kpi))) for o in spec.objectives] for rs in by_scenario])
+    v = _aggregates(spec, _by_scenario(spec, rows))
     return v if np.isfinite(v).all() else None
 
 
@@ -319,16 +329,13 @@ def _score(spec: Optimisation, rows: list[dict[str, Any]]) -> tuple[np.ndarray, 
     """A candidate's objectives (minimised form) and constraint violations from its runs: per
     scenario over the replicates, then the worst case or the mean over scenarios (regret is
     scored by `Regret`, against the other candidates; here it reads as the worst case)."""
-    f = np.zeros(len(spec.objectives))
     g = np.zeros(len(spec.constraints))
     if any(r["status"] != "ok" for r in rows) or not rows:
         return np.full(len(spec.objectives), INFEASIBLE), np.full(len(spec.constraints), INFEASIBLE) \
             if spec.constraints else g
-    by_scenario = [[r for r in rows if r["scenario"] == s] for s in spec.scenarios]
+    by_scenario = _by_scenario(spec, rows)
     combine = np.mean if spec.robustness == "mean" else np.max
-    for k, o in enumerate(spec.objectives):
-        per = [o.to_min(o.over_replicates(_values(rs, o.kpi))) for rs in by_scenario]
-        f[k] = float(combine(per))
+    f = combine(_aggregates(spec, by_scenario), axis=0)
     for k, c in enumerate(spec.constraints):
         g[k] = float(max(c.violation(float(np.mean(_values(rs, c.kpi)))) for rs in by_scenario))
     bad = ~np.isfinite(f)

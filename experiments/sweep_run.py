@@ -295,8 +295,7 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
     quarter of a worker's share, so the workers stay evenly loaded): short runs then pay Ray's
     overhead once per batch. A batch whose worker died on every retry is split and its runs
     sent again one by one, so only the run that kills its worker is recorded as lost."""
-    ray_environment()
-    import ray
+    import ray  # its settings were made when this module was imported (`ray_environment`)
 
     if overlap is None:
         overlap = run_fn is execute and not ray.is_initialized()
@@ -324,7 +323,8 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
 
 
 class _DriverRuns:
-    """Runs taken from the queue in a thread of the driver until `stop`."""
+    """Runs taken from the queue in a thread of the driver until `halt` is set (Ray's first batch
+    is back, or Ray did not start) or the queue is empty."""
 
     def __init__(self, queue: deque, run_fn: Callable[[Task], dict[str, Any]]):
         self.queue, self.run_fn = queue, run_fn
