@@ -109,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--steps", type=int, default=365, help="steps per run (default 365)")
     cp.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     cp.add_argument("--workers", type=int, default=1, help="parallel runs on a local Ray (default 1: serial)")
+    cp.add_argument("--address", help="join an existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
     cp.add_argument("--out", type=Path, help="output folder (default results/compare-SCENARIO)")
     cp.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
@@ -321,7 +322,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with claim_folder(out, "compare", compare.FILES, args.overwrite) as claimed:  # before the runs
         print(f"Comparing {', '.join(order)} on {park.name}: {args.replicates} replicates x {args.steps} steps"
               + (f", estimated {est.describe()} run one after another" if est.seconds > 60 else ""))
-        df = compare.run(cfg.scenario, found, args.replicates, args.steps, args.seed, args.workers)
+        df = compare.run(cfg.scenario, found, args.replicates, args.steps, args.seed, args.workers, args.address)
         failed = df[df["status"] != "ok"]
         table = compare.summarise(df, order)
         compare.write(df, table, order, claimed)

@@ -33,7 +33,7 @@ def run(scenario: str, schemes: list[Scheme], replicates: int, steps: int, root_
     for n, scheme in enumerate(schemes):
         for r, seed in enumerate(seeds(root_seed, replicates)):
             run_ = Run(f"{scheme.name}-r{r:03d}", n, r, seed, scheme.sets)
-            tasks.append(sweep_run.Task(run_, scenario, steps, ()))
+            tasks.append(sweep_run.Task.of(run_, scenario, steps))
     gen = sweep_run._serial(tasks, sweep_run.execute) if workers <= 1 and address is None else \
         sweep_run._ray(tasks, sweep_run.execute, workers, address)
     rows = list(gen)

@@ -224,9 +224,12 @@ def _replace_path(obj: Any, path: list[str], value: Any) -> Any:
     return dataclasses.replace(obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value)})
 
 
-def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dict[str, Any]) -> tuple[RunConfig, Scenario]:
+def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dict[str, Any],
+            text: str | None = None) -> tuple[RunConfig, Scenario]:
     """The run config and its scenario. The scenario's own [policy] is the starting point;
-    --set keys override it, then explicit options override --set."""
+    --set keys override it, then explicit options override --set. `text`, when given, is the
+    scenario file's content (read elsewhere, e.g. where a sweep was started), used instead of
+    reading `scenario` as a path."""
     sets = dict(sets)
     name = str(scenario if scenario is not None else sets.pop("scenario", RunConfig().scenario))
     sets.pop("scenario", None)
@@ -238,7 +241,7 @@ def resolve(scenario: str | None, steps: int | None, seed: int | None, sets: dic
         except InputError as e:
             problems += e.problems
     try:
-        park = scenario_io.load(name)
+        park = scenario_io.load(name) if text is None else scenario_io.loads(text, name)
     except InputError as e:
         problems += e.problems
     if problems:

@@ -228,8 +228,8 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
                         rows[i][run_id] = old
                         bar.update(1)
                         continue
-                    task = sweep_run.Task(Run(run_id, first + i, r, seed, params), scenario, spec.steps,
-                                          spec.base_sets)
+                    task = sweep_run.Task.of(Run(run_id, first + i, r, seed, params), scenario, spec.steps,
+                                             spec.base_sets)
                     tasks.append(task)
         results = sweep_run._ray(tasks, run_fn, workers, address) if parallel and tasks else \
             sweep_run._serial(tasks, run_fn)

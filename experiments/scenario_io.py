@@ -892,18 +892,36 @@ def _events(p: Problems, raw: Any, names: list[str]) -> list[Outage]:
 def read_file(path: Path) -> Scenario:
     label = path.name
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         raise InputError([f"scenario {path}: file not found"]) from None
     except UnicodeDecodeError as e:
         raise InputError([f"scenario {label}: not UTF-8 text ({e.reason} at byte {e.start})"]) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError([f"scenario {label}: not valid TOML: {e}"]) from None
     except IsADirectoryError:
         raise InputError([f"scenario {path}: is a folder, not a scenario file: give a .toml file"]) from None
     except OSError as e:
         raise InputError([f"scenario {path}: cannot be read ({e.strerror})"]) from None
+
+
+def loads(text: str, path: str) -> Scenario:
+    """A scenario from the text of the file at `path` (named in the errors)."""
+    label = Path(path).name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError([f"scenario {label}: not valid TOML: {e}"]) from None
     return parse(data, label)
+
+
+def file_text(name_or_path: str) -> str:
+    """The text of the scenario file `name_or_path` names, or "" for a built-in or synthetic
+    scenario (every process has those) or a path that cannot be read (loading it reports why)."""
+    if name_or_path.startswith(SYNTHETIC + ":") or name_or_path == SYNTHETIC or name_or_path in builtin_names():
+        return ""
+    try:
+        return Path(name_or_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def builtin_names() -> list[str]:

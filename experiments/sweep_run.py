@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import sys
 import threading
 import time
 import traceback
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import config
+from experiments import config, scenario_io
 from experiments.atomic import write_text
 from experiments.outputs import git_commit, versions
 from experiments.problems import InputError
@@ -46,6 +47,13 @@ class Task:
     scenario: str
     steps: int
     base_sets: tuple[tuple[str, Any], ...]
+    # A scenario file's own text, read where the command runs: the nodes of a cluster do not
+    # have the user's file at its path ("" for a built-in or synthetic scenario).
+    scenario_text: str = ""
+
+    @classmethod
+    def of(cls, run: Run, scenario: str, steps: int, base_sets: tuple[tuple[str, Any], ...] = ()) -> Task:
+        return cls(run, scenario, steps, base_sets, scenario_io.file_text(scenario))
 
 
 def execute(task: Task) -> dict[str, Any]:
@@ -58,7 +66,8 @@ def execute(task: Task) -> dict[str, Any]:
     start = time.perf_counter()
     row["started_unix"] = time.time()
     try:
-        cfg, park = config.resolve(task.scenario, task.steps, run.seed, {**dict(task.base_sets), **run.sets()})
+        cfg, park = config.resolve(task.scenario, task.steps, run.seed, {**dict(task.base_sets), **run.sets()},
+                                   text=task.scenario_text or None)
         kpis = runner.simulate(cfg, park).summary["kpis"]
         row.update({k: (float("nan") if v is None else float(v)) for k, v in kpis.items()})
         row["status"], row["error"] = "ok", ""
@@ -67,8 +76,19 @@ def execute(task: Task) -> dict[str, Any]:
         row["error"] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
     row["wall_s"] = time.perf_counter() - start
     row["worker_pid"] = os.getpid()
+    row["worker_node"] = _ray_node()
     row["worker_rss_mb"] = _rss_mb()
     return row
+
+
+def _ray_node() -> str:
+    """The Ray node this run ran on ("" outside a Ray worker, e.g. serially or in the driver):
+    on a cluster, which machine ran which run."""
+    ray = sys.modules.get("ray")  # not imported by a serial sweep, and not worth importing for this
+    if ray is None or not ray.is_initialized():
+        return ""
+    ctx = ray.get_runtime_context()
+    return ctx.get_node_id() if ctx.worker.mode == ray.WORKER_MODE else ""
 
 
 RETRIES = 3  # times Ray retries a run whose worker died
@@ -80,7 +100,7 @@ def lost_row(task: Task, error: str) -> dict[str, Any]:
     row: dict[str, Any] = {"run_id": run.run_id, "point": run.point, "replicate": run.replicate, "seed": run.seed}
     row.update({k: v for k, v in run.params})
     row.update({"started_unix": time.time(), "status": "error", "error": error, "wall_s": float("nan"),
-                "worker_pid": -1, "worker_rss_mb": float("nan")})
+                "worker_pid": -1, "worker_node": "", "worker_rss_mb": float("nan")})
     return row
 
 
@@ -207,7 +227,7 @@ def _run_sweep(sweep: Sweep, out: Path, workers: int, address: str | None, resum
                run_fn: Callable[[Task], dict[str, Any]], progress: bool | None) -> pd.DataFrame:
     store = Store(out, sweep)
     done = store.open(resume)
-    tasks = [Task(r, sweep.scenario, sweep.steps, sweep.base_sets) for r in sweep.runs() if r.run_id not in done]
+    tasks = [Task.of(r, sweep.scenario, sweep.steps, sweep.base_sets) for r in sweep.runs() if r.run_id not in done]
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=sweep.name, unit="run", disable=None if progress is None else not progress)
@@ -241,9 +261,14 @@ def ray_init_kwargs(workers: int, address: str | None) -> dict[str, Any]:
         return {"address": "local", "num_cpus": workers, "include_dashboard": False, "_node_ip_address": "127.0.0.1",
                 "log_to_driver": False}
     # A cluster gets the code shipped with the job; it must have the same packages installed.
-    return {"address": address, "runtime_env": {"working_dir": str(REPO),
-                                                "excludes": [".venv/", "results/", ".git/", "test-artifacts/"]},
+    return {"address": address, "runtime_env": {"working_dir": str(REPO), "excludes": list(NOT_SHIPPED)},
             "log_to_driver": False}
+
+
+# What a cluster's job does not need of the project folder (outputs, environments and caches:
+# the type checker's alone is tens of MB).
+NOT_SHIPPED = (".venv/", "results/", ".git/", "test-artifacts/", ".mypy_cache/", ".ruff_cache/", ".hypothesis/",
+               ".pytest_cache/", "__pycache__/", "*.pyc")
 
 
 def ray_environment() -> None:
@@ -288,9 +313,9 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
          overlap: bool | None = None, batch: int | None = None):
     """Every task's row, as it finishes, from Ray's workers.
 
-    While Ray starts (several seconds on a small machine), the first runs go in a thread of
-    this process (`overlap`; by default when the runs are the model's own and Ray is not
-    running yet), so start-up costs little of the sweep's time. Their wall time sets how many
+    While a local Ray starts (several seconds on a small machine), the first runs go in a thread
+    of this process (`overlap`; by default when the runs are the model's own and this command
+    starts Ray on this machine), so start-up costs little of the sweep's time. Their wall time sets how many
     runs each Ray task carries (`batch`; by default enough for `TARGET_TASK_S`, and at most a
     quarter of a worker's share, so the workers stay evenly loaded): short runs then pay Ray's
     overhead once per batch. A batch whose worker died on every retry is split and its runs
@@ -298,7 +323,10 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
     import ray  # its settings were made when this module was imported (`ray_environment`)
 
     if overlap is None:
-        overlap = run_fn is execute and not ray.is_initialized()
+        # Only while a local Ray starts: a cluster's Ray is up already, its workers do the runs,
+        # and the machine that submits them (a laptop, or a ray:// client) only gathers rows.
+        local = address is None and not os.environ.get("RAY_ADDRESS")
+        overlap = run_fn is execute and local and not ray.is_initialized()
     queue = deque(tasks)
     early = _DriverRuns(queue, run_fn) if overlap and tasks else None
     error: BaseException | None = None

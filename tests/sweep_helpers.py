@@ -11,7 +11,7 @@ def failing_on_point_1(task):
     import dataclasses
 
     if task.run.point == 1:
-        task = dataclasses.replace(task, scenario=str(Path(task.scenario).with_name("missing.toml")))
+        task = dataclasses.replace(task, scenario=str(Path(task.scenario).with_name("missing.toml")), scenario_text="")
     return sweep_run.execute(task)
 
 

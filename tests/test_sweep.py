@@ -1,5 +1,6 @@
 """Sweeps: files are validated, rows do not depend on the executor, nothing finished is lost."""
 
+import dataclasses
 import json
 import tomllib
 
@@ -32,8 +33,11 @@ def spec(text: str = SWEEP) -> sweep.Sweep:
     return sweep.parse(tomllib.loads(text), "sweep tiny.toml", text)
 
 
+VOLATILE = ("wall_s", "worker_pid", "worker_node", "worker_rss_mb", "started_unix")  # where and when a run ran
+
+
 def stable(df: pd.DataFrame) -> pd.DataFrame:
-    return df.drop(columns=["wall_s", "worker_pid", "worker_rss_mb", "started_unix"]).sort_values("run_id").reset_index(drop=True)
+    return df.drop(columns=list(VOLATILE)).sort_values("run_id").reset_index(drop=True)
 
 
 def test_runs_cross_axes_and_share_seeds_across_points():
@@ -267,6 +271,73 @@ def test_a_two_node_cluster_gives_the_same_rows(tmp_path, local_ray):
         local_ray.shutdown()
         cluster.shutdown()
         local_ray.init(**sweep_run.ray_init_kwargs(2, None))  # leave the module fixture as it was
+    pd.testing.assert_frame_equal(stable(got), serial)
+
+
+def test_a_run_reads_its_scenario_from_the_text_shipped_with_it(tmp_path):
+    """A cluster's nodes do not have the user's scenario file: the task carries its text, read
+    where the sweep was started, and the run does not need the path."""
+    task = sweep_run.Task.of(spec().runs()[0], str(EXAMPLE), 4, spec().base_sets)
+    assert task.scenario_text == EXAMPLE.read_text()
+    away = dataclasses.replace(task, scenario=str(tmp_path / "only-on-the-laptop" / "example.toml"))
+    row = sweep_run.execute(away)
+    assert row["status"] == "ok", row["error"]
+    pd.testing.assert_frame_equal(stable(pd.DataFrame([row])), stable(pd.DataFrame([sweep_run.execute(task)])))
+    assert sweep_run.Task.of(spec().runs()[0], "kalundborg", 4).scenario_text == ""  # every node has the built-ins
+
+
+# A Ray cluster of two nodes on this machine, as `ray start --head` and `ray start --address` on two
+# machines would make one, but on 127.0.0.1 only (`ray start` itself refuses a second node here
+# unless Ray listens on every interface).
+TWO_NODES = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from experiments import sweep_run
+sweep_run.ray_environment()
+import ray
+from ray.cluster_utils import Cluster
+c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
+                                                  "include_dashboard": False})
+c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+c.wait_for_nodes()
+ray.init(address=c.address)
+print(c.address, *sorted(n["NodeID"] for n in ray.nodes() if n["Alive"]), flush=True)
+ray.shutdown()
+sys.stdin.read()
+c.shutdown()
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_sweep_runs_on_a_two_node_cluster_with_nothing_but_address(tmp_path):
+    """`run.py sweep FILE --address HOST:PORT` joins a running cluster: the project goes with
+    the job, both nodes run runs, none runs in the command's own process, and the rows are the
+    serial ones."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    serial = stable(sweep_run.run_sweep(spec(), tmp_path / "serial", progress=False))
+    holder = subprocess.Popen([sys.executable, "-c", TWO_NODES, str(REPO)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        address, *nodes = holder.stdout.readline().split()
+        assert len(nodes) == 2
+        f = tmp_path / "tiny.toml"
+        f.write_text(SWEEP)
+        r = run_cli("sweep", str(f), "--out", str(tmp_path / "out"), "--address", address)
+        assert r.returncode == 0, r.stderr
+        assert f"on Ray at {address}" in r.stdout + r.stderr
+    finally:
+        holder.stdin.close()  # the holder shuts its cluster down
+        try:
+            holder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+    got = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert set(got["worker_node"]) == set(nodes)  # every run on a node of the cluster, and both nodes used
     pd.testing.assert_frame_equal(stable(got), serial)
 
 
