@@ -33,7 +33,7 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import MarketEvent, Order, Side, Trade
+from market.orders import MarketEvent, Order, Side, Trade, orders_from
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -367,7 +367,7 @@ class ParkModel(mesa.Model):
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
         # (Each Order made once, with its index: making them twice cost more than the rest.)
-        return [Order(c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw)]
+        return orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
