@@ -39,6 +39,8 @@ class Company(mesa.Agent):
         """Carry on with these processes (same company; a history run changes them by year)."""
         self.spec = spec
         self._processes = spec.processes
+        # Each process's product, by-products and inputs per unit, as tuples for `plan_from`'s walk.
+        self._recipes = [(p.product, tuple(p.byproducts.items()), tuple(p.inputs.items())) for p in spec.processes]
         self._caps = np.array([p.capacity for p in spec.processes], dtype=float)
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)
         self._cv = np.array([p.variability for p in spec.processes], dtype=float)
@@ -96,15 +98,15 @@ class Company(mesa.Agent):
         inputs: dict[str, float] = {}
         revenue = 0.0
         # Python floats from the start (numpy scalars cost more per operation; the same values).
-        for p, q, price in zip(self._processes, np.asarray(qty, dtype=float).tolist(),
-                               np.asarray(self.sale, dtype=float).tolist()):
+        for (product, made, used), q, price in zip(self._recipes, np.asarray(qty, dtype=float).tolist(),
+                                                   np.asarray(self.sale, dtype=float).tolist()):
             if q <= 0:
                 continue
-            output[p.product] = output.get(p.product, 0.0) + q
+            output[product] = output.get(product, 0.0) + q
             revenue += q * price
-            for r, a in p.byproducts.items():
+            for r, a in made:
                 byproducts[r] = byproducts.get(r, 0.0) + a * q
-            for r, a in p.inputs.items():
+            for r, a in used:
                 inputs[r] = inputs.get(r, 0.0) + a * q
         return Plan(self.index, revenue, output, byproducts, inputs)
 
