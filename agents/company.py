@@ -39,6 +39,8 @@ class Company(mesa.Agent):
         """Carry on with these processes (same company; a history run changes them by year)."""
         self.spec = spec
         self._processes = spec.processes
+        # Each process's product, by-products and inputs per unit, as tuples for `plan_from`'s walk.
+        self._recipes = [(p.product, tuple(p.byproducts.items()), tuple(p.inputs.items())) for p in spec.processes]
         self._caps = np.array([p.capacity for p in spec.processes], dtype=float)
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)
         self._cv = np.array([p.variability for p in spec.processes], dtype=float)
@@ -96,15 +98,15 @@ class Company(mesa.Agent):
         inputs: dict[str, float] = {}
         revenue = 0.0
         # Python floats from the start (numpy scalars cost more per operation; the same values).
-        for p, q, price in zip(self._processes, np.asarray(qty, dtype=float).tolist(),
-                               np.asarray(self.sale, dtype=float).tolist()):
+        for (product, made, used), q, price in zip(self._recipes, np.asarray(qty, dtype=float).tolist(),
+                                                   np.asarray(self.sale, dtype=float).tolist()):
             if q <= 0:
                 continue
-            output[p.product] = output.get(p.product, 0.0) + q
+            output[product] = output.get(product, 0.0) + q
             revenue += q * price
-            for r, a in p.byproducts.items():
+            for r, a in made:
                 byproducts[r] = byproducts.get(r, 0.0) + a * q
-            for r, a in p.inputs.items():
+            for r, a in used:
                 inputs[r] = inputs.get(r, 0.0) + a * q
         return Plan(self.index, revenue, output, byproducts, inputs)
 
@@ -121,7 +123,8 @@ class Company(mesa.Agent):
         never sells today what it would have to buy back tomorrow at a loss.
 
         `stock` gives the stock to count instead of the company's own (the optimum's planner
-        builds the same orders on its own stores, `market.optimum`).
+        builds the same orders on its own stores, `market.optimum`); it is asked only where the
+        park has a store, the rest holds nothing.
         """
         return [Order(self.index, r, side, q, price) for r, side, q, price in self._positions(plan, ledger, stock)]
 
@@ -129,28 +132,36 @@ class Company(mesa.Agent):
                    ) -> list[tuple[str, Side, float, float]]:
         """`positions` as (resource, side, quantity, price): the model numbers the park's
         orders as it builds them (`ParkModel._truthful`), each Order made once."""
+        # Only a company's stored resources have stock (the planner's stores are the park's, by key):
+        # the rest is counted as 0.0 without asking.
         level_of = ledger.stock if stock is None else stock
+        stores = ledger.stores
+        idx = self.index
         out: list[tuple[str, Side, float, float]] = []
         byproducts, inputs = plan.byproducts, plan.inputs
         for r in sorted(byproducts.keys() | inputs.keys()):
-            net = byproducts.get(r, 0.0) + level_of(self.index, r) - inputs.get(r, 0.0)
+            net = byproducts.get(r, 0.0) + (level_of(idx, r) if (idx, r) in stores else 0.0) - inputs.get(r, 0.0)
             if net > 1e-9:
                 self._asks(r, net, ledger, out)
             elif net < -1e-9:
                 out.append((r, Side.BUY, -net, ledger.park_buy_value(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
-        for r in ledger.stores_of.get(self.index, ()):
-            level = level_of(self.index, r)
+        for r in ledger.stores_of.get(idx, ()):
+            level = level_of(idx, r)
             if r not in byproducts and r not in inputs and level > 1e-9:
                 self._asks(r, level, ledger, out)
         return out
 
     def _asks(self, r: str, surplus: float, ledger: Ledger, out: list[tuple[str, Side, float, float]]) -> None:
-        keep = min(surplus, ledger.store_capacity(self.index, r)) if r in self._uses else 0.0
+        if r in self._uses:
+            cap = ledger.store_capacity(self.index, r)
+            keep = cap if cap < surplus else surplus  # min(surplus, cap)
+        else:
+            keep = 0.0
         if keep > 1e-9:
-            out.append((r, Side.SELL, keep, ledger.buy_price(r)))
+            out.append((r, Side.SELL, keep, ledger._buy[r]))
         if surplus - keep > 1e-9:
-            out.append((r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
+            out.append((r, Side.SELL, surplus - keep, -ledger._dispose[r]))
 
     def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
         """What the strategy sees when it prices `unit` of `true_order` (the numbering is

@@ -33,7 +33,7 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import MarketEvent, Order, Side, Trade
+from market.orders import MarketEvent, Order, Side, Trade, orders_from
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -367,7 +367,7 @@ class ParkModel(mesa.Model):
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
         # (Each Order made once, with its index: making them twice cost more than the rest.)
-        return [Order(c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw)]
+        return orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]
@@ -651,8 +651,9 @@ class ParkModel(mesa.Model):
         what price, and what was left unsold or unmet (surplus a company would have kept in its
         own store for later use is not for the taking)."""
         keep: dict[tuple[int, str], float] = {}
+        buy = self.ledger._buy  # each resource's outside price (`Ledger.buy_price`), read per order
         for o in spot_true:
-            if o.side is Side.SELL and o.price >= self.ledger.buy_price(o.resource) - 1e-9:
+            if o.side is Side.SELL and o.price >= buy[o.resource] - 1e-9:
                 keep[(o.owner, o.resource)] = keep.get((o.owner, o.resource), 0.0) + o.quantity
         unsold, unmet = {}, {}
         for (c, r, side), q in rest.items():
@@ -782,8 +783,9 @@ class ParkModel(mesa.Model):
     def _add_to_totals(self, acc: StepAccount, plans: list[Plan], trades: list[Trade]) -> None:
         self.trade_log.extend(trades)
         self.last_trades = trades
+        profit = acc.profit.tolist()  # Python floats: the same values as indexing the array company by company
         for c, p in zip(self.companies, plans):
-            c.profit_eur += float(acc.profit[c.index])
+            c.profit_eur += profit[c.index]
             self.output_eur[c.index] += p.revenue
             for prod, q in p.output.items():
                 key = (c.index, prod)

@@ -116,10 +116,11 @@ class Partnerships:
         a = 1.0 / self.s.period
         seen_s: dict[tuple[int, str], float] = defaultdict(float)
         seen_n: dict[tuple[int, str], float] = defaultdict(float)
+        buy = ledger._buy  # each resource's outside price (`Ledger.buy_price`), read per order
         for o in true_orders:
             key = (o.owner, o.resource)
             if o.side is Side.SELL:
-                if o.price < ledger.buy_price(o.resource) - 1e-9:
+                if o.price < buy[o.resource] - 1e-9:
                     seen_s[key] += o.quantity
             else:
                 seen_n[key] += o.quantity

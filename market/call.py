@@ -10,7 +10,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, Traders, book_by_resource
 from market.network import Network, free_routes
-from market.orders import Order, Trade
+from market.orders import Order, Trade, trades_from
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,8 @@ class CallMarket:
         # as indexing the arrays trade by trade).
         n = np.flatnonzero(x > 0)
         keep = 1.0 - self.k
-        return [
-            Trade(step, s, b, resource, shipped, shipped * f, bid_b - keep * unit_gain / f, cost * shipped, km)
+        return trades_from(
+            (step, s, b, resource, shipped, shipped * f, bid_b - keep * unit_gain / f, cost * shipped, km)
             for shipped, f, unit_gain, bid_b, cost, km, s, b in zip(
                 x[n].tolist(), e.share[n].tolist(), gain[n].tolist(), bid[e.j[n]].tolist(), e.cost[n].tolist(),
-                e.distance[n].tolist(), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist())
-        ]
+                e.distance[n].tolist(), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist()))

@@ -208,13 +208,23 @@ def negotiate_contract(deal: Deal, seller: Party, buyer: Party, deadline: int, s
     if deal.quantity <= 0 or deal.duration <= 0:
         return ContractOutcome(None, ())
     log: list[ContractOffer] = []
+    # A responder's next offer (round t + 1) is the offer it makes as proposer in that round:
+    # `offer` is a function of its arguments, so each is computed once.
+    made: dict[tuple[Side, int], Terms] = {}
+
+    def offer_of(party: Party, round_: int) -> Terms:
+        terms = made.get((party.side, round_))
+        if terms is None:
+            terms = made[(party.side, round_)] = offer(deal, party, round_, deadline)
+        return terms
+
     for t in range(deadline):
         proposer, responder = (seller, buyer) if (t % 2 == 0) == seller_opens else (buyer, seller)
-        terms = offer(deal, proposer, t, deadline)
+        terms = offer_of(proposer, t)
         if not all(math.isfinite(x) for x in (terms.price, terms.penalty, terms.seller_share)):
             return ContractOutcome(None, tuple(log))
         mine = worth(deal, responder, terms)
-        ok = (mine >= -1e-9 and mine >= worth(deal, responder, offer(deal, responder, t + 1, deadline)) - 1e-9
+        ok = (mine >= -1e-9 and mine >= worth(deal, responder, offer_of(responder, t + 1)) - 1e-9
               and worth(deal, proposer, terms) >= -1e-9
               and all(_loss_repaid(deal, p, terms) for p in (seller, buyer)))
         log.append(ContractOffer(t, proposer.side, terms, ok))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -74,3 +75,49 @@ class MarketEvent:
     side: Side
     price: float
     accepted: bool
+
+
+# The slots of Order and Trade, set directly by the builders below.
+_new = object.__new__
+_ORDER_SLOTS = tuple(Order.__dict__[f].__set__ for f in ("owner", "resource", "side", "quantity", "price", "ref"))
+_TRADE_SLOTS = tuple(Trade.__dict__[f].__set__ for f in ("step", "seller", "buyer", "resource", "shipped", "delivered",
+                                                         "price", "transport_cost", "distance_km", "seller_price"))
+
+
+def orders_from(rows: Iterable[tuple[int, str, Side, float, float, int]]) -> list[Order]:
+    """Orders from (owner, resource, side, quantity, price, ref) rows: the same objects as
+    `Order(*row)` at about half the cost (each slot set directly instead of through the frozen
+    dataclass's `__init__`, which has nothing else to do): the model makes thousands a step."""
+    owner, resource, side, quantity, price, ref = _ORDER_SLOTS
+    out = []
+    for c, r, s, q, p, i in rows:
+        o = _new(Order)
+        owner(o, c)
+        resource(o, r)
+        side(o, s)
+        quantity(o, q)
+        price(o, p)
+        ref(o, i)
+        out.append(o)
+    return out
+
+
+def trades_from(rows: Iterable[tuple[int, int, int, str, float, float, float, float, float]]) -> list[Trade]:
+    """Trades from (step, seller, buyer, resource, shipped, delivered, price, transport_cost,
+    distance_km) rows, `seller_price` None: the same objects as `Trade(*row)`, as `orders_from`."""
+    step, seller, buyer, resource, shipped, delivered, price, cost, km, seller_price = _TRADE_SLOTS
+    out = []
+    for t, s, b, r, x, d, p, c, k in rows:
+        o = _new(Trade)
+        step(o, t)
+        seller(o, s)
+        buyer(o, b)
+        resource(o, r)
+        shipped(o, x)
+        delivered(o, d)
+        price(o, p)
+        cost(o, c)
+        km(o, k)
+        seller_price(o, None)
+        out.append(o)
+    return out

@@ -19,7 +19,7 @@ import numpy as np
 from market.orders import Order, Side, Trade
 from market.policy import Policy
 from market.resources import Resource
-from market.storage import Store, carry
+from market.storage import TOL, Store, carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,32 +147,45 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     step = acc.step
     res = ledger.resources
     # Each company's money as Python floats while the step is booked (the same operations in
-    # the same order, so the same sums as on the array, without indexing numpy per entry).
+    # the same order, so the same sums as on the array, without indexing numpy per entry); so
+    # are the step's and the government's totals, written back at the end.
     money = acc.profit.tolist()
     subsidy = ledger.policy.exchange_subsidy
+    budget, subsidies = acc.budget, acc.subsidies
 
     sold: dict[tuple[int, str], float] = defaultdict(float)
     got: dict[tuple[int, str], float] = defaultdict(float)
+    accounts = acc.resources
     for t in trades:
-        sold[(t.seller, t.resource)] += t.shipped
-        got[(t.buyer, t.resource)] += t.delivered
-        money[t.buyer] -= t.payment
-        money[t.seller] += t.receipt - t.transport_cost
-        acc.budget += t.payment - t.receipt
+        seller, buyer, r, shipped, delivered = t.seller, t.buyer, t.resource, t.shipped, t.delivered
+        sold[(seller, r)] += shipped
+        got[(buyer, r)] += delivered
+        # t.payment and t.receipt, written out.
+        payment = t.price * delivered
+        receipt = (t.price if t.seller_price is None else t.seller_price) * delivered
+        money[buyer] -= payment
+        money[seller] += receipt - t.transport_cost
+        budget += payment - receipt
         if subsidy:
-            money[t.buyer] += subsidy * t.delivered
-            acc.subsidies += subsidy * t.delivered
-        ra = acc.resources[t.resource]
-        ra.shipped += t.shipped
-        ra.exchanged += t.delivered
-        ra.lost += t.shipped - t.delivered
+            money[buyer] += subsidy * delivered
+            subsidies += subsidy * delivered
+        ra = accounts[r]
+        ra.shipped += shipped
+        ra.exchanged += delivered
+        ra.lost += shipped - delivered
+    acc.budget, acc.subsidies = budget, subsidies
 
     touched: dict[int, set[str]] = defaultdict(set)
     for c, r in list(sold) + list(got):
         touched[c].add(r)
-    accounts, stores = acc.resources, ledger.stores
+    stores = ledger.stores
     expires = {r: step + x.shelf_life + 1 for r, x in res.items()}
+    # Per resource: outside price, its tax, CO2 per unit; disposal price, its tax, CO2 per unit.
+    costs = {r: (ledger._buy[r], ledger._buy_tax[r], x.co2_virgin, ledger._dispose[r], ledger._dispose_tax[r],
+                 x.co2_disposal) for r, x in res.items()}
+    government, taxes, co2 = ledger.government, acc.taxes, acc.co2_t
     nothing: set[str] = set()
+    sold_get, got_get, stores_get = sold.get, got.get, stores.get
     for p in plans:
         c = p.company
         money[c] += p.revenue
@@ -184,19 +197,52 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
             ra.produced += made
             ra.consumed += need
             key = (c, r)
-            try:
-                flow = carry(stores.get(key), made, need, sold.get(key, 0.0), got.get(key, 0.0), expires[r])
-            except ValueError as e:
-                raise ValueError(f"company {c}, {r}: {e}") from None
-            ra.self_used += flow.own
-            if flow.bought:
-                _buy_outside(ledger, acc, money, c, r, flow.bought)
-            # Received more than it uses (stocking up ahead of a supplier's stop): into the
-            # store, and what does not fit is disposed of; so is this step's output left over.
-            if flow.surplus > 1e-12:
-                _dispose(ledger, acc, money, c, r, flow.surplus)
-            if flow.overflow > 1e-12:
-                _dispose(ledger, acc, money, c, r, flow.overflow)
+            store = stores_get(key)
+            out, received = sold_get(key, 0.0), got_get(key, 0.0)
+            if store is None:
+                # `carry` without a store, written out (the same operations).
+                available = made + 0.0
+                own = available if available < need else need
+                if out > available - own + TOL * max(1.0, available):
+                    raise ValueError(f"company {c}, {r}: shipped {out:g} but had {available - own:g}")
+                left = available - own
+                out = left if left < out else out
+                fresh_left = made - (own + out - 0.0)
+                open_need = need - own - received
+                bought = surplus = overflow = 0.0
+                if open_need > TOL * max(1.0, need):
+                    bought = open_need
+                elif open_need < -1e-12:
+                    surplus = -open_need
+                if fresh_left > 1e-12:
+                    overflow = fresh_left
+            else:
+                try:
+                    own, bought, surplus, overflow = carry(store, made, need, out, received, expires[r])
+                except ValueError as e:
+                    raise ValueError(f"company {c}, {r}: {e}") from None
+            ra.self_used += own
+            if bought or surplus > 1e-12 or overflow > 1e-12:
+                buy, buy_tax, co2_buy, dispose, dispose_tax, co2_dispose = costs[r]
+                if bought:  # bought outside: its price, its tax and CO2 of virgin supply
+                    money[c] -= bought * buy
+                    tax = bought * buy_tax
+                    government += tax
+                    taxes += tax
+                    co2 += bought * co2_buy
+                    ra.bought_outside += bought
+                # Received more than it uses (stocking up ahead of a supplier's stop): into the
+                # store, and what does not fit is disposed of; so is this step's output left
+                # over (`_dispose`, written out).
+                for q in (surplus, overflow):
+                    if q > 1e-12:
+                        money[c] -= q * dispose
+                        tax = q * dispose_tax
+                        government += tax
+                        taxes += tax
+                        co2 += q * co2_dispose
+                        ra.disposed += q
+    ledger.government, acc.taxes, acc.co2_t = government, taxes, co2
 
     for (_c, r), store in ledger.stores.items():
         acc.resources[r].stock_after += store.level
@@ -229,16 +275,6 @@ def closing_stock_value(ledger: Ledger) -> np.ndarray:
     for (c, r), store in ledger.stores.items():
         value[c] -= store.level * ledger.dispose_price(r)
     return value
-
-
-def _buy_outside(ledger: Ledger, acc: StepAccount, money: np.ndarray | list[float], c: int, r: str, q: float) -> None:
-    res = ledger.resources[r]
-    money[c] -= q * ledger.buy_price(r)
-    tax = q * ledger._buy_tax[r]
-    ledger.government += tax
-    acc.taxes += tax
-    acc.co2_t += q * res.co2_virgin
-    acc.resources[r].bought_outside += q
 
 
 def _dispose(ledger: Ledger, acc: StepAccount, money: np.ndarray | list[float], c: int, r: str, q: float) -> None:

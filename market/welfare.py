@@ -125,15 +125,20 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     # `transfer_of` returns, as tuples of floats, by identity while this call runs.
     transfers = [0.0] * N_PARTS
     parts: dict[int, tuple[np.ndarray, tuple[float, ...]]] = {}
+    none: list[Order] = []
     for key, q in shipped.items():
-        value, moved = _schedule_value(q, sorted(asks.get(key, []), key=_price), key, "sold", transfer_of, parts)
+        orders = asks.get(key, none)
+        value, moved = _schedule_value(q, sorted(orders, key=_price) if len(orders) > 1 else orders, key, "sold",
+                                       transfer_of, parts)
         total -= value
         for k, m in enumerate(moved):
             transfers[k] -= m
         if n:
             own[key[0]] -= value
     for key, q in got.items():
-        value, moved = _schedule_value(q, sorted(bids.get(key, []), key=_minus_price), key, "bought", transfer_of, parts)
+        orders = bids.get(key, none)
+        value, moved = _schedule_value(q, sorted(orders, key=_minus_price) if len(orders) > 1 else orders, key, "bought",
+                                       transfer_of, parts)
         total += value
         for k, m in enumerate(moved):
             transfers[k] += m
@@ -156,7 +161,8 @@ def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: s
     value, left = 0.0, q
     moved = [0.0] * N_PARTS
     for o in orders:
-        take = min(left, o.quantity)
+        quantity = o.quantity
+        take = quantity if quantity < left else left  # min(left, quantity)
         value += take * o.price
         if transfer_of is not None and take > 0:
             per_unit = transfer_of(o)
