@@ -1,5 +1,6 @@
 """Sweeps: files are validated, rows do not depend on the executor, nothing finished is lost."""
 
+import contextlib
 import dataclasses
 import json
 import tomllib
@@ -286,10 +287,11 @@ def test_a_run_reads_its_scenario_from_the_text_shipped_with_it(tmp_path):
     assert sweep_run.Task.of(spec().runs()[0], "kalundborg", 4).scenario_text == ""  # every node has the built-ins
 
 
-# A Ray cluster of two nodes on this machine, as `ray start --head` and `ray start --address` on two
-# machines would make one, but on 127.0.0.1 only (`ray start` itself refuses a second node here
-# unless Ray listens on every interface).
-TWO_NODES = """
+# A Ray cluster on this machine as `ray start --head` (and `ray start --address` on other machines)
+# would make one, in a process of its own, but on 127.0.0.1 only (`ray start` itself refuses a
+# second node on one machine unless Ray listens on every interface). It prints its address and
+# its nodes' IDs, and shuts down when its stdin closes.
+CLUSTER = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from experiments import sweep_run
@@ -298,7 +300,8 @@ import ray
 from ray.cluster_utils import Cluster
 c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
                                                   "include_dashboard": False})
-c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+for _ in range(int(sys.argv[2]) - 1):
+    c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
 c.wait_for_nodes()
 ray.init(address=c.address)
 print(c.address, *sorted(n["NodeID"] for n in ray.nodes() if n["Alive"]), flush=True)
@@ -308,34 +311,41 @@ c.shutdown()
 """
 
 
-@pytest.mark.ray
-@pytest.mark.slow
-def test_a_sweep_runs_on_a_two_node_cluster_with_nothing_but_address(tmp_path):
-    """`run.py sweep FILE --address HOST:PORT` joins a running cluster: the project goes with
-    the job, both nodes run runs, none runs in the command's own process, and the rows are the
-    serial ones."""
+@contextlib.contextmanager
+def another_ray(tmp_path, nodes: int):
+    """(address, node IDs) of a Ray cluster another process runs while the block runs."""
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    serial = stable(sweep_run.run_sweep(spec(), tmp_path / "serial", progress=False))
-    holder = subprocess.Popen([sys.executable, "-c", TWO_NODES, str(REPO)], stdin=subprocess.PIPE,
+    holder = subprocess.Popen([sys.executable, "-c", CLUSTER, str(REPO), str(nodes)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
-        address, *nodes = holder.stdout.readline().split()
-        assert len(nodes) == 2
-        f = tmp_path / "tiny.toml"
-        f.write_text(SWEEP)
-        r = run_cli("sweep", str(f), "--out", str(tmp_path / "out"), "--address", address)
-        assert r.returncode == 0, r.stderr
-        assert f"on Ray at {address}" in r.stdout + r.stderr
+        address, *ids = holder.stdout.readline().split()
+        assert len(ids) == nodes
+        yield address, ids
     finally:
         holder.stdin.close()  # the holder shuts its cluster down
         try:
             holder.wait(timeout=60)
         except subprocess.TimeoutExpired:
             holder.kill()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_sweep_runs_on_a_two_node_cluster_with_nothing_but_address(tmp_path):
+    """`run.py sweep FILE --address HOST:PORT` joins a running cluster: the project goes with
+    the job, both nodes run runs, none runs in the command's own process, and the rows are the
+    serial ones."""
+    serial = stable(sweep_run.run_sweep(spec(), tmp_path / "serial", progress=False))
+    f = tmp_path / "tiny.toml"
+    f.write_text(SWEEP)
+    with another_ray(tmp_path, 2) as (address, nodes):
+        r = run_cli("sweep", str(f), "--out", str(tmp_path / "out"), "--address", address)
+    assert r.returncode == 0, r.stderr
+    assert f"on Ray at {address}" in r.stdout + r.stderr
     got = pd.read_parquet(tmp_path / "out" / "results.parquet")
     assert set(got["worker_node"]) == set(nodes)  # every run on a node of the cluster, and both nodes used
     pd.testing.assert_frame_equal(stable(got), serial)
@@ -346,27 +356,9 @@ def test_a_sweep_runs_on_a_two_node_cluster_with_nothing_but_address(tmp_path):
 def test_two_sweeps_on_one_machine_each_start_their_own_ray(tmp_path):
     """A second command's Ray must not join the first's (ray.init would, and then refuse
     num_cpus: the second sweep crashed with a ValueError)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-    # Another command's Ray, started as `ray start` starts one (the newest cluster ray.init finds).
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
-                               "from experiments import sweep_run; sweep_run.ray_environment(); "
-                               "from ray.cluster_utils import Cluster; "
-                               "c = Cluster(initialize_head=True, head_node_args={'num_cpus': 1, "
-                               "'node_ip_address': '127.0.0.1'}); print('up', flush=True); sys.stdin.read(); c.shutdown()",
-                               str(REPO)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
-    try:
-        assert holder.stdout.readline().strip() == "up"  # another command's Ray is running
-        f = tmp_path / "tiny.toml"
-        f.write_text(SWEEP)
+    f = tmp_path / "tiny.toml"
+    f.write_text(SWEEP)
+    with another_ray(tmp_path, 1):  # another command's Ray, as `ray start` starts one (the newest ray.init finds)
         r = run_cli("sweep", str(f), "--out", str(tmp_path / "out"), "--workers", "2")
         assert r.returncode == 0, r.stderr
         assert len(pd.read_parquet(tmp_path / "out" / "results.parquet")) == len(spec().runs())
-    finally:
-        holder.stdin.close()  # the holder shuts its cluster down
-        try:
-            holder.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            holder.kill()
