@@ -605,10 +605,23 @@ def test_empty_park_and_park_without_resources():
     dict(price=[[1.0, 2.0], [1.0, 2.0]]),
     dict(edge_resource=[5]),
     dict(discount=0.0),
+    dict(price=[[np.nan], [1.0]]),
+    dict(buy_price=[[0.0], [np.inf]]),
+    dict(edge_cost=[-1.0]),
+    dict(inputs=[[0, 0], [0, -1]]),
+    dict(edge_from=[-1]),
+    dict(edge_resource=[-1]),
+    dict(edge_share=[1.0 + 1e-12]),
+    dict(store_company=[0], store_resource=[1], store_capacity=[1.0], store_level=[-1.0], store_hold=[0.0],
+         store_decay=[0.0]),
+    dict(store_company=[0], store_resource=[1], store_capacity=[1.0], store_level=[1.0], store_hold=[0.0],
+         store_decay=[1.0]),
+    dict(store_company=[0], store_resource=[2], store_capacity=[1.0], store_level=[1.0], store_hold=[0.0],
+         store_decay=[0.0]),
 ])
 def test_rejects_malformed_problems(bad):
     pb = shared_byproduct(3.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="|".join(bad)):  # the message names a field at fault
         with_changes(pb, **bad)
 
 
