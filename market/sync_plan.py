@@ -287,6 +287,7 @@ class _Nodes:
     nd: np.ndarray         # nodes with a disposal
     arr: np.ndarray        # (N,) arrivals row or -1
     n_arr: int             # A, the number of arrivals rows
+    labels: tuple[tuple[int, int], ...]  # (N,) (company, resource) of each node
 
     @property
     def n(self) -> int:
@@ -335,8 +336,9 @@ def _nodes(pb: PlanProblem) -> _Nodes:
     has_arr = (sends | may_dispose) & (receives | may_buy)
     arr = np.full(N, -1, dtype=np.int64)
     arr[has_arr] = np.arange(int(has_arr.sum()))
+    labels = tuple((int(c), int(r)) for c, r in zip(node_key // R, node_res)) if R else ()
     return _Nodes(node_key, node_res, pu, nu, inp_u, byp_u, n_from, n_to, n_s,
-                  np.flatnonzero(may_buy), np.flatnonzero(may_dispose), arr, int(has_arr.sum()))
+                  np.flatnonzero(may_buy), np.flatnonzero(may_dispose), arr, int(has_arr.sum()), labels)
 
 
 @dataclass(frozen=True)
@@ -462,41 +464,70 @@ class Basis:
         return Basis(self.matrix, b)  # the matrix is read-only and shared, as `_structure` shares it
 
 
-# One HiGHS instance per constraint matrix, its model loaded once: a solve changes only costs
-# and bounds, which costs less than passing the model (Kalundborg's plans: 224 rows, 448 columns).
-_MODELS: dict[int, tuple[sparse.csc_array, highspy.Highs]] = {}
+class _Model:
+    """A HiGHS instance holding one constraint matrix, and the costs and bounds loaded into it
+    (to send HiGHS only those that changed since the last solve: a rolling plan's prices and
+    most bounds stay the same from one day to the next)."""
+
+    def __init__(self, a: sparse.csc_array):
+        self.matrix = a
+        _highs_solver()  # HiGHS prints a banner on its first construction only: that one hides it
+        h = self.highs = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        # These LPs are small and sparse: HiGHS's presolve costs more than it saves (measured on
+        # Kalundborg's 7-day plans: about half the solve time).
+        h.setOptionValue("presolve", "off")
+        n_row, n_col = a.shape
+        self.cost, self.upper = np.zeros(n_col), np.zeros(n_col)
+        self.row_lower, self.row_upper = np.zeros(n_row), np.zeros(n_row)
+        lp = highspy.HighsLp()
+        lp.num_col_ = n_col
+        lp.num_row_ = n_row
+        lp.col_cost_ = self.cost
+        lp.col_lower_ = np.zeros(n_col)
+        lp.col_upper_ = self.upper
+        lp.row_lower_ = self.row_lower
+        lp.row_upper_ = self.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data
+        h.passModel(lp)
+
+    def load(self, cost: np.ndarray, upper: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray) -> None:
+        """Make the model's costs and bounds these (column lower bounds stay 0)."""
+        h = self.highs
+        ok = highspy.HighsStatus.kOk
+        j = np.flatnonzero(cost != self.cost).astype(np.int32)
+        if len(j) and h.changeColsCost(len(j), j, cost[j]) != ok:
+            raise RuntimeError("HiGHS refused the plan's costs")
+        self.cost = cost.copy()
+        j = np.flatnonzero(upper != self.upper).astype(np.int32)
+        if len(j) and h.changeColsBounds(len(j), j, np.zeros(len(j)), upper[j]) != ok:
+            raise RuntimeError("HiGHS refused the plan's bounds")
+        self.upper = upper.copy()
+        i = np.flatnonzero((row_lower != self.row_lower) | (row_upper != self.row_upper)).astype(np.int32)
+        # (highspy 1.16's type stubs lack changeRowsBounds; the extension has it.)
+        if len(i) and h.changeRowsBounds(len(i), i, row_lower[i], row_upper[i]) != ok:  # type: ignore[attr-defined]
+            raise RuntimeError("HiGHS refused the plan's row bounds")
+        self.row_lower, self.row_upper = row_lower.copy(), row_upper.copy()
+
+
+# One HiGHS instance per constraint matrix (the matrices `_structure` keeps), its model passed
+# once: a solve changes only costs and bounds, which costs less than passing the model.
+_MODELS: dict[int, _Model] = {}
 _MODELS_MAX = 4
 
 
-def _model(a: sparse.csc_array) -> highspy.Highs:
-    """The HiGHS instance holding matrix `a` (this object, not an equal one), made if none."""
+def _model(a: sparse.csc_array) -> _Model:
+    """The HiGHS model of matrix `a` (this object, not an equal one), made if none."""
     found = _MODELS.get(id(a))
-    if found is not None and found[0] is a:
-        return found[1]
-    _highs_solver()  # HiGHS prints a banner on its first construction only: that one hides it
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    # These LPs are small and sparse: HiGHS's presolve costs more than it saves (measured on
-    # Kalundborg's 7-day plans: about half the solve time).
-    h.setOptionValue("presolve", "off")
-    n_row, n_col = a.shape
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
-    lp.col_cost_ = np.zeros(n_col)
-    lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = np.zeros(n_col)
-    lp.row_lower_ = np.zeros(n_row)
-    lp.row_upper_ = np.zeros(n_row)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data
-    h.passModel(lp)
+    if found is not None and found.matrix is a:
+        return found
     if len(_MODELS) >= _MODELS_MAX:
         del _MODELS[next(iter(_MODELS))]  # the oldest
-    _MODELS[id(a)] = (a, h)
-    return h
+    found = _MODELS[id(a)] = _Model(a)
+    return found
 
 
 def _optimise(a: sparse.csc_array, profit: np.ndarray, upper: np.ndarray, row_lower: np.ndarray,
@@ -504,16 +535,13 @@ def _optimise(a: sparse.csc_array, profit: np.ndarray, upper: np.ndarray, row_lo
     """Maximise profit @ v subject to row_lower <= a v <= row_upper, 0 <= v <= upper with HiGHS,
     from the basis `start` if it belongs to `a` (else from HiGHS's own starting basis): the
     primal values (clipped into their bounds), the row duals and the optimal basis."""
-    n_row, n_col = a.shape
-    h = _model(a)
-    cols = np.arange(n_col, dtype=np.int32)
-    rows = np.arange(n_row, dtype=np.int32)
-    # (highspy 1.16's type stubs lack changeRowsBounds; the extension has it.)
-    for status in (h.changeColsCost(n_col, cols, -profit),  # HiGHS minimises
-                   h.changeColsBounds(n_col, cols, np.zeros(n_col), upper),
-                   h.changeRowsBounds(n_row, rows, row_lower, row_upper)):  # type: ignore[attr-defined]
-        if status != highspy.HighsStatus.kOk:
-            raise RuntimeError(f"HiGHS refused the plan's costs or bounds: {status}")
+    model = _model(a)
+    h = model.highs
+    try:
+        model.load(-profit, upper, row_lower, row_upper)  # HiGHS minimises
+    except RuntimeError:
+        _MODELS.pop(id(a), None)  # what it holds is no longer known
+        raise
     if start is not None and start.matrix is a:
         h.setBasis(start.highs)
     else:
@@ -568,7 +596,7 @@ def solve(problem: PlanProblem, start: Basis | None = None) -> PlanResult:
     HiGHS does not report an optimum, which the formulation rules out short of numerical trouble."""
     pb = problem
     H = pb.horizon
-    P, R = pb.inputs.shape
+    P = pb.inputs.shape[0]
     nodes, col, matrix = _structure(pb)
     if col.n == 0:
         z = np.zeros((0, H))
@@ -582,7 +610,7 @@ def solve(problem: PlanProblem, start: Basis | None = None) -> PlanResult:
     buy[nodes.nb] = v[col.b:col.d].reshape(len(nodes.nb), H)
     dispose = np.zeros((N, H))
     dispose[nodes.nd] = v[col.d:col.y].reshape(len(nodes.nd), H)
-    first = np.arange(col.n) % H == 0  # every block starts at a multiple of H
+    first = np.arange(0, col.n, H)  # every block starts at a multiple of H
     return PlanResult(
         production=v[:col.f].reshape(P, H),
         flow=v[col.f:col.b].reshape(len(pb.edge_from), H),
@@ -592,6 +620,6 @@ def solve(problem: PlanProblem, start: Basis | None = None) -> PlanResult:
         objective=float(profit @ v),
         profit_first=float(profit[first] @ v[first]),
         value=dual[: N * H : H].copy() if N else np.zeros(0),
-        nodes=[(int(c), int(r)) for c, r in zip(nodes.key // R, nodes.res)] if R else [],
+        nodes=list(nodes.labels),
         basis=basis,
         )
