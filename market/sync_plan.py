@@ -87,6 +87,9 @@ _INT_FIELDS = ("proc_company", "edge_from", "edge_to", "edge_resource", "store_c
                "closed_nodes")
 _FLOAT_FIELDS = ("capacity", "price", "inputs", "byproducts", "buy_price", "dispose_price", "edge_share",
                  "edge_cost", "store_capacity", "store_level", "store_hold", "store_decay")
+_NON_NEGATIVE = ("capacity", "inputs", "byproducts", "edge_cost", "store_capacity", "store_level")
+_COMPANIES = ("proc_company", "edge_from", "edge_to", "store_company")
+_RESOURCES = ("edge_resource", "store_resource")
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,16 +189,19 @@ class PlanProblem:
             got = getattr(self, name).shape
             if got != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {got}")
+        if self._values_hold(r):
+            return
+        # Something is wrong: find the first field at fault, in this order, to name it.
         for name in _FLOAT_FIELDS:
             if not np.all(np.isfinite(getattr(self, name))):
                 raise ValueError(f"{name} must be finite")
-        for name in ("capacity", "inputs", "byproducts", "edge_cost", "store_capacity", "store_level"):
+        for name in _NON_NEGATIVE:
             if np.any(getattr(self, name) < 0):
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("proc_company", "edge_from", "edge_to", "store_company"):
+        for name in _COMPANIES:
             if np.any(getattr(self, name) < 0):
                 raise ValueError(f"{name} must hold company indices >= 0")
-        for name in ("edge_resource", "store_resource"):
+        for name in _RESOURCES:
             a = getattr(self, name)
             if np.any((a < 0) | (a >= r)):
                 raise ValueError(f"{name} must hold resource indices in [0, {r})")
@@ -203,6 +209,20 @@ class PlanProblem:
             raise ValueError("edge_share must be in (0, 1]")
         if np.any((self.store_decay < 0) | (self.store_decay >= 1)):
             raise ValueError("store_decay must be in [0, 1)")
+
+    def _values_hold(self, r: int) -> bool:
+        """Every value check of `_check` at once, a few array operations over all the fields of
+        a kind instead of about thirty over each field (a rolling plan checks a problem a day)."""
+        floats = np.concatenate([getattr(self, name).ravel() for name in _FLOAT_FIELDS])
+        if not np.isfinite(floats).all():
+            return False
+        low = [getattr(self, name).ravel() for name in _NON_NEGATIVE + _COMPANIES + _RESOURCES]
+        if np.concatenate(low).min(initial=0) < 0:
+            return False
+        res = np.concatenate([getattr(self, name) for name in _RESOURCES])
+        share, decay = self.edge_share, self.store_decay
+        return bool(res.max(initial=-1) < r and share.min(initial=1) > 0 and share.max(initial=1) <= 1
+                    and decay.max(initial=0) < 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,6 +242,7 @@ class PlanResult:
                        unit there is worth money; e.g. the buy price where the company buys
                        outside, minus the disposal price where it disposes).
     nodes              (company, resource) of each node, sorted.
+    basis              the optimal basis, to start a plan of the same structure from (`solve`).
     """
 
     production: np.ndarray
@@ -233,6 +254,7 @@ class PlanResult:
     profit_first: float
     value: np.ndarray
     nodes: list[tuple[int, int]]
+    basis: Basis | None = None
     _index: dict[tuple[int, int], int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -265,6 +287,7 @@ class _Nodes:
     nd: np.ndarray         # nodes with a disposal
     arr: np.ndarray        # (N,) arrivals row or -1
     n_arr: int             # A, the number of arrivals rows
+    labels: tuple[tuple[int, int], ...]  # (N,) (company, resource) of each node
 
     @property
     def n(self) -> int:
@@ -313,8 +336,9 @@ def _nodes(pb: PlanProblem) -> _Nodes:
     has_arr = (sends | may_dispose) & (receives | may_buy)
     arr = np.full(N, -1, dtype=np.int64)
     arr[has_arr] = np.arange(int(has_arr.sum()))
+    labels = tuple((int(c), int(r)) for c, r in zip(node_key // R, node_res)) if R else ()
     return _Nodes(node_key, node_res, pu, nu, inp_u, byp_u, n_from, n_to, n_s,
-                  np.flatnonzero(may_buy), np.flatnonzero(may_dispose), arr, int(has_arr.sum()))
+                  np.flatnonzero(may_buy), np.flatnonzero(may_dispose), arr, int(has_arr.sum()), labels)
 
 
 @dataclass(frozen=True)
@@ -416,32 +440,113 @@ def _bounds(pb: PlanProblem, nodes: _Nodes) -> tuple[np.ndarray, np.ndarray, np.
     return upper, row_lower, row_upper
 
 
+@dataclass(frozen=True, eq=False)
+class Basis:
+    """An optimal basis of a plan (which variables and rows were basic, which at a bound), to
+    start the next plan of the same structure from: a rolling plan changes only prices,
+    capacities and stock from one day to the next, so yesterday's optimal basis is a few
+    simplex iterations from today's (Kalundborg: about 0.25 ms a plan instead of 1 ms).
+
+    The plan then depends only on the problem and the basis it starts from, not on what the
+    process solved before: `solve` loads the basis into HiGHS afresh (refactorising it), so the
+    solver's own leftovers from earlier solves (factors, pricing weights) play no part. A copy
+    (`copy.deepcopy`, as a digital twin copies the park) starts its next plan from the same
+    basis, and so plans as the original would."""
+
+    matrix: sparse.csc_array  # the constraint matrix it belongs to (the object `_structure` keeps)
+    highs: highspy.HighsBasis
+
+    def __deepcopy__(self, memo: dict) -> Basis:
+        b = highspy.HighsBasis()
+        b.col_status = list(self.highs.col_status)
+        b.row_status = list(self.highs.row_status)
+        b.valid = self.highs.valid
+        return Basis(self.matrix, b)  # the matrix is read-only and shared, as `_structure` shares it
+
+
+class _Model:
+    """A HiGHS instance holding one constraint matrix, and the costs and bounds loaded into it
+    (to send HiGHS only those that changed since the last solve: a rolling plan's prices and
+    most bounds stay the same from one day to the next)."""
+
+    def __init__(self, a: sparse.csc_array):
+        self.matrix = a
+        _highs_solver()  # HiGHS prints a banner on its first construction only: that one hides it
+        h = self.highs = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        # These LPs are small and sparse: HiGHS's presolve costs more than it saves (measured on
+        # Kalundborg's 7-day plans: about half the solve time).
+        h.setOptionValue("presolve", "off")
+        n_row, n_col = a.shape
+        self.cost, self.upper = np.zeros(n_col), np.zeros(n_col)
+        self.row_lower, self.row_upper = np.zeros(n_row), np.zeros(n_row)
+        lp = highspy.HighsLp()
+        lp.num_col_ = n_col
+        lp.num_row_ = n_row
+        lp.col_cost_ = self.cost
+        lp.col_lower_ = np.zeros(n_col)
+        lp.col_upper_ = self.upper
+        lp.row_lower_ = self.row_lower
+        lp.row_upper_ = self.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data
+        h.passModel(lp)
+
+    def load(self, cost: np.ndarray, upper: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray) -> None:
+        """Make the model's costs and bounds these (column lower bounds stay 0)."""
+        h = self.highs
+        ok = highspy.HighsStatus.kOk
+        j = np.flatnonzero(cost != self.cost).astype(np.int32)
+        if len(j) and h.changeColsCost(len(j), j, cost[j]) != ok:
+            raise RuntimeError("HiGHS refused the plan's costs")
+        self.cost = cost.copy()
+        j = np.flatnonzero(upper != self.upper).astype(np.int32)
+        if len(j) and h.changeColsBounds(len(j), j, np.zeros(len(j)), upper[j]) != ok:
+            raise RuntimeError("HiGHS refused the plan's bounds")
+        self.upper = upper.copy()
+        i = np.flatnonzero((row_lower != self.row_lower) | (row_upper != self.row_upper)).astype(np.int32)
+        # (highspy 1.16's type stubs lack changeRowsBounds; the extension has it.)
+        if len(i) and h.changeRowsBounds(len(i), i, row_lower[i], row_upper[i]) != ok:  # type: ignore[attr-defined]
+            raise RuntimeError("HiGHS refused the plan's row bounds")
+        self.row_lower, self.row_upper = row_lower.copy(), row_upper.copy()
+
+
+# One HiGHS instance per constraint matrix (the matrices `_structure` keeps), its model passed
+# once: a solve changes only costs and bounds, which costs less than passing the model.
+_MODELS: dict[int, _Model] = {}
+_MODELS_MAX = 4
+
+
+def _model(a: sparse.csc_array) -> _Model:
+    """The HiGHS model of matrix `a` (this object, not an equal one), made if none."""
+    found = _MODELS.get(id(a))
+    if found is not None and found.matrix is a:
+        return found
+    if len(_MODELS) >= _MODELS_MAX:
+        del _MODELS[next(iter(_MODELS))]  # the oldest
+    found = _MODELS[id(a)] = _Model(a)
+    return found
+
+
 def _optimise(a: sparse.csc_array, profit: np.ndarray, upper: np.ndarray, row_lower: np.ndarray,
-              row_upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximise profit @ v subject to row_lower <= a v <= row_upper, 0 <= v <= upper with HiGHS:
-    the primal values (clipped into their bounds) and the row duals."""
-    n_row, n_col = a.shape
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
-    lp.col_cost_ = -profit  # HiGHS minimises
-    lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = upper
-    lp.row_lower_ = row_lower
-    lp.row_upper_ = row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data
-    h = _highs_solver()
-    h.passModel(lp)
-    # These LPs are small and sparse: HiGHS's presolve costs more than it saves (measured on
-    # Kalundborg's 7-day plans: about half the solve time). Restored for the other LPs.
-    h.setOptionValue("presolve", "off")
+              row_upper: np.ndarray, start: Basis | None = None) -> tuple[np.ndarray, np.ndarray, Basis]:
+    """Maximise profit @ v subject to row_lower <= a v <= row_upper, 0 <= v <= upper with HiGHS,
+    from the basis `start` if it belongs to `a` (else from HiGHS's own starting basis): the
+    primal values (clipped into their bounds), the row duals and the optimal basis."""
+    model = _model(a)
+    h = model.highs
     try:
-        h.run()
-    finally:
-        h.setOptionValue("presolve", "choose")
+        model.load(-profit, upper, row_lower, row_upper)  # HiGHS minimises
+    except RuntimeError:
+        _MODELS.pop(id(a), None)  # what it holds is no longer known
+        raise
+    if start is not None and start.matrix is a:
+        h.setBasis(start.highs)
+    else:
+        h.clearSolver()  # no basis or solution left from an earlier solve
+    h.run()
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS found no optimal plan: {h.modelStatusToString(status)}")
@@ -450,7 +555,7 @@ def _optimise(a: sparse.csc_array, profit: np.ndarray, upper: np.ndarray, row_lo
     v = np.minimum(v, upper)
     # With the balance written supply - demand = rhs, an extra unit of supply lowers the rhs by
     # one, so d(min -profit)/d(unit) = -dual and the value (profit per unit) is the dual itself.
-    return v, np.asarray(sol.row_dual, dtype=float)
+    return v, np.asarray(sol.row_dual, dtype=float), Basis(a, h.getBasis())
 
 
 # The fields the nodes and the constraint matrix are built from (with the horizon): a rolling
@@ -482,27 +587,30 @@ def _structure(pb: PlanProblem) -> tuple[_Nodes, _Columns, sparse.csc_array]:
     return found
 
 
-def solve(problem: PlanProblem) -> PlanResult:
+def solve(problem: PlanProblem, start: Basis | None = None) -> PlanResult:
     """The park's profit-maximising plan over the problem's horizon (see the module docstring).
-    Raises RuntimeError if HiGHS does not report an optimum, which the formulation rules out
-    short of numerical trouble."""
+    `start`: the basis of an earlier plan (`PlanResult.basis`) to start the simplex from; used
+    only if that plan had the same structure (nodes, routes, stores, horizon); the plan is then
+    an optimum of the same problem, found in fewer iterations (at a degenerate optimum possibly
+    another optimal vertex than from scratch, with the same objective). Raises RuntimeError if
+    HiGHS does not report an optimum, which the formulation rules out short of numerical trouble."""
     pb = problem
     H = pb.horizon
-    P, R = pb.inputs.shape
+    P = pb.inputs.shape[0]
     nodes, col, matrix = _structure(pb)
     if col.n == 0:
         z = np.zeros((0, H))
         return PlanResult(z, z, z, z, z, 0.0, 0.0, np.zeros(0), [])
     profit = _profit(pb, nodes)
     upper, row_lower, row_upper = _bounds(pb, nodes)
-    v, dual = _optimise(matrix, profit, upper, row_lower, row_upper)
+    v, dual, basis = _optimise(matrix, profit, upper, row_lower, row_upper, start)
 
     N = nodes.n
     buy = np.zeros((N, H))
     buy[nodes.nb] = v[col.b:col.d].reshape(len(nodes.nb), H)
     dispose = np.zeros((N, H))
     dispose[nodes.nd] = v[col.d:col.y].reshape(len(nodes.nd), H)
-    first = np.arange(col.n) % H == 0  # every block starts at a multiple of H
+    first = np.arange(0, col.n, H)  # every block starts at a multiple of H
     return PlanResult(
         production=v[:col.f].reshape(P, H),
         flow=v[col.f:col.b].reshape(len(pb.edge_from), H),
@@ -512,5 +620,6 @@ def solve(problem: PlanProblem) -> PlanResult:
         objective=float(profit @ v),
         profit_first=float(profit[first] @ v[first]),
         value=dual[: N * H : H].copy() if N else np.zeros(0),
-        nodes=[(int(c), int(r)) for c, r in zip(nodes.key // R, nodes.res)] if R else [],
+        nodes=list(nodes.labels),
+        basis=basis,
         )

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from market import sync_plan
 from market.sync_plan import PlanProblem, PlanResult, solve
 from tests.strategies import tenths
 
@@ -603,10 +605,23 @@ def test_empty_park_and_park_without_resources():
     dict(price=[[1.0, 2.0], [1.0, 2.0]]),
     dict(edge_resource=[5]),
     dict(discount=0.0),
+    dict(price=[[np.nan], [1.0]]),
+    dict(buy_price=[[0.0], [np.inf]]),
+    dict(edge_cost=[-1.0]),
+    dict(inputs=[[0, 0], [0, -1]]),
+    dict(edge_from=[-1]),
+    dict(edge_resource=[-1]),
+    dict(edge_share=[1.0 + 1e-12]),
+    dict(store_company=[0], store_resource=[1], store_capacity=[1.0], store_level=[-1.0], store_hold=[0.0],
+         store_decay=[0.0]),
+    dict(store_company=[0], store_resource=[1], store_capacity=[1.0], store_level=[1.0], store_hold=[0.0],
+         store_decay=[1.0]),
+    dict(store_company=[0], store_resource=[2], store_capacity=[1.0], store_level=[1.0], store_hold=[0.0],
+         store_decay=[0.0]),
 ])
 def test_rejects_malformed_problems(bad):
     pb = shared_byproduct(3.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="|".join(bad)):  # the message names a field at fault
         with_changes(pb, **bad)
 
 
@@ -628,3 +643,70 @@ def test_park_sized_problems_solve_and_balance(companies, edges):
     if companies <= 10:
         assert max(residuals(pb, res)) < TOL
         assert res.objective == pytest.approx(oracle(pb), rel=1e-6)
+
+
+def another_day(pb: PlanProblem, rng: np.random.Generator) -> PlanProblem:
+    """The same park (same structure: same matrix) on another day: other capacities, prices,
+    costs and stock, some capacities and stocks at 0 (ties and degenerate vertices)."""
+    P, H = pb.capacity.shape
+    R, S = pb.buy_price.shape[0], len(pb.store_company)
+    return with_changes(
+        pb, capacity=rng.uniform(0, 100, (P, H)) * (rng.random((P, H)) < 0.8), price=rng.uniform(10, 80, (P, H)),
+        buy_price=rng.uniform(5, 40, (R, H)), dispose_price=rng.uniform(-5, 20, (R, H)),
+        edge_cost=rng.uniform(0, 5, len(pb.edge_from)), subsidy=float(rng.uniform(0, 3)),
+        store_capacity=rng.uniform(0, 50, S), store_level=rng.uniform(0, 50, S) * (rng.random(S) < 0.7),
+        store_hold=rng.uniform(0, 2, S), discount=float(rng.uniform(0.9, 1)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_plan_from_yesterdays_basis_reaches_the_optimum_from_scratch(seed, monkeypatch):
+    monkeypatch.setattr(sync_plan, "_MODELS", {})
+    pb = random_park(np.random.default_rng(10), 10, 15, horizon=5)
+    rng = np.random.default_rng(seed)
+    last = None
+    for _ in range(25):
+        day = another_day(pb, rng)
+        warm = solve(day, start=None if last is None else last.basis)
+        monkeypatch.setattr(sync_plan, "_MODELS", {})  # a fresh HiGHS instance for the plan from scratch
+        cold = solve(day)
+        assert warm.basis is not None and warm.basis.matrix is cold.basis.matrix  # same structure
+        assert warm.objective == pytest.approx(cold.objective, rel=1e-9, abs=1e-7)
+        assert max(residuals(day, warm)) < TOL
+        last = warm
+
+
+def test_a_plan_depends_on_its_start_not_on_what_was_solved_before(monkeypatch):
+    """`solve` loads the start afresh: the solver's leftovers from earlier solves (another
+    basis, its factors) change nothing, to the last bit; a copied basis starts the same plan."""
+    pb = random_park(np.random.default_rng(10), 10, 15, horizon=5)
+    rng = np.random.default_rng(7)
+    days = [another_day(pb, rng) for _ in range(6)]
+    monkeypatch.setattr(sync_plan, "_MODELS", {})
+    start = solve(days[0]).basis
+    clean = solve(days[1], start=start)
+    for d in days[2:]:
+        solve(d)  # other plans on the same HiGHS instance, from scratch ...
+    solve(days[2], start=clean.basis)  # ... and from another basis
+    for again in (solve(days[1], start=start), solve(days[1], start=copy.deepcopy(start))):
+        assert np.array_equal(again.production, clean.production)
+        assert np.array_equal(again.flow, clean.flow)
+        assert np.array_equal(again.store, clean.store)
+        assert np.array_equal(again.value, clean.value)
+        assert again.objective == clean.objective
+    fresh = solve(days[1])  # from scratch after all that: as from scratch on a new instance
+    monkeypatch.setattr(sync_plan, "_MODELS", {})
+    new = solve(days[1])
+    assert np.array_equal(fresh.production, new.production) and np.array_equal(fresh.value, new.value)
+
+
+def test_a_basis_of_another_structure_is_ignored_and_the_solvers_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(sync_plan, "_MODELS", {})
+    rng = np.random.default_rng(3)
+    parks = [random_park(rng, 6 + k, 8, horizon=3) for k in range(sync_plan._MODELS_MAX + 3)]
+    last = None
+    for pb in parks:
+        res = solve(pb, start=None if last is None else last.basis)  # the last basis is another park's
+        assert res.objective == pytest.approx(oracle(pb), rel=1e-6)
+        assert len(sync_plan._MODELS) <= sync_plan._MODELS_MAX
+        last = res
+    assert len(sync_plan._MODELS) == sync_plan._MODELS_MAX

@@ -126,3 +126,25 @@ def test_the_yardstick_without_its_optimum_makes_the_same_profits(coordination):
     assert np.array_equal(lean.ledger.cash, full.ledger.cash)
     assert all(np.isnan(r.optimal_gains_eur) for r in lean.records)
     assert sum(r.optimal_gains_eur for r in full.records) > 0
+
+
+def test_a_copy_of_the_park_plans_as_the_park_would():
+    """The operator starts each day's plan from yesterday's basis (`market.sync_plan.Basis`): a
+    digital twin's copy carries that basis along and plans, to the last bit, as the park does;
+    so does a run that starts after other runs in the same process (no solver state is shared)."""
+    from agents.twin import snapshot
+    from experiments.runner import models
+
+    cfg, park = resolve("kalundborg", 30, 0, {"policy.coordination": "synchronised"})
+    model, _ = models(cfg, park)
+    model.run(10)
+    assert model.operator is not None and model.operator._result.basis is not None
+    twin = snapshot(model)
+    assert twin.operator._result.basis is not model.operator._result.basis
+    twin.run(15)
+    model.run(15)
+    assert [r.profit_eur for r in twin.records] == [r.profit_eur for r in model.records]
+    assert np.array_equal(twin.ledger.cash, model.ledger.cash)
+    again, _ = models(cfg, park)
+    again.run(25)
+    assert [r.profit_eur for r in again.records] == [r.profit_eur for r in model.records]
