@@ -293,7 +293,7 @@ class Investor:
         for c in m.partners.contracts:
             if c.active(m.t):
                 ok[c.seller, c.buyer] = ok[c.buyer, c.seller] = True
-        ok |= m.partners.trust.matrix() >= self.s.holdup_trust
+        m.partners.trust.mark_at_least(self.s.holdup_trust, ok)
         if m.partners.known is not None:
             ok &= m.partners.known | np.eye(n, dtype=bool)
         return ok

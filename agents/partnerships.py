@@ -461,7 +461,7 @@ class Partnerships:
             co2 = res.co2_virgin + np.where(share > 0, res.co2_disposal / share, np.inf)
         invest = fixed + per_km * d
         pipe = invest * (1.0 - self.policy.investment_subsidy)
-        rho = self.trust.matrix()[b, a]
+        rho = self.trust.trust_of(b, a)
         with np.errstate(invalid="ignore"):  # routes that deliver nothing: cost and co2 inf, q 0
             extra = np.where(np.maximum(weights[a], weights[b]) > 0, self.policy.shared_vision_co2_value * co2, 0.0)
             # What the pipe's NPV must clear: the value of waiting of a sunk investment.
