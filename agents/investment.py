@@ -423,6 +423,6 @@ class Investor:
 
     def record_pipe(self, t: int, seller: int, buyer: int, resource: str, value: float, bar: float,
                     invest: float) -> None:
-        names = [c.name for c in self.m.companies]
-        self.decisions.append(InvestmentDecision(t, self.m.year, names[buyer], "pipe",
-                                                 f"{resource} from {names[seller]}", value, bar, invest))
+        companies = self.m.companies
+        self.decisions.append(InvestmentDecision(t, self.m.year, companies[buyer].name, "pipe",
+                                                 f"{resource} from {companies[seller].name}", value, bar, invest))
