@@ -473,9 +473,10 @@ class Partnerships:
             extra = np.where(np.maximum(weights[a], weights[b]) > 0, self.policy.shared_vision_co2_value * co2, 0.0)
         worth = ledger.park_buy_value(r) - cost + extra
         aq = ann * q
-        # The buyer's trust is at most 1, so with a positive worth the gain is at most its value
-        # at trust 1 (rounding is monotone): the buyer's trust is looked up only where that can be > 0.
-        could = np.flatnonzero(~((worth > 0) & (aq >= 0) & (aq * worth - pipe - bar <= 0)))
+        # The buyer's trust lies in (0, 1] and rounding is monotone, so with aq, pipe and bar >= 0
+        # the gain is <= 0 where the worth is (a product <= 0 less what is >= 0), and at most its
+        # value at trust 1 where the worth is positive: the trust is looked up only where the gain can be > 0.
+        could = np.flatnonzero(~((aq >= 0) & (pipe >= 0) & (bar >= 0) & ((worth <= 0) | (aq * worth - pipe - bar <= 0))))
         a, b, d, invest, aq, worth, pipe, bar = a[could], b[could], d[could], invest[could], aq[could], \
             worth[could], pipe[could], bar[could]
         rho = self.trust.trust_of(b, a)
