@@ -337,3 +337,14 @@ def test_starting_weights_always_draw_n_numbers(n):
     starting_weights(n, 0.5, 0.3, r3)
     ref.random(n)
     assert r0.bit_generator.state == r3.bit_generator.state == ref.bit_generator.state
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 40), seed=st.integers(0, 2**32 - 1), noise=st.sampled_from([0.01, 0.3, 5.0]))
+def test_everyone_known_is_a_known_matrix_of_ones(n, seed, noise):
+    # With known=None a company's peer is picked among all others without listing them: the
+    # same peers, adoptions and random stream as a known matrix with every pair set.
+    payoff = np.random.default_rng(seed).normal(size=n)
+    ra, rb = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    assert imitate(payoff, None, noise, ra) == imitate(payoff, np.ones((n, n), dtype=bool), noise, rb)
+    assert ra.random() == rb.random()
