@@ -293,7 +293,7 @@ class Investor:
         for c in m.partners.contracts:
             if c.active(m.t):
                 ok[c.seller, c.buyer] = ok[c.buyer, c.seller] = True
-        ok |= m.partners.trust.matrix() >= self.s.holdup_trust
+        m.partners.trust.mark_at_least(self.s.holdup_trust, ok)
         if m.partners.known is not None:
             ok &= m.partners.known | np.eye(n, dtype=bool)
         return ok
@@ -423,6 +423,6 @@ class Investor:
 
     def record_pipe(self, t: int, seller: int, buyer: int, resource: str, value: float, bar: float,
                     invest: float) -> None:
-        names = [c.name for c in self.m.companies]
-        self.decisions.append(InvestmentDecision(t, self.m.year, names[buyer], "pipe",
-                                                 f"{resource} from {names[seller]}", value, bar, invest))
+        companies = self.m.companies
+        self.decisions.append(InvestmentDecision(t, self.m.year, companies[buyer].name, "pipe",
+                                                 f"{resource} from {companies[seller].name}", value, bar, invest))

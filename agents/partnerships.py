@@ -56,6 +56,8 @@ class LinkEvent:
 
 
 class Partnerships:
+    PAIR_BLOCK = 1 << 20  # seller-buyer pairs of a pipeline resource looked at together (`_pipe_candidates`)
+
     def __init__(self, settings: CooperationSettings, policy: Policy, n: int, steps_per_year: int,
                  pipelines: Sequence[Pipeline]):
         self.s = settings
@@ -437,42 +439,55 @@ class Partnerships:
         """`_candidate` for every seller-buyer pair of a pipeline resource at once (a park of
         1,000 companies has 10^5 such pairs): the same joint gain, as arrays."""
         res = network.resources[r]
-        a, b = np.meshgrid(sellers, buyers, indexing="ij")
-        a, b = a.ravel(), b.ravel()
-        ok = a != b
-        if self.known is not None:
-            ok &= self.known[a, b]
-        a, b = a[ok], b[ok]
-        if len(a) == 0:
-            return []
-        diff = network.positions[a] - network.positions[b]
-        d = np.hypot(diff[:, 0], diff[:, 1])
-        share = np.clip(1.0 - res.loss_per_km * d, 0.0, 1.0)
+        at_s, at_b = network.positions[sellers], network.positions[buyers]
         fs = np.array([free_s.get((x, r), 0.0) for x in sellers.tolist()])
         fn = np.array([free_n.get((x, r), 0.0) for x in buyers.tolist()])
-        s_pos = {x: i for i, x in enumerate(sellers.tolist())}
-        b_pos = {x: i for i, x in enumerate(buyers.tolist())}
-        q = np.minimum(fs[[s_pos[x] for x in a.tolist()]] * share, fn[[b_pos[x] for x in b.tolist()]])
+        # The pairs whose route delivers something (the others cannot gain), seller-major (each
+        # seller's buyers in order), a block of sellers at a time against every buyer: distance,
+        # delivered share and quantity are per pair, but need no pair's index until then.
+        m = len(buyers)
+        block = max(1, self.PAIR_BLOCK // m)
+        parts = []
+        for lo in range(0, len(sellers), block):
+            hi = min(lo + block, len(sellers))
+            d = np.hypot(at_s[lo:hi, 0, None] - at_b[None, :, 0], at_s[lo:hi, 1, None] - at_b[None, :, 1])
+            share = np.clip(1.0 - res.loss_per_km * d, 0.0, 1.0)
+            q = np.minimum(fs[lo:hi, None] * share, fn[None, :])
+            ok = (share > 0) & (q > 1e-9) & (sellers[lo:hi, None] != buyers[None, :])
+            if self.known is not None:
+                ok &= self.known[np.ix_(sellers[lo:hi], buyers)]
+            at = np.flatnonzero(ok)
+            parts.append((at // m + lo, at % m, d.ravel()[at], share.ravel()[at], q.ravel()[at]))
+        si, bi, d, share, q = (np.concatenate(x) for x in zip(*parts))
+        a, b = sellers[si], buyers[bi]
         life = int(round(self.s.pipe_lifetime_years * self.steps_per_year))
         duration = min(int(round(self.s.horizon_years * self.steps_per_year)), life)
         ann = annuity(duration, self.rate)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cost = np.where(share > 0, (-ledger.dispose_price(r) + res.transport_cost * d) / share, np.inf)
-            co2 = res.co2_virgin + np.where(share > 0, res.co2_disposal / share, np.inf)
+        cost = (-ledger.dispose_price(r) + res.transport_cost * d) / share
+        co2 = res.co2_virgin + res.co2_disposal / share
         invest = fixed + per_km * d
         pipe = invest * (1.0 - self.policy.investment_subsidy)
-        rho = self.trust.matrix()[b, a]
-        with np.errstate(invalid="ignore"):  # routes that deliver nothing: cost and co2 inf, q 0
+        # What the pipe's NPV must clear: the value of waiting of a sunk investment (`_bar`, per pair).
+        bar = (getattr(self, "_multiples", {}).get(r, 1.0) - 1.0) * pipe
+        with np.errstate(invalid="ignore"):
             extra = np.where(np.maximum(weights[a], weights[b]) > 0, self.policy.shared_vision_co2_value * co2, 0.0)
-            # What the pipe's NPV must clear: the value of waiting of a sunk investment.
-            gain = ann * q * rho * (ledger.park_buy_value(r) - cost + extra) - pipe - self._bar(r, pipe)
-        keep = (share > 0) & (q > 1e-9) & (gain > 0)
+        worth = ledger.park_buy_value(r) - cost + extra
+        aq = ann * q
+        # The buyer's trust lies in (0, 1] and rounding is monotone, so with aq, pipe and bar >= 0
+        # the gain is <= 0 where the worth is (a product <= 0 less what is >= 0), and at most its
+        # value at trust 1 where the worth is positive: the trust is looked up only where the gain can be > 0.
+        could = np.flatnonzero(~((aq >= 0) & (pipe >= 0) & (bar >= 0) & ((worth <= 0) | (aq * worth - pipe - bar <= 0))))
+        a, b, d, invest, aq, worth, pipe, bar = a[could], b[could], d[could], invest[could], aq[could], \
+            worth[could], pipe[could], bar[could]
+        rho = self.trust.trust_of(b, a)
+        gain = aq * rho * worth - pipe - bar
+        keep = np.flatnonzero(gain > 0)
         out = []
-        for n in np.flatnonzero(keep).tolist():
-            x, y = int(a[n]), int(b[n])
+        for x, y, g, dist, inv in zip(a[keep].tolist(), b[keep].tolist(), gain[keep].tolist(), d[keep].tolist(),
+                                      invest[keep].tolist()):
             if (x, y) in piped or (x, y, r) in bound:
                 continue
-            out.append((-float(gain[n]), x, y, r, float(d[n]), float(invest[n])))
+            out.append((-g, x, y, r, dist, inv))
         return out
 
     def _candidate(self, network: Network, ledger: Ledger, a: int, b: int, r: str, dist: float, invest: float,

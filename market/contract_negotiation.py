@@ -137,26 +137,72 @@ def _ideal(deal: Deal, side: Side) -> Terms:
 def offer(deal: Deal, party: Party, round_: int, deadline: int) -> Terms:
     """The party's offer at `round_`: it concedes alpha(t) of its opening value and moves the
     pipe share and penalty alpha(t) of the way to the middle; the price makes up the value."""
-    a = concession(round_, deadline, party.beta, party.kappa)
-    start = _ideal(deal, party.side)
-    sigma = start.seller_share + a * (0.5 - start.seller_share)
-    fair = (1.0 - party.reliability) * deal.max_penalty
-    pen = start.penalty + a * (fair - start.penalty)
-    target = (1.0 - a) * worth(deal, party, start)
-    middle = start.price + a * ((deal.value + deal.cost) / 2 - start.price)
-    price = _price_for(deal, party, target, sigma, pen, middle)
-    if pen > deal.value - price:
-        # The cap binds: the penalty is the buyer's loss per unit, v - p, at the price that
-        # makes the offer worth the target with that penalty (both move with p: one linear
-        # equation).
-        f0 = worth(deal, party, Terms(0.0, deal.quantity, deal.duration, sigma, deal.value))
-        f1 = worth(deal, party, Terms(1.0, deal.quantity, deal.duration, sigma, deal.value - 1.0))
-        price = (target - f0) / (f1 - f0) if abs(f1 - f0) > 1e-12 else middle
-        pen = deal.value - price
-        if pen < 0:
-            pen = 0.0
-            price = _price_for(deal, party, target, sigma, pen, middle)
-    return Terms(float(price), deal.quantity, deal.duration, float(sigma), float(pen))
+    return _Side(deal, party, deadline).offer(round_)
+
+
+class _Side:
+    """One party's side of one negotiation: what `utility`, `worth`, `offer` and `_price_for`
+    compute, with what depends on neither the round nor the terms worked out once (its opening
+    terms and their worth, its joint gain, the factors of its utility). The same floating-point
+    operations in the same order: the same values."""
+
+    __slots__ = ("deal", "party", "deadline", "sell", "aq", "aq_rho", "aq_miss", "keep", "w", "joint", "start",
+                 "start_worth", "fair", "slope", "middle_to")
+
+    def __init__(self, deal: Deal, party: Party, deadline: int):
+        self.deal, self.party, self.deadline = deal, party, deadline
+        self.sell = party.side is Side.SELL
+        aq = self.aq = deal.annuity * deal.quantity
+        rho = party.reliability
+        self.aq_rho = aq * rho  # utility's aq * rho * (...)
+        self.aq_miss = aq * (1 - rho)  # utility's aq * (1 - rho) * penalty
+        self.w = party.weight
+        self.keep = 1.0 - self.w
+        self.joint = joint_gain(deal, party)
+        self.start = _ideal(deal, party.side)
+        self.start_worth = self.worth(self.start.price, self.start.seller_share, self.start.penalty)
+        self.fair = (1.0 - rho) * deal.max_penalty
+        slope = (1.0 - party.weight) * deal.annuity * deal.quantity * rho  # `_price_for`'s
+        self.slope = -slope if not self.sell else slope
+        self.middle_to = (deal.value + deal.cost) / 2
+
+    def utility(self, price: float, sigma: float, pen: float) -> float:
+        d = self.deal
+        if self.sell:
+            return self.aq_rho * (price - d.cost) - self.aq_miss * pen - sigma * d.pipe
+        return self.aq_rho * (d.value - price) + self.aq_miss * pen - (1 - sigma) * d.pipe
+
+    def worth(self, price: float, sigma: float, pen: float) -> float:
+        return self.keep * self.utility(price, sigma, pen) + self.w * self.joint
+
+    def worth_of(self, t: Terms) -> float:
+        return self.keep * self.utility(t.price, t.seller_share, t.penalty) + self.w * self.joint
+
+    def price_for(self, target: float, sigma: float, pen: float, fallback: float) -> float:
+        if abs(self.slope) < 1e-12:
+            return fallback
+        return (target - self.worth(0.0, sigma, pen)) / self.slope
+
+    def offer(self, round_: int) -> Terms:
+        deal, party, start = self.deal, self.party, self.start
+        a = concession(round_, self.deadline, party.beta, party.kappa)
+        sigma = start.seller_share + a * (0.5 - start.seller_share)
+        pen = start.penalty + a * (self.fair - start.penalty)
+        target = (1.0 - a) * self.start_worth
+        middle = start.price + a * (self.middle_to - start.price)
+        price = self.price_for(target, sigma, pen, middle)
+        if pen > deal.value - price:
+            # The cap binds: the penalty is the buyer's loss per unit, v - p, at the price that
+            # makes the offer worth the target with that penalty (both move with p: one linear
+            # equation).
+            f0 = self.worth(0.0, sigma, deal.value)
+            f1 = self.worth(1.0, sigma, deal.value - 1.0)
+            price = (target - f0) / (f1 - f0) if abs(f1 - f0) > 1e-12 else middle
+            pen = deal.value - price
+            if pen < 0:
+                pen = 0.0
+                price = self.price_for(target, sigma, pen, middle)
+        return Terms(float(price), deal.quantity, deal.duration, float(sigma), float(pen))
 
 
 def _price_for(deal: Deal, party: Party, target: float, sigma: float, pen: float, fallback: float) -> float:
@@ -208,6 +254,7 @@ def negotiate_contract(deal: Deal, seller: Party, buyer: Party, deadline: int, s
     if deal.quantity <= 0 or deal.duration <= 0:
         return ContractOutcome(None, ())
     log: list[ContractOffer] = []
+    sides = {Side.SELL: _Side(deal, seller, deadline), Side.BUY: _Side(deal, buyer, deadline)}
     # A responder's next offer (round t + 1) is the offer it makes as proposer in that round:
     # `offer` is a function of its arguments, so each is computed once.
     made: dict[tuple[Side, int], Terms] = {}
@@ -215,18 +262,20 @@ def negotiate_contract(deal: Deal, seller: Party, buyer: Party, deadline: int, s
     def offer_of(party: Party, round_: int) -> Terms:
         terms = made.get((party.side, round_))
         if terms is None:
-            terms = made[(party.side, round_)] = offer(deal, party, round_, deadline)
+            terms = made[(party.side, round_)] = sides[party.side].offer(round_)
         return terms
 
+    s_side, b_side = sides[Side.SELL], sides[Side.BUY]
     for t in range(deadline):
         proposer, responder = (seller, buyer) if (t % 2 == 0) == seller_opens else (buyer, seller)
         terms = offer_of(proposer, t)
-        if not all(math.isfinite(x) for x in (terms.price, terms.penalty, terms.seller_share)):
+        if not (math.isfinite(terms.price) and math.isfinite(terms.penalty) and math.isfinite(terms.seller_share)):
             return ContractOutcome(None, tuple(log))
-        mine = worth(deal, responder, terms)
-        ok = (mine >= -1e-9 and mine >= worth(deal, responder, offer_of(responder, t + 1)) - 1e-9
-              and worth(deal, proposer, terms) >= -1e-9
-              and all(_loss_repaid(deal, p, terms) for p in (seller, buyer)))
+        mine = sides[responder.side].worth_of(terms)
+        ok = (mine >= -1e-9 and mine >= sides[responder.side].worth_of(offer_of(responder, t + 1)) - 1e-9
+              and sides[proposer.side].worth_of(terms) >= -1e-9
+              and all(side.utility(terms.price, terms.seller_share, terms.penalty) >= -1e-9 or side.joint > 1e-9
+                      for side in (s_side, b_side)))
         log.append(ContractOffer(t, proposer.side, terms, ok))
         if ok:
             return ContractOutcome(terms, tuple(log))

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market.contract_negotiation import (
+    ContractOffer,
     ContractOutcome,
     Deal,
     Party,
@@ -33,6 +34,7 @@ from market.contract_negotiation import (
     utility,
     worth,
 )
+from market.contracts import Terms
 from market.orders import Side
 from tests.strategies import tenths, wholes
 
@@ -373,3 +375,72 @@ def test_offer_at_the_deadline_is_worth_nothing_more_than_the_outside_option():
     deal = pipe_deal()
     for p in (SELLER, BUYER, Party(S, 0.9, weight=0.4, beta=3.0), Party(B, 0.7, weight=0.6, beta=0.3)):
         assert worth(deal, p, offer(deal, p, 25, 25)) == pytest.approx(0.0, abs=1e-6 * scale(deal))
+
+
+# --- the negotiation as first written: the reference the working code must equal exactly ------
+
+def _reference_price_for(deal, party, target, sigma, pen, fallback):
+    slope = (1.0 - party.weight) * deal.annuity * deal.quantity * party.reliability
+    if party.side is Side.BUY:
+        slope = -slope
+    if abs(slope) < 1e-12:
+        return fallback
+    base = worth(deal, party, Terms(0.0, deal.quantity, deal.duration, sigma, pen))
+    return (target - base) / slope
+
+
+def _reference_offer(deal, party, round_, deadline):
+    a = concession(round_, deadline, party.beta, party.kappa)
+    start = (Terms(deal.value, deal.quantity, deal.duration, 0.0, 0.0) if party.side is Side.SELL
+             else Terms(deal.cost, deal.quantity, deal.duration, 1.0, deal.max_penalty))
+    sigma = start.seller_share + a * (0.5 - start.seller_share)
+    fair = (1.0 - party.reliability) * deal.max_penalty
+    pen = start.penalty + a * (fair - start.penalty)
+    target = (1.0 - a) * worth(deal, party, start)
+    middle = start.price + a * ((deal.value + deal.cost) / 2 - start.price)
+    price = _reference_price_for(deal, party, target, sigma, pen, middle)
+    if pen > deal.value - price:
+        f0 = worth(deal, party, Terms(0.0, deal.quantity, deal.duration, sigma, deal.value))
+        f1 = worth(deal, party, Terms(1.0, deal.quantity, deal.duration, sigma, deal.value - 1.0))
+        price = (target - f0) / (f1 - f0) if abs(f1 - f0) > 1e-12 else middle
+        pen = deal.value - price
+        if pen < 0:
+            pen = 0.0
+            price = _reference_price_for(deal, party, target, sigma, pen, middle)
+    return Terms(float(price), deal.quantity, deal.duration, float(sigma), float(pen))
+
+
+def _reference_negotiation(deal, seller, buyer, deadline, seller_opens):
+    log = []
+    for t in range(deadline):
+        proposer, responder = (seller, buyer) if (t % 2 == 0) == seller_opens else (buyer, seller)
+        terms = _reference_offer(deal, proposer, t, deadline)
+        if not all(np.isfinite(x) for x in (terms.price, terms.penalty, terms.seller_share)):
+            return ContractOutcome(None, tuple(log))
+        mine = worth(deal, responder, terms)
+        ok = (mine >= -1e-9 and mine >= worth(deal, responder, _reference_offer(deal, responder, t + 1, deadline)) - 1e-9
+              and worth(deal, proposer, terms) >= -1e-9
+              and all(utility(deal, p, terms) >= -1e-9 or joint_gain(deal, p) > 1e-9 for p in (seller, buyer)))
+        log.append(ContractOffer(t, proposer.side, terms, ok))
+        if ok:
+            return ContractOutcome(terms, tuple(log))
+    return ContractOutcome(None, tuple(log))
+
+
+@st.composite
+def tactical_parties(draw, side: Side) -> Party:
+    return Party(side, reliability=draw(st.integers(1, 100).map(lambda v: v / 100)),
+                 weight=draw(st.sampled_from([0.0, 0.3, 1.0]) | tenths(0, 1)), beta=draw(betas),
+                 kappa=draw(st.sampled_from([0.0, 0.1]) | tenths(0, 1)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(deal=deals(park_value=True), seller=tactical_parties(S), buyer=tactical_parties(B),
+       deadline=st.integers(1, 40), seller_opens=st.booleans(), round_=st.integers(0, 45))
+def test_negotiation_equals_the_reference_bit_for_bit(deal, seller, buyer, deadline, seller_opens, round_):
+    # negotiate_contract and offer work out each side's constants once per negotiation: the
+    # offers, the log and the terms must be the very floats of the protocol written plainly.
+    assert negotiate_contract(deal, seller, buyer, deadline, seller_opens) == \
+        _reference_negotiation(deal, seller, buyer, deadline, seller_opens)
+    for party in (seller, buyer):
+        assert offer(deal, party, round_, deadline) == _reference_offer(deal, party, round_, deadline)

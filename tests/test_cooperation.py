@@ -7,14 +7,20 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.cooperation import CooperationSettings
 from agents.model import ParkModel
+from agents.partnerships import Partnerships
 from experiments import scenario_io, schemes
 from experiments.config import RunConfig, apply
 from market.contract_negotiation import Party, Deal, annuity, utility
+from market.network import Network, Pipeline
 from market.orders import Side
-from market.policy import GainSharing
+from market.policy import GainSharing, Policy
+from market.resources import Mode, Resource
+from market.settlement import Ledger
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +257,48 @@ def test_active_at_is_the_contracts_active_that_step():
     assert p.active_at(m.t + 1) == full(m.t + 1)
     assert p.active_at(m.t - 1) == full(m.t - 1)
     assert any(company in (c.seller, c.buyer) for c in full(m.t - 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), information=st.sampled_from([0.3, 1.0]), block=st.sampled_from([1, 7, 1 << 20]))
+def test_pipe_candidates_are_the_scalar_candidates_of_every_pair(seed, information, block):
+    # _pipe_candidates scores every seller-buyer pair of a pipeline resource as arrays, a block
+    # of sellers at a time, and looks the buyer's trust up only where the gain can be positive:
+    # it must give _candidate's pairs, gains, distances and investments exactly, in seller-major order.
+    rng = np.random.default_rng(seed)
+    n = 24
+    res = Resource("heat", "MWh", float(rng.uniform(5, 40)), float(rng.uniform(0, 10)), co2_virgin=0.2,
+                   co2_disposal=float(rng.uniform(0, 0.3)), transport=Mode.PIPELINE, transport_cost=0.05,
+                   loss_per_km=float(rng.choice([0.0, 0.02, 0.2])))
+    policy = Policy(information=information, investment_subsidy=float(rng.uniform(0, 0.5)),
+                    shared_vision_co2_value=float(rng.choice([0.0, 80.0])))
+    pipes = [Pipeline(0, 1, "heat", 1.0), Pipeline(2, 3, "heat", 2.0)]
+    p = Partnerships(CooperationSettings(), policy, n, 365, pipes)
+    p.PAIR_BLOCK = block
+    p._multiples = {"heat": float(rng.uniform(1.0, 2.0))}
+    if p.known is not None:
+        p.known |= rng.random((n, n)) < 0.5
+    for _ in range(200):
+        p.trust.record(int(rng.integers(n)), int(rng.integers(n)), bool(rng.random() < 0.7))
+    net = Network(rng.uniform(0, 8, (n, 2)), {"heat": res}, tuple(pipes), p.known)
+    ledger = Ledger(n, {"heat": res}, policy, {})
+    sellers = np.sort(rng.choice(n, 10, replace=False)).astype(np.int64)
+    buyers = np.sort(rng.choice(n, 12, replace=False)).astype(np.int64)
+    free_s = {(int(x), "heat"): float(rng.uniform(0, 50)) for x in sellers}
+    free_n = {(int(x), "heat"): float(rng.uniform(0, 50)) for x in buyers}
+    weights = np.where(rng.random(n) < 0.5, 0.0, rng.random(n))
+    piped = {(0, 1), (1, 0), (2, 3), (3, 2)}
+    bound = {(int(sellers[0]), int(buyers[-1]), "heat")}
+    fixed, per_km = float(rng.uniform(0, 1e5)), float(rng.uniform(0, 1e5))
+    got = p._pipe_candidates(net, ledger, "heat", sellers, buyers, piped, bound, fixed, per_km, free_s, free_n, weights)
+    want = []
+    for a in sellers.tolist():
+        for b in buyers.tolist():
+            if a == b or (p.known is not None and not p.known[a, b]) or (a, b) in piped or (a, b, "heat") in bound:
+                continue
+            dx, dy = net.positions[a] - net.positions[b]
+            dist = float(np.hypot(dx, dy))
+            c = p._candidate(net, ledger, a, b, "heat", dist, fixed + per_km * dist, free_s, free_n, weights)
+            if c[0] < 0:
+                want.append(c)
+    assert got == want

@@ -115,6 +115,54 @@ def test_each_observation_moves_trust_its_way(prior, weight, memory, events):
             assert m[i, j] == pytest.approx(book.trust(i, j), rel=1e-12)
 
 
+class _DenseTrust:
+    """The dense n x n book TrustBook once was: the reference its sparse store must equal bit for bit."""
+
+    def __init__(self, n: int, prior: float, weight: float, memory: float):
+        self.a, self.b, self.memory = prior * weight, (1.0 - prior) * weight, memory
+        self.kept, self.broken = np.zeros((n, n)), np.zeros((n, n))
+
+    def record(self, i: int, j: int, kept: bool) -> None:
+        self.kept[i, j] = self.memory * self.kept[i, j] + (1.0 if kept else 0.0)
+        self.broken[i, j] = self.memory * self.broken[i, j] + (0.0 if kept else 1.0)
+
+    def matrix(self) -> np.ndarray:
+        return (self.kept + self.a) / (self.kept + self.broken + self.a + self.b)
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 6), prior=st.integers(1, 99).map(lambda v: v / 100), weight=tenths(0.1, 30),
+       memory=st.integers(50, 100).map(lambda v: v / 100), level=st.integers(0, 100).map(lambda v: v / 100),
+       events=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.booleans()), max_size=80),
+       data=st.data())
+def test_sparse_trust_equals_the_dense_book_exactly(n, prior, weight, memory, level, events, data):
+    # Only observed pairs are stored: trust, trust_of, matrix and mark_at_least must give the
+    # dense book's values bit for bit, and an unobserved pair the prior.
+    book, dense = TrustBook(n, prior, weight, memory), _DenseTrust(n, prior, weight, memory)
+    for i, j, kept in events:
+        if i < n and j < n:
+            book.record(i, j, kept)
+            dense.record(i, j, kept)
+    want = dense.matrix()
+    np.testing.assert_array_equal(book.matrix(), want)
+    ii, jj = np.divmod(np.arange(n * n), n)
+    np.testing.assert_array_equal(book.trust_of(ii, jj), want[ii, jj])
+    assert [book.trust(int(i), int(j)) for i, j in zip(ii, jj)] == want[ii, jj].tolist()
+    seen = {(i, j) for i, j, _ in events if i < n and j < n}
+    for i, j in zip(ii.tolist(), jj.tolist()):
+        if (i, j) not in seen:
+            assert book.trust(i, j) == book.prior_trust() == (0.0 + dense.a) / (0.0 + 0.0 + dense.a + dense.b)
+    # Any pairs, in any order and repeated, as the candidate search asks for them.
+    pick = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=30))
+    pi = np.array([p[0] for p in pick], dtype=np.int64)
+    pj = np.array([p[1] for p in pick], dtype=np.int64)
+    np.testing.assert_array_equal(book.trust_of(pi, pj), want[pi, pj])
+    start = data.draw(st.lists(st.booleans(), min_size=n * n, max_size=n * n))
+    out = np.array(start, dtype=bool).reshape(n, n)
+    book.mark_at_least(level, out)
+    np.testing.assert_array_equal(out, np.array(start, dtype=bool).reshape(n, n) | (want >= level))
+
+
 @pytest.mark.parametrize("kwargs", [
     {"prior": 0.0}, {"prior": 1.0}, {"prior": -0.2}, {"prior": 1.5}, {"prior": math.nan},
     {"weight": 0.0}, {"weight": -1.0},
@@ -289,3 +337,14 @@ def test_starting_weights_always_draw_n_numbers(n):
     starting_weights(n, 0.5, 0.3, r3)
     ref.random(n)
     assert r0.bit_generator.state == r3.bit_generator.state == ref.bit_generator.state
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 40), seed=st.integers(0, 2**32 - 1), noise=st.sampled_from([0.01, 0.3, 5.0]))
+def test_everyone_known_is_a_known_matrix_of_ones(n, seed, noise):
+    # With known=None a company's peer is picked among all others without listing them: the
+    # same peers, adoptions and random stream as a known matrix with every pair set.
+    payoff = np.random.default_rng(seed).normal(size=n)
+    ra, rb = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    assert imitate(payoff, None, noise, ra) == imitate(payoff, np.ones((n, n), dtype=bool), noise, rb)
+    assert ra.random() == rb.random()
