@@ -72,7 +72,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from market.transport import _highs_solver
+from market.transport import _highs_solver, serial
 
 
 def _empty_int() -> np.ndarray:
@@ -474,6 +474,7 @@ class _Model:
         _highs_solver()  # HiGHS prints a banner on its first construction only: that one hides it
         h = self.highs = highspy.Highs()
         h.setOptionValue("output_flag", False)
+        serial(h)
         # These LPs are small and sparse: HiGHS's presolve costs more than it saves (measured on
         # Kalundborg's 7-day plans: about half the solve time).
         h.setOptionValue("presolve", "off")

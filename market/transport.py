@@ -40,7 +40,16 @@ def _highs_solver() -> highspy.Highs:
             os.close(saved)
             os.close(null)
         _solver.setOptionValue("output_flag", False)
+        serial(_solver)
     return _solver
+
+
+def serial(h: highspy.Highs) -> None:
+    """HiGHS on one thread, whatever the machine: with more than one it may choose its parallel
+    dual simplex, which can end at another optimal vertex, so a run's figures would depend on
+    the cores it was given (a pinned and an unpinned run differed in their last digits)."""
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("parallel", "off")
 
 
 def solve(
