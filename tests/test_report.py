@@ -212,7 +212,7 @@ def test_a_sweep_whose_every_run_failed_still_gets_a_report(tmp_path):
 
 def _scenario_gone(task):
     """A run whose scenario file has gone: execute records the error as the run's row."""
-    return sweep_run.execute(dataclasses.replace(task, scenario=str(EXAMPLE.with_name("gone.toml"))))
+    return sweep_run.execute(dataclasses.replace(task, scenario=str(EXAMPLE.with_name("gone.toml")), scenario_text=""))
 
 
 @pytest.mark.slow  # over a second each: the full suite runs it, the quick subset stays under a minute
