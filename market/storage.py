@@ -25,6 +25,10 @@ class Store:
             self._level = sum([b[1] for b in self.batches])
         return self._level
 
+    def copy(self) -> Store:
+        """Another store with the same batches."""
+        return Store(self.capacity, deque([[expires, q] for expires, q in self.batches]))
+
     def expire(self, step: int) -> float:
         """Remove and return what has reached its shelf life by `step`."""
         gone = 0.0

@@ -31,26 +31,41 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
                        memo: dict | None = None) -> tuple[float, np.ndarray]:
     """`optimal_gain` and the allocation that reaches it: per order, the units an ask ships or
     a bid receives (delivered) in the optimum, in the orders' own order. `memo` (a dict shared
-    between calls on one network) keeps each resource's solution by its orders, so a second
+    between calls on one network) keeps each resource's solution by its book, so a second
     call that meets the very same book of a resource does not solve it again."""
+    n = len(true_orders)
+    moved = np.zeros(n)
+    if n == 0:
+        return 0.0, moved
+    # The orders as columns, and each order's book: 2 x its resource's number + 0 for an ask,
+    # 1 for a bid; -1 for an order with nothing to trade. Resources are numbered as they first
+    # appear among the orders with a quantity, the order in which their gains are summed.
+    codes: dict[str, int] = {}
+    book = np.array([2 * codes.setdefault(o.resource, len(codes)) + (o.side is not Side.SELL) if o.quantity > 0 else -1
+                     for o in true_orders], dtype=np.int64)
+    if not codes:
+        return 0.0, moved
+    owner = np.array([o.owner for o in true_orders], dtype=np.int64)
+    price = np.array([o.price for o in true_orders], dtype=float)
+    quantity = np.array([o.quantity for o in true_orders], dtype=float)
+    at = np.argsort(book, kind="stable")  # each book's orders in their own order
+    bounds = np.searchsorted(book[at], np.arange(2 * len(codes) + 1)).tolist()
     total = 0.0
-    moved = np.zeros(len(true_orders))
-    books: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for k, o in enumerate(true_orders):
-        if o.quantity > 0:
-            books[o.resource][0 if o.side is Side.SELL else 1].append(k)
-    for resource, (ai, bi) in books.items():
-        if not ai or not bi:
-            continue
-        asks = [true_orders[k] for k in ai]
-        bids = [true_orders[k] for k in bi]
-        # The orders' own fields (what makes two orders equal; every ask sells, every bid buys,
-        # all of `resource`): hashing plain tuples costs a fraction of hashing Order objects.
-        key = (resource, tuple([(o.owner, o.quantity, o.price, o.ref) for o in asks]),
-               tuple([(o.owner, o.quantity, o.price, o.ref) for o in bids])) if memo is not None else None
-        found = memo.get(key) if memo is not None else None
+    for c, resource in enumerate(codes):
+        a0, b0, end = bounds[2 * c], bounds[2 * c + 1], bounds[2 * c + 2]
+        if a0 == b0 or b0 == end:
+            continue  # no seller or no buyer: nothing to move
+        ai, bi = at[a0:b0], at[b0:end]
+        b = Book(resource, owner[ai], owner[bi], price[ai], price[bi], quantity[ai], quantity[bi])
+        key = None
+        found = None
+        if memo is not None:
+            # The book's own arrays (the solution depends on nothing else of its orders).
+            key = (resource, b.sellers.tobytes(), b.buyers.tobytes(), b.ask.tobytes(), b.bid.tobytes(),
+                   b.supply.tobytes(), b.demand.tobytes())
+            found = memo.get(key)
         if found is None:
-            found = _allocate(resource, asks, bids, network)
+            found = _solve_book(b, network)
             if memo is not None:
                 memo[key] = found
         gain, out, into = found
@@ -63,14 +78,17 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
 def _allocate(resource: str, asks: list[Order], bids: list[Order], network: Network
               ) -> tuple[float, np.ndarray, np.ndarray]:
     """One resource's optimum: its gain, what each ask ships and what each bid receives."""
-    out, into = np.zeros(len(asks)), np.zeros(len(bids))
-    book = Book.of(resource, asks, bids)
+    return _solve_book(Book.of(resource, asks, bids), network)
+
+
+def _solve_book(book: Book, network: Network) -> tuple[float, np.ndarray, np.ndarray]:
+    out, into = np.zeros(len(book.sellers)), np.zeros(len(book.buyers))
     e, gain = book.routes(network)
     if len(e.i) == 0:
         return 0.0, out, into
     x = transport.solve(book.supply, book.demand, e.i, e.j, gain, e.share)
-    return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(asks)), \
-        np.bincount(e.j, weights=x * e.share, minlength=len(bids))
+    return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(out)), \
+        np.bincount(e.j, weights=x * e.share, minlength=len(into))
 
 
 def realised_gain(trades: Iterable[Trade], true_orders: Sequence[Order]) -> float:
