@@ -140,28 +140,36 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
             bids[key].append(o)
     total = -transport_paid
     # The transfers part by part as Python floats (the same sums as on arrays); the arrays
-    # `transfer_of` returns, as tuples of floats, by identity while this call runs.
+    # `transfer_of` returns, as tuples of floats (None where all are zero), by identity while
+    # this call runs.
     transfers = [0.0] * N_PARTS
-    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]] = {}
+    parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]] = {}
     none: list[Order] = []
-    for key, q in shipped.items():
-        orders = asks.get(key, none)
-        value, moved = _schedule_value(q, sorted(orders, key=_price) if len(orders) > 1 else orders, key, "sold",
-                                       transfer_of, parts)
-        total -= value
-        for k, m in enumerate(moved):
-            transfers[k] -= m
-        if n:
-            own[key[0]] -= value
-    for key, q in got.items():
-        orders = bids.get(key, none)
-        value, moved = _schedule_value(q, sorted(orders, key=_minus_price) if len(orders) > 1 else orders, key, "bought",
-                                       transfer_of, parts)
-        total += value
-        for k, m in enumerate(moved):
-            transfers[k] += m
-        if n:
-            own[key[0]] += value
+    # Sold values count against the gains, bought ones for them (a - x is a + -x, exactly).
+    for amounts, offered, sign, what in ((shipped, asks, -1.0, "sold"), (got, bids, 1.0, "bought")):
+        for key, q in amounts.items():
+            orders = offered.get(key, none)
+            if len(orders) == 1:  # `_schedule_value` of one order, written out
+                o = orders[0]
+                quantity = o.quantity
+                take = quantity if quantity < q else q
+                value = 0.0 + take * o.price
+                if q - take > 1e-6 * max(1.0, q):
+                    raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {take:g}")
+                per_part = _per_part(transfer_of(o), parts) if transfer_of is not None and take > 0 else None
+                if per_part is not None:
+                    # (0.0 + take x u: the sums `_schedule_value` makes; a part of all zeros adds
+                    # nothing, and no sum here is ever -0.0, so skipping them changes no bit.)
+                    for k, u in enumerate(per_part):
+                        transfers[k] += sign * (0.0 + take * u)
+            else:
+                value, moved = _schedule_value(q, sorted(orders, key=_minus_price if sign > 0 else _price) if orders
+                                               else orders, key, what, transfer_of, parts)
+                for k, m in enumerate(moved):
+                    transfers[k] += sign * m
+            total += sign * value
+            if n:
+                own[key[0]] += sign * value
     return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
 
 
@@ -173,9 +181,20 @@ def _minus_price(o: Order) -> float:
     return -o.price
 
 
+def _per_part(per_unit: np.ndarray, parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]]
+              ) -> tuple[float, ...] | None:
+    """An order's transfers per unit as floats, None if all are zero; by the array's identity
+    (kept beside its floats, so its id stays its own)."""
+    found = parts.get(id(per_unit))
+    if found is None:
+        floats = tuple(np.asarray(per_unit, dtype=float).tolist())
+        found = parts[id(per_unit)] = (per_unit, floats if any(floats) else None)
+    return found[1]
+
+
 def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str,
                     transfer_of: Callable[[Order], np.ndarray] | None,
-                    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]]) -> tuple[float, list[float]]:
+                    parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]]) -> tuple[float, list[float]]:
     value, left = 0.0, q
     moved = [0.0] * N_PARTS
     for o in orders:
@@ -183,12 +202,10 @@ def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: s
         take = quantity if quantity < left else left  # min(left, quantity)
         value += take * o.price
         if transfer_of is not None and take > 0:
-            per_unit = transfer_of(o)
-            found = parts.get(id(per_unit))
-            if found is None:  # the array is kept beside its floats, so its id stays its own
-                found = parts[id(per_unit)] = (per_unit, tuple(np.asarray(per_unit, dtype=float).tolist()))
-            for k, u in enumerate(found[1]):
-                moved[k] += take * u
+            per_part = _per_part(transfer_of(o), parts)
+            if per_part is not None:
+                for k, u in enumerate(per_part):
+                    moved[k] += take * u
         left -= take
     if left > 1e-6 * max(1.0, q):
         raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")

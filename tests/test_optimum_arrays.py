@@ -1,13 +1,16 @@
-"""The optimum's bookkeeping on arrays (issue 15) gives what the per-order code gave: the
-allocation built from columns of the orders against the per-object one it replaced, and the
+"""The optimum's bookkeeping on arrays (issue 15) gives what the per-order code gave, exactly:
+the allocation built from columns of the orders against the per-object one it replaced, the
 two planners sharing their stores while they allocate alike against two planners each on its
-own stores, exactly."""
+own stores, and the valuation of trades against the code it replaced."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +18,8 @@ from agents.model import ParkModel
 from market.mechanism import Book
 from market.network import Network
 from market.optimum import Optimum, Planner, StepOptimum
-from market.orders import Order, Side
-from market.welfare import _allocate, optimal_allocation
+from market.orders import Order, Side, Trade
+from market.welfare import N_PARTS, _allocate, exchange_values, optimal_allocation
 from tests.strategies import parks, resources, tenths
 
 
@@ -96,3 +99,131 @@ def test_planners_sharing_their_stores_are_planners_on_their_own(park, seed):
     model = ParkModel(park, seed=seed)
     model.optimum = Checked(model.ledger)
     model.run(10)
+
+
+# The valuation of trades against the truthful orders (`exchange_values`) with its one-order
+# case written out, against the code it replaced.
+
+def per_order_exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: int = 0,
+                    transfer_of: Callable[[Order], np.ndarray] | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """`exchange_values` as it was, order by order (before issue 15)."""
+    shipped: dict[tuple[int, str], float] = defaultdict(float)
+    got: dict[tuple[int, str], float] = defaultdict(float)
+    own = [0.0] * n  # Python floats while summing (the same sums as on an array), an array at the end
+    transport_paid = 0.0
+    for t in trades:
+        shipped[(t.seller, t.resource)] += t.shipped
+        got[(t.buyer, t.resource)] += t.delivered
+        transport_paid += t.transport_cost
+        if n:  # t.receipt and t.payment, written out
+            own[t.seller] += (t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
+            own[t.buyer] -= t.price * t.delivered
+    # Only the orders of a company and resource that traded are valued.
+    asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    for o in true_orders:
+        key = (o.owner, o.resource)
+        if o.side is Side.SELL:
+            if key in shipped:
+                asks[key].append(o)
+        elif key in got:
+            bids[key].append(o)
+    total = -transport_paid
+    # The transfers part by part as Python floats (the same sums as on arrays); the arrays
+    # `transfer_of` returns, as tuples of floats, by identity while this call runs.
+    transfers = [0.0] * N_PARTS
+    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]] = {}
+    none: list[Order] = []
+    for key, q in shipped.items():
+        orders = asks.get(key, none)
+        value, moved = _old_schedule_value(q, sorted(orders, key=_old_price) if len(orders) > 1 else orders, key, "sold",
+                                       transfer_of, parts)
+        total -= value
+        for k, m in enumerate(moved):
+            transfers[k] -= m
+        if n:
+            own[key[0]] -= value
+    for key, q in got.items():
+        orders = bids.get(key, none)
+        value, moved = _old_schedule_value(q, sorted(orders, key=_old_minus_price) if len(orders) > 1 else orders, key, "bought",
+                                       transfer_of, parts)
+        total += value
+        for k, m in enumerate(moved):
+            transfers[k] += m
+        if n:
+            own[key[0]] += value
+    return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
+
+
+def _old_price(o: Order) -> float:
+    return o.price
+
+
+def _old_minus_price(o: Order) -> float:
+    return -o.price
+
+
+def _old_schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str,
+                    transfer_of: Callable[[Order], np.ndarray] | None,
+                    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]]) -> tuple[float, list[float]]:
+    value, left = 0.0, q
+    moved = [0.0] * N_PARTS
+    for o in orders:
+        quantity = o.quantity
+        take = quantity if quantity < left else left  # min(left, quantity)
+        value += take * o.price
+        if transfer_of is not None and take > 0:
+            per_unit = transfer_of(o)
+            found = parts.get(id(per_unit))
+            if found is None:  # the array is kept beside its floats, so its id stays its own
+                found = parts[id(per_unit)] = (per_unit, tuple(np.asarray(per_unit, dtype=float).tolist()))
+            for k, u in enumerate(found[1]):
+                moved[k] += take * u
+        left -= take
+    if left > 1e-6 * max(1.0, q):
+        raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")
+    return value, moved
+
+
+PARTS = [np.zeros(N_PARTS), np.array([0.0, 4.0, 0.0, -1.5]), np.array([2.5, 0.0, 0.1, 0.0]), np.array([-0.0, 0.0, 0.0, -0.0])]
+
+
+@st.composite
+def valued_trades(draw):
+    """Orders of up to 4 companies, and trades mostly between owners of an ask and a bid of the
+    same resource within what they offer (and a few beyond it, which must raise alike)."""
+    n = draw(st.integers(1, 4))
+    orders = draw(st.lists(st.builds(Order, st.integers(0, n - 1), st.sampled_from(["a", "b"]), st.sampled_from(list(Side)),
+                                     st.sampled_from([10.0, 4.0, 1.0, 0.0]), tenths(-20, 40)), min_size=1, max_size=10))
+    trades = []
+    for _ in range(draw(st.integers(0, 6))):
+        r = draw(st.sampled_from(["a", "b"]))
+        asks = [o.owner for o in orders if o.resource == r and o.side is Side.SELL]
+        bids = [o.owner for o in orders if o.resource == r and o.side is Side.BUY]
+        if not (asks and bids) and draw(st.integers(0, 9)) < 8:
+            continue
+        seller = draw(st.sampled_from(asks)) if asks and draw(st.integers(0, 9)) < 8 else draw(st.integers(0, n - 1))
+        buyer = draw(st.sampled_from(bids)) if bids and draw(st.integers(0, 9)) < 8 else draw(st.integers(0, n - 1))
+        shipped = draw(st.sampled_from([1.0, 0.5, 2.0, 0.0]))
+        trades.append(Trade(0, seller, buyer, r, shipped, shipped * draw(st.sampled_from([1.0, 0.9])), draw(tenths(-5, 30)),
+                            draw(tenths(0, 3)), 1.0, draw(st.one_of(st.none(), tenths(-5, 30)))))
+    transfer = draw(st.dictionaries(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(list(Side))),
+                                    st.sampled_from([1, 2, 3, 0])))
+    return orders, trades, n, transfer
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=valued_trades(), with_transfers=st.booleans())
+def test_the_trades_are_valued_as_order_by_order(case, with_transfers):
+    orders, trades, n, transfer = case
+    of = (lambda o: PARTS[transfer.get((o.resource, o.side), 0)]) if with_transfers else None
+    try:
+        want = per_order_exchange_values(trades, orders, n, of)
+    except ValueError as e:
+        with pytest.raises(ValueError, match=str(e).split(" but")[0]):
+            exchange_values(trades, orders, n, of)
+        return
+    got = exchange_values(trades, orders, n, of)
+    assert got[0] == want[0] or (math.isnan(got[0]) and math.isnan(want[0]))
+    assert [repr(x) for x in got[1].tolist()] == [repr(x) for x in want[1].tolist()]  # -0.0 apart from 0.0
+    assert [repr(x) for x in got[2].tolist()] == [repr(x) for x in want[2].tolist()]
