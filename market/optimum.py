@@ -122,10 +122,18 @@ class Planner:
     def _at_real_costs(self, orders: list[Order]) -> list[Order]:
         """The orders with their transfers (taxes avoided, subsidies) taken out of their prices:
         `orders` itself where no order has any."""
+        # A resource whose bid, keep and dispose transfers (`Ledger.transfer_of`) each sum to
+        # zero shifts none of its orders.
+        shifted = {r for r, parts in self.ledger._transfer.items() if any(float(p.sum()) != 0.0 for p in parts)}
+        if not shifted:
+            return orders
         shift: dict[tuple[str, Side, float], float] = {}
         out = []
         changed = False
         for o in orders:
+            if o.resource not in shifted:
+                out.append(o)
+                continue
             key = (o.resource, o.side, o.price)
             d = shift.get(key)
             if d is None:
@@ -150,13 +158,14 @@ class Planner:
             key = (o.owner, o.resource)
             if key in self.stores:
                 (shipped if o.side is Side.SELL else got)[key] += float(moved[k])
-        resources = self.ledger.resources
-        for (c, r), store in self.stores.items():
+        expires = {r: t + res.shelf_life + 1 for r, res in self.ledger.resources.items()}
+        for key, store in self.stores.items():
+            c, r = key
             p = plans[c]
             made, need = p.byproducts.get(r, 0.0), p.inputs.get(r, 0.0)
-            out, received = shipped.get((c, r), 0.0), got.get((c, r), 0.0)
+            out, received = shipped.get(key, 0.0), got.get(key, 0.0)
             if made or need or out or received:
-                carry(store, made, need, out, received, t + resources[r].shelf_life + 1)
+                carry(store, made, need, out, received, expires[r])
 
 
 class Optimum:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import count
 
 import numpy as np
 
@@ -40,9 +41,9 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
     # The orders as columns, and each order's book: 2 x its resource's number + 0 for an ask,
     # 1 for a bid; -1 for an order with nothing to trade. Resources are numbered as they first
     # appear among the orders with a quantity, the order in which their gains are summed.
-    codes: dict[str, int] = {}
-    book = np.array([2 * codes.setdefault(o.resource, len(codes)) + (o.side is not Side.SELL) if o.quantity > 0 else -1
-                     for o in true_orders], dtype=np.int64)
+    codes: defaultdict[str, int] = defaultdict(count().__next__)  # a new resource: the next number
+    book = np.array([2 * codes[o.resource] + (o.side is not Side.SELL) if o.quantity > 0 else -1 for o in true_orders],
+                    dtype=np.int64)
     if not codes:
         return 0.0, moved
     owner = np.array([o.owner for o in true_orders], dtype=np.int64)

@@ -1,12 +1,12 @@
 """The optimum's bookkeeping on arrays (issue 15) gives what the per-order code gave, exactly:
 the allocation built from columns of the orders against the per-object one it replaced, the
 two planners sharing their stores while they allocate alike against two planners each on its
-own stores, and the valuation of trades against the code it replaced."""
+own stores, the valuation of trades and the carrying of a store against the code they replaced."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -19,6 +19,7 @@ from market.mechanism import Book
 from market.network import Network
 from market.optimum import Optimum, Planner, StepOptimum
 from market.orders import Order, Side, Trade
+from market.storage import TOL, Carried, Store, carry
 from market.welfare import N_PARTS, _allocate, exchange_values, optimal_allocation
 from tests.strategies import parks, resources, tenths
 
@@ -227,3 +228,68 @@ def test_the_trades_are_valued_as_order_by_order(case, with_transfers):
     assert got[0] == want[0] or (math.isnan(got[0]) and math.isnan(want[0]))
     assert [repr(x) for x in got[1].tolist()] == [repr(x) for x in want[1].tolist()]  # -0.0 apart from 0.0
     assert [repr(x) for x in got[2].tolist()] == [repr(x) for x in want[2].tolist()]
+
+
+# A store carried through a step (`market.storage.carry`, min and max written out) against the
+# code it replaced (before issue 15), on the same batches.
+
+def _old_take(store: Store, quantity: float) -> float:
+    taken = 0.0
+    while store.batches and taken < quantity:
+        batch = store.batches[0]
+        q = min(batch[1], quantity - taken)
+        batch[1] -= q
+        taken += q
+        store._level = None
+        if batch[1] <= 1e-12:
+            store.batches.popleft()
+    return taken
+
+
+def old_carry(store: Store | None, made: float, need: float, shipped: float, received: float,
+              expires_at: int) -> Carried:
+    available = made + (store.level if store else 0.0)
+    own = min(need, available)
+    if shipped > available - own + TOL * max(1.0, available):
+        raise ValueError(f"shipped {shipped:g} but had {available - own:g}")
+    shipped = min(shipped, available - own)
+    from_store = _old_take(store, own + shipped) if store else 0.0
+    fresh_left = made - (own + shipped - from_store)
+    open_need = need - own - received
+    bought = surplus = overflow = 0.0
+    if open_need > TOL * max(1.0, need):
+        bought = open_need
+    elif open_need < -1e-12:
+        surplus = -open_need
+        if store is not None:
+            surplus = store.put(surplus, expires_at)
+    if fresh_left > 1e-12:
+        overflow = fresh_left
+        if store is not None:
+            overflow = store.put(fresh_left, expires_at)
+    return Carried(own, bought, surplus, overflow)
+
+
+amounts = st.one_of(st.sampled_from([0.0, 1.0, 1e-13, 2.5]), st.floats(0, 50, allow_subnormal=False))
+
+
+@settings(max_examples=400, deadline=None)
+@given(batches=st.lists(st.tuples(st.integers(0, 9), amounts), max_size=4), capacity=st.sampled_from([0.0, 3.0, 20.0, 100.0]),
+       stored=st.booleans(), made=amounts, need=amounts, shipped=amounts, received=amounts,
+       over=st.sampled_from([None, 0.0, 1e-9, 5e-7, 1.5e-6]))
+def test_a_store_is_carried_as_before(batches, capacity, stored, made, need, shipped, received, over):
+    if over is not None:  # shipped at the edge of what the company had, within the tolerance or beyond it
+        available = made + (sum(q for _, q in batches) if stored else 0.0)
+        shipped = available - min(need, available) + over * max(1.0, available)
+    stores = [Store(capacity, deque([[e, q] for e, q in batches])) if stored else None for _ in range(2)]
+    try:
+        want = old_carry(stores[0], made, need, shipped, received, 12)
+    except ValueError:
+        with pytest.raises(ValueError):
+            carry(stores[1], made, need, shipped, received, 12)
+        return
+    got = carry(stores[1], made, need, shipped, received, 12)
+    assert [repr(x) for x in got] == [repr(x) for x in want]
+    if stored:
+        assert list(map(list, stores[1].batches)) == list(map(list, stores[0].batches))
+        assert repr(stores[1].level) == repr(stores[0].level)
