@@ -88,6 +88,8 @@ class Planner:
         self.social = social
         self.stores: dict[tuple[int, str], Store] = \
             {key: Store(s.capacity) for key, s in ledger.stores.items()} if stores is None else stores
+        # The ledger's transfers, the resources with any, and each order's shift (`_at_real_costs`).
+        self._shifts: tuple[dict, set[str], dict[tuple[str, Side, float], float]] | None = None
 
     def stock(self, company: int, resource: str) -> float:
         store = self.stores.get((company, resource))
@@ -123,11 +125,15 @@ class Planner:
         """The orders with their transfers (taxes avoided, subsidies) taken out of their prices:
         `orders` itself where no order has any."""
         # A resource whose bid, keep and dispose transfers (`Ledger.transfer_of`) each sum to
-        # zero shifts none of its orders.
-        shifted = {r for r, parts in self.ledger._transfer.items() if any(float(p.sum()) != 0.0 for p in parts)}
+        # zero shifts none of its orders. Found again, and the shifts by (resource, side, price)
+        # forgotten, when the ledger's transfers are new (`Ledger.reprice` replaces them).
+        transfers = self.ledger._transfer
+        if self._shifts is None or self._shifts[0] is not transfers:
+            self._shifts = (transfers, {r for r, parts in transfers.items() if any(float(p.sum()) != 0.0 for p in parts)},
+                            {})
+        _, shifted, shift = self._shifts
         if not shifted:
             return orders
-        shift: dict[tuple[str, Side, float], float] = {}
         out = []
         changed = False
         for o in orders:

@@ -46,24 +46,24 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
                     dtype=np.int64)
     if not codes:
         return 0.0, moved
-    owner = np.array([o.owner for o in true_orders], dtype=np.int64)
-    price = np.array([o.price for o in true_orders], dtype=float)
-    quantity = np.array([o.quantity for o in true_orders], dtype=float)
-    at = np.argsort(book, kind="stable")  # each book's orders in their own order
+    at = np.argsort(book, kind="stable")  # each book's orders together, in their own order
     bounds = np.searchsorted(book[at], np.arange(2 * len(codes) + 1)).tolist()
+    # The columns in that order: each book's asks and bids are slices (views, not copies).
+    owner = np.array([o.owner for o in true_orders], dtype=np.int64)[at]
+    price = np.array([o.price for o in true_orders], dtype=float)[at]
+    quantity = np.array([o.quantity for o in true_orders], dtype=float)[at]
+    got = np.zeros(n)  # what each order moves, in that order
     total = 0.0
     for c, resource in enumerate(codes):
         a0, b0, end = bounds[2 * c], bounds[2 * c + 1], bounds[2 * c + 2]
         if a0 == b0 or b0 == end:
             continue  # no seller or no buyer: nothing to move
-        ai, bi = at[a0:b0], at[b0:end]
-        b = Book(resource, owner[ai], owner[bi], price[ai], price[bi], quantity[ai], quantity[bi])
+        b = Book(resource, owner[a0:b0], owner[b0:end], price[a0:b0], price[b0:end], quantity[a0:b0], quantity[b0:end])
         key = None
         found = None
         if memo is not None:
             # The book's own arrays (the solution depends on nothing else of its orders).
-            key = (resource, b.sellers.tobytes(), b.buyers.tobytes(), b.ask.tobytes(), b.bid.tobytes(),
-                   b.supply.tobytes(), b.demand.tobytes())
+            key = (resource, b0 - a0, owner[a0:end].tobytes(), price[a0:end].tobytes(), quantity[a0:end].tobytes())
             found = memo.get(key)
         if found is None:
             found = _solve_book(b, network)
@@ -71,8 +71,9 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
                 memo[key] = found
         gain, out, into = found
         total += gain
-        moved[ai] = out
-        moved[bi] = into
+        got[a0:b0] = out
+        got[b0:end] = into
+    moved[at] = got
     return total, moved
 
 
@@ -155,9 +156,13 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
                 quantity = o.quantity
                 take = quantity if quantity < q else q
                 value = 0.0 + take * o.price
-                if q - take > 1e-6 * max(1.0, q):
+                if q - take > 1e-6 * (q if q > 1.0 else 1.0):  # max(1.0, q)
                     raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {take:g}")
-                per_part = _per_part(transfer_of(o), parts) if transfer_of is not None and take > 0 else None
+                per_part = None
+                if transfer_of is not None and take > 0:
+                    per_unit = transfer_of(o)
+                    found = parts.get(id(per_unit))
+                    per_part = found[1] if found is not None else _per_part(per_unit, parts)
                 if per_part is not None:
                     # (0.0 + take x u: the sums `_schedule_value` makes; a part of all zeros adds
                     # nothing, and no sum here is ever -0.0, so skipping them changes no bit.)

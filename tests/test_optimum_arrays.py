@@ -5,6 +5,7 @@ own stores, the valuation of trades and the carrying of a store against the code
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,8 @@ from market.mechanism import Book
 from market.network import Network
 from market.optimum import Optimum, Planner, StepOptimum
 from market.orders import Order, Side, Trade
+from market.policy import Policy
+from market.settlement import Ledger
 from market.storage import TOL, Carried, Store, carry
 from market.welfare import N_PARTS, _allocate, exchange_values, optimal_allocation
 from tests.strategies import parks, resources, tenths
@@ -293,3 +296,35 @@ def test_a_store_is_carried_as_before(batches, capacity, stored, made, need, shi
     if stored:
         assert list(map(list, stores[1].batches)) == list(map(list, stores[0].batches))
         assert repr(stores[1].level) == repr(stores[0].level)
+
+
+def _shifted_by_definition(ledger: Ledger, orders: list[Order]) -> list[Order]:
+    out = []
+    for o in orders:
+        d = float(ledger.transfer_of(o).sum())
+        out.append(o if d == 0.0 else dataclasses.replace(o, price=o.price - d))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(res=resources(3), taxes=st.lists(st.tuples(st.sampled_from([0.0, 0.0, 20.0]), st.sampled_from([0.0, 15.0])),
+                                        min_size=1, max_size=3),
+       orders=st.lists(st.builds(Order, st.integers(0, 2), st.sampled_from(["a", "b", "c"]), st.sampled_from(list(Side)),
+                                 st.just(1.0), st.sampled_from([-10.0, 0.0, 5.0, 30.0, 40.0])), max_size=8))
+def test_the_social_planners_prices_are_the_orders_less_their_transfers(res, taxes, orders):
+    """`_at_real_costs` keeps what it found until the ledger is repriced (a new year's policy)."""
+    names = dict(zip(["a", "b", "c"], res))
+    orders = [dataclasses.replace(o, resource=names[o.resource]) for o in orders if o.resource in names]
+    # Asks at their owner's keep value too (priced at the outside purchase they save).
+    ledger = Ledger(3, res, Policy(), {})
+    orders += [Order(1, r, Side.SELL, 1.0, ledger.buy_price(r)) for r in res]
+    planner = Planner(ledger, social=True)
+    for landfill, carbon in taxes:
+        ledger.policy = Policy(landfill_tax=landfill, carbon_tax=carbon)
+        ledger.reprice(res)
+        orders += [Order(2, r, Side.SELL, 1.0, ledger.buy_price(r)) for r in res]
+        for _ in range(2):
+            got = planner._at_real_costs(orders)
+            assert got == _shifted_by_definition(ledger, orders)
+            if got == orders:
+                assert got is orders  # nothing shifted: the very list
