@@ -328,3 +328,27 @@ def test_the_social_planners_prices_are_the_orders_less_their_transfers(res, tax
             assert got == _shifted_by_definition(ledger, orders)
             if got == orders:
                 assert got is orders  # nothing shifted: the very list
+
+
+@settings(max_examples=20, deadline=None)
+@given(park=parks(max_companies=5), seed=st.integers(0, 1000), shifts=st.lists(st.sampled_from([0.0, 0.0, 0.5, -0.25, 3.0]),
+                                                                                 min_size=8, max_size=8))
+def test_the_planners_orders_reuse_the_park_positions_only_where_its_stock_is_the_parks(park, seed, shifts):
+    """`ParkModel._truthful` on another stock keeps the park's positions of a company whose
+    stores hold what the park's hold: the same orders as built from scratch."""
+    model = ParkModel(park, seed=seed)
+    keys = sorted(model.ledger.stores)
+
+    def stock(c, r):
+        level = model.ledger.stock(c, r)
+        k = keys.index((c, r)) if (c, r) in keys else 0
+        return max(0.0, level + shifts[k % len(shifts)])
+
+    for _ in range(3):
+        t = model.t
+        plans = model._plan(t).plans
+        model._truthful(plans, t)
+        got = model._truthful(plans, t, stock)
+        model._park_positions = None  # from scratch
+        assert got == model._truthful(plans, t, stock)
+        model.step()
