@@ -208,6 +208,8 @@ class ParkModel(mesa.Model):
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
         self.optimum = Optimum(self.ledger)  # the yardstick of the gains, each unit counted once
         self.companies: list[Company] = self._make_companies(scenario, setup_rng)
+        # The park's positions of the step, for the planner's orders (`_truthful`).
+        self._park_positions: tuple[list[Plan], int, list[list], list[list[float]], list[tuple], list[Order]] | None = None
         self._ways_changed()
         # The company of each process, flat over every process of the park (in company order).
         self.process_owner = np.repeat(np.arange(n), [len(c.processes) for c in scenario.companies]).astype(np.int64)
@@ -361,13 +363,43 @@ class ParkModel(mesa.Model):
         """The step's truthful orders: each company's needs and surpluses and the bids to fill
         its stores, on the park's stock or on another's (`stock`, the optimum's planner's)."""
         ledger = self.ledger
-        raw = [(c.index, *x) for c, p in zip(self.companies, plans) for x in c._positions(p, ledger, stock)]
-        if ledger.stores:
-            raw += [(o.owner, o.resource, o.side, o.quantity, o.price) for o in stock_up(self, t, stock)]
+        stores_of = ledger.stores_of
+        park = self._park_positions
+        if stock is not None and park is not None and park[0] is plans and park[1] == t:
+            # The planner's orders of this step (`market.optimum`): a company's positions depend
+            # on the stock only through its stores' levels, and the planner holds what the park
+            # holds in most of them; an order the same as the park's at the same index (so with
+            # the same number) is the park's.
+            blocks = [block if not levels or [stock(c.index, r) for r in stores_of[c.index]] == levels
+                      else c._positions(p, ledger, stock)
+                      for c, p, block, levels in zip(self.companies, plans, park[2], park[3])]
+            raw = self._raw(blocks, t, stock)
+            park_raw, park_orders = park[4], park[5]
+            if len(raw) == len(park_raw):
+                new = [i for i, (x, y) in enumerate(zip(raw, park_raw)) if x != y]
+                orders = list(park_orders)
+                for i, o in zip(new, orders_from((*raw[i], i) for i in new)):
+                    orders[i] = o
+                return orders
+            return orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
+        blocks = [c._positions(p, ledger, stock) for c, p in zip(self.companies, plans)]
+        raw = self._raw(blocks, t, stock)
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
         # (Each Order made once, with its index: making them twice cost more than the rest.)
-        return orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
+        orders = orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
+        if stock is None:  # kept for the planner's orders of this step
+            self._park_positions = (plans, t, blocks, [[ledger.stock(c.index, r) for r in stores_of.get(c.index, ())]
+                                                       for c in self.companies], raw, orders)
+        return orders
+
+    def _raw(self, blocks: list[list[tuple[str, Side, float, float]]], t: int, stock: Stock | None
+             ) -> list[tuple[int, str, Side, float, float]]:
+        """The rows of `_truthful`'s orders: each company's positions, then the stocking-up bids."""
+        raw = [(c.index, *x) for c, block in zip(self.companies, blocks) for x in block]
+        if self.ledger.stores:
+            raw += [(o.owner, o.resource, o.side, o.quantity, o.price) for o in stock_up(self, t, stock)]
+        return raw
 
     def _ways_changed(self) -> None:
         self._learners = [c for c in self.companies if c.strategy.traits.get("learns")]

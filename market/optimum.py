@@ -80,12 +80,16 @@ class StepOptimum:
 
 class Planner:
     """A planner's stores and what it gains step by step. `social`: value orders at real
-    costs (their transfers taken out), else at the companies' reservation prices."""
+    costs (their transfers taken out), else at the companies' reservation prices. `stores`:
+    the stores it carries (by default its own, empty, one per store of the park)."""
 
-    def __init__(self, ledger: Ledger, social: bool = False):
+    def __init__(self, ledger: Ledger, social: bool = False, stores: dict[tuple[int, str], Store] | None = None):
         self.ledger = ledger
         self.social = social
-        self.stores: dict[tuple[int, str], Store] = {key: Store(s.capacity) for key, s in ledger.stores.items()}
+        self.stores: dict[tuple[int, str], Store] = \
+            {key: Store(s.capacity) for key, s in ledger.stores.items()} if stores is None else stores
+        # The ledger's transfers, the resources with any, and each order's shift (`_at_real_costs`).
+        self._shifts: tuple[dict, set[str], dict[tuple[str, Side, float], float]] | None = None
 
     def stock(self, company: int, resource: str) -> float:
         store = self.stores.get((company, resource))
@@ -95,13 +99,8 @@ class Planner:
              memo: dict | None = None) -> float:
         """The planner's gain this step on `plans` (one per company, in company order); `memo`
         as in `optimal_allocation`."""
-        ledger = self.ledger
-        for (_, r), store in self.stores.items():
-            store.expire(t)
-            decay = ledger.resources[r].decay
-            if decay > 0:
-                store.shrink(decay)
-        orders = list(orders_for(None if self._as_park() else self.stock))
+        self.age(t)
+        orders = self.orders(orders_for)
         if self.social:
             orders = self._at_real_costs(orders)
         gain, moved = optimal_allocation(orders, network, memo)
@@ -109,17 +108,48 @@ class Planner:
             self._carry(t, plans, orders, moved)
         return gain
 
+    def age(self, t: int) -> None:
+        """The stores age as the park's do (`market.settlement.open_step`)."""
+        resources = self.ledger.resources
+        for (_, r), store in self.stores.items():
+            store.expire(t)
+            decay = resources[r].decay
+            if decay > 0:
+                store.shrink(decay)
+
+    def orders(self, orders_for: OrdersFor) -> list[Order]:
+        """The step's truthful orders on the planner's stock."""
+        return list(orders_for(None if self._as_park() else self.stock))
+
     def _at_real_costs(self, orders: list[Order]) -> list[Order]:
-        """The orders with their transfers (taxes avoided, subsidies) taken out of their prices."""
-        shift: dict[tuple[str, Side, float], float] = {}
+        """The orders with their transfers (taxes avoided, subsidies) taken out of their prices:
+        `orders` itself where no order has any."""
+        # A resource whose bid, keep and dispose transfers (`Ledger.transfer_of`) each sum to
+        # zero shifts none of its orders. Found again, and the shifts by (resource, side, price)
+        # forgotten, when the ledger's transfers are new (`Ledger.reprice` replaces them).
+        transfers = self.ledger._transfer
+        if self._shifts is None or self._shifts[0] is not transfers:
+            self._shifts = (transfers, {r for r, parts in transfers.items() if any(float(p.sum()) != 0.0 for p in parts)},
+                            {})
+        _, shifted, shift = self._shifts
+        if not shifted:
+            return orders
         out = []
+        changed = False
         for o in orders:
+            if o.resource not in shifted:
+                out.append(o)
+                continue
             key = (o.resource, o.side, o.price)
             d = shift.get(key)
             if d is None:
                 d = shift[key] = float(self.ledger.transfer_of(o).sum())
-            out.append(o if d == 0.0 else Order(o.owner, o.resource, o.side, o.quantity, o.price - d, o.ref))
-        return out
+            if d == 0.0:
+                out.append(o)
+            else:
+                out.append(Order(o.owner, o.resource, o.side, o.quantity, o.price - d, o.ref))
+                changed = True
+        return out if changed else orders
 
     def _as_park(self) -> bool:
         """Whether the planner holds what the park holds (then the park's orders are its own)."""
@@ -134,25 +164,46 @@ class Planner:
             key = (o.owner, o.resource)
             if key in self.stores:
                 (shipped if o.side is Side.SELL else got)[key] += float(moved[k])
-        resources = self.ledger.resources
-        for (c, r), store in self.stores.items():
+        expires = {r: t + res.shelf_life + 1 for r, res in self.ledger.resources.items()}
+        for key, store in self.stores.items():
+            c, r = key
             p = plans[c]
             made, need = p.byproducts.get(r, 0.0), p.inputs.get(r, 0.0)
-            out, received = shipped.get((c, r), 0.0), got.get((c, r), 0.0)
+            out, received = shipped.get(key, 0.0), got.get(key, 0.0)
             if made or need or out or received:
-                carry(store, made, need, out, received, t + resources[r].shelf_life + 1)
+                carry(store, made, need, out, received, expires[r])
 
 
 class Optimum:
-    """The private and the social planner of a park (see the module's docstring)."""
+    """The private and the social planner of a park (see the module's docstring).
+
+    Both start from the same (empty) stores, and as long as they allocate alike they carry the
+    same stores: they share them (`social.stores is private.stores`), aged, offered and carried
+    once a step. The step they first allocate differently the social planner takes a copy of
+    its own and each goes on alone."""
 
     def __init__(self, ledger: Ledger):
         self.private = Planner(ledger)
-        self.social = Planner(ledger, social=True)
+        self.social = Planner(ledger, social=True, stores=self.private.stores)
 
     def step(self, t: int, plans: Sequence[Plan], orders_for: OrdersFor, network: Network) -> StepOptimum:
         # A resource without taxes or subsidies in its prices is the same problem for both
         # planners as long as they hold the same stock of it: solved once.
         memo: dict = {}
-        return StepOptimum(self.private.step(t, plans, orders_for, network, memo),
-                           self.social.step(t, plans, orders_for, network, memo))
+        private, social = self.private, self.social
+        if social.stores is not private.stores:
+            return StepOptimum(private.step(t, plans, orders_for, network, memo),
+                               social.step(t, plans, orders_for, network, memo))
+        # One set of stores: the same orders for both, and the social planner's differ only in
+        # the prices of those with transfers.
+        private.age(t)
+        orders = private.orders(orders_for)
+        real = social._at_real_costs(orders)
+        gain, moved = optimal_allocation(orders, network, memo)
+        surplus, moved_real = (gain, moved) if real is orders else optimal_allocation(real, network, memo)
+        if private.stores:
+            if moved_real is not moved and not np.array_equal(moved_real, moved):
+                social.stores = {key: s.copy() for key, s in private.stores.items()}
+                social._carry(t, plans, real, moved_real)
+            private._carry(t, plans, orders, moved)
+        return StepOptimum(gain, surplus)

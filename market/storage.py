@@ -25,6 +25,10 @@ class Store:
             self._level = sum([b[1] for b in self.batches])
         return self._level
 
+    def copy(self) -> Store:
+        """Another store with the same batches."""
+        return Store(self.capacity, deque([[expires, q] for expires, q in self.batches]))
+
     def expire(self, step: int) -> float:
         """Remove and return what has reached its shelf life by `step`."""
         gone = 0.0
@@ -36,14 +40,18 @@ class Store:
     def take(self, quantity: float) -> float:
         """Take up to `quantity`, oldest first; return what was taken."""
         taken = 0.0
-        while self.batches and taken < quantity:
-            batch = self.batches[0]
-            q = min(batch[1], quantity - taken)
-            batch[1] -= q
-            taken += q
+        batches = self.batches
+        if batches and quantity > 0:
             self._level = None
-            if batch[1] <= 1e-12:
-                self.batches.popleft()
+            while batches and taken < quantity:
+                batch = batches[0]
+                rest, q = quantity - taken, batch[1]
+                if rest < q:  # min(batch[1], quantity - taken)
+                    q = rest
+                batch[1] -= q
+                taken += q
+                if batch[1] <= 1e-12:
+                    batches.popleft()
         return taken
 
     def put(self, quantity: float, expires_at: int) -> float:
@@ -85,16 +93,21 @@ def carry(store: Store | None, made: float, need: float, shipped: float, receive
     what it received beyond its need (stocking up) and what it made and did not use or ship,
     up to the store's room. `settle` books the park this way; `market.optimum` keeps the
     planner's stores by the same rule."""
-    available = made + (store.level if store else 0.0)
-    own = min(need, available)
-    if shipped > available - own + TOL * max(1.0, available):
-        raise ValueError(f"shipped {shipped:g} but had {available - own:g}")
-    shipped = min(shipped, available - own)
-    from_store = store.take(own + shipped) if store else 0.0
-    fresh_left = made - (own + shipped - from_store)
+    # (min and max written out as comparisons, with the same results: this runs for every store
+    # of the park and of both planners every step.)
+    available = made + (store.level if store is not None else 0.0)
+    own = available if available < need else need  # min(need, available)
+    room = available - own
+    if shipped > room + TOL * (available if available > 1.0 else 1.0):
+        raise ValueError(f"shipped {shipped:g} but had {room:g}")
+    if room < shipped:
+        shipped = room
+    used = own + shipped
+    from_store = store.take(used) if store is not None and used > 0 else 0.0
+    fresh_left = made - (used - from_store)
     open_need = need - own - received
     bought = surplus = overflow = 0.0
-    if open_need > TOL * max(1.0, need):
+    if open_need > TOL * (need if need > 1.0 else 1.0):
         bought = open_need
     elif open_need < -1e-12:
         surplus = -open_need

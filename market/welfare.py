@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import count
 
 import numpy as np
 
@@ -31,46 +32,65 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
                        memo: dict | None = None) -> tuple[float, np.ndarray]:
     """`optimal_gain` and the allocation that reaches it: per order, the units an ask ships or
     a bid receives (delivered) in the optimum, in the orders' own order. `memo` (a dict shared
-    between calls on one network) keeps each resource's solution by its orders, so a second
+    between calls on one network) keeps each resource's solution by its book, so a second
     call that meets the very same book of a resource does not solve it again."""
+    n = len(true_orders)
+    moved = np.zeros(n)
+    if n == 0:
+        return 0.0, moved
+    # The orders as columns, and each order's book: 2 x its resource's number + 0 for an ask,
+    # 1 for a bid; -1 for an order with nothing to trade. Resources are numbered as they first
+    # appear among the orders with a quantity, the order in which their gains are summed.
+    codes: defaultdict[str, int] = defaultdict(count().__next__)  # a new resource: the next number
+    book = np.array([2 * codes[o.resource] + (o.side is not Side.SELL) if o.quantity > 0 else -1 for o in true_orders],
+                    dtype=np.int64)
+    if not codes:
+        return 0.0, moved
+    at = np.argsort(book, kind="stable")  # each book's orders together, in their own order
+    bounds = np.searchsorted(book[at], np.arange(2 * len(codes) + 1)).tolist()
+    # The columns in that order: each book's asks and bids are slices (views, not copies).
+    owner = np.array([o.owner for o in true_orders], dtype=np.int64)[at]
+    price = np.array([o.price for o in true_orders], dtype=float)[at]
+    quantity = np.array([o.quantity for o in true_orders], dtype=float)[at]
+    got = np.zeros(n)  # what each order moves, in that order
     total = 0.0
-    moved = np.zeros(len(true_orders))
-    books: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for k, o in enumerate(true_orders):
-        if o.quantity > 0:
-            books[o.resource][0 if o.side is Side.SELL else 1].append(k)
-    for resource, (ai, bi) in books.items():
-        if not ai or not bi:
-            continue
-        asks = [true_orders[k] for k in ai]
-        bids = [true_orders[k] for k in bi]
-        # The orders' own fields (what makes two orders equal; every ask sells, every bid buys,
-        # all of `resource`): hashing plain tuples costs a fraction of hashing Order objects.
-        key = (resource, tuple([(o.owner, o.quantity, o.price, o.ref) for o in asks]),
-               tuple([(o.owner, o.quantity, o.price, o.ref) for o in bids])) if memo is not None else None
-        found = memo.get(key) if memo is not None else None
+    for c, resource in enumerate(codes):
+        a0, b0, end = bounds[2 * c], bounds[2 * c + 1], bounds[2 * c + 2]
+        if a0 == b0 or b0 == end:
+            continue  # no seller or no buyer: nothing to move
+        b = Book(resource, owner[a0:b0], owner[b0:end], price[a0:b0], price[b0:end], quantity[a0:b0], quantity[b0:end])
+        key = None
+        found = None
+        if memo is not None:
+            # The book's own arrays (the solution depends on nothing else of its orders).
+            key = (resource, b0 - a0, owner[a0:end].tobytes(), price[a0:end].tobytes(), quantity[a0:end].tobytes())
+            found = memo.get(key)
         if found is None:
-            found = _allocate(resource, asks, bids, network)
+            found = _solve_book(b, network)
             if memo is not None:
                 memo[key] = found
         gain, out, into = found
         total += gain
-        moved[ai] = out
-        moved[bi] = into
+        got[a0:b0] = out
+        got[b0:end] = into
+    moved[at] = got
     return total, moved
 
 
 def _allocate(resource: str, asks: list[Order], bids: list[Order], network: Network
               ) -> tuple[float, np.ndarray, np.ndarray]:
     """One resource's optimum: its gain, what each ask ships and what each bid receives."""
-    out, into = np.zeros(len(asks)), np.zeros(len(bids))
-    book = Book.of(resource, asks, bids)
+    return _solve_book(Book.of(resource, asks, bids), network)
+
+
+def _solve_book(book: Book, network: Network) -> tuple[float, np.ndarray, np.ndarray]:
+    out, into = np.zeros(len(book.sellers)), np.zeros(len(book.buyers))
     e, gain = book.routes(network)
     if len(e.i) == 0:
         return 0.0, out, into
     x = transport.solve(book.supply, book.demand, e.i, e.j, gain, e.share)
-    return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(asks)), \
-        np.bincount(e.j, weights=x * e.share, minlength=len(bids))
+    return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(out)), \
+        np.bincount(e.j, weights=x * e.share, minlength=len(into))
 
 
 def realised_gain(trades: Iterable[Trade], true_orders: Sequence[Order]) -> float:
@@ -122,28 +142,40 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
             bids[key].append(o)
     total = -transport_paid
     # The transfers part by part as Python floats (the same sums as on arrays); the arrays
-    # `transfer_of` returns, as tuples of floats, by identity while this call runs.
+    # `transfer_of` returns, as tuples of floats (None where all are zero), by identity while
+    # this call runs.
     transfers = [0.0] * N_PARTS
-    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]] = {}
+    parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]] = {}
     none: list[Order] = []
-    for key, q in shipped.items():
-        orders = asks.get(key, none)
-        value, moved = _schedule_value(q, sorted(orders, key=_price) if len(orders) > 1 else orders, key, "sold",
-                                       transfer_of, parts)
-        total -= value
-        for k, m in enumerate(moved):
-            transfers[k] -= m
-        if n:
-            own[key[0]] -= value
-    for key, q in got.items():
-        orders = bids.get(key, none)
-        value, moved = _schedule_value(q, sorted(orders, key=_minus_price) if len(orders) > 1 else orders, key, "bought",
-                                       transfer_of, parts)
-        total += value
-        for k, m in enumerate(moved):
-            transfers[k] += m
-        if n:
-            own[key[0]] += value
+    # Sold values count against the gains, bought ones for them (a - x is a + -x, exactly).
+    for amounts, offered, sign, what in ((shipped, asks, -1.0, "sold"), (got, bids, 1.0, "bought")):
+        for key, q in amounts.items():
+            orders = offered.get(key, none)
+            if len(orders) == 1:  # `_schedule_value` of one order, written out
+                o = orders[0]
+                quantity = o.quantity
+                take = quantity if quantity < q else q
+                value = 0.0 + take * o.price
+                if q - take > 1e-6 * (q if q > 1.0 else 1.0):  # max(1.0, q)
+                    raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {take:g}")
+                per_part = None
+                if transfer_of is not None and take > 0:
+                    per_unit = transfer_of(o)
+                    found = parts.get(id(per_unit))
+                    per_part = found[1] if found is not None else _per_part(per_unit, parts)
+                if per_part is not None:
+                    # (0.0 + take x u: the sums `_schedule_value` makes; a part of all zeros adds
+                    # nothing, and no sum here is ever -0.0, so skipping them changes no bit.)
+                    for k, u in enumerate(per_part):
+                        transfers[k] += sign * (0.0 + take * u)
+            else:
+                value, moved = _schedule_value(q, sorted(orders, key=_minus_price if sign > 0 else _price) if orders
+                                               else orders, key, what, transfer_of, parts)
+                for k, m in enumerate(moved):
+                    transfers[k] += sign * m
+            total += sign * value
+            if n:
+                own[key[0]] += sign * value
     return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
 
 
@@ -155,9 +187,20 @@ def _minus_price(o: Order) -> float:
     return -o.price
 
 
+def _per_part(per_unit: np.ndarray, parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]]
+              ) -> tuple[float, ...] | None:
+    """An order's transfers per unit as floats, None if all are zero; by the array's identity
+    (kept beside its floats, so its id stays its own)."""
+    found = parts.get(id(per_unit))
+    if found is None:
+        floats = tuple(np.asarray(per_unit, dtype=float).tolist())
+        found = parts[id(per_unit)] = (per_unit, floats if any(floats) else None)
+    return found[1]
+
+
 def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: str,
                     transfer_of: Callable[[Order], np.ndarray] | None,
-                    parts: dict[int, tuple[np.ndarray, tuple[float, ...]]]) -> tuple[float, list[float]]:
+                    parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]]) -> tuple[float, list[float]]:
     value, left = 0.0, q
     moved = [0.0] * N_PARTS
     for o in orders:
@@ -165,12 +208,10 @@ def _schedule_value(q: float, orders: list[Order], key: tuple[int, str], what: s
         take = quantity if quantity < left else left  # min(left, quantity)
         value += take * o.price
         if transfer_of is not None and take > 0:
-            per_unit = transfer_of(o)
-            found = parts.get(id(per_unit))
-            if found is None:  # the array is kept beside its floats, so its id stays its own
-                found = parts[id(per_unit)] = (per_unit, tuple(np.asarray(per_unit, dtype=float).tolist()))
-            for k, u in enumerate(found[1]):
-                moved[k] += take * u
+            per_part = _per_part(transfer_of(o), parts)
+            if per_part is not None:
+                for k, u in enumerate(per_part):
+                    moved[k] += take * u
         left -= take
     if left > 1e-6 * max(1.0, q):
         raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {q - left:g}")
