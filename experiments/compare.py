@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments import sweep_run
+from experiments import scenario_io, sweep_run
 from experiments.destination import Claim, write_into
 from experiments.schemes import Scheme
 from experiments.sweep import Run
@@ -30,10 +30,11 @@ def seeds(root: int, replicates: int) -> list[int]:
 def run(scenario: str, schemes: list[Scheme], replicates: int, steps: int, root_seed: int = 0,
         workers: int = 1, address: str | None = None) -> pd.DataFrame:
     tasks = []
+    text = scenario_io.file_text(scenario)
     for n, scheme in enumerate(schemes):
         for r, seed in enumerate(seeds(root_seed, replicates)):
             run_ = Run(f"{scheme.name}-r{r:03d}", n, r, seed, scheme.sets)
-            tasks.append(sweep_run.Task.of(run_, scenario, steps))
+            tasks.append(sweep_run.Task.of(run_, scenario, steps, text=text))
     gen = sweep_run._serial(tasks, sweep_run.execute) if workers <= 1 and address is None else \
         sweep_run._ray(tasks, sweep_run.execute, workers, address)
     rows = list(gen)

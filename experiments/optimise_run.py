@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import sweep_run
+from experiments import scenario_io, sweep_run
 from experiments.atomic import write_text
 from experiments.optimise import Optimisation
 from experiments.outputs import git_commit, versions
@@ -200,6 +200,7 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
     store.open(resume)
     cached = store.cached()
     seeds = spec.seeds()
+    texts = {scenario: scenario_io.file_text(scenario) for scenario in spec.scenarios}  # read once, sent with each run
     parallel = workers > 1 or address is not None
     started_ray = sweep_run.start_ray(workers, address) if parallel else False
     bar = tqdm(total=spec.evaluations * spec.runs_per_candidate(), desc=spec.name, unit="run",
@@ -229,7 +230,7 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
                         bar.update(1)
                         continue
                     task = sweep_run.Task.of(Run(run_id, first + i, r, seed, params), scenario, spec.steps,
-                                             spec.base_sets)
+                                             spec.base_sets, texts[scenario])
                     tasks.append(task)
         results = sweep_run._ray(tasks, run_fn, workers, address) if parallel and tasks else \
             sweep_run._serial(tasks, run_fn)

@@ -52,8 +52,11 @@ class Task:
     scenario_text: str = ""
 
     @classmethod
-    def of(cls, run: Run, scenario: str, steps: int, base_sets: tuple[tuple[str, Any], ...] = ()) -> Task:
-        return cls(run, scenario, steps, base_sets, scenario_io.file_text(scenario))
+    def of(cls, run: Run, scenario: str, steps: int, base_sets: tuple[tuple[str, Any], ...] = (),
+           text: str | None = None) -> Task:
+        """The task of a run, with the scenario's `text` (read from the file when not given: a
+        command making many tasks reads it once, `scenario_io.file_text`, and passes it)."""
+        return cls(run, scenario, steps, base_sets, scenario_io.file_text(scenario) if text is None else text)
 
 
 def execute(task: Task) -> dict[str, Any]:
@@ -227,7 +230,8 @@ def _run_sweep(sweep: Sweep, out: Path, workers: int, address: str | None, resum
                run_fn: Callable[[Task], dict[str, Any]], progress: bool | None) -> pd.DataFrame:
     store = Store(out, sweep)
     done = store.open(resume)
-    tasks = [Task.of(r, sweep.scenario, sweep.steps, sweep.base_sets) for r in sweep.runs() if r.run_id not in done]
+    text = scenario_io.file_text(sweep.scenario)
+    tasks = [Task.of(r, sweep.scenario, sweep.steps, sweep.base_sets, text) for r in sweep.runs() if r.run_id not in done]
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=sweep.name, unit="run", disable=None if progress is None else not progress)

@@ -19,7 +19,7 @@ import numpy as np
 from market.orders import Order, Side, Trade
 from market.policy import Policy
 from market.resources import Resource
-from market.storage import TOL, Store, carry
+from market.storage import Store, carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,28 +199,10 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
             key = (c, r)
             store = stores_get(key)
             out, received = sold_get(key, 0.0), got_get(key, 0.0)
-            if store is None:
-                # `carry` without a store, written out (the same operations).
-                available = made + 0.0
-                own = available if available < need else need
-                if out > available - own + TOL * max(1.0, available):
-                    raise ValueError(f"company {c}, {r}: shipped {out:g} but had {available - own:g}")
-                left = available - own
-                out = left if left < out else out
-                fresh_left = made - (own + out - 0.0)
-                open_need = need - own - received
-                bought = surplus = overflow = 0.0
-                if open_need > TOL * max(1.0, need):
-                    bought = open_need
-                elif open_need < -1e-12:
-                    surplus = -open_need
-                if fresh_left > 1e-12:
-                    overflow = fresh_left
-            else:
-                try:
-                    own, bought, surplus, overflow = carry(store, made, need, out, received, expires[r])
-                except ValueError as e:
-                    raise ValueError(f"company {c}, {r}: {e}") from None
+            try:
+                own, bought, surplus, overflow = carry(store, made, need, out, received, expires[r])
+            except ValueError as e:
+                raise ValueError(f"company {c}, {r}: {e}") from None
             ra.self_used += own
             if bought or surplus > 1e-12 or overflow > 1e-12:
                 buy, buy_tax, co2_buy, dispose, dispose_tax, co2_dispose = costs[r]
