@@ -159,7 +159,7 @@ class Company(mesa.Agent):
         else:
             keep = 0.0
         if keep > 1e-9:
-            out.append((r, Side.SELL, keep, ledger._buy[r]))
+            out.append((r, Side.SELL, keep, ledger.buy_prices[r]))
         if surplus - keep > 1e-9:
             out.append((r, Side.SELL, surplus - keep, -ledger._dispose[r]))
 

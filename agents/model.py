@@ -122,6 +122,7 @@ class StepOutcome:
 
 # Python's cyclic garbage collector, as tuned while a model runs (see `lean_gc`).
 GC_THRESHOLDS = (10_000, 10, 10)
+_FROZEN_AFTER_FULL = 0  # objects frozen right after `lean_gc`'s last full collection
 
 
 @contextmanager
@@ -133,12 +134,30 @@ def lean_gc() -> Iterator[None]:
     freed by reference counting; on synthetic:1000 the default collector took about a fifth of
     the time, walking the same long-lived objects again and again. Collection still runs, less
     often, so cyclic garbage is still freed. Results do not depend on it. The settings of before
-    are restored on leaving (nested uses leave them to the outermost)."""
+    are restored on leaving (nested uses leave them to the outermost).
+
+    Frozen objects are never collected, so garbage left from before the stretch (a model a sweep
+    worker has finished with: a model and its agents refer to each other, so only the collector
+    frees it) must not be frozen with the rest, or every run of a worker would keep its models
+    (3.3 MB a Kalundborg year, 1.9 GB after 500 runs of a sweep). A full collection before
+    freezing costs about 60 ms, so it is made as CPython makes its own: when what would be frozen
+    has grown by a quarter since the last one (`_FROZEN_AFTER_FULL`; the first stretch of a
+    process takes what it finds as the start). A worker's memory then levels off: 214-218 MB over
+    40 Kalundborg years, against 172 MB after the first and 3.3 MB more with each before."""
+    global _FROZEN_AFTER_FULL
     if gc.get_threshold() == GC_THRESHOLDS:  # already inside one
         yield
         return
     before = gc.get_threshold()
     gc.freeze()
+    frozen = gc.get_freeze_count()
+    if not _FROZEN_AFTER_FULL:  # the process's first stretch: what it holds is its imports and setup
+        _FROZEN_AFTER_FULL = frozen
+    elif frozen > 1.25 * _FROZEN_AFTER_FULL:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _FROZEN_AFTER_FULL = gc.get_freeze_count()
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         yield
@@ -683,7 +702,7 @@ class ParkModel(mesa.Model):
         what price, and what was left unsold or unmet (surplus a company would have kept in its
         own store for later use is not for the taking)."""
         keep: dict[tuple[int, str], float] = {}
-        buy = self.ledger._buy  # each resource's outside price (`Ledger.buy_price`), read per order
+        buy = self.ledger.buy_prices  # each resource's outside price, read per order
         for o in spot_true:
             if o.side is Side.SELL and o.price >= buy[o.resource] - 1e-9:
                 keep[(o.owner, o.resource)] = keep.get((o.owner, o.resource), 0.0) + o.quantity

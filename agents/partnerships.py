@@ -118,7 +118,7 @@ class Partnerships:
         a = 1.0 / self.s.period
         seen_s: dict[tuple[int, str], float] = defaultdict(float)
         seen_n: dict[tuple[int, str], float] = defaultdict(float)
-        buy = ledger._buy  # each resource's outside price (`Ledger.buy_price`), read per order
+        buy = ledger.buy_prices  # each resource's outside price, read per order
         for o in true_orders:
             key = (o.owner, o.resource)
             if o.side is Side.SELL:

@@ -103,8 +103,25 @@ def main() -> None:
           f"{overhead:.3f} s = {100 * overhead / run_s:.1f} % of a run, start-up included (bar: < 5 %)")
 
     if args.big:
-        big_wall, big = timed(kalundborg(args.big), 2)
-        print(f"B. {args.big} runs on Ray, 2 workers: {big_wall:.0f} s = {60 * len(big) / big_wall:.0f} runs per minute")
+        # B: the big sweep on the same Ray, in 4 blocks, each beside a serial block of the
+        # size A used, so the serial rate it is compared with is measured the same minutes.
+        ray.init(**sweep_run.ray_init_kwargs(2, None))
+        big_wall = serial_b = 0.0
+        serial_runs = 0
+        bigs = []
+        for b in range(blocks):
+            w, _ = timed(kalundborg(per, seed=300 + b), 1)
+            serial_b += w
+            serial_runs += per
+            w, df = timed(kalundborg(args.big // blocks, seed=400 + b), 2)
+            big_wall += w
+            bigs.append(df)
+        ray.shutdown()
+        big = pd.concat(bigs)
+        ray_rate, serial_rate = len(big) / big_wall, serial_runs / serial_b
+        print(f"B. {len(big)} runs on Ray, 2 workers: {big_wall:.0f} s = {60 * ray_rate:.0f} runs per minute; "
+              f"{serial_runs} serial runs beside them, in alternating blocks: {60 * serial_rate:.0f} runs per minute "
+              f"-> {ray_rate / serial_rate:.2f}x (bar: >= 1.85x)")
         for pid, g in big.sort_values("run_id").groupby("worker_pid"):
             rss = g["worker_rss_mb"].to_numpy()
             k = max(1, len(rss) // 10)

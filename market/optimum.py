@@ -53,8 +53,9 @@ is left for later.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class Planner:
         self.stores: dict[tuple[int, str], Store] = \
             {key: Store(s.capacity) for key, s in ledger.stores.items()} if stores is None else stores
         # The ledger's transfers, the resources with any, and each order's shift (`_at_real_costs`).
-        self._shifts: tuple[dict, set[str], dict[tuple[str, Side, float], float]] | None = None
+        self._shifts: tuple[Mapping[str, Any], set[str], dict[tuple[str, Side, float], float]] | None = None
 
     def stock(self, company: int, resource: str) -> float:
         store = self.stores.get((company, resource))
@@ -127,7 +128,7 @@ class Planner:
         # A resource whose bid, keep and dispose transfers (`Ledger.transfer_of`) each sum to
         # zero shifts none of its orders. Found again, and the shifts by (resource, side, price)
         # forgotten, when the ledger's transfers are new (`Ledger.reprice` replaces them).
-        transfers = self.ledger._transfer
+        transfers = self.ledger.transfers
         if self._shifts is None or self._shifts[0] is not transfers:
             self._shifts = (transfers, {r for r, parts in transfers.items() if any(float(p.sum()) != 0.0 for p in parts)},
                             {})

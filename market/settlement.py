@@ -11,7 +11,7 @@ write to it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +94,18 @@ class Ledger:
         self._dispose = {r: policy.dispose_price(res) for r, res in resources.items()}
         self._dispose_tax = {r: policy.dispose_tax(res) for r, res in resources.items()}
         self._transfer = {r: tuple(np.array(v) for v in policy.transfer_parts(res)) for r, res in resources.items()}
+
+    @property
+    def buy_prices(self) -> Mapping[str, float]:
+        """Each resource's outside purchase price, for callers that read one per order
+        (`buy_prices[r]` is `buy_price(r)` without a call each time); not to be changed."""
+        return self._buy
+
+    @property
+    def transfers(self) -> Mapping[str, tuple[np.ndarray, ...]]:
+        """Each resource's transfers per unit (`transfer_of`'s three cases: a bid, a unit kept,
+        a unit disposed of); not to be changed."""
+        return self._transfer
 
     def transfer_of(self, order: Order) -> np.ndarray:
         """The transfers (taxes and subsidies, `market.policy.TRANSFER_PARTS`) in the
