@@ -106,10 +106,17 @@ def search(bounds: list[tuple[float, float]], n_obj: int, n_constr: int, algorit
 
 
 def _algorithm(name: str, population: int, n_obj: int, seed: int):
+    # The first generation is a Latin hypercube (McKay, Beckman & Conover 1979, Technometrics
+    # 21(2); pymoo's keeps the best of 50 by their smallest distance), as EMA Workbench samples
+    # by default: each lever's range is cut into as many strata as candidates and each stratum
+    # is tried once, so a generation of 12 reaches every end of every lever, where uniform draws
+    # leave gaps. With few generations (a model's budget) the front's ends come from there.
+    from pymoo.operators.sampling.lhs import LHS
+
     if name == "nsga2":
         from pymoo.algorithms.moo.nsga2 import NSGA2
 
-        return NSGA2(pop_size=population)
+        return NSGA2(pop_size=population, sampling=LHS())
     from pymoo.algorithms.moo.nsga3 import NSGA3
     from pymoo.util.ref_dirs import get_reference_directions
 
@@ -117,7 +124,8 @@ def _algorithm(name: str, population: int, n_obj: int, seed: int):
     partitions = 1
     while _lattice(n_obj, partitions + 1) <= population:
         partitions += 1
-    return NSGA3(ref_dirs=get_reference_directions("das-dennis", n_obj, n_partitions=partitions), pop_size=population)
+    return NSGA3(ref_dirs=get_reference_directions("das-dennis", n_obj, n_partitions=partitions), pop_size=population,
+                 sampling=LHS())
 
 
 def _lattice(n_obj: int, partitions: int) -> int:
