@@ -1,11 +1,12 @@
 """Sweep speed and scale on this machine, printed (not asserted): run and paste into the README.
 
-    uv run python benchmarks/sweep_bench.py              # 200-run comparison + 1,000-run sweep
+    uv run python benchmarks/sweep_bench.py              # 200-run comparison + 1,000-run sweep (about 45 min)
     uv run python benchmarks/sweep_bench.py --runs 40    # a quicker look
     uv run python benchmarks/sweep_bench.py --small 40   # C only: a small sweep, Ray's start-up included
 
 A: the Kalundborg year swept over the carbon tax, serially and on a local Ray with 2 workers.
-B: a 1,000-run sweep on Ray: runs per minute and each worker's memory over its runs.
+B: a 1,000-run sweep on Ray, in 4 blocks each beside a serial block of A's size: its rate against the
+   serial rate of the same minutes, and each worker's memory over its runs.
 C: a small sweep as a user runs it, serially and on a Ray the sweep starts (its start-up included).
 """
 

@@ -279,11 +279,14 @@ amounts = st.one_of(st.sampled_from([0.0, 1.0, 1e-13, 2.5]), st.floats(0, 50, al
 @settings(max_examples=400, deadline=None)
 @given(batches=st.lists(st.tuples(st.integers(0, 9), amounts), max_size=4), capacity=st.sampled_from([0.0, 3.0, 20.0, 100.0]),
        stored=st.booleans(), made=amounts, need=amounts, shipped=amounts, received=amounts,
-       over=st.sampled_from([None, 0.0, 1e-9, 5e-7, 1.5e-6]))
-def test_a_store_is_carried_as_before(batches, capacity, stored, made, need, shipped, received, over):
+       over=st.sampled_from([None, 0.0, 1e-13, 1e-9, 5e-7, 1.5e-6]),
+       short=st.sampled_from([None, 0.0, 5e-13, -5e-13, 1e-9, 5e-7, 1.5e-6, -1.5e-6]))
+def test_a_store_is_carried_as_before(batches, capacity, stored, made, need, shipped, received, over, short):
+    available = made + (sum(q for _, q in batches) if stored else 0.0)
     if over is not None:  # shipped at the edge of what the company had, within the tolerance or beyond it
-        available = made + (sum(q for _, q in batches) if stored else 0.0)
         shipped = available - min(need, available) + over * max(1.0, available)
+    if short is not None:  # received at the edge of the need left open: a hair short or over, within or beyond
+        received = max(0.0, need - min(need, available) - short * max(1.0, need))  # the tolerances
     stores = [Store(capacity, deque([[e, q] for e, q in batches])) if stored else None for _ in range(2)]
     try:
         want = old_carry(stores[0], made, need, shipped, received, 12)
