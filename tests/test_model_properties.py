@@ -117,6 +117,7 @@ def test_with_storage_exchange_never_costs_the_park(room, seed):
         assert kpis["gains_from_trade_eur"] > 0
 
 
+@pytest.mark.slow  # 4 s: the quick subset keeps under a minute; tests/test_settlement.py's books stay in it
 @settings(max_examples=8, deadline=None)
 @given(parks(), st.integers(0, 2**16))
 def test_same_seed_same_run(park, seed):

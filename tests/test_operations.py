@@ -302,6 +302,7 @@ def failing_runs(draw):
     return cfg, dataclasses.replace(park, resources=res, companies=tuple(comps))
 
 
+@pytest.mark.slow  # 4 s: the quick subset keeps under a minute; tests/test_settlement.py's books stay in it
 @settings(max_examples=25, deadline=None)
 @given(failing_runs())
 def test_runs_with_failures_keep_their_books(run):
