@@ -161,7 +161,7 @@ class Company(mesa.Agent):
         if keep > 1e-9:
             out.append((r, Side.SELL, keep, ledger.buy_prices[r]))
         if surplus - keep > 1e-9:
-            out.append((r, Side.SELL, surplus - keep, -ledger._dispose[r]))
+            out.append((r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
 
     def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
         """What the strategy sees when it prices `unit` of `true_order` (the numbering is

@@ -80,21 +80,8 @@ def main() -> None:
     t0 = time.perf_counter()
     ray.init(**sweep_run.ray_init_kwargs(2, None))
     startup = time.perf_counter() - t0
-    serial_wall = ray_wall = startup
-    frames = []
-    for b in range(blocks):
-        spec = kalundborg(per, seed=100 + b)
-        w, serial = timed(spec, 1)
-        serial_wall += w
-        w, on_ray = timed(spec, 2)
-        ray_wall += w
-        frames.append((serial, on_ray))
-    serial_wall -= startup
-    ray.shutdown()
-    import pandas as pd
-
-    serial = pd.concat([f[0] for f in frames])
-    on_ray = pd.concat([f[1] for f in frames])
+    serial_wall, ray_wall, serial, on_ray = alternate(blocks, per, per, 100)
+    ray_wall += startup
     run_s = serial["wall_s"].mean()
     print(f"A. {per * blocks} runs of the Kalundborg year in {blocks} alternating blocks: serial {serial_wall:.0f} s, "
           f"Ray 2 workers {ray_wall:.0f} s (start-up {startup:.1f} s included) -> {serial_wall / ray_wall:.2f}x "
@@ -106,28 +93,34 @@ def main() -> None:
     if args.big:
         # B: the big sweep on the same Ray, in 4 blocks, each beside a serial block of the
         # size A used, so the serial rate it is compared with is measured the same minutes.
-        ray.init(**sweep_run.ray_init_kwargs(2, None))
-        big_wall = serial_b = 0.0
-        serial_runs = 0
-        bigs = []
-        for b in range(blocks):
-            w, _ = timed(kalundborg(per, seed=300 + b), 1)
-            serial_b += w
-            serial_runs += per
-            w, df = timed(kalundborg(args.big // blocks, seed=400 + b), 2)
-            big_wall += w
-            bigs.append(df)
-        ray.shutdown()
-        big = pd.concat(bigs)
-        ray_rate, serial_rate = len(big) / big_wall, serial_runs / serial_b
+        serial_b, big_wall, serial_rows, big = alternate(blocks, per, args.big // blocks, 300)
+        ray_rate, serial_rate = len(big) / big_wall, len(serial_rows) / serial_b
         print(f"B. {len(big)} runs on Ray, 2 workers: {big_wall:.0f} s = {60 * ray_rate:.0f} runs per minute; "
-              f"{serial_runs} serial runs beside them, in alternating blocks: {60 * serial_rate:.0f} runs per minute "
+              f"{len(serial_rows)} serial runs beside them, in alternating blocks: {60 * serial_rate:.0f} runs per minute "
               f"-> {ray_rate / serial_rate:.2f}x (bar: >= 1.85x)")
         for pid, g in big.sort_values("run_id").groupby("worker_pid"):
             rss = g["worker_rss_mb"].to_numpy()
             k = max(1, len(rss) // 10)
             print(f"   worker {pid}: {len(rss)} runs, memory first tenth {np.median(rss[:k]):.0f} MB, "
                   f"last tenth {np.median(rss[-k:]):.0f} MB, max {rss.max():.0f} MB")
+    ray.shutdown()
+
+
+def alternate(blocks: int, serial_runs: int, ray_runs: int, seed: int):
+    """`blocks` rounds of a serial block then a block on the running Ray (drift hits both alike):
+    the serial and Ray walls and each side's rows."""
+    import pandas as pd
+
+    serial_wall = ray_wall = 0.0
+    serial, on_ray = [], []
+    for b in range(blocks):
+        w, df = timed(kalundborg(serial_runs, seed=seed + b), 1)
+        serial_wall += w
+        serial.append(df)
+        w, df = timed(kalundborg(ray_runs, seed=seed + b), 2)
+        ray_wall += w
+        on_ray.append(df)
+    return serial_wall, ray_wall, pd.concat(serial), pd.concat(on_ray)
 
 
 def small(runs: int) -> None:
