@@ -151,3 +151,26 @@ def test_two_routes_between_the_same_pair():
     s, d, i, j, g, f = arrays([2], [1], [0, 0], [0, 0], [2.0, 3.0], [0.5, 1.0])
     assert oracle(s, d, i, j, g, f) == pytest.approx(4.0)
     check(s, d, i, j, g, f)
+
+
+def test_shipments_do_not_depend_on_what_the_process_solved_before():
+    """The general path's HiGHS instance (primal simplex, no presolve) is reused by every LP of the
+    process: an LP's shipments are the same bits solved first or after others, so a run's
+    figures never depend on the runs, tests or planners before it."""
+    from market import transport
+    rng = np.random.default_rng(5)
+
+    def lp(seed):
+        r = np.random.default_rng(seed)
+        i, j = (a.ravel() for a in np.meshgrid(np.arange(9), np.arange(7), indexing="ij"))
+        return (r.uniform(1, 20, 9), r.uniform(1, 20, 7), i, j, r.uniform(-1, 10, len(i)), r.uniform(0.6, 1.0, len(i)))
+
+    target = lp(0)
+    transport._primal = None  # a fresh instance, as in a new process
+    transport._SOLVED.clear()
+    first = solve(*target)
+    for seed in rng.integers(1, 1000, 5):
+        solve(*lp(int(seed)))
+    transport._SOLVED.clear()  # solve it again, not from the process's memory of it
+    assert np.array_equal(solve(*target), first)
+    check(*target)
