@@ -61,6 +61,10 @@ def solve(
     share: np.ndarray,
 ) -> np.ndarray:
     """Optimal shipments per edge. Edges with gain <= 0 never carry anything."""
+    if len(gain) <= SMALL:
+        found = _solve_small(supply, demand, i, j, gain, share)
+        if found is not None:
+            return found
     x = np.zeros(len(gain))
     use = gain > EPS
     if not use.any():
@@ -80,6 +84,63 @@ def solve(
     else:
         x[idx] = _highs(supply, demand, ei, ej, g, f)
     return x
+
+
+# Books of at most this many edges (a 10-company park's, most of the day's books of any park)
+# are walked in Python lists by `_solve_small`: numpy's calls cost more than the work there.
+SMALL = 16
+
+
+def _solve_small(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.ndarray, gain: np.ndarray,
+                 share: np.ndarray) -> np.ndarray | None:
+    """`solve`'s two sorting shortcuts on Python lists, the same steps and arithmetic (so the same
+    bits); None when the book needs HiGHS (several sellers and several buyers, or two routes
+    between one pair)."""
+    g_all = gain.tolist()
+    use = [e for e, g in enumerate(g_all) if g > EPS]
+    x = [0.0] * len(g_all)
+    if not use:
+        return np.array(x)
+    i_all, j_all, f_all = i.tolist(), j.tolist(), share.tolist()
+    ei = [i_all[e] for e in use]
+    ej = [j_all[e] for e in use]
+    if len(set(zip(ei, ej))) != len(use):
+        return None
+    g = [g_all[e] for e in use]
+    f = [f_all[e] for e in use]
+    if all(a == ei[0] for a in ei):
+        # `_one_seller`: the best gain first (a stable sort on -gain, as numpy's argsort).
+        left = float(supply[ei[0]])
+        need = np.asarray(demand, dtype=float).tolist()
+        taken = [0.0] * len(need)
+        for k in sorted(range(len(use)), key=lambda k: -g[k]):
+            if left <= EPS:
+                break
+            b = ej[k]
+            room = (need[b] - taken[b]) / f[k]
+            q = min(left, room)
+            if q > EPS:
+                x[use[k]] = q
+                left -= q
+                taken[b] += q * f[k]
+        return np.array(x)
+    if all(b == ej[0] for b in ej):
+        # `_one_buyer`: the best gain per unit delivered first.
+        left = float(demand[ej[0]])
+        have = np.asarray(supply, dtype=float).tolist()
+        used = [0.0] * len(have)
+        per = [-(a / b) for a, b in zip(g, f)]
+        for k in sorted(range(len(use)), key=per.__getitem__):
+            if left <= EPS:
+                break
+            a = ei[k]
+            q = min(have[a] - used[a], left / f[k])
+            if q > EPS:
+                x[use[k]] = q
+                left -= q * f[k]
+                used[a] += q
+        return np.array(x)
+    return None
 
 
 # The two sorting shortcuts walk the edges in Python floats: the same arithmetic as on numpy

@@ -174,3 +174,24 @@ def test_shipments_do_not_depend_on_what_the_process_solved_before():
     transport._SOLVED.clear()  # solve it again, not from the process's memory of it
     assert np.array_equal(solve(*target), first)
     check(*target)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(problems(one_seller=True, buyers=(1, 6)), problems(one_buyer=True, sellers=(1, 6)),
+                 problems(sellers=(1, 3), buyers=(1, 3))))
+def test_small_books_walked_in_lists_give_the_same_bits(p):
+    """`_solve_small` (Python lists, for books of a few edges) takes the same steps as the
+    numpy shortcuts: the same shipments to the last bit, or None where HiGHS is needed."""
+    from market import transport
+    small = transport._solve_small(*p)
+    saved = transport.SMALL
+    transport.SMALL = -1
+    try:
+        full = solve(*p)
+    finally:
+        transport.SMALL = saved
+    if small is None:
+        ei, ej = p[2][p[4] > 1e-9], p[3][p[4] > 1e-9]
+        assert len(set(ei.tolist())) > 1 and len(set(ej.tolist())) > 1
+    else:
+        assert np.array_equal(small, full) and small.dtype == full.dtype
