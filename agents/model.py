@@ -39,6 +39,7 @@ from market.settings import MarketSettings
 from market.contracts import Delivery
 from market.settlement import Ledger, Plan, StepAccount, book, open_step, settle
 from market.optimum import Optimum, Stock, StepOptimum
+from market.transport import Warm
 from market.welfare import N_PARTS, exchange_values
 
 # Sampled Shapley shares (parks above 15 companies): permutations per period.
@@ -225,7 +226,10 @@ class ParkModel(mesa.Model):
         self._period_revenue = np.zeros(n)
         storage = {(i, r): cap for i, c in enumerate(scenario.companies) for r, cap in c.storage.items()}
         self.ledger = Ledger(len(scenario.companies), dict(scenario.resources), self.policy, storage)
-        self.optimum = Optimum(self.ledger)  # the yardstick of the gains, each unit counted once
+        # The yardstick of the gains, each unit counted once; its LPs and the market's share the
+        # run's memory of them (`market.transport.Warm`), so the two solve the same problem alike.
+        warm = getattr(self.mechanism, "warm", None)
+        self.optimum = Optimum(self.ledger, warm if isinstance(warm, Warm) else Warm())
         self.companies: list[Company] = self._make_companies(scenario, setup_rng)
         # The park's positions of the step, for the planner's orders (`_truthful`).
         self._park_positions: tuple[list[Plan], int, list[list], list[list[float]], list[tuple], list[Order]] | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,8 @@ class CallMarket:
 
     k: float = 0.5
     name: str = "call"
+    # The run's memory of its LPs (`market.transport.Warm`): each model builds its own market.
+    warm: transport.Warm = field(default_factory=transport.Warm, compare=False, repr=False)
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:
@@ -48,7 +50,7 @@ class CallMarket:
         e, gain = book.routes(network)
         if len(e.i) == 0:
             return []
-        x = transport.solve(supply, demand, e.i, e.j, gain, e.share)
+        x = transport.solve(supply, demand, e.i, e.j, gain, e.share, self.warm)
         # Each trade's figures as Python floats, one array operation per column (the same values
         # as indexing the arrays trade by trade).
         n = np.flatnonzero(x > 0)

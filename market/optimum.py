@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from market.network import Network
+from market.transport import Warm
 from market.orders import Order, Side
 from market.settlement import Ledger, Plan
 from market.storage import Store, carry
@@ -82,11 +83,14 @@ class StepOptimum:
 class Planner:
     """A planner's stores and what it gains step by step. `social`: value orders at real
     costs (their transfers taken out), else at the companies' reservation prices. `stores`:
-    the stores it carries (by default its own, empty, one per store of the park)."""
+    the stores it carries (by default its own, empty, one per store of the park). `warm`: the
+    run's memory of its LPs (`market.transport.Warm`), None to solve each afresh."""
 
-    def __init__(self, ledger: Ledger, social: bool = False, stores: dict[tuple[int, str], Store] | None = None):
+    def __init__(self, ledger: Ledger, social: bool = False, stores: dict[tuple[int, str], Store] | None = None,
+                 warm: Warm | None = None):
         self.ledger = ledger
         self.social = social
+        self.warm = warm
         self.stores: dict[tuple[int, str], Store] = \
             {key: Store(s.capacity) for key, s in ledger.stores.items()} if stores is None else stores
         # The ledger's transfers, the resources with any, and each order's shift (`_at_real_costs`).
@@ -104,7 +108,7 @@ class Planner:
         orders = self.orders(orders_for)
         if self.social:
             orders = self._at_real_costs(orders)
-        gain, moved = optimal_allocation(orders, network, memo)
+        gain, moved = optimal_allocation(orders, network, memo, self.warm)
         if self.stores:
             self._carry(t, plans, orders, moved)
         return gain
@@ -181,11 +185,12 @@ class Optimum:
     Both start from the same (empty) stores, and as long as they allocate alike they carry the
     same stores: they share them (`social.stores is private.stores`), aged, offered and carried
     once a step. The step they first allocate differently the social planner takes a copy of
-    its own and each goes on alone."""
+    its own and each goes on alone. `warm`: the run's memory of its LPs, shared with its market
+    (`market.transport.Warm`; the run's own either way), None to solve each afresh."""
 
-    def __init__(self, ledger: Ledger):
-        self.private = Planner(ledger)
-        self.social = Planner(ledger, social=True, stores=self.private.stores)
+    def __init__(self, ledger: Ledger, warm: Warm | None = None):
+        self.private = Planner(ledger, warm=warm)
+        self.social = Planner(ledger, social=True, stores=self.private.stores, warm=warm)
 
     def step(self, t: int, plans: Sequence[Plan], orders_for: OrdersFor, network: Network) -> StepOptimum:
         # A resource without taxes or subsidies in its prices is the same problem for both
@@ -200,8 +205,9 @@ class Optimum:
         private.age(t)
         orders = private.orders(orders_for)
         real = social._at_real_costs(orders)
-        gain, moved = optimal_allocation(orders, network, memo)
-        surplus, moved_real = (gain, moved) if real is orders else optimal_allocation(real, network, memo)
+        warm = private.warm
+        gain, moved = optimal_allocation(orders, network, memo, warm)
+        surplus, moved_real = (gain, moved) if real is orders else optimal_allocation(real, network, memo, warm)
         if private.stores:
             if moved_real is not moved and not np.array_equal(moved_real, moved):
                 social.stores = {key: s.copy() for key, s in private.stores.items()}

@@ -29,11 +29,12 @@ def optimal_gain(true_orders: Sequence[Order], network: Network) -> float:
 
 
 def optimal_allocation(true_orders: Sequence[Order], network: Network,
-                       memo: dict | None = None) -> tuple[float, np.ndarray]:
+                       memo: dict | None = None, warm: transport.Warm | None = None) -> tuple[float, np.ndarray]:
     """`optimal_gain` and the allocation that reaches it: per order, the units an ask ships or
     a bid receives (delivered) in the optimum, in the orders' own order. `memo` (a dict shared
     between calls on one network) keeps each resource's solution by its book, so a second
-    call that meets the very same book of a resource does not solve it again."""
+    call that meets the very same book of a resource does not solve it again. `warm`: the run's
+    memory of its LPs (`market.transport.Warm`), None to solve each afresh."""
     n = len(true_orders)
     moved = np.zeros(n)
     if n == 0:
@@ -66,7 +67,7 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
             key = (resource, b0 - a0, owner[a0:end].tobytes(), price[a0:end].tobytes(), quantity[a0:end].tobytes())
             found = memo.get(key)
         if found is None:
-            found = _solve_book(b, network)
+            found = _solve_book(b, network, warm)
             if memo is not None:
                 memo[key] = found
         gain, out, into = found
@@ -83,12 +84,13 @@ def _allocate(resource: str, asks: list[Order], bids: list[Order], network: Netw
     return _solve_book(Book.of(resource, asks, bids), network)
 
 
-def _solve_book(book: Book, network: Network) -> tuple[float, np.ndarray, np.ndarray]:
+def _solve_book(book: Book, network: Network, warm: transport.Warm | None = None
+                ) -> tuple[float, np.ndarray, np.ndarray]:
     out, into = np.zeros(len(book.sellers)), np.zeros(len(book.buyers))
     e, gain = book.routes(network)
     if len(e.i) == 0:
         return 0.0, out, into
-    x = transport.solve(book.supply, book.demand, e.i, e.j, gain, e.share)
+    x = transport.solve(book.supply, book.demand, e.i, e.j, gain, e.share, warm)
     return float(gain @ x), np.bincount(e.i, weights=x, minlength=len(out)), \
         np.bincount(e.j, weights=x * e.share, minlength=len(into))
 

@@ -195,3 +195,78 @@ def test_small_books_walked_in_lists_give_the_same_bits(p):
         assert len(set(ei.tolist())) > 1 and len(set(ej.tolist())) > 1
     else:
         assert np.array_equal(small, full) and small.dtype == full.dtype
+
+
+# ------------------------------------------------------------------ warm starts (`Warm`)
+def _days(seed: int, days: int, sellers: int = 12, buyers: int = 10):
+    """A book's LPs day after day: the same routes (every seller to every buyer, random shares),
+    other quantities and gains each day, as a park's books are."""
+    rng = np.random.default_rng(seed)
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(sellers), np.arange(buyers), indexing="ij"))
+    share = rng.uniform(0.6, 1.0, len(i))
+    base = rng.uniform(0.5, 10.0, len(i))
+    supply, demand = rng.uniform(1, 20, sellers), rng.uniform(1, 20, buyers)
+    return [(supply * rng.uniform(0.9, 1.1, sellers), demand * rng.uniform(0.9, 1.1, buyers), i, j,
+             base + rng.uniform(-0.05, 0.05, len(i)), share) for _ in range(days)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(sellers=(2, 4), buyers=(2, 4)), st.integers(0, 3))
+def test_warm_solve_matches_lp(p, seed):
+    """Started from the basis of another LP on the same routes, the optimum is the oracle's."""
+    from market.transport import Warm
+    warm = Warm()
+    supply, demand, i, j, gain, share = p
+    other = np.random.default_rng(seed)
+    solve(other.uniform(0, 10, len(supply)), demand[::-1].copy(), i, j, gain[::-1].copy(), share, warm)
+    x = solve(supply, demand, i, j, gain, share, warm)
+    assert np.all(x >= 0) and np.all(x[gain <= 0] == 0)
+    assert np.all(np.bincount(i, weights=x, minlength=len(supply)) <= supply + TOL)
+    assert np.all(np.bincount(j, weights=share * x, minlength=len(demand)) <= demand + TOL)
+    best = oracle(supply, demand, i, j, gain, share)
+    assert abs(float(gain @ x) - best) <= TOL * max(1.0, abs(best))
+
+
+def test_warm_solutions_depend_only_on_the_run_not_on_the_process():
+    """A run's warm-started LPs give the same bits whatever the process solved before on the same
+    routes (another run's memory; a new HiGHS instance halfway), and a copy of the memory (a
+    digital twin's) goes on as the original; every day reaches the day's optimum, in fewer
+    simplex iterations than from nothing shipped."""
+    import copy
+
+    from market import transport
+    days = _days(0, 12)
+    transport._primal = None  # a fresh HiGHS instance, as in a new process
+    first = transport.Warm()
+    xs = [solve(*d, first) for d in days]
+    for d, x in zip(days, xs):
+        best = oracle(*d)
+        assert abs(float(d[4] @ x) - best) <= TOL * max(1.0, abs(best))
+    other = transport.Warm()  # another run on the same routes, its days in another order
+    for d in _days(1, 5)[::-1]:
+        solve(d[0], d[1], days[0][2], days[0][3], d[4], days[0][5], other)
+    second = transport.Warm()
+    for k, d in enumerate(days):
+        if k == 6:
+            twin = copy.deepcopy(second)
+            transport._primal = None  # and the process's HiGHS instance is new halfway
+        assert np.array_equal(solve(*d, second), xs[k]), k
+    for k in range(6, 12):
+        assert np.array_equal(solve(*days[k], twin), xs[k]), k
+    h = transport._primal_solver()
+    day13 = _days(0, 13)[12]
+    solve(*day13, transport.Warm())
+    cold = h.getInfo().simplex_iteration_count
+    solve(*day13, second)  # from day 12's basis
+    assert h.getInfo().simplex_iteration_count < cold, (h.getInfo().simplex_iteration_count, cold)
+
+
+def test_warm_memory_is_bounded():
+    from market import transport
+    warm = transport.Warm()
+    warm.KEEP = 3
+    for seed in range(6):
+        for d in _days(seed, 2, sellers=3 + seed, buyers=2):
+            solve(*d, warm)
+    assert len(warm.bases) <= 3 and len(warm.solved) <= 3
+    assert warm._columns == sum(len(b.col_status) for b in warm.bases.values())
