@@ -126,25 +126,25 @@ class Company(mesa.Agent):
         builds the same orders on its own stores, `market.optimum`); it is asked only where the
         park has a store, the rest holds nothing.
         """
-        return [Order(self.index, r, side, q, price) for r, side, q, price in self._positions(plan, ledger, stock)]
+        return [Order(c, r, side, q, price) for c, r, side, q, price in self._positions(plan, ledger, stock)]
 
     def _positions(self, plan: Plan, ledger: Ledger, stock: Callable[[int, str], float] | None = None
-                   ) -> list[tuple[str, Side, float, float]]:
-        """`positions` as (resource, side, quantity, price): the model numbers the park's
-        orders as it builds them (`ParkModel._truthful`), each Order made once."""
+                   ) -> list[tuple[int, str, Side, float, float]]:
+        """`positions` as (company, resource, side, quantity, price) rows: the model numbers the
+        park's orders as it builds them (`ParkModel._truthful`), each Order made once."""
         # Only a company's stored resources have stock (the planner's stores are the park's, by key):
         # the rest is counted as 0.0 without asking.
         level_of = ledger.stock if stock is None else stock
         stores = ledger.stores
         idx = self.index
-        out: list[tuple[str, Side, float, float]] = []
+        out: list[tuple[int, str, Side, float, float]] = []
         byproducts, inputs = plan.byproducts, plan.inputs
         for r in sorted(byproducts.keys() | inputs.keys()):
             net = byproducts.get(r, 0.0) + (level_of(idx, r) if (idx, r) in stores else 0.0) - inputs.get(r, 0.0)
             if net > 1e-9:
                 self._asks(r, net, ledger, out)
             elif net < -1e-9:
-                out.append((r, Side.BUY, -net, ledger.park_buy_value(r)))
+                out.append((idx, r, Side.BUY, -net, ledger.park_buy_value(r)))
         # Stock of a resource the company neither makes nor needs this step is still for sale.
         for r in ledger.stores_of.get(idx, ()):
             level = level_of(idx, r)
@@ -152,16 +152,16 @@ class Company(mesa.Agent):
                 self._asks(r, level, ledger, out)
         return out
 
-    def _asks(self, r: str, surplus: float, ledger: Ledger, out: list[tuple[str, Side, float, float]]) -> None:
+    def _asks(self, r: str, surplus: float, ledger: Ledger, out: list[tuple[int, str, Side, float, float]]) -> None:
         if r in self._uses:
             cap = ledger.store_capacity(self.index, r)
             keep = cap if cap < surplus else surplus  # min(surplus, cap)
         else:
             keep = 0.0
         if keep > 1e-9:
-            out.append((r, Side.SELL, keep, ledger.buy_prices[r]))
+            out.append((self.index, r, Side.SELL, keep, ledger.buy_prices[r]))
         if surplus - keep > 1e-9:
-            out.append((r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
+            out.append((self.index, r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
 
     def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
         """What the strategy sees when it prices `unit` of `true_order` (the numbering is

@@ -33,7 +33,7 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import MarketEvent, Order, Side, Trade, orders_from
+from market.orders import MarketEvent, Order, Side, Trade, numbered_orders, orders_from
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -404,22 +404,22 @@ class ParkModel(mesa.Model):
                 for i, o in zip(new, orders_from((*raw[i], i) for i in new)):
                     orders[i] = o
                 return orders
-            return orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
+            return numbered_orders(raw)
         blocks = [c._positions(p, ledger, stock) for c, p in zip(self.companies, plans)]
         raw = self._raw(blocks, t, stock)
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
         # (Each Order made once, with its index: making them twice cost more than the rest.)
-        orders = orders_from((c, r, side, q, price, i) for i, (c, r, side, q, price) in enumerate(raw))
+        orders = numbered_orders(raw)
         if stock is None:  # kept for the planner's orders of this step
             self._park_positions = (plans, t, blocks, [[ledger.stock(c.index, r) for r in stores_of.get(c.index, ())]
                                                        for c in self.companies], raw, orders)
         return orders
 
-    def _raw(self, blocks: list[list[tuple[str, Side, float, float]]], t: int, stock: Stock | None
+    def _raw(self, blocks: list[list[tuple[int, str, Side, float, float]]], t: int, stock: Stock | None
              ) -> list[tuple[int, str, Side, float, float]]:
         """The rows of `_truthful`'s orders: each company's positions, then the stocking-up bids."""
-        raw = [(c.index, *x) for c, block in zip(self.companies, blocks) for x in block]
+        raw = [x for block in blocks for x in block]
         if self.ledger.stores:
             raw += [(o.owner, o.resource, o.side, o.quantity, o.price) for o in stock_up(self, t, stock)]
         return raw

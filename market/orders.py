@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -91,6 +91,23 @@ def orders_from(rows: Iterable[tuple[int, str, Side, float, float, int]]) -> lis
     owner, resource, side, quantity, price, ref = _ORDER_SLOTS
     out = []
     for c, r, s, q, p, i in rows:
+        o = _new(Order)
+        owner(o, c)
+        resource(o, r)
+        side(o, s)
+        quantity(o, q)
+        price(o, p)
+        ref(o, i)
+        out.append(o)
+    return out
+
+
+def numbered_orders(rows: Sequence[tuple[int, str, Side, float, float]]) -> list[Order]:
+    """Orders from (owner, resource, side, quantity, price) rows, each numbered by its row
+    (`ref`): `orders_from` without a numbered tuple made per row."""
+    owner, resource, side, quantity, price, ref = _ORDER_SLOTS
+    out = []
+    for i, (c, r, s, q, p) in enumerate(rows):
         o = _new(Order)
         owner(o, c)
         resource(o, r)
