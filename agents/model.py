@@ -656,7 +656,10 @@ class ParkModel(mesa.Model):
         cv = np.concatenate([c._cv for c in self.companies])
         caps = np.concatenate([c._caps for c in self.companies])
         flat = caps * np.clip(util * (1.0 + cv * noise), 0.0, 1.0)
-        return np.split(flat, cut), np.split(flat * avail * np.repeat(cap, lens) * active, cut)
+        able = flat * avail * np.repeat(cap, lens) * active
+        # Each company's slice (views, as np.split gives, without its per-piece overhead).
+        bounds = list(zip([0, *cut.tolist()], [*cut.tolist(), len(flat)]))
+        return [flat[a:b] for a, b in bounds], [able[a:b] for a, b in bounds]
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,
