@@ -8,9 +8,8 @@ missing to the other. The seller pays the journey, as on the spot market.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from market.orders import Order, Side, Trade
 
@@ -73,6 +72,13 @@ class Delivery:
         return self.breacher < 0
 
 
+# The slots of the objects `deliver` builds, in field order, set directly (see there).
+_new = object.__new__
+_TRADE_SLOTS = tuple(Trade.__dict__[f.name].__set__ for f in fields(Trade))
+_DELIVERY_SLOTS = tuple(Delivery.__dict__[f.name].__set__ for f in fields(Delivery))
+_ORDER_SLOTS = tuple(Order.__dict__[f.name].__set__ for f in fields(Order))
+
+
 def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             tolerance: float) -> tuple[list[Trade], list[Delivery], list[Order]]:
     """Contracts deliver first, in the order given, out of the companies' true positions.
@@ -83,45 +89,118 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
     A shortfall beyond `tolerance` of the quantity is a breach of whichever side had less to
     give (the seller when its surplus fell short, else the buyer whose need did).
     """
+    # Thousands of contracts a step in a large park, nearly all between companies with one
+    # order each of the resource: the orders are indexed once by (owner, resource, is an ask),
+    # and only the keys of several orders get a list (asks cheapest first, bids dearest first).
+    # A one-order side is read and drawn on directly: the same operations as `sum` and `_take`
+    # on a list of one, without them. Trades, deliveries and orders are built slot by slot, as
+    # `market.orders.trades_from`.
     left = [o.quantity for o in orders]
-    asks: dict[tuple[int, str], list[int]] = defaultdict(list)
-    bids: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for n, o in enumerate(orders):
-        (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(n)
-    for key in asks:
-        asks[key].sort(key=lambda n: orders[n].price)
-    for key in bids:
-        bids[key].sort(key=lambda n: -orders[n].price)
+    sell = Side.SELL
+    at = {(o.owner, o.resource, o.side is sell): n for n, o in enumerate(orders)}  # a key's last order
+    several: dict[tuple[int, str, bool], list[int]] = {}
+    if len(at) < len(orders):
+        for n, o in enumerate(orders):
+            key = (o.owner, o.resource, o.side is sell)
+            if at[key] != n or key in several:
+                several.setdefault(key, []).append(n)
+        for (_, _, is_ask), idx in several.items():
+            idx.sort(key=(lambda n: orders[n].price) if is_ask else (lambda n: -orders[n].price))
 
     trades: list[Trade] = []
     done: list[Delivery] = []
+    t_step, t_seller, t_buyer, t_resource, t_shipped, t_delivered, t_price, t_cost, t_km, t_seller_price = _TRADE_SLOTS
+    d_contract, d_step, d_delivered, d_short, d_breacher, d_penalty = _DELIVERY_SLOTS
     for c in contracts:
-        if not c.active(step):
+        start, terms = c.start, c.terms
+        if not start <= step < start + terms.duration:  # c.active(step)
             continue
-        if not c.share > 0:
-            raise ValueError(f"contract {c.id}: its route delivers nothing (share {c.share}); a contract needs share > 0")
-        mine = asks.get((c.seller, c.resource), [])
-        theirs = bids.get((c.buyer, c.resource), [])
-        avail = sum(left[n] for n in mine)
-        need = sum(left[n] for n in theirs)
-        q = c.terms.quantity
-        ship = max(0.0, min(q / c.share, avail, need / c.share))
-        if ship > EPS:
-            _take(left, mine, ship)
-            _take(left, theirs, ship * c.share)
-            trades.append(Trade(step, c.seller, c.buyer, c.resource, ship, ship * c.share, c.terms.price,
-                                c.cost * ship, c.distance_km))
-        delivered = ship * c.share if ship > EPS else 0.0
-        short = max(0.0, q - delivered)
-        if short > tolerance * q + EPS:
-            seller_gap = q - avail * c.share
-            buyer_gap = q - need
-            breacher = c.seller if seller_gap >= buyer_gap else c.buyer
-            done.append(Delivery(c.id, step, delivered, short, breacher, c.terms.penalty * short))
+        share = c.share
+        if not share > 0:
+            raise ValueError(f"contract {c.id}: its route delivers nothing (share {share}); a contract needs share > 0")
+        resource = c.resource
+        ask, bid = (c.seller, resource, True), (c.buyer, resource, False)
+        i, j = at.get(ask, -1), at.get(bid, -1)
+        mine = several.get(ask) if several else None
+        theirs = several.get(bid) if several else None
+        # sum() over no order is the int 0, over one order 0 + its float.
+        if mine is not None:
+            avail = sum(left[n] for n in mine)
         else:
-            done.append(Delivery(c.id, step, delivered, short, -1, 0.0))
-    rest = [(o if q == o.quantity else Order(o.owner, o.resource, o.side, q, o.price, o.ref))
-            for o, q in zip(orders, left) if q > EPS]
+            avail = 0 if i < 0 else 0.0 + left[i]
+        if theirs is not None:
+            need = sum(left[n] for n in theirs)
+        else:
+            need = 0 if j < 0 else 0.0 + left[j]
+        q = terms.quantity
+        # min(q / share, avail, need / share), compare by compare as min does; nothing reads
+        # ship but where ship > EPS, so the max(0.0, ...) of the plain rule changes nothing.
+        ship = q / share
+        if avail < ship:
+            ship = avail
+        x = need / share
+        if x < ship:
+            ship = x
+        if ship > EPS:
+            delivered = ship * share
+            if mine is None:  # _take(left, [i], ship): left[i] -= min(left[i], ship)
+                x = left[i]
+                left[i] = x - (ship if ship < x else x)
+            else:
+                _take(left, mine, ship)
+            if theirs is None:
+                if delivered > EPS:
+                    x = left[j]
+                    left[j] = x - (delivered if delivered < x else x)
+            else:
+                _take(left, theirs, delivered)
+            t = _new(Trade)
+            t_step(t, step)
+            t_seller(t, c.seller)
+            t_buyer(t, c.buyer)
+            t_resource(t, resource)
+            t_shipped(t, ship)
+            t_delivered(t, delivered)
+            t_price(t, terms.price)
+            t_cost(t, c.cost * ship)
+            t_km(t, c.distance_km)
+            t_seller_price(t, None)
+            trades.append(t)
+        else:
+            delivered = 0.0
+        short = q - delivered
+        if not short > 0.0:  # max(0.0, q - delivered)
+            short = 0.0
+        d = _new(Delivery)
+        d_contract(d, c.id)
+        d_step(d, step)
+        d_delivered(d, delivered)
+        d_short(d, short)
+        if short > tolerance * q + EPS:
+            seller_gap = q - avail * share
+            buyer_gap = q - need
+            d_breacher(d, c.seller if seller_gap >= buyer_gap else c.buyer)
+            d_penalty(d, terms.penalty * short)
+        else:
+            d_breacher(d, -1)
+            d_penalty(d, 0.0)
+        done.append(d)
+
+    o_owner, o_resource, o_side, o_quantity, o_price, o_ref = _ORDER_SLOTS
+    rest: list[Order] = []
+    for o, q in zip(orders, left):
+        if q > EPS:
+            if q == o.quantity:
+                rest.append(o)
+            else:  # Order(o.owner, o.resource, o.side, q, o.price, o.ref)
+                less = _new(Order)
+                o_owner(less, o.owner)
+                o_resource(less, o.resource)
+                o_side(less, o.side)
+                o_quantity(less, q)
+                o_price(less, o.price)
+                o_ref(less, o.ref)
+                rest.append(less)
     return trades, done, rest
 
 
@@ -132,3 +211,4 @@ def _take(left: list[float], idx: list[int], amount: float) -> None:
         got = min(left[n], amount)
         left[n] -= got
         amount -= got
+

@@ -228,3 +228,100 @@ def test_deliver_conserves_every_position(book):
             seller_left = sum(o.quantity for o in rest if (o.owner, o.resource, o.side) == (c.seller, c.resource, S))
             buyer_left = sum(o.quantity for o in rest if (o.owner, o.resource, o.side) == (c.buyer, c.resource, B))
             assert min(seller_left, buyer_left) <= 1e-7
+
+
+# --- the fast path against the plain rule ---------------------------------------------------------
+
+def plain_deliver(contracts, orders, step, tolerance):
+    """`deliver` as first written: every (owner, resource) side a sorted list, summed and drawn
+    on order by order, every object through its constructor. `deliver` must give exactly this
+    (the same floats, bit for bit, the same untouched Order objects)."""
+    eps = 1e-9
+    left = [o.quantity for o in orders]
+    asks: dict = defaultdict(list)
+    bids: dict = defaultdict(list)
+    for n, o in enumerate(orders):
+        (asks if o.side is Side.SELL else bids)[(o.owner, o.resource)].append(n)
+    for key in asks:
+        asks[key].sort(key=lambda n: orders[n].price)
+    for key in bids:
+        bids[key].sort(key=lambda n: -orders[n].price)
+
+    def take(idx, amount):
+        for n in idx:
+            if amount <= eps:
+                return
+            got = min(left[n], amount)
+            left[n] -= got
+            amount -= got
+
+    trades, done = [], []
+    for c in contracts:
+        if not c.active(step):
+            continue
+        mine = asks.get((c.seller, c.resource), [])
+        theirs = bids.get((c.buyer, c.resource), [])
+        avail = sum(left[n] for n in mine)
+        need = sum(left[n] for n in theirs)
+        q = c.terms.quantity
+        ship = max(0.0, min(q / c.share, avail, need / c.share))
+        if ship > eps:
+            take(mine, ship)
+            take(theirs, ship * c.share)
+            trades.append(Trade(step, c.seller, c.buyer, c.resource, ship, ship * c.share, c.terms.price,
+                                c.cost * ship, c.distance_km))
+        delivered = ship * c.share if ship > eps else 0.0
+        short = max(0.0, q - delivered)
+        if short > tolerance * q + eps:
+            breacher = c.seller if q - avail * c.share >= q - need else c.buyer
+            done.append(Delivery(c.id, step, delivered, short, breacher, c.terms.penalty * short))
+        else:
+            done.append(Delivery(c.id, step, delivered, short, -1, 0.0))
+    rest = [(o if q == o.quantity else Order(o.owner, o.resource, o.side, q, o.price, o.ref))
+            for o, q in zip(orders, left) if q > eps]
+    return trades, done, rest
+
+
+def exactly(objects) -> list:
+    """Each object's type and fields, floats by repr (which tells -0.0 from 0.0 and every bit)."""
+    return [(type(x).__name__, *(repr(getattr(x, f)) for f in type(x).__slots__)) for x in objects]
+
+
+# Quantities off the tenths grid too: a ship that is not a tenth, dust at and below 1e-9, -0.0, and
+# with a share of 1e-6 a ship above 1e-9 that delivers less.
+awkward = st.one_of(tenths(0, 20), st.floats(0, 30, allow_nan=False, allow_subnormal=False),
+                    st.sampled_from([0.0, -0.0, 1e-9, 5e-10, 2e-9, 1e-4, 1 / 3]))
+
+
+@st.composite
+def crowded_books(draw):
+    """Books where a company often has several orders of one resource and side (its asks drawn
+    on cheapest first, its bids dearest first) beside the one-order case, with awkward numbers:
+    up to six contracts among companies 0-2, up to two orders for each side of each, and up to
+    six orders more."""
+    contracts, rows = [], []
+    for k in range(draw(st.integers(0, 6))):
+        c = Contract(k, draw(st.integers(0, 2)), draw(st.integers(0, 2)), draw(st.sampled_from(RES)),
+                     Terms(draw(tenths(-5, 30)), draw(awkward), draw(st.integers(0, 3)), 0.5, draw(tenths(0, 10))),
+                     draw(st.integers(0, 2)), draw(st.sampled_from([1.0, 0.9, 0.7, 1 / 3, 1e-6])),
+                     draw(tenths(0, 3)), draw(tenths(0, 10)))
+        contracts.append(c)
+        for owner, side in ((c.seller, S), (c.buyer, B)):
+            rows += [(owner, c.resource, side, draw(awkward), draw(tenths(-3, 3))) for _ in range(draw(st.integers(0, 2)))]
+    rows += draw(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(RES), st.sampled_from(list(Side)),
+                                    awkward, tenths(-3, 3)), max_size=6))
+    orders = [Order(*row, ref=n) for n, row in enumerate(draw(st.permutations(rows)))]
+    return orders, contracts, draw(st.integers(0, 3)), draw(st.sampled_from([0.0, 0.1, 0.25]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(book=st.one_of(books(), crowded_books()))
+def test_deliver_is_the_plain_rule_bit_for_bit(book):
+    orders, contracts, step, tolerance = book
+    trades, done, rest = deliver(contracts, orders, step, tolerance)
+    want_trades, want_done, want_rest = plain_deliver(contracts, orders, step, tolerance)
+    assert exactly(trades) == exactly(want_trades)
+    assert exactly(done) == exactly(want_done)
+    assert exactly(rest) == exactly(want_rest)
+    # An order nothing was taken from is passed on as it came, not copied.
+    assert [o is w for o, w in zip(rest, want_rest)] == [any(o is x for x in orders) for o in want_rest]
