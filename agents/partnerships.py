@@ -107,7 +107,7 @@ class Partnerships:
             self._live.extend(self.contracts[self._seen:])
             self._seen = len(self.contracts)
         if step != self._pruned_at:
-            self._live = [c for c in self._live if c.end > step]
+            self._live = [c for c in self._live if c.start + c.terms.duration > step]  # c.end > step
             self._pruned_at = step
         return [c for c in self._live if c.start <= step]
 
@@ -144,24 +144,29 @@ class Partnerships:
         if not active:
             return [], [], true_orders, []
         trades, done, rest = deliver(active, true_orders, step, self.s.tolerance)
-        by_id = {c.id: c for c in active}
         penalties = []
         m = self.s.trust_memory
-        for d in done:
-            c = by_id[d.contract]
-            if d.kept:
-                self.trust.record(c.buyer, c.seller, True)
-                self.trust.record(c.seller, c.buyer, True)
-                self._own_kept[c.seller] = m * self._own_kept[c.seller] + 1
-                self._own_broken[c.seller] *= m
+        # Python floats for the loop (numpy scalars cost more a read and a write; same values).
+        own_kept, own_broken = self._own_kept.tolist(), self._own_broken.tolist()
+        seen: list[tuple[int, int, bool]] = []  # for `trust`, in the order observed
+        for c, d in zip(active, done, strict=True):  # one delivery per active contract, in order
+            seller, breacher = c.seller, d.breacher
+            if breacher < 0:  # kept
+                seen.append((c.buyer, seller, True))
+                seen.append((seller, c.buyer, True))
+                own_kept[seller] = m * own_kept[seller] + 1
+                own_broken[seller] *= m
             else:
-                other = c.buyer if d.breacher == c.seller else c.seller
-                self.trust.record(other, d.breacher, False)
-                if d.breacher == c.seller:
-                    self._own_broken[c.seller] = m * self._own_broken[c.seller] + 1
-                    self._own_kept[c.seller] *= m
+                other = c.buyer if breacher == seller else seller
+                seen.append((other, breacher, False))
+                if breacher == seller:
+                    own_broken[seller] = m * own_broken[seller] + 1
+                    own_kept[seller] *= m
                 if d.penalty > 0:
-                    penalties.append((d.breacher, other, d.penalty))
+                    penalties.append((breacher, other, d.penalty))
+        self.trust.record_all(seen)
+        self._own_kept[:] = own_kept
+        self._own_broken[:] = own_broken
         return trades, done, rest, penalties
 
     def after_market(self, step: int, trades: Sequence[Trade], left: dict[int, tuple[set[str], set[str]]],

@@ -302,3 +302,100 @@ def test_pipe_candidates_are_the_scalar_candidates_of_every_pair(seed, informati
             if c[0] < 0:
                 want.append(c)
     assert got == want
+
+
+# --- deliver and observe against their plain rules ------------------------------------------------
+
+def _plain_observe(p: Partnerships, true_orders, buy: dict) -> None:
+    """`Partnerships.observe` as first written (defaultdicts, every key of either dict)."""
+    from collections import defaultdict
+    a = 1.0 / p.s.period
+    seen_s: dict = defaultdict(float)
+    seen_n: dict = defaultdict(float)
+    for o in true_orders:
+        key = (o.owner, o.resource)
+        if o.side is Side.SELL:
+            if o.price < buy[o.resource] - 1e-9:
+                seen_s[key] += o.quantity
+        else:
+            seen_n[key] += o.quantity
+    for avg, seen in ((p._surplus, seen_s), (p._need, seen_n)):
+        for key in set(avg) | set(seen):
+            avg[key] = (1 - a) * avg.get(key, 0.0) + a * seen.get(key, 0.0)
+    for total, seen in ((p._surplus_sum, seen_s), (p._need_sum, seen_n)):
+        for key, q in seen.items():
+            total[key] += q
+    p._observed += 1
+
+
+def _plain_deliver(p: Partnerships, step: int, true_orders):
+    """`Partnerships.deliver` as first written: each delivery found by its contract's id, trust
+    recorded one observation at a time, self-belief in the numpy arrays."""
+    from market.contracts import deliver
+    active = [c for c in p.contracts if c.active(step)]
+    p.active = active
+    if not active:
+        return [], [], true_orders, []
+    trades, done, rest = deliver(active, true_orders, step, p.s.tolerance)
+    by_id = {c.id: c for c in active}
+    penalties = []
+    m = p.s.trust_memory
+    for d in done:
+        c = by_id[d.contract]
+        if d.kept:
+            p.trust.record(c.buyer, c.seller, True)
+            p.trust.record(c.seller, c.buyer, True)
+            p._own_kept[c.seller] = m * p._own_kept[c.seller] + 1
+            p._own_broken[c.seller] *= m
+        else:
+            other = c.buyer if d.breacher == c.seller else c.seller
+            p.trust.record(other, d.breacher, False)
+            if d.breacher == c.seller:
+                p._own_broken[c.seller] = m * p._own_broken[c.seller] + 1
+                p._own_kept[c.seller] *= m
+            if d.penalty > 0:
+                penalties.append((d.breacher, other, d.penalty))
+    return trades, done, rest, penalties
+
+
+def _bits(p: Partnerships) -> tuple:
+    """What deliver and observe leave behind, floats by repr (every bit)."""
+    def sorted_repr(d):
+        return sorted((k, repr(v)) for k, v in d.items())
+    return (sorted_repr(p._surplus), sorted_repr(p._need), sorted_repr(p._surplus_sum), sorted_repr(p._need_sum),
+            p._observed, p._own_kept.tobytes(), p._own_broken.tobytes(), p.trust._slot, repr(p.trust._kept),
+            repr(p.trust._broken), p.active)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), period=st.sampled_from([1, 3, 30]), tolerance=st.sampled_from([0.0, 0.1]))
+def test_deliver_and_observe_are_their_plain_rules_bit_for_bit(seed, period, tolerance):
+    # Contracts among four companies over two resources, some the same pair twice, run over
+    # steps of random books (a company often with two orders of a resource and side, asks
+    # either side of the outside price): the same returns and the same state, bit for bit.
+    import copy
+
+    from market.contracts import Contract, Terms
+    from market.orders import Order
+
+    rng = np.random.default_rng(seed)
+    n, res = 4, ("heat", "water")
+    p = Partnerships(dataclasses.replace(CooperationSettings(), period=period, tolerance=tolerance), Policy(), n, 365, [])
+    for k in range(int(rng.integers(0, 8))):
+        seller, buyer = (int(x) for x in rng.choice(n, 2, replace=False))
+        terms = Terms(float(rng.uniform(0, 20)), float(rng.uniform(0.1, 10)), int(rng.integers(1, 8)), 0.5,
+                      float(rng.choice([0.0, 3.0])))
+        p.contracts.append(Contract(k, seller, buyer, str(rng.choice(res)), terms, int(rng.integers(0, 4)),
+                                    float(rng.choice([1.0, 0.8, 1 / 3])), 0.5, 2.0))
+    plain = copy.deepcopy(p)
+    buy = {"heat": 10.0, "water": 2.0}
+    ledger = type("L", (), {"buy_prices": buy})()
+    for step in range(8):
+        orders = [Order(int(rng.integers(n)), str(rng.choice(res)), Side.SELL if rng.random() < 0.5 else Side.BUY,
+                        float(rng.choice([0.0, 1e-10, rng.uniform(0, 12)])), float(rng.uniform(-5, 15)), ref=i)
+                  for i in range(int(rng.integers(0, 14)))]
+        p.observe(orders, ledger)
+        _plain_observe(plain, orders, buy)
+        got, want = p.deliver(step, orders), _plain_deliver(plain, step, orders)
+        assert repr(got) == repr(want)
+        assert _bits(p) == _bits(plain)

@@ -163,6 +163,25 @@ def test_sparse_trust_equals_the_dense_book_exactly(n, prior, weight, memory, le
     np.testing.assert_array_equal(out, np.array(start, dtype=bool).reshape(n, n) | (want >= level))
 
 
+@settings(max_examples=100, deadline=None)
+@given(memory=st.integers(50, 100).map(lambda v: v / 100),
+       events=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.booleans()), max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=5))
+def test_record_all_is_each_observation_in_turn(memory, events, cuts):
+    # A step's deliveries recorded in one call (in chunks here, a pair seen several times in
+    # one, kept and broken mixed) give the dense book's values bit for bit, and the store the
+    # observations one by one would leave.
+    book, one, dense = TrustBook(4, memory=memory), TrustBook(4, memory=memory), _DenseTrust(4, 0.8, 5.0, memory)
+    bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
+    for lo, hi in pairwise(bounds):
+        book.record_all(e for e in events[lo:hi])
+    for i, j, kept in events:
+        one.record(i, j, kept)
+        dense.record(i, j, kept)
+    np.testing.assert_array_equal(book.matrix(), dense.matrix())
+    assert (book._slot, book._kept, book._broken) == (one._slot, one._kept, one._broken)
+
+
 @pytest.mark.parametrize("kwargs", [
     {"prior": 0.0}, {"prior": 1.0}, {"prior": -0.2}, {"prior": 1.5}, {"prior": math.nan},
     {"weight": 0.0}, {"weight": -1.0},
