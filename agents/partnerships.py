@@ -116,21 +116,29 @@ class Partnerships:
         """Running averages of each company's surplus (what it would dispose of) and need,
         over about one period (exponential smoothing)."""
         a = 1.0 / self.s.period
-        seen_s: dict[tuple[int, str], float] = defaultdict(float)
-        seen_n: dict[tuple[int, str], float] = defaultdict(float)
-        buy = ledger.buy_prices  # each resource's outside price, read per order
+        b = 1 - a
+        seen_s: dict[tuple[int, str], float] = {}
+        seen_n: dict[tuple[int, str], float] = {}
+        buy = ledger.buy_prices  # each resource's outside price
+        below = {r: p - 1e-9 for r, p in buy.items()}  # an ask priced under this is surplus
+        sell = Side.SELL
         for o in true_orders:
-            key = (o.owner, o.resource)
-            if o.side is Side.SELL:
-                if o.price < buy[o.resource] - 1e-9:
-                    seen_s[key] += o.quantity
+            if o.side is sell:
+                if o.price < below[o.resource]:
+                    key = (o.owner, o.resource)
+                    seen_s[key] = seen_s.get(key, 0.0) + o.quantity
             else:
-                seen_n[key] += o.quantity
-        for avg, seen in ((self._surplus, seen_s), (self._need, seen_n)):
-            for key in set(avg) | set(seen):
-                avg[key] = (1 - a) * avg.get(key, 0.0) + a * seen.get(key, 0.0)
-        for total, seen in ((self._surplus_sum, seen_s), (self._need_sum, seen_n)):
+                key = (o.owner, o.resource)
+                seen_n[key] = seen_n.get(key, 0.0) + o.quantity
+        for avg, total, seen in ((self._surplus, self._surplus_sum, seen_s), (self._need, self._need_sum, seen_n)):
+            # avg[key] = (1 - a) * avg.get(key, 0.0) + a * seen.get(key, 0.0) for every key of
+            # either: the keys averaged before in one pass, then the new ones (nothing depends on
+            # the dict's order, which was a set's before); and what was seen added to the total.
+            got = seen.get
+            avg.update({key: b * v + a * got(key, 0.0) for key, v in avg.items()})
             for key, q in seen.items():
+                if key not in avg:
+                    avg[key] = b * 0.0 + a * q
                 total[key] += q
         self._observed += 1
 
