@@ -154,7 +154,7 @@ class Partnerships:
         trades, done, rest = deliver(active, true_orders, step, self.s.tolerance)
         penalties = []
         m = self.s.trust_memory
-        # Python floats for the loop (numpy scalars cost more a read and a write; same values).
+        # Python floats for the loop: a numpy scalar costs more to read and write (same values).
         own_kept, own_broken = self._own_kept.tolist(), self._own_broken.tolist()
         seen: list[tuple[int, int, bool]] = []  # for `trust`, in the order observed
         for c, d in zip(active, done, strict=True):  # one delivery per active contract, in order

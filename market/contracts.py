@@ -211,4 +211,3 @@ def _take(left: list[float], idx: list[int], amount: float) -> None:
         got = min(left[n], amount)
         left[n] -= got
         amount -= got
-
