@@ -252,9 +252,10 @@ def _primal_solver() -> highspy.Highs:
     return _primal
 
 
-def _lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray
-        ) -> highspy.HighsLp:
-    """The transportation LP of these edges for HiGHS (which minimises: costs are -gain)."""
+def _pass(h: highspy.Highs, supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray,
+          f: np.ndarray) -> None:
+    """Pass the transportation LP of these edges to `h` (which minimises: costs are -gain), with
+    no basis or solution left of the last LP it solved."""
     # Only sellers and buyers that touch a useful edge become rows.
     s_ids, s_row = np.unique(ei, return_inverse=True)
     b_ids, b_row = np.unique(ej, return_inverse=True)
@@ -267,26 +268,22 @@ def _lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, 
     value = np.empty(2 * n)
     value[0::2] = 1.0
     value[1::2] = f
-    lp = highspy.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = ns + nb
-    lp.col_cost_ = -g
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = np.full(n, highspy.kHighsInf)
-    lp.row_lower_ = np.full(ns + nb, -highspy.kHighsInf)
-    lp.row_upper_ = np.concatenate([supply[s_ids], demand[b_ids]]).astype(float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
-    lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
-    return lp
+    # The arrays straight to HiGHS: filling a HighsLp's fields converts them element by element
+    # (half the cost of a small LP's solve). The integrality must be given: all continuous.
+    status = h.passModel(n, ns + nb, 2 * n, int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize), 0.0,
+                         np.ascontiguousarray(-g, dtype=float), np.zeros(n), np.full(n, highspy.kHighsInf),
+                         np.full(ns + nb, -highspy.kHighsInf),
+                         np.concatenate([supply[s_ids], demand[b_ids]]).astype(float),
+                         np.arange(0, 2 * n + 1, 2, dtype=np.int32), index, value, np.zeros(n, dtype=np.int32))
+    if status != highspy.HighsStatus.kOk:
+        raise RuntimeError(f"HiGHS refused the market's LP: {status}")
+    h.clearSolver()  # nothing of the last LP's basis or solution is a start for this one
 
 
 def _highs_lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
               duals: bool = False):
-    lp = _lp(supply, demand, ei, ej, g, f)
     h = _highs_solver() if duals else _primal_solver()
-    h.passModel(lp)
+    _pass(h, supply, demand, ei, ej, g, f)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS could not clear the market: {h.modelStatusToString(h.getModelStatus())}")
@@ -327,13 +324,13 @@ class Warm:
     KEEP_COLUMNS = 2_000_000
 
     def __init__(self) -> None:
-        self.bases: dict[bytes, highspy.HighsBasis] = {}
+        self.bases: dict[bytes, tuple[highspy.HighsBasis, int]] = {}  # and its number of columns
         self.solved: dict[bytes, np.ndarray] = {}
         self._columns = 0
 
     def __deepcopy__(self, memo: dict) -> Warm:
         twin = Warm()
-        twin.bases = {k: _copy_basis(b) for k, b in self.bases.items()}
+        twin.bases = {k: (_copy_basis(b), n) for k, (b, n) in self.bases.items()}
         twin.solved = {k: x.copy() for k, x in self.solved.items()}
         twin._columns = self._columns
         return twin
@@ -356,18 +353,18 @@ class Warm:
     def _solve(self, routes: bytes, supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray,
                g: np.ndarray, f: np.ndarray) -> np.ndarray:
         h = _primal_solver()
-        h.passModel(_lp(supply, demand, ei, ej, g, f))  # a model passed anew: nothing left of the last
+        _pass(h, supply, demand, ei, ej, g, f)  # a model passed anew: nothing left of the last
         start = self.bases.pop(routes, None)
         if start is not None:
-            self._columns -= len(start.col_status)
-            h.setBasis(start)
+            self._columns -= start[1]
+            h.setBasis(start[0])
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS could not clear the market: {h.modelStatusToString(h.getModelStatus())}")
         x = np.asarray(h.getSolution().col_value, dtype=float)
         while self.bases and (len(self.bases) >= self.KEEP or self._columns + len(g) > self.KEEP_COLUMNS):
-            self._columns -= len(self.bases.pop(next(iter(self.bases))).col_status)  # the oldest
-        self.bases[routes] = h.getBasis()
+            self._columns -= self.bases.pop(next(iter(self.bases)))[1]  # the oldest
+        self.bases[routes] = (h.getBasis(), len(g))
         self._columns += len(g)
         return np.where(x > EPS, x, 0.0)
 
