@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
 from market.orders import Order, Side, Trade
 from market.policy import Policy
 from market.resources import Resource
-from market.storage import Store, carry
+from market.storage import TOL, Store, carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,11 @@ class Ledger:
         self._dispose = {r: policy.dispose_price(res) for r, res in resources.items()}
         self._dispose_tax = {r: policy.dispose_tax(res) for r, res in resources.items()}
         self._transfer = {r: tuple(np.array(v) for v in policy.transfer_parts(res)) for r, res in resources.items()}
+        # The resources by name, and each one's place among them: `_settle_arrays` keeps a
+        # resource's sums on its row, and books a company's resources in this order.
+        self._names = sorted(resources)
+        self._rid = {r: i for i, r in enumerate(self._names)}
+        self._cells: tuple[tuple[tuple[int, str], ...], np.ndarray, np.ndarray] | None = None
 
     @property
     def buy_prices(self) -> Mapping[str, float]:
@@ -116,6 +123,19 @@ class Ledger:
             return bid
         buy = self._buy[order.resource]
         return keep if abs(order.price - buy) <= 1e-9 * max(1.0, abs(buy)) else dispose
+
+    def _store_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each store's resource row (`_rid`), and the number of the store (in `stores`) of each
+        company and resource (cell company * len(_names) + row; -1 for none): kept while the stores
+        and the resources are the same."""
+        keys = tuple(self.stores)
+        if self._cells is None or self._cells[0] != keys:
+            nr = len(self._names)
+            rows = np.fromiter(map(self._rid.__getitem__, map(itemgetter(1), keys)), np.intp, len(keys))
+            of = np.full(self.n * nr, -1, dtype=np.intp)
+            of[np.fromiter(map(itemgetter(0), keys), np.intp, len(keys)) * nr + rows] = np.arange(len(keys))
+            self._cells = (keys, rows, of)
+        return self._cells[1], self._cells[2]
 
     def stock(self, company: int, resource: str) -> float:
         store = self.stores.get((company, resource))
@@ -154,8 +174,30 @@ def open_step(ledger: Ledger, step: int) -> StepAccount:
     return acc
 
 
+# From this many plans a step on, `settle` books on arrays (`_settle_arrays`): their fixed
+# cost, some 80 numpy calls, is more than the loop's for a handful of companies.
+ARRAYS_FROM = 32
+
+
 def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iterable[Trade]) -> StepAccount:
-    """Move goods and money for one step and complete the park's account of it."""
+    """Move goods and money for one step and complete the park's account of it.
+
+    A small park is booked by `_settle_loop`, a large one by `_settle_arrays`: the same books,
+    bit for bit. (`_settle_arrays` takes one plan per company, as the model makes them.)"""
+    if len(plans) >= ARRAYS_FROM and len(set(map(attrgetter("company"), plans))) == len(plans):
+        _settle_arrays(ledger, acc, plans, list(trades))
+    else:
+        _settle_loop(ledger, acc, plans, trades)
+    money = acc.profit
+    ledger.cash += money
+    ledger.operator += acc.budget
+    ledger.government -= acc.subsidies
+    acc.resources = dict(acc.resources)
+    return acc
+
+
+def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iterable[Trade]) -> None:
+    """`settle`'s bookings, trade by trade, then plan by plan and each plan's resources by name."""
     step = acc.step
     res = ledger.resources
     # Each company's money as Python floats while the step is booked (the same operations in
@@ -242,12 +284,191 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
         acc.resources[r].stock_after += store.level
 
     acc.profit[:] = money
-    money = acc.profit
-    ledger.cash += money
-    ledger.operator += acc.budget
-    ledger.government -= acc.subsidies
-    acc.resources = dict(acc.resources)
-    return acc
+
+
+# A resource's account's fields that `settle` adds to, in `_settle_arrays`'s table of them.
+_FIELDS = ("shipped", "exchanged", "lost", "produced", "consumed", "self_used", "bought_outside", "disposed",
+           "stock_after")
+
+
+def _settle_arrays(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Sequence[Trade]) -> None:
+    """`_settle_loop` on arrays, for a large park (one plan per company): the same books, bit for bit.
+
+    The pairs of a company and a resource are booked all at once, in the loop's order (plan by
+    plan, each plan's resources by name): a pair without a store (most of them) by `carry`'s
+    arithmetic written on arrays, a pair with one by `carry` itself. Money, the resources'
+    accounts, taxes and CO2 are running sums: each gets its terms in the order the loop adds
+    them, one after another. `np.add.at` and `np.add.accumulate` add in index order; `np.sum`
+    adds pairwise and would give other bits. A term the loop skips (nothing bought, a disposal
+    of 1e-12 or less) is left out here too."""
+    accounts = acc.resources
+    rid, names = ledger._rid, ledger._names
+    nr = len(names)
+    res = ledger.resources
+    nf = len(_FIELDS)
+
+    # The trades: each one's money (the buyer pays, the seller receives less the journey, the
+    # buyer gets the subsidy), the market operator's budget and the government's subsidies.
+    m = len(trades)
+    resource_of = list(map(attrgetter("resource"), trades))
+    t_row = np.fromiter(map(rid.__getitem__, resource_of), np.intp, m)
+    seller = np.fromiter(map(attrgetter("seller"), trades), np.intp, m)
+    buyer = np.fromiter(map(attrgetter("buyer"), trades), np.intp, m)
+    shipped = np.fromiter(map(attrgetter("shipped"), trades), float, m)
+    delivered = np.fromiter(map(attrgetter("delivered"), trades), float, m)
+    price = np.fromiter(map(attrgetter("price"), trades), float, m)
+    seller_price = list(map(attrgetter("seller_price"), trades))
+    payment = price * delivered
+    receipt = payment if seller_price.count(None) == m else np.array(
+        [p if q is None else q for p, q in zip(price.tolist(), seller_price)], dtype=float) * delivered
+    gets = receipt - np.fromiter(map(attrgetter("transport_cost"), trades), float, m)
+    subsidy = ledger.policy.exchange_subsidy
+    if subsidy:
+        paid = subsidy * delivered
+        money = [np.stack((-payment, gets, paid), axis=1).ravel()]
+        payer = [np.stack((buyer, seller, buyer), axis=1).ravel()]
+        acc.subsidies = _running(acc.subsidies, paid)
+    else:
+        money = [np.stack((-payment, gets), axis=1).ravel()]
+        payer = [np.stack((buyer, seller), axis=1).ravel()]
+    acc.budget = _running(acc.budget, payment - receipt)
+    # What each company shipped and received of each resource (cell company * nr + row), and
+    # which cells traded at all (a company's traded resources are booked even if it made none).
+    cells = ledger.n * nr
+    sold, got, traded = np.zeros(cells), np.zeros(cells), np.zeros(cells, dtype=bool)
+    np.add.at(sold, seller * nr + t_row, shipped)
+    np.add.at(got, buyer * nr + t_row, delivered)
+    traded[seller * nr + t_row] = True
+    traded[buyer * nr + t_row] = True
+
+    # The pairs: the cells of a grid of plans by resources (plan * nr + row) that the plan
+    # makes, uses or trades; in ascending order they are the loop's order.
+    k = len(plans)
+    company = np.fromiter(map(attrgetter("company"), plans), np.intp, k)
+    grid = traded.reshape(ledger.n, nr)[company].ravel()
+    amounts = []
+    for side in ("byproducts", "inputs"):
+        books = list(map(attrgetter(side), plans))
+        counts = np.fromiter(map(len, books), np.intp, k)
+        at = np.repeat(np.arange(0, k * nr, nr), counts) + np.fromiter(
+            map(rid.__getitem__, chain.from_iterable(books)), np.intp, int(counts.sum()))
+        grid[at] = True
+        amount = np.zeros(k * nr)
+        amount[at] = np.fromiter(chain.from_iterable(map(dict.values, books)), float, len(at))
+        amounts.append(amount)
+    pair = np.flatnonzero(grid)
+    n = len(pair)
+    plan_of, row = np.divmod(pair, nr)
+    owner = company[plan_of]
+    cell = owner * nr + row
+    made, need = amounts[0][pair], amounts[1][pair]
+    out, received = sold[cell], got[cell]
+
+    # `carry` without a store, on arrays: the same operations in the same order.
+    available = made + 0.0
+    own = np.where(available < need, available, need)
+    room = available - own
+    over = out > room + TOL * np.where(available > 1.0, available, 1.0)
+    fresh = made - (own + np.where(room < out, room, out))
+    open_need = need - own - received
+    buy = open_need > TOL * np.where(need > 1.0, need, 1.0)
+    bought = np.where(buy, open_need, 0.0)
+    surplus = np.where(~buy & (open_need < -1e-12), -open_need, 0.0)
+    overflow = np.where(fresh > 1e-12, fresh, 0.0)
+    # A pair with a store goes through `carry` itself, unless the store has no batches and
+    # gets nothing put in it (no surplus, no output left over): then `carry` takes nothing from
+    # it, leaves it as it is and comes to the arithmetic above. The pairs that do, in the loop's
+    # order up to the first other pair that ships more than it had: the first to fail is named.
+    stores = list(ledger.stores.values())
+    ns = len(stores)
+    store_row, store_of = ledger._store_cells()
+    store_at = store_of[cell]
+    stored = np.flatnonzero(store_at >= 0)
+    has_batches = np.fromiter(map(bool, map(attrgetter("batches"), stores)), bool, ns)
+    stored = stored[has_batches[store_at[stored]] | (surplus[stored] != 0) | (overflow[stored] != 0)]
+    over[stored] = False
+    first_over = int(over.argmax()) if over.any() else n
+    carried = []
+    step = acc.step
+    for i, s, r, mk, nd, sh, rc in zip(stored.tolist(), store_at[stored].tolist(), row[stored].tolist(),
+                                       *(a[stored].tolist() for a in (made, need, out, received))):
+        if i > first_over:
+            break
+        try:
+            carried.append(carry(stores[s], mk, nd, sh, rc, step + res[names[r]].shelf_life + 1))
+        except ValueError as e:
+            raise ValueError(f"company {int(owner[i])}, {names[r]}: {e}") from None
+    if first_over < n:
+        i = first_over
+        raise ValueError(f"company {int(owner[i])}, {names[row[i]]}: shipped {float(out[i]):g} but had {float(room[i]):g}")
+    if carried:
+        own[stored], bought[stored], surplus[stored], overflow[stored] = np.fromiter(
+            chain.from_iterable(carried), float, 4 * len(carried)).reshape(-1, 4).T
+
+    # Each pair's bookings, in the loop's order, those it makes: bought outside (at the outside
+    # price, its tax and CO2 of virgin supply), surplus received and output left over, disposed
+    # of (at the disposal price, its tax and CO2). `cost`: per resource these six.
+    cost = np.array([(ledger._buy[r], ledger._buy_tax[r], res[r].co2_virgin, ledger._dispose[r],
+                      ledger._dispose_tax[r], res[r].co2_disposal) for r in names], dtype=float).ravel()
+    booked = np.stack((bought != 0, surplus > 1e-12, overflow > 1e-12), axis=1).ravel()
+    q = np.stack((bought, surplus, overflow), axis=1).ravel().compress(booked)
+    disposal = np.tile(np.array([0, 3, 3], dtype=np.intp), n).compress(booked)  # 3 for a disposal
+    b_row = np.repeat(row, 3).compress(booked)
+    b_plan = np.repeat(plan_of, 3).compress(booked)
+    at = b_row * 6 + disposal
+    tax = q * cost.take(at + 1)
+    ledger.government = _running(ledger.government, tax)
+    acc.taxes = _running(acc.taxes, tax)
+    acc.co2_t = _running(acc.co2_t, q * cost.take(at + 2))
+    # Money: the trades' first, then each plan's revenue and its bookings: booking b of plan p
+    # goes to place b + p + 1 in that sequence, the revenue of p right before its first booking.
+    per_plan = np.bincount(b_plan, minlength=k)
+    at_revenue = np.cumsum(per_plan) - per_plan + np.arange(k)
+    at_booking = np.arange(len(q)) + b_plan + 1
+    terms = np.empty(len(q) + k)
+    who = np.empty(len(q) + k, dtype=np.intp)
+    terms[at_revenue] = np.fromiter(map(attrgetter("revenue"), plans), float, k)
+    who[at_revenue] = company
+    terms[at_booking] = -q * cost.take(at)
+    who[at_booking] = company.take(b_plan)
+    np.add.at(acc.profit, np.concatenate(payer + [who]), np.concatenate(money + [terms]))
+
+    # The park's account of each resource. The loop opens them as it goes: the trades', the
+    # pairs' (in the order of a resource's first pair) and the stores'.
+    for r in dict.fromkeys(resource_of):
+        accounts[r]
+    first = np.full(nr, n)
+    np.minimum.at(first, row, np.arange(n))
+    opened = np.flatnonzero(first < n)
+    for r in opened[np.argsort(first[opened])].tolist():
+        accounts[names[r]]
+    for name in dict.fromkeys(map(itemgetter(1), ledger.stores)):
+        accounts[name]
+    # Their fields in one table (resource row * nf + field): each entry gets its terms in order.
+    d = disposal != 0
+    to = np.concatenate((
+        (t_row * nf)[:, None] + np.arange(3), (row * nf)[:, None] + np.arange(3, 6),
+        b_row * nf + np.where(d, 7, 6), store_row * nf + 8), axis=None)
+    levels = np.fromiter(map(attrgetter("level"), stores), float, ns)
+    terms = np.concatenate((np.stack((shipped, delivered, shipped - delivered), axis=1),
+                            np.stack((made, need, own), axis=1), q, levels), axis=None)
+    rows = np.flatnonzero(np.bincount(to // nf, minlength=nr)).tolist()
+    if not rows:
+        return
+    table = np.zeros((nr, nf))
+    table[rows] = [[getattr(accounts[names[r]], f) for f in _FIELDS] for r in rows]
+    np.add.at(table.ravel(), to, terms)
+    for r, values in zip(rows, table[rows].tolist()):
+        ra = accounts[names[r]]
+        for f, v in zip(_FIELDS, values):
+            setattr(ra, f, v)
+
+
+def _running(start: float, terms: np.ndarray) -> float:
+    """`start` + terms[0] + terms[1] + ..., added one after another as a loop would."""
+    if not len(terms):
+        return start
+    return float(np.add.accumulate(np.concatenate(([start], terms)))[-1])
 
 
 def book(ledger: Ledger, acc: StepAccount, amounts: np.ndarray, government_pays: float = 0.0) -> None:
