@@ -21,9 +21,10 @@ class Store:
 
     @property
     def level(self) -> float:
-        if self._level is None:
-            self._level = sum([b[1] for b in self.batches])
-        return self._level
+        level = self._level
+        if level is None:
+            level = self._level = sum([b[1] for b in self.batches])
+        return level
 
     def copy(self) -> Store:
         """Another store with the same batches."""
@@ -56,8 +57,11 @@ class Store:
 
     def put(self, quantity: float, expires_at: int) -> float:
         """Store up to the free room; return what did not fit."""
-        room = max(0.0, self.capacity - self.level)
-        q = min(quantity, room)
+        # (max and min written out as comparisons, with the same results, as in `carry`.)
+        room = self.capacity - self.level
+        if not room > 0.0:  # max(0.0, room)
+            room = 0.0
+        q = room if room < quantity else quantity  # min(quantity, room)
         if q > 1e-12:
             self.batches.append([expires_at, q])
             self._level = None

@@ -4,13 +4,14 @@
 trade by trade, then plan by plan and resource by resource, each pair through `carry`. Random
 books (plans, trades, stores with and without batches, amounts at the edges of `carry`'s
 tolerances) go through it and through `settle` on both its paths; every float must come out the
-same, and a company that ships more than it had must fail the same way.
+same, and a company that ships more than it had must fail the same way. `Store.put` is held to
+its old rule too.
 """
 
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from unittest import mock
 
@@ -24,7 +25,7 @@ from market.orders import Trade
 from market.policy import Policy
 from market.resources import Resource
 from market.settlement import Ledger, Plan, StepAccount, open_step, settle
-from market.storage import carry
+from market.storage import Store, carry
 
 NAMES = ("ash", "heat", "water", "gypsum", "sludge", "steam")
 
@@ -211,3 +212,22 @@ def test_a_company_that_ships_more_than_it_had_is_named():
             assert str(e.value) == message
     assert np.all(ledger.cash == 0)
 
+
+def old_put(store: Store, quantity: float, expires_at: int) -> float:
+    """`Store.put` as it was (with max and min)."""
+    room = max(0.0, store.capacity - store.level)
+    q = min(quantity, room)
+    if q > 1e-12:
+        store.batches.append([expires_at, q])
+        store._level = None
+    return quantity - q
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(amounts, max_size=4), st.sampled_from([0.0, 1e-13, 3.0, 20.0]), st.lists(amounts, min_size=1, max_size=4))
+def test_a_store_takes_in_what_it_took_in_before(batches, capacity, puts):
+    stores = [Store(capacity, deque([[1, q] for q in batches])) for _ in range(2)]
+    for i, q in enumerate(puts):
+        assert repr(stores[0].put(q, i)) == repr(old_put(stores[1], q, i))
+        assert repr(stores[0].level) == repr(stores[1].level)
+    assert stores[0].batches == stores[1].batches
