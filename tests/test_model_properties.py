@@ -146,6 +146,7 @@ def test_another_seed_another_run_when_loads_vary(park, seed):
     assert not one.timeseries.equals(two.timeseries)
 
 
+@pytest.mark.slow  # 1.5 s; tests/test_transport.py holds the LPs themselves to it in the quick subset
 def test_a_run_with_warm_started_lps_does_not_depend_on_the_runs_before_it():
     """A park whose books need HiGHS (several sellers and buyers: `synthetic:40` solves 160 LPs in
     20 days, each warm-started from the run's own memory, `market.transport.Warm`) gives the same
