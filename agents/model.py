@@ -33,7 +33,7 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import MarketEvent, Order, Side, Trade, numbered_orders, orders_from
+from market.orders import MarketEvent, Order, Side, Trade, numbered_orders
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -401,7 +401,7 @@ class ParkModel(mesa.Model):
             if len(raw) == len(park_raw):
                 new = [i for i, (x, y) in enumerate(zip(raw, park_raw)) if x != y]
                 orders = list(park_orders)
-                for i, o in zip(new, orders_from((*raw[i], i) for i in new)):
+                for i, o in zip(new, numbered_orders([raw[i] for i in new], new)):
                     orders[i] = o
                 return orders
             return numbered_orders(raw)

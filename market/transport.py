@@ -112,50 +112,41 @@ def _solve_small(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.nd
     g = [g_all[e] for e in use]
     f = [f_all[e] for e in use]
     if all(a == ei[0] for a in ei):
-        # `_one_seller`: the best gain first (a stable sort on -gain, as numpy's argsort).
-        left = float(supply[ei[0]])
-        need = np.asarray(demand, dtype=float).tolist()
-        taken = [0.0] * len(need)
-        for k in sorted(range(len(use)), key=lambda k: -g[k]):
-            if left <= EPS:
-                break
-            b = ej[k]
-            room = (need[b] - taken[b]) / f[k]
-            q = min(left, room)
-            if q > EPS:
-                x[use[k]] = q
-                left -= q
-                taken[b] += q * f[k]
-        return np.array(x)
-    if all(b == ej[0] for b in ej):
-        # `_one_buyer`: the best gain per unit delivered first.
-        left = float(demand[ej[0]])
-        have = np.asarray(supply, dtype=float).tolist()
-        used = [0.0] * len(have)
+        # `_one_seller`'s walk: the best gain first (a stable sort on -gain, as numpy's argsort).
+        shipped = _seller_walk(float(supply[ei[0]]), np.asarray(demand, dtype=float).tolist(), ej, f,
+                               sorted(range(len(use)), key=lambda k: -g[k]))
+    elif all(b == ej[0] for b in ej):
+        # `_one_buyer`'s walk: the best gain per unit delivered first.
         per = [-(a / b) for a, b in zip(g, f)]
-        for k in sorted(range(len(use)), key=per.__getitem__):
-            if left <= EPS:
-                break
-            a = ei[k]
-            q = min(have[a] - used[a], left / f[k])
-            if q > EPS:
-                x[use[k]] = q
-                left -= q * f[k]
-                used[a] += q
-        return np.array(x)
-    return None
+        shipped = _buyer_walk(float(demand[ej[0]]), np.asarray(supply, dtype=float).tolist(), ei, f,
+                              sorted(range(len(use)), key=per.__getitem__))
+    else:
+        return None
+    for e, q in zip(use, shipped):
+        x[e] = q
+    return np.array(x)
 
 
 # The two sorting shortcuts walk the edges in Python floats: the same arithmetic as on numpy
 # scalars, at a fraction of the cost per edge.
 def _one_seller(s: float, demand: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
     # One unit shipped uses one unit of supply whatever the edge: take the best gain first.
-    x = [0.0] * len(g)
-    left = float(s)
-    need = np.asarray(demand, dtype=float).tolist()
+    return np.array(_seller_walk(float(s), np.asarray(demand, dtype=float).tolist(), ej.tolist(), f.tolist(),
+                                 np.argsort(-g, kind="stable").tolist()))
+
+
+def _one_buyer(supply: np.ndarray, d: float, ei: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
+    # The buyer's capacity is in delivered units: rank by gain per unit delivered.
+    return np.array(_buyer_walk(float(d), np.asarray(supply, dtype=float).tolist(), ei.tolist(), f.tolist(),
+                                np.argsort(-(g / f), kind="stable").tolist()))
+
+
+def _seller_walk(left: float, need: list[float], to: list[int], share: list[float], order: list[int]) -> list[float]:
+    """One seller's `left` units shipped along its edges in `order`, each edge up to its buyer's
+    `need` still open (in delivered units, `share` of a unit shipped arriving)."""
+    x = [0.0] * len(to)
     taken = [0.0] * len(need)
-    to, share = ej.tolist(), f.tolist()
-    for e in np.argsort(-g, kind="stable").tolist():
+    for e in order:
         if left <= EPS:
             break
         b = to[e]
@@ -165,17 +156,15 @@ def _one_seller(s: float, demand: np.ndarray, ej: np.ndarray, g: np.ndarray, f: 
             x[e] = q
             left -= q
             taken[b] += q * share[e]
-    return np.array(x)
+    return x
 
 
-def _one_buyer(supply: np.ndarray, d: float, ei: np.ndarray, g: np.ndarray, f: np.ndarray) -> np.ndarray:
-    # The buyer's capacity is in delivered units: rank by gain per unit delivered.
-    x = [0.0] * len(g)
-    left = float(d)
-    have = np.asarray(supply, dtype=float).tolist()
+def _buyer_walk(left: float, have: list[float], frm: list[int], share: list[float], order: list[int]) -> list[float]:
+    """One buyer's `left` units of need (delivered) filled along its edges in `order`, each edge
+    up to its seller's supply `have` still unshipped."""
+    x = [0.0] * len(frm)
     used = [0.0] * len(have)
-    frm, share = ei.tolist(), f.tolist()
-    for e in np.argsort(-(g / f), kind="stable").tolist():
+    for e in order:
         if left <= EPS:
             break
         a = frm[e]
@@ -184,7 +173,7 @@ def _one_buyer(supply: np.ndarray, d: float, ei: np.ndarray, g: np.ndarray, f: n
             x[e] = q
             left -= q * share[e]
             used[a] += q
-    return np.array(x)
+    return x
 
 
 def solve_with_prices(
