@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from market.orders import Order, Side, Trade
+from market.orders import Order, Side, Trade, numbered_orders, trades_from
 
 EPS = 1e-9
 
@@ -72,11 +72,10 @@ class Delivery:
         return self.breacher < 0
 
 
-# The slots of the objects `deliver` builds, in field order, set directly (see there).
+# The slots of the deliveries `deliver` builds, in field order, set directly (as
+# `market.orders.trades_from` builds trades).
 _new = object.__new__
-_TRADE_SLOTS = tuple(Trade.__dict__[f.name].__set__ for f in fields(Trade))
 _DELIVERY_SLOTS = tuple(Delivery.__dict__[f.name].__set__ for f in fields(Delivery))
-_ORDER_SLOTS = tuple(Order.__dict__[f.name].__set__ for f in fields(Order))
 
 
 def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
@@ -93,8 +92,8 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
     # order each of the resource: the orders are indexed once by (owner, resource, is an ask),
     # and only the keys of several orders get a list (asks cheapest first, bids dearest first).
     # A one-order side is read and drawn on directly: the same operations as `sum` and `_take`
-    # on a list of one, without them. Trades, deliveries and orders are built slot by slot, as
-    # `market.orders.trades_from`.
+    # on a list of one, without them. Trades, deliveries and orders are built slot by slot
+    # (`market.orders.trades_from`, `numbered_orders`).
     left = [o.quantity for o in orders]
     sell = Side.SELL
     at = {(o.owner, o.resource, o.side is sell): n for n, o in enumerate(orders)}  # a key's last order
@@ -107,9 +106,8 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
         for (_, _, is_ask), idx in several.items():
             idx.sort(key=(lambda n: orders[n].price) if is_ask else (lambda n: -orders[n].price))
 
-    trades: list[Trade] = []
+    shipments: list[tuple[int, int, int, str, float, float, float, float, float]] = []  # trades_from's rows
     done: list[Delivery] = []
-    t_step, t_seller, t_buyer, t_resource, t_shipped, t_delivered, t_price, t_cost, t_km, t_seller_price = _TRADE_SLOTS
     d_contract, d_step, d_delivered, d_short, d_breacher, d_penalty = _DELIVERY_SLOTS
     for c in contracts:
         start, terms = c.start, c.terms
@@ -154,18 +152,8 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
                     left[j] = x - (delivered if delivered < x else x)
             else:
                 _take(left, theirs, delivered)
-            t = _new(Trade)
-            t_step(t, step)
-            t_seller(t, c.seller)
-            t_buyer(t, c.buyer)
-            t_resource(t, resource)
-            t_shipped(t, ship)
-            t_delivered(t, delivered)
-            t_price(t, terms.price)
-            t_cost(t, c.cost * ship)
-            t_km(t, c.distance_km)
-            t_seller_price(t, None)
-            trades.append(t)
+            shipments.append((step, c.seller, c.buyer, resource, ship, delivered, terms.price, c.cost * ship,
+                              c.distance_km))
         else:
             delivered = 0.0
         short = q - delivered
@@ -186,22 +174,18 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             d_penalty(d, 0.0)
         done.append(d)
 
-    o_owner, o_resource, o_side, o_quantity, o_price, o_ref = _ORDER_SLOTS
     rest: list[Order] = []
+    at_less: list[int] = []  # where in `rest` an order goes on with less than it had
+    less: list[tuple[int, str, Side, float, float]] = []
     for o, q in zip(orders, left):
         if q > EPS:
-            if q == o.quantity:
-                rest.append(o)
-            else:  # Order(o.owner, o.resource, o.side, q, o.price, o.ref)
-                less = _new(Order)
-                o_owner(less, o.owner)
-                o_resource(less, o.resource)
-                o_side(less, o.side)
-                o_quantity(less, q)
-                o_price(less, o.price)
-                o_ref(less, o.ref)
-                rest.append(less)
-    return trades, done, rest
+            if q != o.quantity:  # Order(o.owner, o.resource, o.side, q, o.price, o.ref)
+                at_less.append(len(rest))
+                less.append((o.owner, o.resource, o.side, q, o.price))
+            rest.append(o)
+    for k, o in zip(at_less, numbered_orders(less, [rest[k].ref for k in at_less])):
+        rest[k] = o
+    return trades_from(shipments), done, rest
 
 
 def _take(left: list[float], idx: list[int], amount: float) -> None:

@@ -72,7 +72,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from market.transport import _highs_solver, serial
+from market.transport import _copy_basis, _highs_solver, serial
 
 
 def _empty_int() -> np.ndarray:
@@ -457,11 +457,7 @@ class Basis:
     highs: highspy.HighsBasis
 
     def __deepcopy__(self, memo: dict) -> Basis:
-        b = highspy.HighsBasis()
-        b.col_status = list(self.highs.col_status)
-        b.row_status = list(self.highs.row_status)
-        b.valid = self.highs.valid
-        return Basis(self.matrix, b)  # the matrix is read-only and shared, as `_structure` shares it
+        return Basis(self.matrix, _copy_basis(self.highs))  # the matrix is read-only and shared, as `_structure` shares it
 
 
 class _Model:

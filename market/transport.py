@@ -194,25 +194,33 @@ def solve_with_prices(
     return x, u, v
 
 
-# The last LPs solved, by their exact input (see `_highs`): a step's clearing and its optimum
-# often pose the very same problem (truthful bidders on the same book), and so do the private and
-# the social planner where no transfers are in the prices.
+# The last LPs solved without a run's memory (`Warm`), by their exact input: the coalitions of
+# `market.sharing`'s park game pose the same books again, and so do mechanisms that solve
+# without one.
 _SOLVED: dict[bytes, np.ndarray] = {}
 _SOLVED_MAX = 64
+
+
+def _key(*arrays: np.ndarray) -> bytes:
+    """The exact content of these arrays (dtype, size and bytes of each), as a dict key."""
+    return b"|".join(b"%s:%d:" % (a.dtype.str.encode(), a.size) + np.ascontiguousarray(a).tobytes() for a in arrays)
+
+
+def _remember(kept: dict[bytes, np.ndarray], key: bytes, x: np.ndarray, limit: int) -> None:
+    if len(kept) >= limit:
+        del kept[next(iter(kept))]  # the oldest
+    kept[key] = x
 
 
 def _highs(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
            duals: bool = False):
     if duals:
         return _highs_lp(supply, demand, ei, ej, g, f, duals=True)
-    arrays = [np.ascontiguousarray(a) for a in (supply, demand, ei, ej, g, f)]
-    key = b"|".join(b"%s:%d:" % (a.dtype.str.encode(), a.size) + a.tobytes() for a in arrays)
+    key = _key(supply, demand, ei, ej, g, f)
     x = _SOLVED.get(key)
     if x is None:
         x = _highs_lp(supply, demand, ei, ej, g, f)
-        if len(_SOLVED) >= _SOLVED_MAX:
-            del _SOLVED[next(iter(_SOLVED))]  # the oldest
-        _SOLVED[key] = x
+        _remember(_SOLVED, key, x, _SOLVED_MAX)
     return x.copy()
 
 
@@ -270,9 +278,13 @@ def _pass(h: highspy.Highs, supply: np.ndarray, demand: np.ndarray, ei: np.ndarr
 
 
 def _highs_lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
-              duals: bool = False):
+              duals: bool = False, start: highspy.HighsBasis | None = None):
+    """The LP solved by HiGHS: its shipments (and with `duals` the rents of `solve_with_prices`),
+    from the basis `start` if given. Shipments come from the primal solver, duals from the default."""
     h = _highs_solver() if duals else _primal_solver()
     _pass(h, supply, demand, ei, ej, g, f)
+    if start is not None:
+        h.setBasis(start)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"HiGHS could not clear the market: {h.modelStatusToString(h.getModelStatus())}")
@@ -328,37 +340,28 @@ class Warm:
               f: np.ndarray) -> np.ndarray:
         """`_highs`'s shipments, warm-started: the LP's optimum from the routes' last basis. The
         same LP met again (a step's clearing and its optimum often pose it) gives what it gave."""
-        arrays = [np.ascontiguousarray(a) for a in (supply, demand, ei, ej, g, f)]
-        key = b"|".join(b"%s:%d:" % (a.dtype.str.encode(), a.size) + a.tobytes() for a in arrays)
+        key = _key(supply, demand, ei, ej, g, f)
         x = self.solved.get(key)
         if x is None:
-            routes = b"|".join(b"%d:" % a.size + a.tobytes() for a in (arrays[2], arrays[3], arrays[5]))
-            x = self._solve(routes, supply, demand, ei, ej, g, f)
-            if len(self.solved) >= self.KEEP:
-                del self.solved[next(iter(self.solved))]  # the oldest
-            self.solved[key] = x
+            x = self._solve(_key(ei, ej, f), supply, demand, ei, ej, g, f)
+            _remember(self.solved, key, x, self.KEEP)
         return x.copy()
 
     def _solve(self, routes: bytes, supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray,
                g: np.ndarray, f: np.ndarray) -> np.ndarray:
-        h = _primal_solver()
-        _pass(h, supply, demand, ei, ej, g, f)  # a model passed anew: nothing left of the last
         start = self.bases.pop(routes, None)
         if start is not None:
             self._columns -= start[1]
-            h.setBasis(start[0])
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"HiGHS could not clear the market: {h.modelStatusToString(h.getModelStatus())}")
-        x = np.asarray(h.getSolution().col_value, dtype=float)
+        x = _highs_lp(supply, demand, ei, ej, g, f, start=None if start is None else start[0])
         while self.bases and (len(self.bases) >= self.KEEP or self._columns + len(g) > self.KEEP_COLUMNS):
             self._columns -= self.bases.pop(next(iter(self.bases)))[1]  # the oldest
-        self.bases[routes] = (h.getBasis(), len(g))
+        self.bases[routes] = (_primal_solver().getBasis(), len(g))
         self._columns += len(g)
-        return np.where(x > EPS, x, 0.0)
+        return x
 
 
 def _copy_basis(b: highspy.HighsBasis) -> highspy.HighsBasis:
+    """Another basis with the same statuses (highspy's bases do not copy themselves)."""
     c = highspy.HighsBasis()
     c.col_status = list(b.col_status)
     c.row_status = list(b.row_status)
