@@ -39,6 +39,14 @@ class CallMarket:
         return trades
 
     def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int) -> list[Trade]:
+        if len(asks) * len(bids) <= transport.SMALL:
+            found = self._clear_small(resource, asks, bids, network, step)
+            if found is not None:
+                return found
+        return self._clear_arrays(resource, asks, bids, network, step)
+
+    def _clear_arrays(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int
+                      ) -> list[Trade]:
         book = Book.of(resource, asks, bids)
         sellers, buyers, ask, bid, supply, demand = book.sellers, book.buyers, book.ask, book.bid, book.supply, book.demand
         if free_routes(network, resource, np.concatenate([sellers, buyers])) and not set(sellers.tolist()) & set(buyers.tolist()):
@@ -60,3 +68,26 @@ class CallMarket:
             for shipped, f, unit_gain, bid_b, cost, km, s, b in zip(
                 x[n].tolist(), e.share[n].tolist(), gain[n].tolist(), bid[e.j[n]].tolist(), e.cost[n].tolist(),
                 e.distance[n].tolist(), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist()))
+
+    def _clear_small(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int
+                     ) -> list[Trade] | None:
+        """`_clear_one` of a book of a few orders (most books of a small park), walked in Python
+        lists: the same routes, arithmetic and trades. None when the book needs another path
+        (every unit travels free, or HiGHS)."""
+        sellers = [o.owner for o in asks]
+        buyers = [o.owner for o in bids]
+        if free_routes(network, resource, sellers + buyers) and not set(sellers) & set(buyers):
+            return None
+        i, j, km, share, cost = network.route_lists(resource, sellers, buyers)
+        if not i:
+            return []
+        ask = [float(o.price) for o in asks]
+        bid = [float(o.price) for o in bids]
+        gain = [f * bid[b] - ask[a] - c for a, b, f, c in zip(i, j, share, cost)]
+        x = transport.solve_lists([float(o.quantity) for o in asks], [float(o.quantity) for o in bids], i, j, gain, share)
+        if x is None:
+            return None
+        keep = 1.0 - self.k
+        return trades_from((step, sellers[i[e]], buyers[j[e]], resource, q, q * share[e],
+                            bid[j[e]] - keep * gain[e] / share[e], cost[e] * q, km[e])
+                           for e, q in enumerate(x) if q > 0)

@@ -121,8 +121,10 @@ class Book:
         """The routes the network allows from these sellers to these buyers, within reach of the
         best prices (`reach_km`), and each route's declared gain per unit shipped: delivered
         share x bid - ask - transport cost."""
+        # (The reach only matters where `edges` would look for routes with a k-d tree.)
+        dense = len(self.sellers) * len(self.buyers) > network.DENSE_PAIRS
         e = network.edges(self.resource, self.sellers, self.buyers,
-                          max_km=reach_km(network, self.resource, self.ask, self.bid))
+                          max_km=reach_km(network, self.resource, self.ask, self.bid) if dense else np.inf)
         return e, e.share * self.bid[e.j] - self.ask[e.i] - e.cost
 
 

@@ -85,6 +85,14 @@ class Network:
         Routes longer than `max_km` may be left out: a mechanism passes the distance beyond
         which no pair could gain, so large parks do not enumerate every pair.
         """
+        found = self._all_edges(resource, sellers, buyers, max_km)
+        if self.known is None:
+            return found
+        ok = self.known[sellers[found.i], buyers[found.j]]
+        return Edges(found.i[ok], found.j[ok], found.distance[ok], found.share[ok], found.cost[ok])
+
+    def _all_edges(self, resource: str, sellers: np.ndarray, buyers: np.ndarray, max_km: float = np.inf) -> Edges:
+        """`edges` before `known` is applied."""
         r = self.resources[resource]
         near = r.transport is not Mode.PIPELINE and len(sellers) * len(buyers) > self.DENSE_PAIRS \
             and bool(np.isfinite(max_km))
@@ -122,10 +130,40 @@ class Network:
                         del cache[k]
                 cache[key] = found
                 cache["bytes"] = cache.get("bytes", 0) + size
+        return found
+
+    def route_lists(self, resource: str, sellers: list[int], buyers: list[int]
+                    ) -> tuple[list[int], list[int], list[float], list[float], list[float]]:
+        """`edges` of a small book (at most `DENSE_PAIRS` pairs) as Python lists (i, j, distance,
+        share, cost): the same routes in the same order, for the mechanisms' paths that walk a
+        book of a few orders in Python, where numpy's calls cost more than the work. Kept beside
+        `edges`' arrays (and dropped with them); `known` is applied on every call."""
+        cache = self._routes
+        key = ("lists", resource, tuple(sellers), tuple(buyers))
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            e = self._all_edges(resource, np.array(sellers, dtype=np.int64), np.array(buyers, dtype=np.int64))
+            found = (e.i.tolist(), e.j.tolist(), e.distance.tolist(), e.share.tolist(), e.cost.tolist())
+            if cache is not None:
+                cache[key] = found
         if self.known is None:
             return found
-        ok = self.known[sellers[found.i], buyers[found.j]]
-        return Edges(found.i[ok], found.j[ok], found.distance[ok], found.share[ok], found.cost[ok])
+        known = self.known
+        keep = [k for k, (a, b) in enumerate(zip(*found[:2])) if known[sellers[a], buyers[b]]]
+        if len(keep) == len(found[0]):
+            return found
+        return tuple([col[k] for k in keep] for col in found)  # type: ignore[return-value]
+
+    def same_place(self, companies: list[int]) -> bool:
+        """Whether these companies all sit at one point (`free_routes` on a small book)."""
+        cache = self._routes
+        places = cache.get("places") if cache is not None else None
+        if places is None:
+            places = self.positions.tolist()
+            if cache is not None:
+                cache["places"] = places
+        x0, y0 = places[companies[0]]
+        return all(places[c][0] == x0 and places[c][1] == y0 for c in companies)
 
     def _pipe_routes(self, resource: str, sellers: np.ndarray, buyers: np.ndarray):
         s_pos: dict[int, list[int]] = {}
@@ -154,7 +192,7 @@ class Network:
         return i, j, np.hypot(diff[:, 0], diff[:, 1])
 
 
-def free_routes(network: Network, resource: str, companies: np.ndarray) -> bool:
+def free_routes(network: Network, resource: str, companies: np.ndarray | list[int]) -> bool:
     """True when every pair of distinct `companies` is a route of `resource` with delivered
     share 1 and cost 0, which is what `Network.edges` returns for a truck or ship resource whose
     traders all sit in one place, or one that travels free and without loss.
@@ -166,5 +204,7 @@ def free_routes(network: Network, resource: str, companies: np.ndarray) -> bool:
         return False
     if r.transport_cost == 0 and r.loss_per_km == 0:
         return True
+    if isinstance(companies, list):  # a small book's, in Python
+        return network.same_place(companies)
     pos = network.positions[companies]
     return bool((pos == pos[0]).all())

@@ -99,32 +99,37 @@ def _solve_small(supply: np.ndarray, demand: np.ndarray, i: np.ndarray, j: np.nd
     """`solve`'s two sorting shortcuts on Python lists, the same steps and arithmetic (so the same
     bits); None when the book needs HiGHS (several sellers and several buyers, or two routes
     between one pair)."""
-    g_all = gain.tolist()
-    use = [e for e, g in enumerate(g_all) if g > EPS]
-    x = [0.0] * len(g_all)
+    x = solve_lists(np.asarray(supply, dtype=float).tolist(), np.asarray(demand, dtype=float).tolist(), i.tolist(),
+                    j.tolist(), gain.tolist(), share.tolist())
+    return None if x is None else np.array(x)
+
+
+def solve_lists(supply: list[float], demand: list[float], i: list[int], j: list[int], gain: list[float],
+                share: list[float]) -> list[float] | None:
+    """`_solve_small` on a book already in Python lists (what the mechanisms' small-book paths
+    hold): the shipments per edge, or None when the book needs HiGHS."""
+    use = [e for e, g in enumerate(gain) if g > EPS]
+    x = [0.0] * len(gain)
     if not use:
-        return np.array(x)
-    i_all, j_all, f_all = i.tolist(), j.tolist(), share.tolist()
-    ei = [i_all[e] for e in use]
-    ej = [j_all[e] for e in use]
+        return x
+    ei = [i[e] for e in use]
+    ej = [j[e] for e in use]
     if len(set(zip(ei, ej))) != len(use):
         return None
-    g = [g_all[e] for e in use]
-    f = [f_all[e] for e in use]
+    g = [gain[e] for e in use]
+    f = [share[e] for e in use]
     if all(a == ei[0] for a in ei):
         # `_one_seller`'s walk: the best gain first (a stable sort on -gain, as numpy's argsort).
-        shipped = _seller_walk(float(supply[ei[0]]), np.asarray(demand, dtype=float).tolist(), ej, f,
-                               sorted(range(len(use)), key=lambda k: -g[k]))
+        shipped = _seller_walk(supply[ei[0]], demand, ej, f, sorted(range(len(use)), key=lambda k: -g[k]))
     elif all(b == ej[0] for b in ej):
         # `_one_buyer`'s walk: the best gain per unit delivered first.
         per = [-(a / b) for a, b in zip(g, f)]
-        shipped = _buyer_walk(float(demand[ej[0]]), np.asarray(supply, dtype=float).tolist(), ei, f,
-                              sorted(range(len(use)), key=per.__getitem__))
+        shipped = _buyer_walk(demand[ej[0]], supply, ei, f, sorted(range(len(use)), key=per.__getitem__))
     else:
         return None
     for e, q in zip(use, shipped):
         x[e] = q
-    return np.array(x)
+    return x
 
 
 # The two sorting shortcuts walk the edges in Python floats: the same arithmetic as on numpy

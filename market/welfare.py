@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from array import array
 from itertools import count
 
 import numpy as np
@@ -55,10 +56,19 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
     quantity = np.array([o.quantity for o in true_orders], dtype=float)[at]
     got = np.zeros(n)  # what each order moves, in that order
     total = 0.0
+    lists = None  # the columns as Python lists, for the small books
     for c, resource in enumerate(codes):
         a0, b0, end = bounds[2 * c], bounds[2 * c + 1], bounds[2 * c + 2]
         if a0 == b0 or b0 == end:
             continue  # no seller or no buyer: nothing to move
+        if (b0 - a0) * (end - b0) <= transport.SMALL:
+            if lists is None:
+                lists = owner.tolist(), price.tolist(), quantity.tolist()
+            small = _solve_small_book(resource, a0, b0, end, *lists, network, memo)
+            if small is not None:
+                total += small[0]
+                got[a0:end] = small[1]
+                continue
         b = Book(resource, owner[a0:b0], owner[b0:end], price[a0:b0], price[b0:end], quantity[a0:b0], quantity[b0:end])
         key = None
         found = None
@@ -76,6 +86,46 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
         got[b0:end] = into
     moved[at] = got
     return total, moved
+
+
+def _solve_small_book(resource: str, a0: int, b0: int, end: int, owner: list[int], price: list[float],
+                      quantity: list[float], network: Network, memo: dict | None) -> tuple[float, list[float]] | None:
+    """`_solve_book` of a book of a few orders (the asks `a0:b0` and the bids `b0:end` of the
+    columns), walked in Python lists: its gain and what each of its orders moves, or None when
+    it needs HiGHS. The same routes, arithmetic and bits (see the sums below)."""
+    key = None
+    if memo is not None:
+        # The book's exact bits, as `optimal_allocation`'s key for the other books.
+        key = ("small", resource, b0 - a0, tuple(owner[a0:end]), array("d", price[a0:end]).tobytes(),
+               array("d", quantity[a0:end]).tobytes())
+        found = memo.get(key)
+        if found is not None:
+            return found
+    sellers, buyers = owner[a0:b0], owner[b0:end]
+    i, j, _, share, cost = network.route_lists(resource, sellers, buyers)
+    moved = [0.0] * (end - a0)
+    if i:
+        ask, bid = price[a0:b0], price[b0:end]
+        gain = [f * bid[b] - ask[a] - c for a, b, f, c in zip(i, j, share, cost)]
+        x = transport.solve_lists(quantity[a0:b0], quantity[b0:end], i, j, gain, share)
+        if x is None:
+            return None
+        # What each order moves: numpy's bincount, a sum per order in the edges' order from 0.0.
+        terms = []
+        for e, q in enumerate(x):
+            if q:
+                moved[i[e]] += q
+                moved[b0 - a0 + j[e]] += q * share[e]
+                terms.append(gain[e] * q)
+        # The book's gain, `gain @ x`: zeros add nothing, so one term is its own sum; from two on,
+        # numpy's own dot product (its order of summation and fused multiply-adds are its own).
+        total = 0.0 if not terms else terms[0] if len(terms) == 1 else float(np.array(gain) @ np.array(x))
+    else:
+        total = 0.0
+    found = (total, moved)
+    if memo is not None:
+        memo[key] = found
+    return found
 
 
 def _allocate(resource: str, asks: list[Order], bids: list[Order], network: Network

@@ -9,6 +9,7 @@ against a brute-force one).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -18,7 +19,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from market.call import CallMarket
-from market.network import Network, Pipeline
+from market.mechanism import book_by_resource
+from market.network import Network, Pipeline, free_routes
 from market.orders import Order, Side, Trade
 from market.resources import Mode, Resource
 from tests.strategies import Book, order_books
@@ -205,3 +207,32 @@ def test_transcript_two_sellers_three_buyers():
     # Every plan that fills buyers 2 and 3 moves 8 unit-km (sellers at 0 and 1, buyers at 2
     # and 3, two units each): gain 2*10 + 2*9 - 8*0.5.
     assert sum(declared_gain(bk, t) for t in trades) == pytest.approx(38 - 4)
+
+
+@pytest.mark.parametrize("mode", [Mode.TRUCK, Mode.PIPELINE])
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_small_books_walked_in_lists_trade_as_the_array_path(mode, data):
+    """Most books of a small park are cleared in Python lists (`CallMarket._clear_small`): the
+    same trades, bit for bit, as the array path, with losses, pipes and who-knows-whom, also
+    after `known` changes in place between two steps (the routes are kept between calls)."""
+    bk = data.draw(order_books(max_traders=5, both_sides=True, loss_per_km=None, mode=mode))
+    n = len(bk.network.positions)
+    known = np.array(data.draw(st.lists(st.booleans(), min_size=n * n, max_size=n * n))).reshape(n, n)
+    book = book_by_resource(bk.orders).get("r")
+    if book is None:
+        return
+    k = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
+    market = CallMarket(k=k)
+    for network in (dataclasses.replace(bk.network, known=known), bk.network):
+        for flip in (False, True):
+            if flip and network.known is not None:
+                network.known[...] = ~network.known  # changed in place, as the model does as companies meet
+            small = market._clear_small("r", *book, network, 3)
+            assert free_routes(network, "r", [o.owner for o in bk.orders]) == \
+                free_routes(network, "r", np.array([o.owner for o in bk.orders]))
+            if small is not None:
+                assert small == market._clear_arrays("r", *book, network, 3)
+                lists = network.route_lists("r", [o.owner for o in book[0]], [o.owner for o in book[1]])
+                e = network.edges("r", np.array([o.owner for o in book[0]]), np.array([o.owner for o in book[1]]))
+                assert lists == (e.i.tolist(), e.j.tolist(), e.distance.tolist(), e.share.tolist(), e.cost.tolist())
