@@ -144,8 +144,7 @@ class Network:
         if found is None:
             e = self._all_edges(resource, np.array(sellers, dtype=np.int64), np.array(buyers, dtype=np.int64))
             found = (e.i.tolist(), e.j.tolist(), e.distance.tolist(), e.share.tolist(), e.cost.tolist())
-            if cache is not None:
-                cache[key] = found
+            self._keep(key, found)
         if self.known is None:
             return found
         known = self.known
@@ -155,15 +154,26 @@ class Network:
         return tuple([col[k] for k in keep] for col in found)  # type: ignore[return-value]
 
     def same_place(self, companies: list[int]) -> bool:
-        """Whether these companies all sit at one point (`free_routes` on a small book)."""
+        """Whether these companies all sit at one point (`free_routes` on a small book); kept
+        beside the routes, as the books' traders repeat from step to step."""
         cache = self._routes
-        places = cache.get("places") if cache is not None else None
-        if places is None:
-            places = self.positions.tolist()
-            if cache is not None:
-                cache["places"] = places
-        x0, y0 = places[companies[0]]
-        return all(places[c][0] == x0 and places[c][1] == y0 for c in companies)
+        key = ("place", tuple(companies))
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            pos = self.positions[companies]
+            found = bool((pos == pos[0]).all())
+            self._keep(key, found)
+        return found
+
+    def _keep(self, key: tuple, value: object) -> None:
+        """A small book's routes or place kept, within the cache's count (`ROUTE_CACHE`)."""
+        cache = self._routes
+        if cache is None:
+            return
+        if len(cache) > self.ROUTE_CACHE:
+            for k in [k for k in cache if k not in ("of", "keep")]:
+                del cache[k]
+        cache[key] = value
 
     def _pipe_routes(self, resource: str, sellers: np.ndarray, buyers: np.ndarray):
         s_pos: dict[int, list[int]] = {}
