@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from market.orders import Order, Side
+from market.orders import Side
 
 if TYPE_CHECKING:
     from agents.model import ParkModel
@@ -70,20 +70,25 @@ def foresight(model: "ParkModel", t: int):
     return stopped if horizon > 0 else None
 
 
-def stock_up(model: "ParkModel", t: int, stock: Callable[[int, str], float] | None = None) -> list[Order]:
+def stock_up(model: "ParkModel", t: int, stock: Callable[[int, str], float] | None = None
+             ) -> list[tuple[int, str, Side, float, float]]:
     """Bids to keep the stores of inputs full, from park surplus that would otherwise be
     disposed of: a safety stock against surprises. Ahead of a supplier's stop a company can see,
     it bids what it would pay outside; otherwise that less one step's holding cost, so the store
     fills only from surplus worth less to its owner than keeping it. `stock`: the levels to
-    count instead of the stores' own (the optimum's planner's, `market.optimum`)."""
-    horizon = int(model.policy.information * model.operations.forecast_steps)
-    stopping = planned_stops(model, t, horizon)
+    count instead of the stores' own (the optimum's planner's, `market.optimum`). As
+    (company, resource, side, quantity, price) rows: `ParkModel._truthful` makes them orders,
+    numbered with the rest of the park's."""
     ledger = model.ledger
+    companies, alive = model.companies, model.investor.alive
+    stopping: set[int] | None = None  # `planned_stops`, looked up once a store has room
     out = []
     for (c, r), store in ledger.stores.items():
         room = store.capacity - (store.level if stock is None else stock(c, r))
-        if room <= 1e-9 or r not in model.companies[c].uses or not model.investor.alive[c]:
+        if room <= 1e-9 or r not in companies[c].uses or not alive[c]:
             continue
+        if stopping is None:
+            stopping = planned_stops(model, t, int(model.policy.information * model.operations.forecast_steps))
         price = ledger.park_buy_value(r)
         if stopping:
             suppliers = model.cascade.last_in.get((c, r), {}) or _suppliers(model, c, r)
@@ -91,7 +96,7 @@ def stock_up(model: "ParkModel", t: int, stock: Callable[[int, str], float] | No
                 price -= ledger.resources[r].holding_cost
         else:
             price -= ledger.resources[r].holding_cost
-        out.append(Order(c, r, Side.BUY, room, price))
+        out.append((c, r, Side.BUY, room, price))
     return out
 
 

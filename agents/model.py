@@ -232,7 +232,8 @@ class ParkModel(mesa.Model):
         self.optimum = Optimum(self.ledger, warm if isinstance(warm, Warm) else Warm())
         self.companies: list[Company] = self._make_companies(scenario, setup_rng)
         # The park's positions of the step, for the planner's orders (`_truthful`).
-        self._park_positions: tuple[list[Plan], int, list[list], list[list[float]], list[tuple], list[Order]] | None = None
+        self._park_positions: tuple[list[Plan], int, list[list], dict[tuple[int, str], float], list[tuple],
+                                    list[Order]] | None = None
         self._ways_changed()
         # The company of each process, flat over every process of the park (in company order).
         self.process_owner = np.repeat(np.arange(n), [len(c.processes) for c in scenario.companies]).astype(np.int64)
@@ -386,16 +387,17 @@ class ParkModel(mesa.Model):
         """The step's truthful orders: each company's needs and surpluses and the bids to fill
         its stores, on the park's stock or on another's (`stock`, the optimum's planner's)."""
         ledger = self.ledger
-        stores_of = ledger.stores_of
         park = self._park_positions
         if stock is not None and park is not None and park[0] is plans and park[1] == t:
             # The planner's orders of this step (`market.optimum`): a company's positions depend
             # on the stock only through its stores' levels, and the planner holds what the park
             # holds in most of them; an order the same as the park's at the same index (so with
             # the same number) is the park's.
-            blocks = [block if not levels or [stock(c.index, r) for r in stores_of[c.index]] == levels
+            stores_of, levels = ledger.stores_of, park[3]
+            blocks = [block if [stock(c.index, r) for r in stores_of.get(c.index, ())]
+                      == [levels[(c.index, r)] for r in stores_of.get(c.index, ())]
                       else c._positions(p, ledger, stock)
-                      for c, p, block, levels in zip(self.companies, plans, park[2], park[3])]
+                      for c, p, block in zip(self.companies, plans, park[2])]
             raw = self._raw(blocks, t, stock)
             park_raw, park_orders = park[4], park[5]
             if len(raw) == len(park_raw):
@@ -411,9 +413,8 @@ class ParkModel(mesa.Model):
         # company has two asks of one resource (what it could keep, what it would dispose of).
         # (Each Order made once, with its index: making them twice cost more than the rest.)
         orders = numbered_orders(raw)
-        if stock is None:  # kept for the planner's orders of this step
-            self._park_positions = (plans, t, blocks, [[ledger.stock(c.index, r) for r in stores_of.get(c.index, ())]
-                                                       for c in self.companies], raw, orders)
+        if stock is None:  # kept for the planner's orders of this step, with the stores' levels
+            self._park_positions = (plans, t, blocks, {key: s.level for key, s in ledger.stores.items()}, raw, orders)
         return orders
 
     def _raw(self, blocks: list[list[tuple[int, str, Side, float, float]]], t: int, stock: Stock | None
@@ -421,7 +422,7 @@ class ParkModel(mesa.Model):
         """The rows of `_truthful`'s orders: each company's positions, then the stocking-up bids."""
         raw = [x for block in blocks for x in block]
         if self.ledger.stores:
-            raw += [(o.owner, o.resource, o.side, o.quantity, o.price) for o in stock_up(self, t, stock)]
+            raw += stock_up(self, t, stock)
         return raw
 
     def _ways_changed(self) -> None:
@@ -684,12 +685,14 @@ class ParkModel(mesa.Model):
     def _rest(spot_true: list, spot: list[Trade]) -> dict[tuple[int, str, Side], float]:
         """What each company still had after the market, per resource and side."""
         rest: dict[tuple[int, str, Side], float] = {}
+        get = rest.get
         for o in spot_true:
             key = (o.owner, o.resource, o.side)
-            rest[key] = rest.get(key, 0.0) + o.quantity
+            rest[key] = get(key, 0.0) + o.quantity
+        sell, buy = Side.SELL, Side.BUY
         for tr in spot:
-            rest[(tr.seller, tr.resource, Side.SELL)] -= tr.shipped
-            rest[(tr.buyer, tr.resource, Side.BUY)] -= tr.delivered
+            rest[(tr.seller, tr.resource, sell)] -= tr.shipped
+            rest[(tr.buyer, tr.resource, buy)] -= tr.delivered
         return rest
 
     @staticmethod
@@ -710,13 +713,16 @@ class ParkModel(mesa.Model):
         own store for later use is not for the taking)."""
         keep: dict[tuple[int, str], float] = {}
         buy = self.ledger.buy_prices  # each resource's outside price, read per order
+        sell = Side.SELL
         for o in spot_true:
-            if o.side is Side.SELL and o.price >= buy[o.resource] - 1e-9:
-                keep[(o.owner, o.resource)] = keep.get((o.owner, o.resource), 0.0) + o.quantity
+            if o.side is sell and o.price >= buy[o.resource] - 1e-9:
+                key = (o.owner, o.resource)
+                keep[key] = keep.get(key, 0.0) + o.quantity
         unsold, unmet = {}, {}
         for (c, r, side), q in rest.items():
-            if side is Side.SELL:
-                q -= keep.get((c, r), 0.0)
+            if side is sell:
+                if keep:
+                    q -= keep.get((c, r), 0.0)
                 if q > 1e-6:
                     unsold[(c, r)] = q
             elif q > 1e-6:

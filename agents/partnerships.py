@@ -57,6 +57,7 @@ class LinkEvent:
 
 class Partnerships:
     PAIR_BLOCK = 1 << 20  # seller-buyer pairs of a pipeline resource looked at together (`_pipe_candidates`)
+    FEW_PAIRS = 64  # up to this many pairs, `_pipe_candidates` first checks whether any could be new
 
     def __init__(self, settings: CooperationSettings, policy: Policy, n: int, steps_per_year: int,
                  pipelines: Sequence[Pipeline]):
@@ -89,6 +90,7 @@ class Partnerships:
         self._surplus_sum: dict[tuple[int, str], float] = defaultdict(float)
         self._need_sum: dict[tuple[int, str], float] = defaultdict(float)
         self._observed = 0
+        self._below: tuple[object, dict[str, float]] = (None, {})  # `observe`'s prices of surplus, by the ledger's
         self._spot_days: dict[tuple[int, int, str], int] = defaultdict(int)
         self._spot_dist: dict[tuple[int, int, str], float] = {}
         self._linked: set[tuple[int, int, str]] = set()
@@ -119,8 +121,12 @@ class Partnerships:
         b = 1 - a
         seen_s: dict[tuple[int, str], float] = {}
         seen_n: dict[tuple[int, str], float] = {}
-        buy = ledger.buy_prices  # each resource's outside price
-        below = {r: p - 1e-9 for r, p in buy.items()}  # an ask priced under this is surplus
+        # An ask priced under `below[r]` is surplus: kept while the ledger's prices are the same
+        # (`Ledger.reprice` replaces them).
+        buy = ledger.buy_prices
+        if self._below[0] is not buy:
+            self._below = (buy, {r: p - 1e-9 for r, p in buy.items()})
+        below = self._below[1]
         sell = Side.SELL
         for o in true_orders:
             if o.side is sell:
@@ -451,6 +457,12 @@ class Partnerships:
                          weights: np.ndarray) -> list[tuple[float, int, int, str, float, float]]:
         """`_candidate` for every seller-buyer pair of a pipeline resource at once (a park of
         1,000 companies has 10^5 such pairs): the same joint gain, as arrays."""
+        # A pair already piped or under contract is never a candidate, nor a company with
+        # itself: a small park's few pairs of a resource often all are, and then the arrays
+        # below have nothing to find (looked at only for a few pairs: a big park has many).
+        if len(sellers) * len(buyers) <= self.FEW_PAIRS and all(
+                x == y or (x, y) in piped or (x, y, r) in bound for x in sellers.tolist() for y in buyers.tolist()):
+            return []
         res = network.resources[r]
         at_s, at_b = network.positions[sellers], network.positions[buyers]
         fs = np.array([free_s.get((x, r), 0.0) for x in sellers.tolist()])
@@ -472,6 +484,8 @@ class Partnerships:
             at = np.flatnonzero(ok)
             parts.append((at // m + lo, at % m, d.ravel()[at], share.ravel()[at], q.ravel()[at]))
         si, bi, d, share, q = (np.concatenate(x) for x in zip(*parts))
+        if not len(si):  # no pair can gain (a small park's usual case: its few pairs are piped)
+            return []
         a, b = sellers[si], buyers[bi]
         life = int(round(self.s.pipe_lifetime_years * self.steps_per_year))
         duration = min(int(round(self.s.horizon_years * self.steps_per_year)), life)
@@ -490,6 +504,8 @@ class Partnerships:
         # the gain is <= 0 where the worth is (a product <= 0 less what is >= 0), and at most its
         # value at trust 1 where the worth is positive: the trust is looked up only where the gain can be > 0.
         could = np.flatnonzero(~((aq >= 0) & (pipe >= 0) & (bar >= 0) & ((worth <= 0) | (aq * worth - pipe - bar <= 0))))
+        if not len(could):
+            return []
         a, b, d, invest, aq, worth, pipe, bar = a[could], b[could], d[could], invest[could], aq[could], \
             worth[could], pipe[could], bar[could]
         rho = self.trust.trust_of(b, a)

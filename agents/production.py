@@ -179,53 +179,88 @@ class Expectations:
     spot market a company expects is what it has been receiving in all, less what its contracts
     now cover."""
 
+    # The averages, in their order in `_all`.
+    FIELDS = ("got", "got_spot", "paid", "sold", "sold_spot", "netted", "unsold", "unmet")
+
+    got: np.ndarray  # units received, all park trades
+    got_spot: np.ndarray  # of which on the spot market
+    paid: np.ndarray  # paid on the spot market
+    sold: np.ndarray
+    sold_spot: np.ndarray
+    netted: np.ndarray
+    unsold: np.ndarray
+    unmet: np.ndarray
+
     def __init__(self, n: int, resources: Sequence[str], memory: int):
         self.col = {r: k for k, r in enumerate(resources)}
         self.a = 1.0 / memory
-        shape = (n, len(resources))
-        self.got = np.zeros(shape)  # units received, all park trades
-        self.got_spot = np.zeros(shape)  # of which on the spot market
-        self.paid = np.zeros(shape)  # paid on the spot market
-        self.sold = np.zeros(shape)
-        self.sold_spot = np.zeros(shape)
-        self.netted = np.zeros(shape)
-        self.unsold = np.zeros(shape)
-        self.unmet = np.zeros(shape)
+        # The averages as slices of one array, smoothed in one pass a step (eight passes on a
+        # small park's arrays cost more than the arithmetic).
+        self._all = np.zeros((len(self.FIELDS), n, len(resources)))
+        self._name_slices()
+        self._sums = np.zeros(self._all.size)  # `observe`'s sums of the step by cell: zeros between steps
         self.steps = 0
+
+    def _name_slices(self) -> None:
+        for name, view in zip(self.FIELDS, self._all):
+            setattr(self, name, view)
+
+    def __getstate__(self) -> dict:
+        # A copy (a digital twin's) or a pickle keeps `_all` and makes its own views of it.
+        return {k: v for k, v in self.__dict__.items() if k not in self.FIELDS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._name_slices()
 
     def observe(self, trades: Sequence, spot: Sequence, unsold: dict[tuple[int, str], float],
                 unmet: dict[tuple[int, str], float]) -> None:
         """One step of trades (`trades` all of them, `spot` those of the spot market) and what
         was left after them."""
-        shape = self.got.shape
-        new = {name: np.zeros(shape) for name in ("got", "got_spot", "paid", "sold", "sold_spot", "netted",
-                                                   "unsold", "unmet")}
+        _, n, nr = self._all.shape
         col = self.col
-        # np.add.at adds entry by entry in the given order, as the loop over trades did, with
-        # one call per column instead of one numpy scalar operation per trade and field.
-        add = np.add.at
-        if trades:
-            r = [col[t.resource] for t in trades]
-            add(new["got"], ([t.buyer for t in trades], r), [t.delivered for t in trades])
-            add(new["sold"], ([t.seller for t in trades], r), [t.shipped for t in trades])
+        # Every term of the step with its cell of `_all` (flattened): each cell's terms are added
+        # in the order of the trades, onto 0.0, by one np.add.at into `_sums` (zeros between steps).
+        size = n * nr
+        r = [col[t.resource] for t in trades]
+        cells = [t.buyer * nr + k for t, k in zip(trades, r)]  # got
+        cells += [3 * size + t.seller * nr + k for t, k in zip(trades, r)]  # sold
+        terms = [t.delivered for t in trades]
+        terms += [t.shipped for t in trades]
         if spot:
             r = [col[t.resource] for t in spot]
-            buyer, seller = [t.buyer for t in spot], [t.seller for t in spot]
-            add(new["got_spot"], (buyer, r), [t.delivered for t in spot])
-            add(new["paid"], (buyer, r), [t.payment for t in spot])
-            add(new["sold_spot"], (seller, r), [t.shipped for t in spot])
-            add(new["netted"], (seller, r), [t.receipt - t.transport_cost for t in spot])
-        for name, left in (("unsold", unsold), ("unmet", unmet)):
-            if left:
-                add(new[name], ([c for c, _ in left], [col[res] for _, res in left]), list(left.values()))
+            buyer = [t.buyer * nr + k for t, k in zip(spot, r)]
+            seller = [t.seller * nr + k for t, k in zip(spot, r)]
+            cells += [size + i for i in buyer]  # got_spot
+            cells += [2 * size + i for i in buyer]  # paid
+            cells += [4 * size + i for i in seller]  # sold_spot
+            cells += [5 * size + i for i in seller]  # netted
+            terms += [t.delivered for t in spot]
+            terms += [t.price * t.delivered for t in spot]  # t.payment
+            terms += [t.shipped for t in spot]
+            # t.receipt - t.transport_cost
+            terms += [(t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
+                      for t in spot]
+        for first, left in ((6 * size, unsold), (7 * size, unmet)):
+            cells += [first + c * nr + col[res] for c, res in left]
+            terms += left.values()
         # Smoothing that starts from the first observation rather than from zero: the weight
         # of a new step is max(1 / memory, 1 / steps seen) (a running mean until `memory` steps).
         self.steps += 1
         a = max(self.a, 1.0 / self.steps)
-        for name, x in new.items():
-            avg = getattr(self, name)
-            avg *= 1.0 - a
-            avg += a * x
+        # avg = avg * (1 - a) + a * new, without a step's arrays of mostly zeros: a cell without
+        # a term gets + 0.0 (a * 0.0, which turns -0.0 into 0.0), the others a * their sum.
+        avg = self._all
+        flat = avg.reshape(-1)  # a view: `_all` is contiguous
+        at = np.fromiter(cells, np.intp, len(cells))
+        sums = self._sums
+        np.add.at(sums, at, np.fromiter(terms, float, len(terms)))
+        new = sums[at]  # a cell's sum as often as it has terms
+        sums[at] = 0.0
+        before = flat[at]
+        avg *= 1.0 - a
+        avg += 0.0
+        flat[at] = before * (1.0 - a) + a * new
 
     def inputs(self, c: int, r: str, contracted: float = 0.0) -> Tier | None:
         """The spot tier of an input: units a step (received in all, less what contracts now

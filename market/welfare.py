@@ -168,36 +168,40 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     """In one pass over the trades: `realised_gain`; the part of it that is transfers rather
     than resources saved, by `market.policy.TRANSFER_PARTS` (the taxes the exchanges avoid and
     the subsidies they earn; `transfer_of(order)` gives an order's per unit, e.g.
-    `Ledger.transfer_of`; zeros without it); and `gains_by_company` (for `n` companies).
-    Gains less transfers are the exchanges' social surplus: outside purchases and disposals
-    avoided at their real cost, less transport and losses."""
-    shipped: dict[tuple[int, str], float] = defaultdict(float)
-    got: dict[tuple[int, str], float] = defaultdict(float)
+    `Ledger.transfer_of`, an array never changed once returned; zeros without it); and
+    `gains_by_company` (for `n` companies). Gains less transfers are the exchanges' social
+    surplus: outside purchases and disposals avoided at their real cost, less transport and losses."""
+    shipped: dict[tuple[int, str], float] = {}
+    got: dict[tuple[int, str], float] = {}
     own = [0.0] * n  # Python floats while summing (the same sums as on an array), an array at the end
     transport_paid = 0.0
     for t in trades:
-        shipped[(t.seller, t.resource)] += t.shipped
-        got[(t.buyer, t.resource)] += t.delivered
+        key = (t.seller, t.resource)
+        shipped[key] = shipped.get(key, 0.0) + t.shipped
+        key = (t.buyer, t.resource)
+        got[key] = got.get(key, 0.0) + t.delivered
         transport_paid += t.transport_cost
         if n:  # t.receipt and t.payment, written out
             own[t.seller] += (t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
             own[t.buyer] -= t.price * t.delivered
     # Only the orders of a company and resource that traded are valued.
-    asks: dict[tuple[int, str], list[Order]] = defaultdict(list)
-    bids: dict[tuple[int, str], list[Order]] = defaultdict(list)
+    asks: dict[tuple[int, str], list[Order]] = {}
+    bids: dict[tuple[int, str], list[Order]] = {}
+    sell = Side.SELL
     for o in true_orders:
         key = (o.owner, o.resource)
-        if o.side is Side.SELL:
+        if o.side is sell:
             if key in shipped:
-                asks[key].append(o)
+                asks.setdefault(key, []).append(o)
         elif key in got:
-            bids[key].append(o)
+            bids.setdefault(key, []).append(o)
     total = -transport_paid
     # The transfers part by part as Python floats (the same sums as on arrays); the arrays
-    # `transfer_of` returns, as tuples of floats (None where all are zero), by identity while
-    # this call runs.
+    # `transfer_of` returns, as tuples of floats (None where all are zero), by identity.
     transfers = [0.0] * N_PARTS
-    parts: dict[int, tuple[np.ndarray, tuple[float, ...] | None]] = {}
+    parts = _PARTS
+    if len(parts) > _PARTS_KEPT:
+        parts.clear()
     none: list[Order] = []
     # Sold values count against the gains, bought ones for them (a - x is a + -x, exactly).
     for amounts, offered, sign, what in ((shipped, asks, -1.0, "sold"), (got, bids, 1.0, "bought")):
@@ -210,16 +214,15 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
                 value = 0.0 + take * o.price
                 if q - take > 1e-6 * (q if q > 1.0 else 1.0):  # max(1.0, q)
                     raise ValueError(f"company {key[0]} {what} {q:g} {key[1]} but offered only {take:g}")
-                per_part = None
                 if transfer_of is not None and take > 0:
                     per_unit = transfer_of(o)
                     found = parts.get(id(per_unit))
                     per_part = found[1] if found is not None else _per_part(per_unit, parts)
-                if per_part is not None:
-                    # (0.0 + take x u: the sums `_schedule_value` makes; a part of all zeros adds
-                    # nothing, and no sum here is ever -0.0, so skipping them changes no bit.)
-                    for k, u in enumerate(per_part):
-                        transfers[k] += sign * (0.0 + take * u)
+                    if per_part is not None:
+                        # (0.0 + take x u: the sums `_schedule_value` makes; a part of all zeros adds
+                        # nothing, and no sum here is ever -0.0, so skipping them changes no bit.)
+                        for k, u in enumerate(per_part):
+                            transfers[k] += sign * (0.0 + take * u)
             else:
                 value, moved = _schedule_value(q, sorted(orders, key=_minus_price if sign > 0 else _price) if orders
                                                else orders, key, what, transfer_of, parts)
@@ -229,6 +232,13 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
             if n:
                 own[key[0]] += sign * value
     return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
+
+
+# `_per_part`'s floats of the arrays `transfer_of` returned, by the array's id, over calls (a
+# ledger's few arrays serve every step): each array is kept beside its floats, so its id stays
+# its own; emptied when it holds more than `_PARTS_KEPT` (arrays of ledgers gone).
+_PARTS: dict[int, tuple[np.ndarray, tuple[float, ...] | None]] = {}
+_PARTS_KEPT = 4096
 
 
 def _price(o: Order) -> float:

@@ -1,6 +1,7 @@
 """Production as a decision and prices that pass costs on (agents.production, agents.decisions,
 agents.pricing)."""
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -9,10 +10,11 @@ from hypothesis import given, settings, strategies as st
 
 from agents.model import ParkModel
 from agents.pricing import DEFAULT_PASS_THROUGH, SECTOR_PASS_THROUGH, ProductPrices, sector_rate
-from agents.production import Decision, ProductionSettings, best_level, best_levels
+from agents.production import Decision, Expectations, ProductionSettings, best_level, best_levels
 from agents.scenario import CompanySpec, PipelineSpec, ProcessSpec, Scenario
 from experiments import runner
 from experiments.config import resolve
+from market.orders import Trade
 from market.policy import Policy
 from market.resources import Mode, Resource
 
@@ -255,3 +257,84 @@ def test_the_report_charts_the_kpis_asked_for_and_refuses_unknown_ones(tmp_path)
     with pytest.raises(InputError) as e:
         report.chart_kpis("output_euro")
     assert "did you mean 'output_eur'" in str(e.value.problems)
+
+
+# ---------------------------------------------------------------- expectations: one array, as eight were
+
+class _EightArrays:
+    """`Expectations.observe` as it was before issue 15's speed-up: eight arrays, each filled
+    with np.add.at and smoothed on its own (the reference the one-array version must match)."""
+
+    def __init__(self, n: int, resources: list[str], memory: int):
+        self.col = {r: k for k, r in enumerate(resources)}
+        self.a = 1.0 / memory
+        self.arrays = {name: np.zeros((n, len(resources))) for name in Expectations.FIELDS}
+        self.steps = 0
+
+    def observe(self, trades, spot, unsold, unmet) -> None:
+        new = {name: np.zeros(x.shape) for name, x in self.arrays.items()}
+        col, add = self.col, np.add.at
+        if trades:
+            r = [col[t.resource] for t in trades]
+            add(new["got"], ([t.buyer for t in trades], r), [t.delivered for t in trades])
+            add(new["sold"], ([t.seller for t in trades], r), [t.shipped for t in trades])
+        if spot:
+            r = [col[t.resource] for t in spot]
+            buyer, seller = [t.buyer for t in spot], [t.seller for t in spot]
+            add(new["got_spot"], (buyer, r), [t.delivered for t in spot])
+            add(new["paid"], (buyer, r), [t.payment for t in spot])
+            add(new["sold_spot"], (seller, r), [t.shipped for t in spot])
+            add(new["netted"], (seller, r), [t.receipt - t.transport_cost for t in spot])
+        for name, left in (("unsold", unsold), ("unmet", unmet)):
+            if left:
+                add(new[name], ([c for c, _ in left], [col[res] for _, res in left]), list(left.values()))
+        self.steps += 1
+        a = max(self.a, 1.0 / self.steps)
+        for name, x in new.items():
+            avg = self.arrays[name]
+            avg *= 1.0 - a
+            avg += a * x
+
+
+_AMOUNTS = st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, 1e-300, -1e-300, 5e-324, -5e-324, 7.25, 1e6])
+
+
+@st.composite
+def _trade_steps(draw):
+    """A few steps of trades among up to 4 companies in 2 resources (amounts that include
+    signed zeros and subnormals), with what was left unsold and unmet."""
+    n = draw(st.integers(1, 4))
+    steps = []
+    for _ in range(draw(st.integers(1, 6))):
+        trades = [Trade(0, draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1)), draw(st.sampled_from(["a", "b"])),
+                        draw(_AMOUNTS), draw(_AMOUNTS), draw(_AMOUNTS), draw(_AMOUNTS), 1.0,
+                        draw(st.one_of(st.none(), _AMOUNTS)))
+                  for _ in range(draw(st.integers(0, 6)))]
+        spot = trades[draw(st.integers(0, len(trades))):]
+        left = st.dictionaries(st.tuples(st.integers(0, n - 1), st.sampled_from(["a", "b"])), _AMOUNTS, max_size=4)
+        steps.append((trades, spot, draw(left), draw(left)))
+    return n, draw(st.integers(1, 4)), steps
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=_trade_steps())
+def test_expectations_average_as_eight_arrays_did(case):
+    n, memory, steps = case
+    new, old = Expectations(n, ["a", "b"], memory), _EightArrays(n, ["a", "b"], memory)
+    for trades, spot, unsold, unmet in steps:
+        new.observe(trades, spot, unsold, unmet)
+        old.observe(trades, spot, unsold, unmet)
+        for name in Expectations.FIELDS:
+            got, want = getattr(new, name), old.arrays[name]
+            assert [repr(x) for x in got.ravel().tolist()] == [repr(x) for x in want.ravel().tolist()], name
+        assert not new._sums.any()
+
+
+def test_a_copy_of_expectations_averages_on_its_own():
+    """The named averages are views of one array: a copy (a digital twin's) gets views of its own."""
+    e = Expectations(2, ["a"], 3)
+    e.observe([Trade(0, 0, 1, "a", 2.0, 2.0, 5.0, 0.0, 1.0)], [], {}, {})
+    twin = copy.deepcopy(e)
+    twin.observe([Trade(0, 0, 1, "a", 4.0, 4.0, 5.0, 0.0, 1.0)], [], {}, {})
+    assert e.got[1, 0] == 2.0 and twin.got[1, 0] == 2.0 * (1 - 0.5) + 0.5 * 4.0
+    assert twin.got.base is twin._all and twin.sold[0, 0] == twin._all[3, 0, 0]
