@@ -63,6 +63,10 @@ class Cascade:
         self._by = [[{r: q for r, q in p.byproducts.items() if r in self.critical} for p in c.processes]
                     for c in park.companies]
         self.users = [i for i in range(len(park.companies)) if any(self._in[i])]
+        # Per company with a critical input or by-product, each process's (inputs, by-products)
+        # as tuples: what `_totals` walks every day (the other companies add nothing to it).
+        self._recipes = [(i, [(tuple(ins.items()), tuple(by.items())) for ins, by in zip(self._in[i], self._by[i])])
+                         for i in range(len(park.companies)) if any(self._in[i]) or any(self._by[i])]
 
     @property
     def active(self) -> bool:
@@ -71,13 +75,13 @@ class Cascade:
     def _totals(self, qty: Sequence[np.ndarray]) -> None:
         need: dict[tuple[int, str], float] = defaultdict(float)
         made: dict[tuple[int, str], float] = defaultdict(float)
-        for i in range(self.n):
-            for k, q in enumerate(qty[i].tolist()):
+        for i, recipes in self._recipes:
+            for (ins, by), q in zip(recipes, qty[i].tolist()):
                 if q <= 0:
                     continue
-                for r, a in self._in[i][k].items():
+                for r, a in ins:
                     need[(i, r)] += a * q
-                for r, a in self._by[i][k].items():
+                for r, a in by:
                     made[(i, r)] += a * q
         self._need1, self._by1 = dict(need), dict(made)
         demand: dict[str, float] = defaultdict(float)
@@ -88,45 +92,52 @@ class Cascade:
     def cut(self, t: int, qty: Sequence[np.ndarray], ledger: Ledger, max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """Each company's share of its planned output it can make (1: all), and the round of
         the cascade in which it was first cut (0: not cut)."""
-        f = np.ones(self.n)
-        depth = np.zeros(self.n, dtype=np.int64)
         if not self.users:
-            return f, depth
+            return np.ones(self.n), np.zeros(self.n, dtype=np.int64)
         self._totals(qty)
+        # The shares as Python floats: a few companies are cut, if any, so numpy's per-call
+        # overhead on arrays of every company would cost more than the rounds' own work.
+        f = [1.0] * self.n
+        depth = [0] * self.n
+        by1, last_in, last_out = self._by1, self.last_in, self.last_out
         for k in range(1, max_rounds + 1):
             new = f.copy()
+            lowered = []
             pools: dict[str, float] = {}
             for (i, r), need in self._need1.items():
                 if need <= EPS:
                     continue
                 stock = ledger.stock(i, r)
-                own = self._by1.get((i, r), 0.0) * f[i]
+                own = by1.get((i, r), 0.0) * f[i]
                 park = 0.0
-                came = self.last_in.get((i, r))
+                came = last_in.get((i, r))
                 if came:
                     # Each supplier's surplus now, shared as its deliveries were last step.
                     for j, got in came.items():
-                        sent = self.last_out.get((j, r), 0.0)
+                        sent = last_out.get((j, r), 0.0)
                         if sent > EPS:
                             park += self._surplus(j, r, f, ledger) * got / sent
                 else:
                     # Nothing came from the park last step: count on a share, by need, of the
                     # park's whole surplus now, and let the market find the route.
                     if r not in pools:
-                        pools[r] = sum(self._surplus(j, rr, f, ledger) for (j, rr) in self._by1 if rr == r)
+                        pools[r] = sum(self._surplus(j, rr, f, ledger) for (j, rr) in by1 if rr == r)
                     park = pools[r] * need / max(self._demand[r], EPS)
                 cap = self._outside_cap(i, r)
                 avail = stock + own + park + cap
                 if avail < need * (1 - 1e-9):
                     new[i] = min(new[i], max(0.0, avail / need))
-            changed = new < f - 1e-12
-            if not changed.any():
+                    lowered.append(i)
+            changed = [i for i in lowered if new[i] < f[i] - 1e-12]
+            if not changed:
                 break
-            depth[changed & (depth == 0)] = k
+            for i in changed:
+                if depth[i] == 0:
+                    depth[i] = k
             f = new
-        return f, depth
+        return np.array(f, dtype=float), np.array(depth, dtype=np.int64)
 
-    def _surplus(self, j: int, r: str, f: np.ndarray, ledger: Ledger) -> float:
+    def _surplus(self, j: int, r: str, f: Sequence[float], ledger: Ledger) -> float:
         return max(0.0, self._by1.get((j, r), 0.0) * f[j] + ledger.stock(j, r) - self._need1.get((j, r), 0.0) * f[j])
 
     def _outside_cap(self, i: int, r: str) -> float:

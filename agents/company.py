@@ -3,7 +3,8 @@ offers what it has left. It never touches the ledger: the market settles everyth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import mesa
@@ -195,3 +196,43 @@ class Company(mesa.Agent):
         """The order the company posts: its true order re-priced by its strategy."""
         o = true_order
         return Order(o.owner, o.resource, o.side, o.quantity, self.shade(self.quote(o, ledger), rng), o.ref)
+
+
+class ParkLoads:
+    """Every process's capacity, variability and utilisation end to end over the park (in
+    company order), each company's slice of them and the company of each process: what
+    `ParkModel._nominal_and_able` computes a day's loads on, built once instead of joined
+    from the companies' arrays every day. `fits` tells when it must be built again: a company
+    that takes other processes (`Company.respec`) has another spec, or the reliability model's
+    processes (`first`, the first process of each company) are laid out otherwise."""
+
+    def __init__(self, companies: Sequence[Company], first: np.ndarray):
+        self.specs = [c.spec for c in companies]
+        self.first = first
+        self.lens = [len(c._caps) for c in companies]
+        ends = np.cumsum(self.lens, dtype=np.int64).tolist()
+        self.bounds = list(zip([0, *ends[:-1]], ends))
+        self.size = ends[-1] if ends else 0
+        # Whether the reliability model numbers the processes as the companies list them (it
+        # keeps the layout it was built with when a history run changes the processes).
+        self.aligned = bool(companies) and np.array_equal(np.asarray(first[:len(ends)]), [a for a, _ in self.bounds])
+        self.caps = np.concatenate([c._caps for c in companies]) if companies else np.zeros(0)
+        self.cv = np.concatenate([c._cv for c in companies]) if companies else np.zeros(0)
+        self.util = np.concatenate([c._util for c in companies]) if companies else np.zeros(0)
+        self.owner = np.repeat(np.arange(len(companies)), self.lens)
+        self.profiled = any(c._profiled for c in companies)
+
+    def fits(self, companies: Sequence[Company], first: np.ndarray) -> bool:
+        """Whether these arrays are still those of `companies` (their processes unchanged)."""
+        return first is self.first and len(companies) == len(self.specs) \
+            and all(map(operator.is_, [c.spec for c in companies], self.specs))
+
+    def noise(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """The day's standard normal draws of every process, each company's from its own stream:
+        the same draws as `Company.draw`'s, one call per company."""
+        return np.concatenate([g.standard_normal(k) for g, k in zip(rngs, self.lens)])
+
+    def slices(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Each company's part of a park-wide array (views, as np.split gives, without its
+        per-piece overhead)."""
+        return [flat[a:b] for a, b in self.bounds]

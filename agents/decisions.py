@@ -38,6 +38,12 @@ class ProductionDecisions:
         self.worst: list[np.ndarray] = []
         self.best: list[np.ndarray] = []
         self.expected_cost: list[np.ndarray] = [np.zeros(len(p)) for p in self.processes]
+        # Per company, from `fixed` (`reclassify`): which processes run at full load, and which
+        # companies have a process decided from tiers or any process at all (`decide` reads
+        # these every day; `fixed` changes only with prices).
+        self._full: list[np.ndarray] = []
+        self._tiered: list[int] = []
+        self._some: list[bool] = []
 
     def reclassify(self, prices: Sequence[np.ndarray], worst_cost: Sequence[np.ndarray],
                    best_cost: Sequence[np.ndarray]) -> None:
@@ -52,13 +58,16 @@ class ProductionDecisions:
             self.fixed = [np.where(w > 0, 1, np.where(b <= 0, 0, -1)).astype(np.int8)
                           for w, b in zip(self.worst, self.best)]
         self.expected_cost = [np.asarray(w, dtype=float) for w in worst_cost]
+        self._full = [f == 1 for f in self.fixed]
+        self._tiered = [i for i, f in enumerate(self.fixed) if (f < 0).any()]
+        self._some = [len(f) > 0 for f in self.fixed]
 
     def decide(self, avail: Sequence[np.ndarray], prices: Sequence[np.ndarray], ledger: Ledger,
                contracts: Sequence[Contract], expect: Expectations | None, network: Network | None) -> list[np.ndarray]:
         """Each company's production per process this step, given what each process can make
         (`avail`). Without expectations (the baseline, or decision "outside") every process is
         judged at outside prices."""
-        out = [a * (f == 1) for a, f in zip(avail, self.fixed)]
+        out = [a * full for a, full in zip(avail, self._full)]
         if expect is None:
             return out
         bound = defaultdict(list)
@@ -72,7 +81,10 @@ class ProductionDecisions:
                 odd.add(c.seller)
         # A process that pays at outside prices pays more on any better terms: only the
         # processes in between, and companies bound to terms worse than outside, need the tiers.
-        todo = [i for i, f in enumerate(self.fixed) if (f < 0).any() or (i in odd and len(f))]
+        todo = self._tiered
+        if odd:
+            tiered = set(todo)
+            todo = [i for i, some in enumerate(self._some) if i in tiered or (i in odd and some)]
         if not todo:
             return out
         opp = self._opportunities(todo, avail, ledger, expect, network)

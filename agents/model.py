@@ -12,7 +12,7 @@ import mesa
 import numpy as np
 
 from agents.cascade import Cascade
-from agents.company import Company
+from agents.company import Company, ParkLoads
 from agents.forecast import foresight, stock_up
 from agents.cooperation import CooperationSettings
 from agents.decisions import ProductionDecisions
@@ -584,7 +584,7 @@ class ParkModel(mesa.Model):
     def capacity_left(self, t: int) -> np.ndarray:
         """Each company's share of capacity its outages leave at step `t` (1: none)."""
         cap = np.ones(len(self.companies))
-        for e, c in self.outages():
+        for e, c in zip(self.events, self._event_company):
             share = e.capacity(t)
             if share is not None:
                 cap[c] = min(cap[c], share)
@@ -594,72 +594,77 @@ class ParkModel(mesa.Model):
         """Each company's production this step: its nominal plan, less what its processes'
         stops and any outage take (lost to failures), less what missing inputs cut (lost to
         the cascade, `agents.cascade`)."""
-        ops = self.operations
         avail = self.reliability.begin_step(t)
-        self._down_now = int((avail == 0).sum())
+        down = self._down_now = int(np.count_nonzero(avail == 0))
         cap = self.capacity_left(t)
-        active = self.investor.active
-        nominal, able = self._nominal_and_able(t, avail, cap, active)
-        prices = [c.sale for c in self.companies]
+        # Whether an outage holds a company back today (most days none: its shares are not applied).
+        short = bool(self.events) and bool((cap < 1.0).any())
+        nominal, able = self._nominal_and_able(t, avail, cap if short else None, self.investor.active)
+        companies = self.companies
+        prices = [c.sale for c in companies]
         n = len(able)
         if self.operator is not None:
             up = avail * np.repeat(cap, [len(q) for q in nominal]) if n else avail
             qty = self.operator.plan(t, able, up)
         else:
             qty = self._decide(t, able, prices)
-        f = np.ones(len(self.companies))
-        depth = np.zeros(len(self.companies), dtype=np.int64)
+        f = np.ones(len(companies))
+        depth = np.zeros(len(companies), dtype=np.int64)
         # The operator's plan already routes what each company needs: no cascade within the step.
-        if ops.cascades and self.cascade.active and self.operator is None:
+        if self.operations.cascades and self.cascade.active and self.operator is None:
             f, depth = self.cascade.cut(t, qty, self.ledger)
         lost_fail = np.zeros(n)
-        if (avail < 1.0).any() or (cap < 1.0).any():
+        if down or short:  # availabilities are 0 or 1
             # What failures, stops and outages took: what the company would have decided to make
             # with all its capacity, less what it decided with what it had.
             hit = [i for i in range(n) if (able[i] < nominal[i]).any()]
             would = self._decide(t, nominal, prices, only=hit)
             for i in hit:
                 lost_fail[i] = max(0.0, float((would[i] - qty[i]) @ prices[i]))
+            self.lost_failure_by_company += lost_fail
         lost_cascade = np.zeros(n)
         final = qty
         if (f < 1.0).any():
             lost_cascade = np.array([float(qty[i] @ prices[i]) * (1.0 - f[i]) for i in range(n)])
             final = [q * f[i] for i, q in enumerate(qty)]
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
+            self.lost_cascade_by_company += lost_cascade
         flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
         self.production_log.add(t, flat(able), flat(qty), flat(final), flat(prices), flat(self.decisions.expected_cost))
-        self.lost_failure_by_company += lost_fail
-        self.lost_cascade_by_company += lost_cascade
         made = None
         if self.reliability.wears.any():
-            caps = [c._caps for c in self.companies]
+            caps = [c._caps for c in companies]
             made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
-        return Production([c.plan_from(q) for c, q in zip(self.companies, final)], f, lost_fail, lost_cascade, made)
+        return Production([c.plan_from(q) for c, q in zip(companies, final)], f, lost_fail, lost_cascade, made)
 
-    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray, active: np.ndarray
+    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray | None, active: np.ndarray
                           ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Each company's nominal plan (`Company.nominal`) and what it is able to make after
-        stops, outages and exits. Each company draws its own random numbers (`Company.draw`); the
-        arithmetic, element by element the same as company by company, runs once over the park."""
-        ops, spy, first = self.operations, self.park.steps_per_year, self._first
-        draws = [c.draw(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
-        lens = [len(c._caps) for c in self.companies]
-        cut = np.cumsum(lens)[:-1]
-        if not draws or len(avail) != sum(lens) or len(active) != sum(lens) \
-                or not np.array_equal(np.asarray(first[:len(lens)]), np.concatenate(([0], cut))):
+        stops, outages (`cap`, None when no company has one) and exits. Each company draws its
+        own random numbers (`Company.draw`); the arithmetic, element by element the same as
+        company by company, runs once over the park on arrays built once (`ParkLoads`)."""
+        ops, first = self.operations, self._first
+        loads = getattr(self, "_loads", None)  # built on the first step, again if the processes change
+        if loads is None or not loads.fits(self.companies, first):
+            loads = self._loads = ParkLoads(self.companies, first)
+        if not loads.aligned or len(avail) != loads.size or len(active) != loads.size:
+            spy = self.park.steps_per_year
+            draws = [c.draw(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
             nominal = [c._caps * np.clip(util * (1.0 + c._cv * noise), 0.0, 1.0)
                        for c, (noise, util) in zip(self.companies, draws)]
-            return nominal, [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
+            share = cap if cap is not None else np.ones(len(self.companies))
+            return nominal, [q * avail[first[i]:first[i] + len(q)] * share[i] * active[first[i]:first[i] + len(q)]
                              for i, q in enumerate(nominal)]
-        noise = np.concatenate([d[0] for d in draws])
-        util = np.concatenate([d[1] for d in draws])
-        cv = np.concatenate([c._cv for c in self.companies])
-        caps = np.concatenate([c._caps for c in self.companies])
-        flat = caps * np.clip(util * (1.0 + cv * noise), 0.0, 1.0)
-        able = flat * avail * np.repeat(cap, lens) * active
-        # Each company's slice (views, as np.split gives, without its per-piece overhead).
-        bounds = list(zip([0, *cut.tolist()], [*cut.tolist(), len(flat)]))
-        return [flat[a:b] for a, b in bounds], [able[a:b] for a, b in bounds]
+        if ops.profiles and loads.profiled:  # this day's utilisations (year, week, campaign)
+            draws = [c.draw(g, t, self.park.steps_per_year, True) for c, g in zip(self.companies, self.load_rngs)]
+            noise = np.concatenate([d[0] for d in draws])
+            util = np.concatenate([d[1] for d in draws])
+        else:
+            noise, util = loads.noise(self.load_rngs), loads.util
+        flat = loads.caps * np.clip(util * (1.0 + loads.cv * noise), 0.0, 1.0)
+        # x 1.0 changes no bit: without an outage the step's shares (all 1) are not multiplied in.
+        able = flat * avail * cap[loads.owner] * active if cap is not None else flat * avail * active
+        return loads.slices(flat), loads.slices(able)
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,

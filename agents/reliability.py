@@ -83,33 +83,40 @@ class Reliability:
         """End finished repairs and stops, start the stops due; return each process's
         availability this step (1 running, 0 stopped)."""
         self.started = []
-        done = (self.kind != RUNNING) & (self.until <= t)
-        self.kind[done] = RUNNING
-        self.condition[done] = 1.0
+        kind = self.kind
+        # Most days every process runs and no stop falls due: each array operation below is
+        # skipped when a cheaper test over the whole park says it would change nothing.
+        if kind.any():  # some process is down (RUNNING is 0)
+            done = (kind != RUNNING) & (self.until <= t)
+            if done.any():
+                kind[done] = RUNNING
+                self.condition[done] = 1.0
         policy = self.settings.maintenance
-        running = self.kind == RUNNING
-        due = np.zeros(self.n, dtype=bool)
+        due = None
         if policy in (Maintenance.CALENDAR, Maintenance.COORDINATED):
-            due = running & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t)
+            if self.every.any():
+                due = (kind == RUNNING) & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t)
         elif policy is Maintenance.PREDICTIVE:
             has = (self.days > 0) | (self.every > 0)
-            due = running & has & self.wears & (self.condition < self.settings.predictive_threshold)
+            due = (kind == RUNNING) & has & self.wears & (self.condition < self.settings.predictive_threshold)
         elif policy is Maintenance.PRESCRIPTIVE:
+            running = kind == RUNNING
             fall_due = running & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t) & (self.scheduled < 0)
             for p in np.flatnonzero(fall_due).tolist():
                 self.scheduled[p] = self._pick(p, t)
             due = running & (self.scheduled >= 0) & (self.scheduled <= t)
             self.scheduled[due] = -1
-        for p in np.flatnonzero(due).tolist():
-            days = int(self.days[p]) if self.days[p] > 0 else max(1, int(round(self.mttr[p] / 2)))
-            self.kind[p] = MAINTENANCE
-            self.until[p] = t + days
-            self.stops += 1
-            self.started.append((t, p, "maintenance"))
-            if self.every[p] > 0:
-                while self.next_due[p] <= t:
-                    self.next_due[p] += self.every[p]
-        return (self.kind == RUNNING).astype(float)
+        if due is not None and due.any():
+            for p in np.flatnonzero(due).tolist():
+                days = int(self.days[p]) if self.days[p] > 0 else max(1, int(round(self.mttr[p] / 2)))
+                kind[p] = MAINTENANCE
+                self.until[p] = t + days
+                self.stops += 1
+                self.started.append((t, p, "maintenance"))
+                if self.every[p] > 0:
+                    while self.next_due[p] <= t:
+                        self.next_due[p] += self.every[p]
+        return (kind == RUNNING).astype(float)
 
     def _pick(self, p: int, t: int) -> int:
         every = int(self.every[p])
