@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import mesa
 import numpy as np
@@ -18,6 +18,8 @@ from market.settlement import Ledger, Plan
 if TYPE_CHECKING:
     from agents.model import ParkModel
     from agents.tactics import Tactic
+
+Flat = TypeVar("Flat", np.ndarray, list[float])
 
 
 class Company(mesa.Agent):
@@ -94,13 +96,17 @@ class Company(mesa.Agent):
 
     def plan_from(self, qty: np.ndarray) -> Plan:
         """The plan of making `qty` of each process: output, revenue, by-products, inputs."""
+        # Python floats from the start (numpy scalars cost more per operation; the same values).
+        return self.plan_of(np.asarray(qty, dtype=float).tolist(), np.asarray(self.sale, dtype=float).tolist())
+
+    def plan_of(self, qty: list[float], prices: list[float]) -> Plan:
+        """`plan_from` on Python floats: `qty` of each process sold at `prices` (the model makes
+        every company's plan from one list of the park's, `ParkModel._plan`)."""
         output: dict[str, float] = {}
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
         revenue = 0.0
-        # Python floats from the start (numpy scalars cost more per operation; the same values).
-        for (product, made, used), q, price in zip(self._recipes, np.asarray(qty, dtype=float).tolist(),
-                                                   np.asarray(self.sale, dtype=float).tolist()):
+        for (product, made, used), q, price in zip(self._recipes, qty, prices):
             if q <= 0:
                 continue
             output[product] = output.get(product, 0.0) + q
@@ -232,7 +238,7 @@ class ParkLoads:
         the same draws as `Company.draw`'s, one call per company."""
         return np.concatenate([g.standard_normal(k) for g, k in zip(rngs, self.lens)])
 
-    def slices(self, flat: np.ndarray) -> list[np.ndarray]:
-        """Each company's part of a park-wide array (views, as np.split gives, without its
-        per-piece overhead)."""
+    def slices(self, flat: Flat) -> list[Flat]:
+        """Each company's part of a park-wide array or list (an array's as views, as np.split
+        gives, without its per-piece overhead)."""
         return [flat[a:b] for a, b in self.bounds]

@@ -599,12 +599,14 @@ class ParkModel(mesa.Model):
         cap = self.capacity_left(t)
         # Whether an outage holds a company back today (most days none: its shares are not applied).
         short = bool(self.events) and bool((cap < 1.0).any())
-        nominal, able = self._nominal_and_able(t, avail, cap if short else None, self.investor.active)
+        nominal, able_all = self._nominal_and_able(t, avail, cap if short else None, self.investor.active)
+        loads = self._loads
+        able = loads.slices(able_all)
         companies = self.companies
         prices = [c.sale for c in companies]
         n = len(able)
         if self.operator is not None:
-            up = avail * np.repeat(cap, [len(q) for q in nominal]) if n else avail
+            up = avail * np.repeat(cap, loads.lens) if n else avail
             qty = self.operator.plan(t, able, up)
         else:
             qty = self._decide(t, able, prices)
@@ -617,8 +619,9 @@ class ParkModel(mesa.Model):
         if down or short:  # availabilities are 0 or 1
             # What failures, stops and outages took: what the company would have decided to make
             # with all its capacity, less what it decided with what it had.
-            hit = [i for i in range(n) if (able[i] < nominal[i]).any()]
-            would = self._decide(t, nominal, prices, only=hit)
+            could = loads.slices(nominal)
+            hit = [i for i in range(n) if (able[i] < could[i]).any()]
+            would = self._decide(t, could, prices, only=hit)
             for i in hit:
                 lost_fail[i] = max(0.0, float((would[i] - qty[i]) @ prices[i]))
             self.lost_failure_by_company += lost_fail
@@ -630,19 +633,23 @@ class ParkModel(mesa.Model):
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
             self.lost_cascade_by_company += lost_cascade
         flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
-        self.production_log.add(t, flat(able), flat(qty), flat(final), flat(prices), flat(self.decisions.expected_cost))
+        decided = flat(qty)
+        produced = decided if final is qty else flat(final)
+        sale = flat(prices)
+        self.production_log.add(t, able_all, decided, produced, sale, flat(self.decisions.expected_cost))
         made = None
         if self.reliability.wears.any():
-            caps = [c._caps for c in companies]
-            made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
-        return Production([c.plan_from(q) for c, q in zip(companies, final)], f, lost_fail, lost_cascade, made)
+            made = np.divide(produced, loads.caps, out=np.zeros_like(produced), where=loads.caps > 0)
+        plans = [c.plan_of(q, p) for c, q, p in zip(companies, loads.slices(produced.tolist()), loads.slices(sale.tolist()))]
+        return Production(plans, f, lost_fail, lost_cascade, made)
 
     def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray | None, active: np.ndarray
-                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Each company's nominal plan (`Company.nominal`) and what it is able to make after
-        stops, outages (`cap`, None when no company has one) and exits. Each company draws its
-        own random numbers (`Company.draw`); the arithmetic, element by element the same as
-        company by company, runs once over the park on arrays built once (`ParkLoads`)."""
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Each process's nominal plan (`Company.nominal`) and what it is able to make after
+        stops, outages (`cap`, None when no company has one) and exits, end to end over the
+        park's companies (`ParkLoads`, kept as `_loads`, gives each company's slice). Each
+        company draws its own random numbers (`Company.draw`); the arithmetic, element by
+        element the same as company by company, runs once over the park on arrays built once."""
         ops, first = self.operations, self._first
         loads = getattr(self, "_loads", None)  # built on the first step, again if the processes change
         if loads is None or not loads.fits(self.companies, first):
@@ -653,8 +660,9 @@ class ParkModel(mesa.Model):
             nominal = [c._caps * np.clip(util * (1.0 + c._cv * noise), 0.0, 1.0)
                        for c, (noise, util) in zip(self.companies, draws)]
             share = cap if cap is not None else np.ones(len(self.companies))
-            return nominal, [q * avail[first[i]:first[i] + len(q)] * share[i] * active[first[i]:first[i] + len(q)]
-                             for i, q in enumerate(nominal)]
+            able = [q * avail[first[i]:first[i] + len(q)] * share[i] * active[first[i]:first[i] + len(q)]
+                    for i, q in enumerate(nominal)]
+            return (np.concatenate(nominal), np.concatenate(able)) if nominal else (np.zeros(0), np.zeros(0))
         if ops.profiles and loads.profiled:  # this day's utilisations (year, week, campaign)
             draws = [c.draw(g, t, self.park.steps_per_year, True) for c, g in zip(self.companies, self.load_rngs)]
             noise = np.concatenate([d[0] for d in draws])
@@ -664,7 +672,7 @@ class ParkModel(mesa.Model):
         flat = loads.caps * np.clip(util * (1.0 + loads.cv * noise), 0.0, 1.0)
         # x 1.0 changes no bit: without an outage the step's shares (all 1) are not multiplied in.
         able = flat * avail * cap[loads.owner] * active if cap is not None else flat * avail * active
-        return loads.slices(flat), loads.slices(able)
+        return flat, able
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,
