@@ -23,6 +23,7 @@ partner's failure is not, until the order placed after it arrives.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 
@@ -63,6 +64,8 @@ class Cascade:
         self._by = [[{r: q for r, q in p.byproducts.items() if r in self.critical} for p in c.processes]
                     for c in park.companies]
         self.users = [i for i in range(len(park.companies)) if any(self._in[i])]
+        # Per critical input: whether it has an outside substitute, and its lead time (`_outside_cap`, `record`).
+        self._outside = {r: (park.resources[r].substitute, park.resources[r].lead_time) for r in self.critical}
         # Per company with a critical input or by-product, each process's (inputs, by-products)
         # as tuples: what `_totals` walks every day (the other companies add nothing to it).
         self._recipes = [(i, [(tuple(ins.items()), tuple(by.items())) for ins, by in zip(self._in[i], self._by[i])])
@@ -88,6 +91,11 @@ class Cascade:
         for (_, r), q in self._need1.items():
             demand[r] += q
         self._demand = dict(demand)
+        # The companies making each critical by-product, in the order of `_by1` (the park's pool of it, `cut`).
+        makers: dict[str, list[int]] = defaultdict(list)
+        for j, r in self._by1:
+            makers[r].append(j)
+        self._makers = makers
 
     def cut(self, t: int, qty: Sequence[np.ndarray], ledger: Ledger, max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """Each company's share of its planned output it can make (1: all), and the round of
@@ -99,32 +107,32 @@ class Cascade:
         # overhead on arrays of every company would cost more than the rounds' own work.
         f = [1.0] * self.n
         depth = [0] * self.n
-        by1, last_in, last_out = self._by1, self.last_in, self.last_out
+        by1, last_in, last_out, makers = self._by1, self.last_in, self.last_out, self._makers
+        stock, surplus, outside_cap = ledger.stock, self._surplus, self._outside_cap
         for k in range(1, max_rounds + 1):
             new = f.copy()
             lowered = []
             pools: dict[str, float] = {}
-            for (i, r), need in self._need1.items():
+            for key, need in self._need1.items():
                 if need <= EPS:
                     continue
-                stock = ledger.stock(i, r)
-                own = by1.get((i, r), 0.0) * f[i]
-                park = 0.0
-                came = last_in.get((i, r))
+                i, r = key
+                came = last_in.get(key)
                 if came:
                     # Each supplier's surplus now, shared as its deliveries were last step.
+                    park = 0.0
                     for j, got in came.items():
                         sent = last_out.get((j, r), 0.0)
                         if sent > EPS:
-                            park += self._surplus(j, r, f, ledger) * got / sent
+                            park += surplus(j, r, f, ledger) * got / sent
                 else:
                     # Nothing came from the park last step: count on a share, by need, of the
                     # park's whole surplus now, and let the market find the route.
-                    if r not in pools:
-                        pools[r] = sum(self._surplus(j, rr, f, ledger) for (j, rr) in by1 if rr == r)
-                    park = pools[r] * need / max(self._demand[r], EPS)
-                cap = self._outside_cap(i, r)
-                avail = stock + own + park + cap
+                    pool = pools.get(r)
+                    if pool is None:
+                        pool = pools[r] = sum(surplus(j, r, f, ledger) for j in makers.get(r, ()))
+                    park = pool * need / max(self._demand[r], EPS)
+                avail = stock(i, r) + by1.get(key, 0.0) * f[i] + park + outside_cap(i, r)
                 if avail < need * (1 - 1e-9):
                     new[i] = min(new[i], max(0.0, avail / need))
                     lowered.append(i)
@@ -138,14 +146,15 @@ class Cascade:
         return np.array(f, dtype=float), np.array(depth, dtype=np.int64)
 
     def _surplus(self, j: int, r: str, f: Sequence[float], ledger: Ledger) -> float:
-        return max(0.0, self._by1.get((j, r), 0.0) * f[j] + ledger.stock(j, r) - self._need1.get((j, r), 0.0) * f[j])
+        key = (j, r)
+        return max(0.0, self._by1.get(key, 0.0) * f[j] + ledger.stock(j, r) - self._need1.get(key, 0.0) * f[j])
 
     def _outside_cap(self, i: int, r: str) -> float:
-        res = self.resources[r]
-        if not res.substitute:
+        substitute, lead_time = self._outside[r]
+        if not substitute:
             return 0.0
         q = self.orders.get((i, r))
-        if q is None or len(q) < res.lead_time:
+        if q is None or len(q) < lead_time:
             return np.inf  # no history yet: the company starts with what it needs on order
         return q[0]
 
@@ -156,34 +165,40 @@ class Cascade:
         (`agents.forecast.foresight`); the order for that step then counts on nothing from it."""
         if not self.users:
             return
-        got: dict[tuple[int, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        critical = self.critical
+        got: dict[tuple[int, str], dict[int, float]] = {}
         for tr in trades:
-            if tr.resource in self.critical:
-                got[(tr.buyer, tr.resource)][tr.seller] += tr.delivered
-        self.last_in = {k: dict(v) for k, v in got.items()}
-        sent: dict[tuple[int, str], float] = defaultdict(float)
-        for (_i, r), by in self.last_in.items():
+            r = tr.resource
+            if r in critical:
+                came = got.get((tr.buyer, r))
+                if came is None:
+                    came = got[(tr.buyer, r)] = {}
+                came[tr.seller] = came.get(tr.seller, 0.0) + tr.delivered
+        self.last_in = got
+        sent: dict[tuple[int, str], float] = {}
+        for (_i, r), by in got.items():
             for j, q in by.items():
-                sent[(j, r)] += q
-        self.last_out = dict(sent)
-        for (i, r), need in self._need1.items():
-            res = self.resources[r]
-            if not res.substitute or res.lead_time <= 0:
+                sent[(j, r)] = sent.get((j, r), 0.0) + q
+        self.last_out = sent
+        for key, need in self._need1.items():
+            substitute, lead_time = self._outside[key[1]]
+            if not substitute or lead_time <= 0:
                 continue
-            came = self.last_in.get((i, r), {})
+            i, r = key
+            came = got.get(key, {})
             if stopped is not None:
-                park = sum(q for j, q in came.items() if not stopped(j, t + res.lead_time))
+                park = sum(q for j, q in came.items() if not stopped(j, t + lead_time))
             else:
                 park = sum(came.values())
-            own = self._by1.get((i, r), 0.0) * f[i] + ledger.stock(i, r)
+            own = self._by1.get(key, 0.0) * f[i] + ledger.stock(i, r)
             gap = max(0.0, need - own - park)
-            key = (i, r)
             if key in self._gap:
                 change = gap - self._gap[key]
                 # Until it has seen its gap move, a company allows for a 10 % swing of its need.
                 self._var[key] = (1 - MEMORY) * self._var.get(key, (0.1 * need) ** 2) + MEMORY * change * change
             self._gap[key] = gap
             pending = self.orders[key]
-            pending.append(gap + Z * np.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
-            while len(pending) > res.lead_time:
+            # (math.sqrt: the same correctly rounded root as np.sqrt, without numpy's per-call cost.)
+            pending.append(gap + Z * math.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
+            while len(pending) > lead_time:
                 pending.popleft()

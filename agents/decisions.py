@@ -70,11 +70,8 @@ class ProductionDecisions:
         out = [a * full for a, full in zip(avail, self._full)]
         if expect is None:
             return out
-        bound = defaultdict(list)
         odd = set()  # companies bound by a contract worse than their outside option (prices moved since)
         for c in contracts:
-            bound[c.seller].append(c)
-            bound[c.buyer].append(c)
             if c.terms.price - c.terms.penalty > ledger.buy_price(c.resource) + EPS:
                 odd.add(c.buyer)
             if (c.terms.price + c.terms.penalty) * c.share - c.cost < -ledger.dispose_price(c.resource) - EPS:
@@ -87,6 +84,10 @@ class ProductionDecisions:
             todo = [i for i, some in enumerate(self._some) if i in tiered or (i in odd and some)]
         if not todo:
             return out
+        bound = defaultdict(list)
+        for c in contracts:
+            bound[c.seller].append(c)
+            bound[c.buyer].append(c)
         opp = self._opportunities(todo, avail, ledger, expect, network)
         for i in todo:
             procs = self.processes[i]
