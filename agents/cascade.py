@@ -75,11 +75,11 @@ class Cascade:
     def active(self) -> bool:
         return bool(self.users)
 
-    def _totals(self, qty: Sequence[np.ndarray]) -> None:
+    def _totals(self, qty: Sequence[Sequence[float]]) -> None:
         need: dict[tuple[int, str], float] = defaultdict(float)
         made: dict[tuple[int, str], float] = defaultdict(float)
         for i, recipes in self._recipes:
-            for (ins, by), q in zip(recipes, qty[i].tolist()):
+            for (ins, by), q in zip(recipes, qty[i]):
                 if q <= 0:
                     continue
                 for r, a in ins:
@@ -97,9 +97,11 @@ class Cascade:
             makers[r].append(j)
         self._makers = makers
 
-    def cut(self, t: int, qty: Sequence[np.ndarray], ledger: Ledger, max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    def cut(self, t: int, qty: Sequence[Sequence[float]], ledger: Ledger, max_rounds: int = 50
+            ) -> tuple[np.ndarray, np.ndarray]:
         """Each company's share of its planned output it can make (1: all), and the round of
-        the cascade in which it was first cut (0: not cut)."""
+        the cascade in which it was first cut (0: not cut). `qty`: each company's planned
+        quantity of each process (the model passes lists of Python floats, faster to walk)."""
         if not self.users:
             return np.ones(self.n), np.zeros(self.n, dtype=np.int64)
         self._totals(qty)

@@ -594,27 +594,33 @@ class ParkModel(mesa.Model):
         """Each company's production this step: its nominal plan, less what its processes'
         stops and any outage take (lost to failures), less what missing inputs cut (lost to
         the cascade, `agents.cascade`)."""
-        avail = self.reliability.begin_step(t)
-        down = self._down_now = int(np.count_nonzero(avail == 0))
-        cap = self.capacity_left(t)
-        # Whether an outage holds a company back today (most days none: its shares are not applied).
-        short = bool(self.events) and bool((cap < 1.0).any())
-        nominal, able_all = self._nominal_and_able(t, avail, cap if short else None, self.investor.active)
+        rel = self.reliability
+        avail = rel.begin_step(t)
+        down = self._down_now = rel.down
+        # Most days no process is stopped and no company has an outage: the availabilities and
+        # the outages' shares (all 1) are then not multiplied in.
+        cap = self.capacity_left(t) if self.events else None
+        short = cap is not None and bool((cap < 1.0).any())
+        nominal, able_all = self._nominal_and_able(t, avail, cap if short else None, self.investor.active, down > 0)
         loads = self._loads
         able = loads.slices(able_all)
         companies = self.companies
         prices = [c.sale for c in companies]
         n = len(able)
         if self.operator is not None:
-            up = avail * np.repeat(cap, loads.lens) if n else avail
+            up = avail * np.repeat(cap, loads.lens) if cap is not None and n else avail
             qty = self.operator.plan(t, able, up)
         else:
             qty = self._decide(t, able, prices)
-        f = np.ones(len(companies))
-        depth = np.zeros(len(companies), dtype=np.int64)
+        flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
+        decided = flat(qty)
+        # The decisions as Python floats, each company's list: what the cascade and the plans walk.
+        amounts = loads.slices(decided.tolist())
         # The operator's plan already routes what each company needs: no cascade within the step.
         if self.operations.cascades and self.cascade.active and self.operator is None:
-            f, depth = self.cascade.cut(t, qty, self.ledger)
+            f, depth = self.cascade.cut(t, amounts, self.ledger)
+        else:
+            f, depth = np.ones(len(companies)), np.zeros(len(companies), dtype=np.int64)
         lost_fail = np.zeros(n)
         if down or short:  # availabilities are 0 or 1
             # What failures, stops and outages took: what the company would have decided to make
@@ -626,30 +632,29 @@ class ParkModel(mesa.Model):
                 lost_fail[i] = max(0.0, float((would[i] - qty[i]) @ prices[i]))
             self.lost_failure_by_company += lost_fail
         lost_cascade = np.zeros(n)
-        final = qty
+        produced = decided
         if (f < 1.0).any():
             lost_cascade = np.array([float(qty[i] @ prices[i]) * (1.0 - f[i]) for i in range(n)])
-            final = [q * f[i] for i, q in enumerate(qty)]
+            produced = flat([q * f[i] for i, q in enumerate(qty)])
+            amounts = loads.slices(produced.tolist())
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
             self.lost_cascade_by_company += lost_cascade
-        flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
-        decided = flat(qty)
-        produced = decided if final is qty else flat(final)
         sale = flat(prices)
         self.production_log.add(t, able_all, decided, produced, sale, flat(self.decisions.expected_cost))
         made = None
-        if self.reliability.wears.any():
+        if len(rel.worn):
             made = np.divide(produced, loads.caps, out=np.zeros_like(produced), where=loads.caps > 0)
-        plans = [c.plan_of(q, p) for c, q, p in zip(companies, loads.slices(produced.tolist()), loads.slices(sale.tolist()))]
+        plans = [c.plan_of(q, p) for c, q, p in zip(companies, amounts, loads.slices(sale.tolist()))]
         return Production(plans, f, lost_fail, lost_cascade, made)
 
-    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray | None, active: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray]:
+    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray | None, active: np.ndarray,
+                          stopped: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Each process's nominal plan (`Company.nominal`) and what it is able to make after
-        stops, outages (`cap`, None when no company has one) and exits, end to end over the
-        park's companies (`ParkLoads`, kept as `_loads`, gives each company's slice). Each
-        company draws its own random numbers (`Company.draw`); the arithmetic, element by
-        element the same as company by company, runs once over the park on arrays built once."""
+        stops (`avail`; `stopped` False: all 1), outages (`cap`; None: no company has one) and
+        exits (`active`), end to end over the park's companies (`ParkLoads`, kept as `_loads`,
+        gives each company's slice). Each company draws its own random numbers (`Company.draw`);
+        the arithmetic, element by element the same as company by company, runs once over the
+        park on arrays built once. A share of 1 is not multiplied in (x 1.0 changes no bit)."""
         ops, first = self.operations, self._first
         loads = getattr(self, "_loads", None)  # built on the first step, again if the processes change
         if loads is None or not loads.fits(self.companies, first):
@@ -670,9 +675,10 @@ class ParkModel(mesa.Model):
         else:
             noise, util = loads.noise(self.load_rngs), loads.util
         flat = loads.caps * np.clip(util * (1.0 + loads.cv * noise), 0.0, 1.0)
-        # x 1.0 changes no bit: without an outage the step's shares (all 1) are not multiplied in.
-        able = flat * avail * cap[loads.owner] * active if cap is not None else flat * avail * active
-        return flat, able
+        able = flat * avail if stopped else flat
+        if cap is not None:
+            able = able * cap[loads.owner]
+        return flat, able * active
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,

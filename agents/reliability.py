@@ -74,6 +74,15 @@ class Reliability:
         self.failures = 0
         self.stops = 0
         self.started: list[tuple[int, int, str]] = []  # (step, process, "failure" | "maintenance") this step
+        self.down = 0  # processes stopped this step (failed or in maintenance), as `begin_step` left them
+        # Set once (`every`, `wears` and `mtbf` do not change): whether any process has a calendar
+        # of stops, the processes that wear (`worn`) and the shape of their gamma wear (`wear`),
+        # and the availability of a day on which every process runs (read-only: such days share it).
+        self._calendar = bool((self.every > 0).any())
+        self.worn = np.flatnonzero(self.wears)
+        self._shape = 1.0 / (WEAR_CV ** 2 * self.mtbf[self.worn])
+        self._all_up = np.ones(n)
+        self._all_up.flags.writeable = False
 
     @property
     def n(self) -> int:
@@ -81,20 +90,22 @@ class Reliability:
 
     def begin_step(self, t: int) -> np.ndarray:
         """End finished repairs and stops, start the stops due; return each process's
-        availability this step (1 running, 0 stopped)."""
+        availability this step (1 running, 0 stopped) and count the stopped ones (`down`)."""
         self.started = []
         kind = self.kind
         # Most days every process runs and no stop falls due: each array operation below is
         # skipped when a cheaper test over the whole park says it would change nothing.
-        if kind.any():  # some process is down (RUNNING is 0)
+        stopped = bool(kind.any())  # RUNNING is 0
+        if stopped:
             done = (kind != RUNNING) & (self.until <= t)
             if done.any():
                 kind[done] = RUNNING
                 self.condition[done] = 1.0
+                stopped = bool(kind.any())
         policy = self.settings.maintenance
         due = None
         if policy in (Maintenance.CALENDAR, Maintenance.COORDINATED):
-            if self.every.any():
+            if self._calendar:
                 due = (kind == RUNNING) & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t)
         elif policy is Maintenance.PREDICTIVE:
             has = (self.days > 0) | (self.every > 0)
@@ -107,6 +118,7 @@ class Reliability:
             due = running & (self.scheduled >= 0) & (self.scheduled <= t)
             self.scheduled[due] = -1
         if due is not None and due.any():
+            stopped = True
             for p in np.flatnonzero(due).tolist():
                 days = int(self.days[p]) if self.days[p] > 0 else max(1, int(round(self.mttr[p] / 2)))
                 kind[p] = MAINTENANCE
@@ -116,7 +128,12 @@ class Reliability:
                 if self.every[p] > 0:
                     while self.next_due[p] <= t:
                         self.next_due[p] += self.every[p]
-        return (kind == RUNNING).astype(float)
+        if not stopped:
+            self.down = 0
+            return self._all_up
+        up = kind == RUNNING
+        self.down = len(up) - int(np.count_nonzero(up))
+        return up.astype(float)
 
     def _pick(self, p: int, t: int) -> int:
         every = int(self.every[p])
@@ -130,11 +147,10 @@ class Reliability:
     def wear(self, t: int, load: np.ndarray | None) -> None:
         """End of step: running processes wear by their load (share of capacity used) and
         those worn out fail; they are down from the next step for their repair time."""
-        if load is None or not self.wears.any():
+        if load is None or not len(self.worn):
             return
-        idx = np.flatnonzero(self.wears)
-        k = 1.0 / (WEAR_CV ** 2 * self.mtbf[idx])
-        g = self.rng.gamma(k, WEAR_CV ** 2)
+        idx = self.worn
+        g = self.rng.gamma(self._shape, WEAR_CV ** 2)
         repair = self.rng.exponential(1.0, size=len(idx))
         if not self.settings.failures:
             return
