@@ -119,6 +119,13 @@ class Cascade:
                 if need <= EPS:
                     continue
                 i, r = key
+                head = stock(i, r) + by1.get(key, 0.0) * f[i]  # its stock and its own by-product
+                cap = outside_cap(i, r)
+                wanted = need * (1 - 1e-9)
+                if not head + cap < wanted:
+                    # Enough without the park's surplus, which is never negative: and adding it
+                    # could not bring the sum below, each rounded addition being monotonic.
+                    continue
                 came = last_in.get(key)
                 if came:
                     # Each supplier's surplus now, shared as its deliveries were last step.
@@ -134,8 +141,8 @@ class Cascade:
                     if pool is None:
                         pool = pools[r] = sum(surplus(j, r, f, ledger) for j in makers.get(r, ()))
                     park = pool * need / max(self._demand[r], EPS)
-                avail = stock(i, r) + by1.get(key, 0.0) * f[i] + park + outside_cap(i, r)
-                if avail < need * (1 - 1e-9):
+                avail = head + park + cap
+                if avail < wanted:
                     new[i] = min(new[i], max(0.0, avail / need))
                     lowered.append(i)
             changed = [i for i in lowered if new[i] < f[i] - 1e-12]

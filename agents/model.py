@@ -611,7 +611,7 @@ class ParkModel(mesa.Model):
             up = avail * np.repeat(cap, loads.lens) if cap is not None and n else avail
             qty = self.operator.plan(t, able, up)
         else:
-            qty = self._decide(t, able, prices)
+            qty = self._decide(t, able_all, prices)
         flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
         decided = flat(qty)
         # The decisions as Python floats, each company's list: what the cascade and the plans walk.
@@ -627,7 +627,7 @@ class ParkModel(mesa.Model):
             # with all its capacity, less what it decided with what it had.
             could = loads.slices(nominal)
             hit = [i for i in range(n) if (able[i] < could[i]).any()]
-            would = self._decide(t, could, prices, only=hit)
+            would = self._decide(t, nominal, prices, only=hit)
             for i in hit:
                 lost_fail[i] = max(0.0, float((would[i] - qty[i]) @ prices[i]))
             self.lost_failure_by_company += lost_fail
@@ -640,7 +640,7 @@ class ParkModel(mesa.Model):
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
             self.lost_cascade_by_company += lost_cascade
         sale = flat(prices)
-        self.production_log.add(t, able_all, decided, produced, sale, flat(self.decisions.expected_cost))
+        self.production_log.add(t, able_all, decided, produced, sale, self.decisions.expected_all)
         made = None
         if len(rel.worn):
             made = np.divide(produced, loads.caps, out=np.zeros_like(produced), where=loads.caps > 0)
@@ -688,15 +688,19 @@ class ParkModel(mesa.Model):
             self._transfers[payee] += amount
         self.shocks.append(Shock(i, "closure", t, 2**31 - 1, "closed"))
 
-    def _decide(self, t: int, able: list[np.ndarray], prices: list[np.ndarray], only: list[int] | None = None
+    def _decide(self, t: int, able: np.ndarray, prices: list[np.ndarray], only: list[int] | None = None
                 ) -> list[np.ndarray]:
-        """Each company's production decision this step (`agents.decisions`); `only` limits the
-        work to some companies (the others' entries are what they could make)."""
+        """Each company's production decision this step (`agents.decisions`) from what each
+        process can make (`able`, end to end over the companies); `only` limits the work to some
+        companies (the others' entries are what they could make)."""
         exchanges = self.market.exchanges
         contracts = self.partners.active_at(t) if exchanges and self.partners.contracts else []
         if only is not None:
-            keep = set(only)
-            able = [a if i in keep else np.zeros_like(a) for i, a in enumerate(able)]
+            some = np.zeros_like(able)
+            for i in only:
+                a, b = self._loads.bounds[i]
+                some[a:b] = able[a:b]
+            able = some
         return self.decisions.decide(able, prices, self.ledger, contracts, self.expect, self.network)
 
     @staticmethod
