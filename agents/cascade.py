@@ -76,26 +76,21 @@ class Cascade:
         return bool(self.users)
 
     def _totals(self, qty: Sequence[Sequence[float]]) -> None:
-        need: dict[tuple[int, str], float] = defaultdict(float)
-        made: dict[tuple[int, str], float] = defaultdict(float)
+        need: dict[tuple[int, str], float] = {}
+        made: dict[tuple[int, str], float] = {}
         for i, recipes in self._recipes:
             for (ins, by), q in zip(recipes, qty[i]):
                 if q <= 0:
                     continue
                 for r, a in ins:
-                    need[(i, r)] += a * q
+                    need[(i, r)] = need.get((i, r), 0.0) + a * q
                 for r, a in by:
-                    made[(i, r)] += a * q
-        self._need1, self._by1 = dict(need), dict(made)
-        demand: dict[str, float] = defaultdict(float)
-        for (_, r), q in self._need1.items():
-            demand[r] += q
-        self._demand = dict(demand)
-        # The companies making each critical by-product, in the order of `_by1` (the park's pool of it, `cut`).
-        makers: dict[str, list[int]] = defaultdict(list)
-        for j, r in self._by1:
-            makers[r].append(j)
-        self._makers = makers
+                    made[(i, r)] = made.get((i, r), 0.0) + a * q
+        self._need1, self._by1 = need, made
+        demand: dict[str, float] = {}
+        for (_, r), q in need.items():
+            demand[r] = demand.get(r, 0.0) + q
+        self._demand = demand
 
     def cut(self, t: int, qty: Sequence[Sequence[float]], ledger: Ledger, max_rounds: int = 50
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +104,7 @@ class Cascade:
         # overhead on arrays of every company would cost more than the rounds' own work.
         f = [1.0] * self.n
         depth = [0] * self.n
-        by1, last_in, last_out, makers = self._by1, self.last_in, self.last_out, self._makers
+        by1, last_in, last_out = self._by1, self.last_in, self.last_out
         stock, surplus, outside_cap = ledger.stock, self._surplus, self._outside_cap
         for k in range(1, max_rounds + 1):
             new = f.copy()
@@ -139,7 +134,7 @@ class Cascade:
                     # park's whole surplus now, and let the market find the route.
                     pool = pools.get(r)
                     if pool is None:
-                        pool = pools[r] = sum(surplus(j, r, f, ledger) for j in makers.get(r, ()))
+                        pool = pools[r] = sum(surplus(j, r, f, ledger) for (j, rr) in by1 if rr == r)
                     park = pool * need / max(self._demand[r], EPS)
                 avail = head + park + cap
                 if avail < wanted:
@@ -174,6 +169,7 @@ class Cascade:
         (`agents.forecast.foresight`); the order for that step then counts on nothing from it."""
         if not self.users:
             return
+        shares = f.tolist()  # Python floats: the same values, cheaper arithmetic
         critical = self.critical
         got: dict[tuple[int, str], dict[int, float]] = {}
         for tr in trades:
@@ -199,7 +195,7 @@ class Cascade:
                 park = sum(q for j, q in came.items() if not stopped(j, t + lead_time))
             else:
                 park = sum(came.values())
-            own = self._by1.get(key, 0.0) * f[i] + ledger.stock(i, r)
+            own = self._by1.get(key, 0.0) * shares[i] + ledger.stock(i, r)
             gap = max(0.0, need - own - park)
             if key in self._gap:
                 change = gap - self._gap[key]

@@ -584,7 +584,7 @@ class ParkModel(mesa.Model):
     def capacity_left(self, t: int) -> np.ndarray:
         """Each company's share of capacity its outages leave at step `t` (1: none)."""
         cap = np.ones(len(self.companies))
-        for e, c in zip(self.events, self._event_company):
+        for e, c in self.outages():
             share = e.capacity(t)
             if share is not None:
                 cap[c] = min(cap[c], share)
