@@ -235,8 +235,16 @@ class ParkLoads:
 
     def noise(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
         """The day's standard normal draws of every process, each company's from its own stream:
-        the same draws as `Company.draw`'s, one call per company."""
-        return np.concatenate([g.standard_normal(k) for g, k in zip(rngs, self.lens)])
+        the same numbers as `Company.draw`'s. A company with one process draws a scalar, which
+        numpy takes from the stream as it fills an array of one (tests/test_production.py
+        checks it), at half the cost; the park's draws are joined as Python floats."""
+        out: list[float] = []
+        for g, k in zip(rngs, self.lens):
+            if k == 1:
+                out.append(g.standard_normal())
+            else:
+                out.extend(g.standard_normal(k).tolist())
+        return np.array(out, dtype=float)
 
     def slices(self, flat: Flat) -> list[Flat]:
         """Each company's part of a park-wide array or list (an array's as views, as np.split
