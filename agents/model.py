@@ -539,7 +539,7 @@ class ParkModel(mesa.Model):
     def _wear(self, t: int, trades: list[Trade], made: Production) -> None:
         """After the day: the cascade remembers who supplied whom, processes wear, and the
         failures and stops that start are shocks."""
-        if self.market.exchanges and self.operations.cascades:
+        if self.market.exchanges and self.operations.cascades and self.cascade.active:
             self.cascade.record(trades, made.cut, self.ledger, t, foresight(self, t))
         self.reliability.wear(t, made.made)
         for when, p, kind in self.reliability.started:
