@@ -244,7 +244,7 @@ def test_the_cascade_cuts_and_orders_as_the_walk_it_replaced(run):
     for model in models(cfg, park):
         checked(model, seen)
         model.run(cfg.steps)
-    assert seen[0] > 0
+        assert seen[0] > 0 or not model.cascade.users  # no critical input: nothing to cut
 
 
 def test_the_cascade_check_sees_cuts():
