@@ -197,13 +197,17 @@ class Cascade:
                 park = sum(came.values())
             own = self._by1.get(key, 0.0) * shares[i] + ledger.stock(i, r)
             gap = max(0.0, need - own - park)
-            if key in self._gap:
-                change = gap - self._gap[key]
-                # Until it has seen its gap move, a company allows for a 10 % swing of its need.
-                self._var[key] = (1 - MEMORY) * self._var.get(key, (0.1 * need) ** 2) + MEMORY * change * change
+            # Until it has seen its gap move, a company allows for a 10 % swing of its need.
+            var = self._var.get(key)
+            if var is None:
+                var = (0.1 * need) ** 2
+            last = self._gap.get(key)
+            if last is not None:
+                change = gap - last
+                var = self._var[key] = (1 - MEMORY) * var + MEMORY * change * change
             self._gap[key] = gap
             pending = self.orders[key]
             # (math.sqrt: the same correctly rounded root as np.sqrt, without numpy's per-call cost.)
-            pending.append(gap + Z * math.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
+            pending.append(gap + Z * math.sqrt(var) + SLACK * need)
             while len(pending) > lead_time:
                 pending.popleft()

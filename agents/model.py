@@ -674,7 +674,8 @@ class ParkModel(mesa.Model):
             util = np.concatenate([d[1] for d in draws])
         else:
             noise, util = loads.noise(self.load_rngs), loads.util
-        flat = loads.caps * np.clip(util * (1.0 + loads.cv * noise), 0.0, 1.0)
+        # (The array's own clip: np.clip's, without np.clip's two layers of dispatch on top.)
+        flat = loads.caps * (util * (1.0 + loads.cv * noise)).clip(0.0, 1.0)
         able = flat * avail if stopped else flat
         if cap is not None:
             able = able * cap[loads.owner]
