@@ -52,7 +52,7 @@ def foresight(model: "ParkModel", t: int):
     or is stopped now, and the park has no outages), so that it would always say False."""
     horizon = int(model.policy.information * model.operations.forecast_steps)
     rel = model.reliability
-    if horizon <= 0 or not (model.events or rel.every.any() or rel.kind.any()):
+    if horizon <= 0 or not (model.events or rel.calendar or rel.kind.any()):
         return None
 
     def stopped(j: int, s: int) -> bool:

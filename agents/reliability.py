@@ -78,7 +78,7 @@ class Reliability:
         # Set once (`every`, `wears` and `mtbf` do not change): whether any process has a calendar
         # of stops, the processes that wear (`worn`) and the shape of their gamma wear (`wear`),
         # and the availability of a day on which every process runs (read-only: such days share it).
-        self._calendar = bool((self.every > 0).any())
+        self.calendar = bool((self.every > 0).any())
         self.worn = np.flatnonzero(self.wears)
         self._shape = 1.0 / (WEAR_CV ** 2 * self.mtbf[self.worn])
         self._all_up = np.ones(n)
@@ -105,7 +105,7 @@ class Reliability:
         policy = self.settings.maintenance
         due = None
         if policy in (Maintenance.CALENDAR, Maintenance.COORDINATED):
-            if self._calendar:
+            if self.calendar:
                 due = (kind == RUNNING) & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t)
         elif policy is Maintenance.PREDICTIVE:
             has = (self.days > 0) | (self.every > 0)
