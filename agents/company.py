@@ -42,7 +42,7 @@ class Company(mesa.Agent):
         """Carry on with these processes (same company; a history run changes them by year)."""
         self.spec = spec
         self._processes = spec.processes
-        # Each process's product, by-products and inputs per unit, as tuples for `plan_from`'s walk.
+        # Each process's product, by-products and inputs per unit, as tuples for `plan_of`'s walk.
         self._recipes = [(p.product, tuple(p.byproducts.items()), tuple(p.inputs.items())) for p in spec.processes]
         self._caps = np.array([p.capacity for p in spec.processes], dtype=float)
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)
@@ -234,19 +234,24 @@ class ParkLoads:
             and all(map(operator.is_, [c.spec for c in companies], self.specs))
 
     def noise(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-        """The day's standard normal draws of every process, each company's from its own stream:
-        the same numbers as `Company.draw`'s. A company with one process draws a scalar, which
-        numpy takes from the stream as it fills an array of one (tests/test_production.py
-        checks it), at half the cost; the park's draws are joined as Python floats."""
-        out: list[float] = []
-        for g, k in zip(rngs, self.lens):
-            if k == 1:
-                out.append(g.standard_normal())
-            else:
-                out.extend(g.standard_normal(k).tolist())
-        return np.array(out, dtype=float)
+        """The day's standard normal draws of every process (`park_noise`)."""
+        return park_noise(rngs, self.lens)
 
     def slices(self, flat: Flat) -> list[Flat]:
         """Each company's part of a park-wide array or list (an array's as views, as np.split
         gives, without its per-piece overhead)."""
         return [flat[a:b] for a, b in self.bounds]
+
+
+def park_noise(rngs: Sequence[np.random.Generator], lens: Sequence[int]) -> np.ndarray:
+    """Standard normal draws end to end, `lens[i]` from `rngs[i]`: the same numbers as each
+    company's `standard_normal(k)` in `Company.draw`. A company with one process draws a
+    scalar, which numpy takes from the stream as it fills an array of one
+    (tests/test_plan_phase.py checks it), at half the cost; the draws are joined as Python floats."""
+    out: list[float] = []
+    for g, k in zip(rngs, lens):
+        if k == 1:
+            out.append(g.standard_normal())
+        else:
+            out.extend(g.standard_normal(k).tolist())
+    return np.array(out, dtype=float)

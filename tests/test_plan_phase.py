@@ -1,5 +1,5 @@
 """The production phase's shortcuts against what they replace, bit for bit: the park's daily
-draws (`agents.company.ParkLoads`), the cascade's cut and outside orders (`agents.cascade`,
+draws (`agents.company.park_noise`), the cascade's cut and outside orders (`agents.cascade`,
 checked against the walk they replaced, kept here as the reference) on the states of real
 runs with failures, stops and outages, and the park-wide arrays rebuilt when a company takes
 other processes."""
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.cascade import EPS, MEMORY, SLACK, Z, Cascade
-from agents.company import ParkLoads
+from agents.company import park_noise
 from experiments import scenario_io
 from experiments.config import parse_sets, resolve
 from experiments.runner import models
@@ -33,14 +33,12 @@ EXAMPLE = str(DATA / "example.toml")
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 4), min_size=1, max_size=12), st.integers(0, 2**32 - 1), st.integers(1, 30))
 def test_the_parks_draws_are_each_companys_own(lens, seed, days):
-    """`ParkLoads.noise` (a scalar for a company of one process) draws, day after day, the
-    very numbers each company's `standard_normal(k)` would (`Company.draw`)."""
-    loads = ParkLoads.__new__(ParkLoads)
-    loads.lens = lens
+    """`park_noise` (a scalar for a company of one process) draws, day after day, the very
+    numbers each company's `standard_normal(k)` would (`Company.draw`)."""
     mine = [np.random.default_rng([seed, i]) for i in range(len(lens))]
     theirs = [np.random.default_rng([seed, i]) for i in range(len(lens))]
     for _ in range(days):
-        got = loads.noise(mine)
+        got = park_noise(mine, lens)
         want = np.concatenate([g.standard_normal(k) for g, k in zip(theirs, lens)])
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
