@@ -23,6 +23,7 @@ partner's failure is not, until the order placed after it arrives.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 
@@ -63,78 +64,101 @@ class Cascade:
         self._by = [[{r: q for r, q in p.byproducts.items() if r in self.critical} for p in c.processes]
                     for c in park.companies]
         self.users = [i for i in range(len(park.companies)) if any(self._in[i])]
+        # Per critical input: whether it has an outside substitute, and its lead time (`_outside_cap`, `record`).
+        self._outside = {r: (park.resources[r].substitute, park.resources[r].lead_time) for r in self.critical}
+        # Per company with a critical input or by-product, each process's (inputs, by-products)
+        # as tuples: what `_totals` walks every day (the other companies add nothing to it).
+        self._recipes = [(i, [(tuple(ins.items()), tuple(by.items())) for ins, by in zip(self._in[i], self._by[i])])
+                         for i in range(len(park.companies)) if any(self._in[i]) or any(self._by[i])]
 
     @property
     def active(self) -> bool:
         return bool(self.users)
 
-    def _totals(self, qty: Sequence[np.ndarray]) -> None:
-        need: dict[tuple[int, str], float] = defaultdict(float)
-        made: dict[tuple[int, str], float] = defaultdict(float)
-        for i in range(self.n):
-            for k, q in enumerate(qty[i].tolist()):
+    def _totals(self, qty: Sequence[Sequence[float]]) -> None:
+        need: dict[tuple[int, str], float] = {}
+        made: dict[tuple[int, str], float] = {}
+        for i, recipes in self._recipes:
+            for (ins, by), q in zip(recipes, qty[i]):
                 if q <= 0:
                     continue
-                for r, a in self._in[i][k].items():
-                    need[(i, r)] += a * q
-                for r, a in self._by[i][k].items():
-                    made[(i, r)] += a * q
-        self._need1, self._by1 = dict(need), dict(made)
-        demand: dict[str, float] = defaultdict(float)
-        for (_, r), q in self._need1.items():
-            demand[r] += q
-        self._demand = dict(demand)
+                for r, a in ins:
+                    need[(i, r)] = need.get((i, r), 0.0) + a * q
+                for r, a in by:
+                    made[(i, r)] = made.get((i, r), 0.0) + a * q
+        self._need1, self._by1 = need, made
+        demand: dict[str, float] = {}
+        for (_, r), q in need.items():
+            demand[r] = demand.get(r, 0.0) + q
+        self._demand = demand
 
-    def cut(self, t: int, qty: Sequence[np.ndarray], ledger: Ledger, max_rounds: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    def cut(self, t: int, qty: Sequence[Sequence[float]], ledger: Ledger, max_rounds: int = 50
+            ) -> tuple[np.ndarray, np.ndarray]:
         """Each company's share of its planned output it can make (1: all), and the round of
-        the cascade in which it was first cut (0: not cut)."""
-        f = np.ones(self.n)
-        depth = np.zeros(self.n, dtype=np.int64)
+        the cascade in which it was first cut (0: not cut). `qty`: each company's planned
+        quantity of each process (the model passes lists of Python floats, faster to walk)."""
         if not self.users:
-            return f, depth
+            return np.ones(self.n), np.zeros(self.n, dtype=np.int64)
         self._totals(qty)
+        # The shares as Python floats: a few companies are cut, if any, so numpy's per-call
+        # overhead on arrays of every company would cost more than the rounds' own work.
+        f = [1.0] * self.n
+        depth = [0] * self.n
+        by1, last_in, last_out = self._by1, self.last_in, self.last_out
+        stock, surplus, outside_cap = ledger.stock, self._surplus, self._outside_cap
         for k in range(1, max_rounds + 1):
             new = f.copy()
+            lowered = []
             pools: dict[str, float] = {}
-            for (i, r), need in self._need1.items():
+            for key, need in self._need1.items():
                 if need <= EPS:
                     continue
-                stock = ledger.stock(i, r)
-                own = self._by1.get((i, r), 0.0) * f[i]
-                park = 0.0
-                came = self.last_in.get((i, r))
+                i, r = key
+                head = stock(i, r) + by1.get(key, 0.0) * f[i]  # its stock and its own by-product
+                cap = outside_cap(i, r)
+                wanted = need * (1 - 1e-9)
+                if not head + cap < wanted:
+                    # Enough without the park's surplus, which is never negative: and adding it
+                    # could not bring the sum below, each rounded addition being monotonic.
+                    continue
+                came = last_in.get(key)
                 if came:
                     # Each supplier's surplus now, shared as its deliveries were last step.
+                    park = 0.0
                     for j, got in came.items():
-                        sent = self.last_out.get((j, r), 0.0)
+                        sent = last_out.get((j, r), 0.0)
                         if sent > EPS:
-                            park += self._surplus(j, r, f, ledger) * got / sent
+                            park += surplus(j, r, f, ledger) * got / sent
                 else:
                     # Nothing came from the park last step: count on a share, by need, of the
                     # park's whole surplus now, and let the market find the route.
-                    if r not in pools:
-                        pools[r] = sum(self._surplus(j, rr, f, ledger) for (j, rr) in self._by1 if rr == r)
-                    park = pools[r] * need / max(self._demand[r], EPS)
-                cap = self._outside_cap(i, r)
-                avail = stock + own + park + cap
-                if avail < need * (1 - 1e-9):
+                    pool = pools.get(r)
+                    if pool is None:
+                        pool = pools[r] = sum(surplus(j, r, f, ledger) for (j, rr) in by1 if rr == r)
+                    park = pool * need / max(self._demand[r], EPS)
+                avail = head + park + cap
+                if avail < wanted:
                     new[i] = min(new[i], max(0.0, avail / need))
-            changed = new < f - 1e-12
-            if not changed.any():
+                    lowered.append(i)
+            changed = [i for i in lowered if new[i] < f[i] - 1e-12]
+            if not changed:
                 break
-            depth[changed & (depth == 0)] = k
+            for i in changed:
+                if depth[i] == 0:
+                    depth[i] = k
             f = new
-        return f, depth
+        return np.array(f, dtype=float), np.array(depth, dtype=np.int64)
 
-    def _surplus(self, j: int, r: str, f: np.ndarray, ledger: Ledger) -> float:
-        return max(0.0, self._by1.get((j, r), 0.0) * f[j] + ledger.stock(j, r) - self._need1.get((j, r), 0.0) * f[j])
+    def _surplus(self, j: int, r: str, f: Sequence[float], ledger: Ledger) -> float:
+        key = (j, r)
+        return max(0.0, self._by1.get(key, 0.0) * f[j] + ledger.stock(j, r) - self._need1.get(key, 0.0) * f[j])
 
     def _outside_cap(self, i: int, r: str) -> float:
-        res = self.resources[r]
-        if not res.substitute:
+        substitute, lead_time = self._outside[r]
+        if not substitute:
             return 0.0
         q = self.orders.get((i, r))
-        if q is None or len(q) < res.lead_time:
+        if q is None or len(q) < lead_time:
             return np.inf  # no history yet: the company starts with what it needs on order
         return q[0]
 
@@ -145,34 +169,45 @@ class Cascade:
         (`agents.forecast.foresight`); the order for that step then counts on nothing from it."""
         if not self.users:
             return
-        got: dict[tuple[int, str], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        shares = f.tolist()  # Python floats: the same values, cheaper arithmetic
+        critical = self.critical
+        got: dict[tuple[int, str], dict[int, float]] = {}
         for tr in trades:
-            if tr.resource in self.critical:
-                got[(tr.buyer, tr.resource)][tr.seller] += tr.delivered
-        self.last_in = {k: dict(v) for k, v in got.items()}
-        sent: dict[tuple[int, str], float] = defaultdict(float)
-        for (_i, r), by in self.last_in.items():
+            r = tr.resource
+            if r in critical:
+                came = got.get((tr.buyer, r))
+                if came is None:
+                    came = got[(tr.buyer, r)] = {}
+                came[tr.seller] = came.get(tr.seller, 0.0) + tr.delivered
+        self.last_in = got
+        sent: dict[tuple[int, str], float] = {}
+        for (_i, r), by in got.items():
             for j, q in by.items():
-                sent[(j, r)] += q
-        self.last_out = dict(sent)
-        for (i, r), need in self._need1.items():
-            res = self.resources[r]
-            if not res.substitute or res.lead_time <= 0:
+                sent[(j, r)] = sent.get((j, r), 0.0) + q
+        self.last_out = sent
+        for key, need in self._need1.items():
+            substitute, lead_time = self._outside[key[1]]
+            if not substitute or lead_time <= 0:
                 continue
-            came = self.last_in.get((i, r), {})
+            i, r = key
+            came = got.get(key, {})
             if stopped is not None:
-                park = sum(q for j, q in came.items() if not stopped(j, t + res.lead_time))
+                park = sum(q for j, q in came.items() if not stopped(j, t + lead_time))
             else:
                 park = sum(came.values())
-            own = self._by1.get((i, r), 0.0) * f[i] + ledger.stock(i, r)
+            own = self._by1.get(key, 0.0) * shares[i] + ledger.stock(i, r)
             gap = max(0.0, need - own - park)
-            key = (i, r)
-            if key in self._gap:
-                change = gap - self._gap[key]
-                # Until it has seen its gap move, a company allows for a 10 % swing of its need.
-                self._var[key] = (1 - MEMORY) * self._var.get(key, (0.1 * need) ** 2) + MEMORY * change * change
+            # Until it has seen its gap move, a company allows for a 10 % swing of its need.
+            var = self._var.get(key)
+            if var is None:
+                var = (0.1 * need) ** 2
+            last = self._gap.get(key)
+            if last is not None:
+                change = gap - last
+                var = self._var[key] = (1 - MEMORY) * var + MEMORY * change * change
             self._gap[key] = gap
             pending = self.orders[key]
-            pending.append(gap + Z * np.sqrt(self._var.get(key, (0.1 * need) ** 2)) + SLACK * need)
-            while len(pending) > res.lead_time:
+            # (math.sqrt: the same correctly rounded root as np.sqrt, without numpy's per-call cost.)
+            pending.append(gap + Z * math.sqrt(var) + SLACK * need)
+            while len(pending) > lead_time:
                 pending.popleft()

@@ -3,8 +3,9 @@ offers what it has left. It never touches the ledger: the market settles everyth
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import operator
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import mesa
 import numpy as np
@@ -17,6 +18,8 @@ from market.settlement import Ledger, Plan
 if TYPE_CHECKING:
     from agents.model import ParkModel
     from agents.tactics import Tactic
+
+Flat = TypeVar("Flat", np.ndarray, list[float])
 
 
 class Company(mesa.Agent):
@@ -39,7 +42,7 @@ class Company(mesa.Agent):
         """Carry on with these processes (same company; a history run changes them by year)."""
         self.spec = spec
         self._processes = spec.processes
-        # Each process's product, by-products and inputs per unit, as tuples for `plan_from`'s walk.
+        # Each process's product, by-products and inputs per unit, as tuples for `plan_of`'s walk.
         self._recipes = [(p.product, tuple(p.byproducts.items()), tuple(p.inputs.items())) for p in spec.processes]
         self._caps = np.array([p.capacity for p in spec.processes], dtype=float)
         self._util = np.array([p.utilisation for p in spec.processes], dtype=float)
@@ -93,13 +96,17 @@ class Company(mesa.Agent):
 
     def plan_from(self, qty: np.ndarray) -> Plan:
         """The plan of making `qty` of each process: output, revenue, by-products, inputs."""
+        # Python floats from the start (numpy scalars cost more per operation; the same values).
+        return self.plan_of(np.asarray(qty, dtype=float).tolist(), np.asarray(self.sale, dtype=float).tolist())
+
+    def plan_of(self, qty: list[float], prices: list[float]) -> Plan:
+        """`plan_from` on Python floats: `qty` of each process sold at `prices` (the model makes
+        every company's plan from one list of the park's, `ParkModel._plan`)."""
         output: dict[str, float] = {}
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
         revenue = 0.0
-        # Python floats from the start (numpy scalars cost more per operation; the same values).
-        for (product, made, used), q, price in zip(self._recipes, np.asarray(qty, dtype=float).tolist(),
-                                                   np.asarray(self.sale, dtype=float).tolist()):
+        for (product, made, used), q, price in zip(self._recipes, qty, prices):
             if q <= 0:
                 continue
             output[product] = output.get(product, 0.0) + q
@@ -195,3 +202,56 @@ class Company(mesa.Agent):
         """The order the company posts: its true order re-priced by its strategy."""
         o = true_order
         return Order(o.owner, o.resource, o.side, o.quantity, self.shade(self.quote(o, ledger), rng), o.ref)
+
+
+class ParkLoads:
+    """Every process's capacity, variability and utilisation end to end over the park (in
+    company order), each company's slice of them and the company of each process: what
+    `ParkModel._nominal_and_able` computes a day's loads on, built once instead of joined
+    from the companies' arrays every day. `fits` tells when it must be built again: a company
+    that takes other processes (`Company.respec`) has another spec, or the reliability model's
+    processes (`first`, the first process of each company) are laid out otherwise."""
+
+    def __init__(self, companies: Sequence[Company], first: np.ndarray):
+        self.specs = [c.spec for c in companies]
+        self.first = first
+        self.lens = [len(c._caps) for c in companies]
+        ends = np.cumsum(self.lens, dtype=np.int64).tolist()
+        self.bounds = list(zip([0, *ends[:-1]], ends))
+        self.size = ends[-1] if ends else 0
+        # Whether the reliability model numbers the processes as the companies list them (it
+        # keeps the layout it was built with when a history run changes the processes).
+        self.aligned = bool(companies) and np.array_equal(np.asarray(first[:len(ends)]), [a for a, _ in self.bounds])
+        self.caps = np.concatenate([c._caps for c in companies]) if companies else np.zeros(0)
+        self.cv = np.concatenate([c._cv for c in companies]) if companies else np.zeros(0)
+        self.util = np.concatenate([c._util for c in companies]) if companies else np.zeros(0)
+        self.owner = np.repeat(np.arange(len(companies)), self.lens)
+        self.profiled = any(c._profiled for c in companies)
+
+    def fits(self, companies: Sequence[Company], first: np.ndarray) -> bool:
+        """Whether these arrays are still those of `companies` (their processes unchanged)."""
+        return first is self.first and len(companies) == len(self.specs) \
+            and all(map(operator.is_, [c.spec for c in companies], self.specs))
+
+    def noise(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """The day's standard normal draws of every process (`park_noise`)."""
+        return park_noise(rngs, self.lens)
+
+    def slices(self, flat: Flat) -> list[Flat]:
+        """Each company's part of a park-wide array or list (an array's as views, as np.split
+        gives, without its per-piece overhead)."""
+        return [flat[a:b] for a, b in self.bounds]
+
+
+def park_noise(rngs: Sequence[np.random.Generator], lens: Sequence[int]) -> np.ndarray:
+    """Standard normal draws end to end, `lens[i]` from `rngs[i]`: the same numbers as each
+    company's `standard_normal(k)` in `Company.draw`. A company with one process draws a
+    scalar, which numpy takes from the stream as it fills an array of one
+    (tests/test_plan_phase.py checks it), at half the cost; the draws are joined as Python floats."""
+    out: list[float] = []
+    for g, k in zip(rngs, lens):
+        if k == 1:
+            out.append(g.standard_normal())
+        else:
+            out.extend(g.standard_normal(k).tolist())
+    return np.array(out, dtype=float)

@@ -38,6 +38,16 @@ class ProductionDecisions:
         self.worst: list[np.ndarray] = []
         self.best: list[np.ndarray] = []
         self.expected_cost: list[np.ndarray] = [np.zeros(len(p)) for p in self.processes]
+        # Each company's processes' slice of the park's, end to end in company order (`decide`).
+        ends = np.cumsum([len(p) for p in self.processes], dtype=np.int64).tolist()
+        self._bounds = list(zip([0, *ends[:-1]], ends))
+        # From `fixed` (`reclassify`): which processes of the park run at full load, and which
+        # companies have a process decided from tiers or any process at all (`decide` reads
+        # these every day; `fixed` changes only with prices); and `expected_cost` end to end.
+        self._full = np.zeros(0, dtype=bool)
+        self._tiered: list[int] = []
+        self._some: list[bool] = []
+        self.expected_all = np.zeros(ends[-1] if ends else 0)
 
     def reclassify(self, prices: Sequence[np.ndarray], worst_cost: Sequence[np.ndarray],
                    best_cost: Sequence[np.ndarray]) -> None:
@@ -52,37 +62,48 @@ class ProductionDecisions:
             self.fixed = [np.where(w > 0, 1, np.where(b <= 0, 0, -1)).astype(np.int8)
                           for w, b in zip(self.worst, self.best)]
         self.expected_cost = [np.asarray(w, dtype=float) for w in worst_cost]
+        self._full = np.concatenate(self.fixed) == 1 if self.fixed else np.zeros(0, dtype=bool)
+        self.expected_all = np.concatenate(self.expected_cost) if self.expected_cost else np.zeros(0)
+        self._tiered = [i for i, f in enumerate(self.fixed) if (f < 0).any()]
+        self._some = [len(f) > 0 for f in self.fixed]
 
-    def decide(self, avail: Sequence[np.ndarray], prices: Sequence[np.ndarray], ledger: Ledger,
+    def decide(self, avail: np.ndarray, prices: Sequence[np.ndarray], ledger: Ledger,
                contracts: Sequence[Contract], expect: Expectations | None, network: Network | None) -> list[np.ndarray]:
         """Each company's production per process this step, given what each process can make
-        (`avail`). Without expectations (the baseline, or decision "outside") every process is
-        judged at outside prices."""
-        out = [a * (f == 1) for a, f in zip(avail, self.fixed)]
+        (`avail`, end to end over the companies in their order). Without expectations (the
+        baseline, or decision "outside") every process is judged at outside prices."""
+        # Those that pay at outside prices run at full load: one multiplication over the park.
+        at_full = avail * self._full
+        out = [at_full[a:b] for a, b in self._bounds]
         if expect is None:
             return out
-        bound = defaultdict(list)
         odd = set()  # companies bound by a contract worse than their outside option (prices moved since)
         for c in contracts:
-            bound[c.seller].append(c)
-            bound[c.buyer].append(c)
             if c.terms.price - c.terms.penalty > ledger.buy_price(c.resource) + EPS:
                 odd.add(c.buyer)
             if (c.terms.price + c.terms.penalty) * c.share - c.cost < -ledger.dispose_price(c.resource) - EPS:
                 odd.add(c.seller)
         # A process that pays at outside prices pays more on any better terms: only the
         # processes in between, and companies bound to terms worse than outside, need the tiers.
-        todo = [i for i, f in enumerate(self.fixed) if (f < 0).any() or (i in odd and len(f))]
+        todo = self._tiered
+        if odd:
+            tiered = set(todo)
+            todo = [i for i, some in enumerate(self._some) if i in tiered or (i in odd and some)]
         if not todo:
             return out
-        opp = self._opportunities(todo, avail, ledger, expect, network)
+        bound = defaultdict(list)
+        for c in contracts:
+            bound[c.seller].append(c)
+            bound[c.buyer].append(c)
+        can = [avail[a:b] for a, b in self._bounds]
+        opp = self._opportunities(todo, can, ledger, expect, network)
         for i in todo:
             procs = self.processes[i]
             resources = sorted({r for ins, outs in procs for r in (*ins, *outs)})
             t_in, t_out = {}, {}
             for r in resources:
                 t_in[r], t_out[r] = self._tiers(i, r, ledger, bound.get(i, ()), expect, opp)
-            caps = avail[i]
+            caps = can[i]
             shared = len(procs) > 1 and len(resources) < sum(len(set(ins) | set(outs)) for ins, outs in procs)
             if not shared:
                 # No resource shared between processes: each is its own one-dimensional problem.

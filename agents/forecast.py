@@ -47,9 +47,13 @@ def planned_stops(model: "ParkModel", t: int, horizon: int) -> set[int]:
 
 def foresight(model: "ParkModel", t: int):
     """A function telling whether company j will be stopped at step s, as far as a company can
-    see at step t: planned maintenance windows and announced outages within the horizon."""
+    see at step t: planned maintenance windows and announced outages within the horizon. None
+    when nothing can be seen: no horizon, or no stop to see (no process has a calendar of stops
+    or is stopped now, and the park has no outages), so that it would always say False."""
     horizon = int(model.policy.information * model.operations.forecast_steps)
     rel = model.reliability
+    if horizon <= 0 or not (model.events or rel.calendar or rel.kind.any()):
+        return None
 
     def stopped(j: int, s: int) -> bool:
         if s - t >= horizon or s < t:
@@ -67,7 +71,7 @@ def foresight(model: "ParkModel", t: int):
                 return True
         return False
 
-    return stopped if horizon > 0 else None
+    return stopped
 
 
 def stock_up(model: "ParkModel", t: int, stock: Callable[[int, str], float] | None = None

@@ -12,7 +12,7 @@ import mesa
 import numpy as np
 
 from agents.cascade import Cascade
-from agents.company import Company
+from agents.company import Company, ParkLoads
 from agents.forecast import foresight, stock_up
 from agents.cooperation import CooperationSettings
 from agents.decisions import ProductionDecisions
@@ -540,7 +540,7 @@ class ParkModel(mesa.Model):
     def _wear(self, t: int, trades: list[Trade], made: Production) -> None:
         """After the day: the cascade remembers who supplied whom, processes wear, and the
         failures and stops that start are shocks."""
-        if self.market.exchanges and self.operations.cascades:
+        if self.market.exchanges and self.operations.cascades and self.cascade.active:
             self.cascade.record(trades, made.cut, self.ledger, t, foresight(self, t))
         self.reliability.wear(t, made.made)
         for when, p, kind in self.reliability.started:
@@ -595,72 +595,92 @@ class ParkModel(mesa.Model):
         """Each company's production this step: its nominal plan, less what its processes'
         stops and any outage take (lost to failures), less what missing inputs cut (lost to
         the cascade, `agents.cascade`)."""
-        ops = self.operations
-        avail = self.reliability.begin_step(t)
-        self._down_now = int((avail == 0).sum())
-        cap = self.capacity_left(t)
-        active = self.investor.active
-        nominal, able = self._nominal_and_able(t, avail, cap, active)
-        prices = [c.sale for c in self.companies]
+        rel = self.reliability
+        avail = rel.begin_step(t)
+        down = self._down_now = rel.down
+        # Most days no process is stopped and no company has an outage: the availabilities and
+        # the outages' shares (all 1) are then not multiplied in.
+        cap = self.capacity_left(t) if self.events else None
+        short = cap is not None and bool((cap < 1.0).any())
+        nominal, able_all = self._nominal_and_able(t, avail, cap if short else None, self.investor.active, down > 0)
+        loads = self._loads
+        able = loads.slices(able_all)
+        companies = self.companies
+        prices = [c.sale for c in companies]
         n = len(able)
         if self.operator is not None:
-            up = avail * np.repeat(cap, [len(q) for q in nominal]) if n else avail
+            up = avail * np.repeat(cap, loads.lens) if cap is not None and n else avail
             qty = self.operator.plan(t, able, up)
         else:
-            qty = self._decide(t, able, prices)
-        f = np.ones(len(self.companies))
-        depth = np.zeros(len(self.companies), dtype=np.int64)
+            qty = self._decide(t, able_all, prices)
+        flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
+        decided = flat(qty)
+        # The decisions as Python floats, each company's list: what the cascade and the plans walk.
+        amounts = loads.slices(decided.tolist())
         # The operator's plan already routes what each company needs: no cascade within the step.
-        if ops.cascades and self.cascade.active and self.operator is None:
-            f, depth = self.cascade.cut(t, qty, self.ledger)
+        if self.operations.cascades and self.cascade.active and self.operator is None:
+            f, depth = self.cascade.cut(t, amounts, self.ledger)
+        else:
+            f, depth = np.ones(len(companies)), np.zeros(len(companies), dtype=np.int64)
         lost_fail = np.zeros(n)
-        if (avail < 1.0).any() or (cap < 1.0).any():
+        if down or short:  # availabilities are 0 or 1
             # What failures, stops and outages took: what the company would have decided to make
             # with all its capacity, less what it decided with what it had.
-            hit = [i for i in range(n) if (able[i] < nominal[i]).any()]
+            could = loads.slices(nominal)
+            hit = [i for i in range(n) if (able[i] < could[i]).any()]
             would = self._decide(t, nominal, prices, only=hit)
             for i in hit:
                 lost_fail[i] = max(0.0, float((would[i] - qty[i]) @ prices[i]))
+            self.lost_failure_by_company += lost_fail
         lost_cascade = np.zeros(n)
-        final = qty
+        produced = decided
         if (f < 1.0).any():
             lost_cascade = np.array([float(qty[i] @ prices[i]) * (1.0 - f[i]) for i in range(n)])
-            final = [q * f[i] for i, q in enumerate(qty)]
+            produced = flat([q * f[i] for i, q in enumerate(qty)])
+            amounts = loads.slices(produced.tolist())
             self.cuts[t] = {int(i): (int(depth[i]), float(lost_cascade[i])) for i in np.flatnonzero(f < 1.0)}
-        flat = (lambda xs: np.concatenate(xs) if n else np.zeros(0))  # noqa: E731
-        self.production_log.add(t, flat(able), flat(qty), flat(final), flat(prices), flat(self.decisions.expected_cost))
-        self.lost_failure_by_company += lost_fail
-        self.lost_cascade_by_company += lost_cascade
+            self.lost_cascade_by_company += lost_cascade
+        sale = flat(prices)
+        self.production_log.add(t, able_all, decided, produced, sale, self.decisions.expected_all)
         made = None
-        if self.reliability.wears.any():
-            caps = [c._caps for c in self.companies]
-            made = np.concatenate([np.divide(q, cp, out=np.zeros_like(q), where=cp > 0) for q, cp in zip(final, caps)])
-        return Production([c.plan_from(q) for c, q in zip(self.companies, final)], f, lost_fail, lost_cascade, made)
+        if len(rel.worn):
+            made = np.divide(produced, loads.caps, out=np.zeros_like(produced), where=loads.caps > 0)
+        plans = [c.plan_of(q, p) for c, q, p in zip(companies, amounts, loads.slices(sale.tolist()))]
+        return Production(plans, f, lost_fail, lost_cascade, made)
 
-    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray, active: np.ndarray
-                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Each company's nominal plan (`Company.nominal`) and what it is able to make after
-        stops, outages and exits. Each company draws its own random numbers (`Company.draw`); the
-        arithmetic, element by element the same as company by company, runs once over the park."""
-        ops, spy, first = self.operations, self.park.steps_per_year, self._first
-        draws = [c.draw(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
-        lens = [len(c._caps) for c in self.companies]
-        cut = np.cumsum(lens)[:-1]
-        if not draws or len(avail) != sum(lens) or len(active) != sum(lens) \
-                or not np.array_equal(np.asarray(first[:len(lens)]), np.concatenate(([0], cut))):
+    def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray | None, active: np.ndarray,
+                          stopped: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Each process's nominal plan (`Company.nominal`) and what it is able to make after
+        stops (`avail`; `stopped` False: all 1), outages (`cap`; None: no company has one) and
+        exits (`active`), end to end over the park's companies (`ParkLoads`, kept as `_loads`,
+        gives each company's slice). Each company draws its own random numbers (`Company.draw`);
+        the arithmetic, element by element the same as company by company, runs once over the
+        park on arrays built once. A share of 1 is not multiplied in (x 1.0 changes no bit)."""
+        ops, first = self.operations, self._first
+        loads = getattr(self, "_loads", None)  # built on the first step, again if the processes change
+        if loads is None or not loads.fits(self.companies, first):
+            loads = self._loads = ParkLoads(self.companies, first)
+        if not loads.aligned or len(avail) != loads.size or len(active) != loads.size:
+            spy = self.park.steps_per_year
+            draws = [c.draw(g, t, spy, ops.profiles) for c, g in zip(self.companies, self.load_rngs)]
             nominal = [c._caps * np.clip(util * (1.0 + c._cv * noise), 0.0, 1.0)
                        for c, (noise, util) in zip(self.companies, draws)]
-            return nominal, [q * avail[first[i]:first[i] + len(q)] * cap[i] * active[first[i]:first[i] + len(q)]
-                             for i, q in enumerate(nominal)]
-        noise = np.concatenate([d[0] for d in draws])
-        util = np.concatenate([d[1] for d in draws])
-        cv = np.concatenate([c._cv for c in self.companies])
-        caps = np.concatenate([c._caps for c in self.companies])
-        flat = caps * np.clip(util * (1.0 + cv * noise), 0.0, 1.0)
-        able = flat * avail * np.repeat(cap, lens) * active
-        # Each company's slice (views, as np.split gives, without its per-piece overhead).
-        bounds = list(zip([0, *cut.tolist()], [*cut.tolist(), len(flat)]))
-        return [flat[a:b] for a, b in bounds], [able[a:b] for a, b in bounds]
+            share = cap if cap is not None else np.ones(len(self.companies))
+            able = [q * avail[first[i]:first[i] + len(q)] * share[i] * active[first[i]:first[i] + len(q)]
+                    for i, q in enumerate(nominal)]
+            return (np.concatenate(nominal), np.concatenate(able)) if nominal else (np.zeros(0), np.zeros(0))
+        if ops.profiles and loads.profiled:  # this day's utilisations (year, week, campaign)
+            draws = [c.draw(g, t, self.park.steps_per_year, True) for c, g in zip(self.companies, self.load_rngs)]
+            noise = np.concatenate([d[0] for d in draws])
+            util = np.concatenate([d[1] for d in draws])
+        else:
+            noise, util = loads.noise(self.load_rngs), loads.util
+        # (The array's own clip: np.clip's, without np.clip's two layers of dispatch on top.)
+        flat = loads.caps * (util * (1.0 + loads.cv * noise)).clip(0.0, 1.0)
+        able = flat * avail if stopped else flat
+        if cap is not None:
+            able = able * cap[loads.owner]
+        return flat, able * active
 
     def on_close(self, i: int, t: int) -> None:
         """Company i has closed for good: its contracts end with their termination payments,
@@ -670,15 +690,19 @@ class ParkModel(mesa.Model):
             self._transfers[payee] += amount
         self.shocks.append(Shock(i, "closure", t, 2**31 - 1, "closed"))
 
-    def _decide(self, t: int, able: list[np.ndarray], prices: list[np.ndarray], only: list[int] | None = None
+    def _decide(self, t: int, able: np.ndarray, prices: list[np.ndarray], only: list[int] | None = None
                 ) -> list[np.ndarray]:
-        """Each company's production decision this step (`agents.decisions`); `only` limits the
-        work to some companies (the others' entries are what they could make)."""
+        """Each company's production decision this step (`agents.decisions`) from what each
+        process can make (`able`, end to end over the companies); `only` limits the work to some
+        companies (the others' entries are what they could make)."""
         exchanges = self.market.exchanges
         contracts = self.partners.active_at(t) if exchanges and self.partners.contracts else []
         if only is not None:
-            keep = set(only)
-            able = [a if i in keep else np.zeros_like(a) for i, a in enumerate(able)]
+            some = np.zeros_like(able)
+            for i in only:
+                a, b = self._loads.bounds[i]
+                some[a:b] = able[a:b]
+            able = some
         return self.decisions.decide(able, prices, self.ledger, contracts, self.expect, self.network)
 
     @staticmethod

@@ -74,6 +74,15 @@ class Reliability:
         self.failures = 0
         self.stops = 0
         self.started: list[tuple[int, int, str]] = []  # (step, process, "failure" | "maintenance") this step
+        self.down = 0  # processes stopped this step (failed or in maintenance), as `begin_step` left them
+        # Set once (`every`, `wears` and `mtbf` do not change): whether any process has a calendar
+        # of stops, the processes that wear (`worn`) and the shape of their gamma wear (`wear`),
+        # and the availability of a day on which every process runs (read-only: such days share it).
+        self.calendar = bool((self.every > 0).any())
+        self.worn = np.flatnonzero(self.wears)
+        self._shape = 1.0 / (WEAR_CV ** 2 * self.mtbf[self.worn])
+        self._all_up = np.ones(n)
+        self._all_up.flags.writeable = False
 
     @property
     def n(self) -> int:
@@ -81,35 +90,50 @@ class Reliability:
 
     def begin_step(self, t: int) -> np.ndarray:
         """End finished repairs and stops, start the stops due; return each process's
-        availability this step (1 running, 0 stopped)."""
+        availability this step (1 running, 0 stopped) and count the stopped ones (`down`)."""
         self.started = []
-        done = (self.kind != RUNNING) & (self.until <= t)
-        self.kind[done] = RUNNING
-        self.condition[done] = 1.0
+        kind = self.kind
+        # Most days every process runs and no stop falls due: each array operation below is
+        # skipped when a cheaper test over the whole park says it would change nothing.
+        stopped = bool(kind.any())  # RUNNING is 0
+        if stopped:
+            done = (kind != RUNNING) & (self.until <= t)
+            if done.any():
+                kind[done] = RUNNING
+                self.condition[done] = 1.0
+                stopped = bool(kind.any())
         policy = self.settings.maintenance
-        running = self.kind == RUNNING
-        due = np.zeros(self.n, dtype=bool)
+        due = None
         if policy in (Maintenance.CALENDAR, Maintenance.COORDINATED):
-            due = running & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t)
+            if self.calendar:
+                due = (kind == RUNNING) & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t)
         elif policy is Maintenance.PREDICTIVE:
             has = (self.days > 0) | (self.every > 0)
-            due = running & has & self.wears & (self.condition < self.settings.predictive_threshold)
+            due = (kind == RUNNING) & has & self.wears & (self.condition < self.settings.predictive_threshold)
         elif policy is Maintenance.PRESCRIPTIVE:
+            running = kind == RUNNING
             fall_due = running & (self.every > 0) & (self.next_due >= 0) & (self.next_due <= t) & (self.scheduled < 0)
             for p in np.flatnonzero(fall_due).tolist():
                 self.scheduled[p] = self._pick(p, t)
             due = running & (self.scheduled >= 0) & (self.scheduled <= t)
             self.scheduled[due] = -1
-        for p in np.flatnonzero(due).tolist():
-            days = int(self.days[p]) if self.days[p] > 0 else max(1, int(round(self.mttr[p] / 2)))
-            self.kind[p] = MAINTENANCE
-            self.until[p] = t + days
-            self.stops += 1
-            self.started.append((t, p, "maintenance"))
-            if self.every[p] > 0:
-                while self.next_due[p] <= t:
-                    self.next_due[p] += self.every[p]
-        return (self.kind == RUNNING).astype(float)
+        if due is not None and due.any():
+            stopped = True
+            for p in np.flatnonzero(due).tolist():
+                days = int(self.days[p]) if self.days[p] > 0 else max(1, int(round(self.mttr[p] / 2)))
+                kind[p] = MAINTENANCE
+                self.until[p] = t + days
+                self.stops += 1
+                self.started.append((t, p, "maintenance"))
+                if self.every[p] > 0:
+                    while self.next_due[p] <= t:
+                        self.next_due[p] += self.every[p]
+        if not stopped:
+            self.down = 0
+            return self._all_up
+        up = kind == RUNNING
+        self.down = len(up) - int(np.count_nonzero(up))
+        return up.astype(float)
 
     def _pick(self, p: int, t: int) -> int:
         every = int(self.every[p])
@@ -123,11 +147,10 @@ class Reliability:
     def wear(self, t: int, load: np.ndarray | None) -> None:
         """End of step: running processes wear by their load (share of capacity used) and
         those worn out fail; they are down from the next step for their repair time."""
-        if load is None or not self.wears.any():
+        if load is None or not len(self.worn):
             return
-        idx = np.flatnonzero(self.wears)
-        k = 1.0 / (WEAR_CV ** 2 * self.mtbf[idx])
-        g = self.rng.gamma(k, WEAR_CV ** 2)
+        idx = self.worn
+        g = self.rng.gamma(self._shape, WEAR_CV ** 2)
         repair = self.rng.exponential(1.0, size=len(idx))
         if not self.settings.failures:
             return
