@@ -84,8 +84,10 @@ class Ledger:
             if cap > 0 and resources[key[1]].shelf_life > 0
         }
         self.stores_of: dict[int, list[str]] = defaultdict(list)
-        for c, r in self.stores:
+        self.stores_at: dict[int, dict[str, Store]] = {}  # each company's stores by resource
+        for (c, r), store in self.stores.items():
             self.stores_of[c].append(r)
+            self.stores_at.setdefault(c, {})[r] = store
         self.reprice(resources)
 
     def reprice(self, resources: dict[str, Resource]) -> None:
@@ -212,13 +214,19 @@ def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades
     subsidy = ledger.policy.exchange_subsidy
     budget, subsidies = acc.budget, acc.subsidies
 
-    sold: dict[tuple[int, str], float] = defaultdict(float)
-    got: dict[tuple[int, str], float] = defaultdict(float)
+    # What each company shipped and received of each resource it traded: moved[c][r] = [shipped, received].
+    moved: dict[int, dict[str, list[float]]] = defaultdict(dict)
     accounts = acc.resources
     for t in trades:
         seller, buyer, r, shipped, delivered = t.seller, t.buyer, t.resource, t.shipped, t.delivered
-        sold[(seller, r)] += shipped
-        got[(buyer, r)] += delivered
+        tally = moved[seller].get(r)
+        if tally is None:
+            tally = moved[seller][r] = [0.0, 0.0]
+        tally[0] += shipped
+        tally = moved[buyer].get(r)
+        if tally is None:
+            tally = moved[buyer][r] = [0.0, 0.0]
+        tally[1] += delivered
         # t.payment and t.receipt, written out.
         payment = t.price * delivered
         receipt = (t.price if t.seller_price is None else t.seller_price) * delivered
@@ -234,34 +242,27 @@ def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades
         ra.lost += shipped - delivered
     acc.budget, acc.subsidies = budget, subsidies
 
-    touched: dict[int, set[str]] = defaultdict(set)
-    for c, r in chain(sold, got):
-        touched[c].add(r)
-    stores, stores_of = ledger.stores, ledger.stores_of
+    stores_at = ledger.stores_at
     costs, keeps = ledger._costs, ledger._keeps
     government, taxes, co2 = ledger.government, acc.taxes, acc.co2_t
-    sold_get, got_get, stores_get = sold.get, got.get, stores.get
+    nothing: dict = {}
     for p in plans:
         c = p.company
         cash = money[c] + p.revenue  # the company's money while its plan is booked
         byproducts, inputs = p.byproducts, p.inputs
+        # Its trades and stores (most companies have none).
+        traded, stores = moved.get(c, nothing), stores_at.get(c, nothing)
         names = byproducts.keys() | inputs.keys()
-        # A company's trades and stores are looked up only if it has any (most have none).
-        traded = touched.get(c)
         if traded:
-            names |= traded
-        stored = bool(stores_of.get(c))
-        store, out, received = None, 0.0, 0.0
+            names |= traded.keys()
         for r in sorted(names):
             ra = accounts[r]
             made = byproducts.get(r, 0.0)
             need = inputs.get(r, 0.0)
             ra.produced += made
             ra.consumed += need
-            if traded or stored:
-                key = (c, r)
-                store = stores_get(key)
-                out, received = sold_get(key, 0.0), got_get(key, 0.0)
+            out, received = traded.get(r, (0.0, 0.0)) if traded else (0.0, 0.0)
+            store = stores.get(r) if stores else None
             try:
                 own, bought, surplus, overflow = carry(store, made, need, out, received, step + keeps[r])
             except ValueError as e:
