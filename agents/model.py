@@ -877,13 +877,9 @@ class ParkModel(mesa.Model):
         is its array's sum divided by the count, as `np.mean` takes it.)"""
         acc, ex, made = out.account, out.exchanges, out.production
         trades = ex.trades
-        links, members, pairs = set(), set(), set()
-        for t in trades:
-            seller, buyer = t.seller, t.buyer
-            links.add((seller, buyer, t.resource))
-            members.add(seller)
-            members.add(buyer)
-            pairs.add((seller, buyer) if seller < buyer else (buyer, seller))
+        links = {(t.seller, t.buyer, t.resource) for t in trades}
+        members = {t.seller for t in trades} | {t.buyer for t in trades}
+        pairs = {(s, b) if s < b else (b, s) for s, b, _ in links}
         n = len(self.companies)
         alive = int(np.count_nonzero(self.investor.alive))
         known = self.partners.known
