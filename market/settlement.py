@@ -252,10 +252,8 @@ def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades
         byproducts, inputs = p.byproducts, p.inputs
         # Its trades and stores (most companies have none).
         traded, stores = moved.get(c, nothing), stores_at.get(c, nothing)
-        names = byproducts.keys() | inputs.keys()
-        if traded:
-            names |= traded.keys()
-        for r in sorted(names):
+        # (The resources it makes, uses or trades, as the keys of one dict: quicker than a set.)
+        for r in sorted({**byproducts, **inputs, **traded}):
             ra = accounts[r]
             made = byproducts.get(r, 0.0)
             need = inputs.get(r, 0.0)
