@@ -1,9 +1,10 @@
 """Logs that keep a run's memory flat however long it runs.
 
-A `Spool` holds rows of one numpy structured dtype, appended as the run goes. Up to
-`chunk_rows` rows stay in memory; each full chunk is written to an anonymous temporary file
-(`tempfile.TemporaryFile`: the system removes it when the spool is closed or the process
-dies, even on SIGKILL) and dropped from memory. Reading back goes chunk by chunk, so a
+A `Spool` holds rows of one numpy structured dtype, appended as the run goes (as arrays, or as
+tuples a step that it makes into arrays `TUPLE_ROWS` at a time). Up to `chunk_rows` rows stay
+in memory; each full chunk is written to an anonymous temporary file (`tempfile.TemporaryFile`:
+the system removes it when the spool is closed or the process dies, even on SIGKILL) and
+dropped from memory. Reading back goes chunk by chunk, so a
 writer that streams the chunks to Parquet never holds the whole log either. The temporary
 file lives in the system's temporary folder (`TMPDIR`); it needs the log's size on disk
 (64 bytes per trade, 48 per process and day).
