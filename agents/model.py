@@ -872,12 +872,15 @@ class ParkModel(mesa.Model):
         self.trade_log.extend(trades)
         self.last_trades = trades
         profit = acc.profit.tolist()  # Python floats: the same values as indexing the array company by company
+        output_totals = self.output_totals
         for c, p in zip(self.companies, plans):
             c.profit_eur += profit[c.index]
-            self.output_eur[c.index] += p.revenue
             for prod, q in p.output.items():
                 key = (c.index, prod)
-                self.output_totals[key] = self.output_totals.get(key, 0.0) + q
+                output_totals[key] = output_totals.get(key, 0.0) + q
+        # Each company's revenue added to its entry, element by element as company by company.
+        k = len(plans)
+        self.output_eur[:k] += [p.revenue for p in plans]
         k = acc.step // self.cooperation.period
         while len(self.profit_periods) <= k:
             self.profit_periods.append(np.zeros(len(self.companies)))
@@ -885,9 +888,12 @@ class ParkModel(mesa.Model):
         self.co2_t += acc.co2_t
         self.taxes_eur += acc.taxes
         self.subsidies_eur += acc.subsidies
+        totals = self.resource_totals
         for r, ra in acc.resources.items():
-            tot = self.resource_totals.setdefault(r, {"exchanged": 0.0, "bought_outside": 0.0, "disposed": 0.0,
-                                                     "lost": 0.0, "produced": 0.0, "consumed": 0.0})
+            tot = totals.get(r)
+            if tot is None:
+                tot = totals[r] = dict.fromkeys(("exchanged", "bought_outside", "disposed", "lost", "produced", "consumed"),
+                                                0.0)
             tot["exchanged"] += ra.exchanged
             tot["bought_outside"] += ra.bought_outside
             tot["disposed"] += ra.disposed
@@ -896,18 +902,25 @@ class ParkModel(mesa.Model):
             tot["consumed"] += ra.consumed
 
     def _record(self, out: StepOutcome) -> StepRecord:
-        """The step's row of the time series."""
+        """The step's row of the time series. (Counts and means taken without numpy's per-call
+        overhead where the result is the same: a count of a boolean array is exact, and a mean
+        is its array's sum divided by the count, as `np.mean` takes it.)"""
         acc, ex, made = out.account, out.exchanges, out.production
         trades = ex.trades
         links = {(t.seller, t.buyer, t.resource) for t in trades}
         members = {t.seller for t in trades} | {t.buyer for t in trades}
+        pairs = {(s, b) if s < b else (b, s) for s, b, _ in links}
         n = len(self.companies)
-        pairs = {(min(t.seller, t.buyer), max(t.seller, t.buyer)) for t in trades}
+        alive = int(np.count_nonzero(self.investor.alive))
         known = self.partners.known
         bound = self.partners.active if self.market.exchanges else []
         trust = [self.partners.trust.trust(c.buyer, c.seller) for c in bound]
+        kept = sum([d.kept for d in ex.deliveries])
+        weights = self.weights
+        cuts = self.cuts.get(acc.step, {})
+        step = acc.step
         return StepRecord(
-            step=acc.step,
+            step=step,
             gains_from_trade_eur=ex.realised,
             optimal_gains_eur=ex.optimum.gains_eur,
             optimal_exchange_surplus_eur=ex.optimum.surplus_eur,
@@ -918,32 +931,32 @@ class ParkModel(mesa.Model):
             subsidies_eur=acc.subsidies,
             trades=len(trades),
             active_links=len(links),
-            symbiosis_share=len(members) / max(1, int(self.investor.alive.sum())),
+            symbiosis_share=len(members) / max(1, alive),
             exchanged={r: ra.exchanged for r, ra in acc.resources.items()},
-            density=2.0 * len(pairs) / (alive * (alive - 1)) if (alive := int(self.investor.alive.sum())) > 1 else 0.0,
+            density=2.0 * len(pairs) / (alive * (alive - 1)) if alive > 1 else 0.0,
             contract_trades=ex.contract_trades,
             contracts_active=len(bound),
             contracts_signed=out.signed,
-            deliveries_kept=sum(1 for d in ex.deliveries if d.kept),
-            deliveries_breached=sum(1 for d in ex.deliveries if not d.kept),
+            deliveries_kept=kept,
+            deliveries_breached=len(ex.deliveries) - kept,
             penalties_eur=ex.penalties,
             investment_eur=out.investment,
             pipes_built=len(self.partners.pipes),
             capital_cost_eur=ex.capital,
             search_cost_eur=ex.search,
-            known_share=1.0 if known is None or n < 2 else (float(known.sum()) - n) / (n * (n - 1)),
-            mean_trust=float(np.mean(trust)) if trust else float("nan"),
-            mean_sv_weight=float(self.weights.mean()) if n else 0.0,
-            cooperative_share=float((self.weights >= 0.5).mean()) if n else 0.0,
+            known_share=1.0 if known is None or n < 2 else (float(np.count_nonzero(known)) - n) / (n * (n - 1)),
+            mean_trust=float(np.array(trust).sum()) / len(trust) if trust else float("nan"),
+            mean_sv_weight=float(weights.sum()) / len(weights) if n else 0.0,
+            cooperative_share=int(np.count_nonzero(weights >= 0.5)) / len(weights) if n else 0.0,
             adoptions=out.adoptions,
             lost_failure_eur=float(made.lost_failure.sum()),
             lost_cascade_eur=float(made.lost_cascade.sum()),
             processes_down=self._down_now,
-            failures=self._failures_from.pop(acc.step, 0),
-            maintenance_stops=sum(1 for when, _, k in self.reliability.started if k == "maintenance" and when == acc.step),
-            cascade_cut=len(self.cuts.get(acc.step, {})),
-            cascade_depth=max((d for d, _ in self.cuts.get(acc.step, {}).values()), default=0),
+            failures=self._failures_from.pop(step, 0),
+            maintenance_stops=sum([1 for when, _, k in self.reliability.started if k == "maintenance" and when == step]),
+            cascade_cut=len(cuts),
+            cascade_depth=max([d for d, _ in cuts.values()], default=0),
             project_charges_eur=out.projects,
-            transfers_eur=tuple(float(x) for x in ex.moved),
+            transfers_eur=tuple(ex.moved.tolist()),
             pipe_subsidy_eur=ex.gov,
         )

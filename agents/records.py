@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -106,23 +107,25 @@ class RecordLog:
         self.start = start
         self._last: StepRecord | None = None
         self._names = [f.name for f in fields(StepRecord)]
+        # A record's fields in order, all at once; `exchanged` becomes two columns (`record_dtype`).
+        self._values = attrgetter(*self._names)
+        self._exchanged_at = self._names.index("exchanged")
 
     def __len__(self) -> int:
         return self.start + len(self.spool)
 
     def append(self, rec: StepRecord) -> None:
-        row = np.zeros(1, dtype=self.spool.dtype)
-        for name in self._names:
-            if name == "exchanged":
-                for r, q in rec.exchanged.items():
-                    i = self._index.get(r)
-                    if i is None:
-                        raise ValueError(f"RecordLog: resource {r!r} is not one of the park's {self.resources}")
-                    row["exchanged"][0, i] = q
-                    row["exchanged_named"][0, i] = True
-            else:
-                row[name] = getattr(rec, name)
-        self.spool.append(row)
+        exchanged, named = [0.0] * len(self.resources), [False] * len(self.resources)
+        for r, q in rec.exchanged.items():
+            i = self._index.get(r)
+            if i is None:
+                raise ValueError(f"RecordLog: resource {r!r} is not one of the park's {self.resources}")
+            exchanged[i] = q
+            named[i] = True
+        row = list(self._values(rec))
+        at = self._exchanged_at
+        row[at:at + 1] = exchanged, named
+        self.spool.add([tuple(row)])
         self._last = rec
 
     def _records(self, rows: np.ndarray) -> Iterator[StepRecord]:

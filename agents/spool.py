@@ -1,9 +1,10 @@
 """Logs that keep a run's memory flat however long it runs.
 
-A `Spool` holds rows of one numpy structured dtype, appended as the run goes. Up to
-`chunk_rows` rows stay in memory; each full chunk is written to an anonymous temporary file
-(`tempfile.TemporaryFile`: the system removes it when the spool is closed or the process
-dies, even on SIGKILL) and dropped from memory. Reading back goes chunk by chunk, so a
+A `Spool` holds rows of one numpy structured dtype, appended as the run goes (as arrays, or as
+tuples a step that it makes into arrays `TUPLE_ROWS` at a time). Up to `chunk_rows` rows stay
+in memory; each full chunk is written to an anonymous temporary file (`tempfile.TemporaryFile`:
+the system removes it when the spool is closed or the process dies, even on SIGKILL) and
+dropped from memory. Reading back goes chunk by chunk, so a
 writer that streams the chunks to Parquet never holds the whole log either. The temporary
 file lives in the system's temporary folder (`TMPDIR`); it needs the log's size on disk
 (64 bytes per trade, 48 per process and day).
@@ -26,6 +27,9 @@ from market.orders import Trade
 
 CHUNK_ROWS = 1 << 16  # rows per chunk: 4 MB of trades, 3 MB of production rows
 RECORD_CHUNK_ROWS = 4096  # steps per chunk of the per-step records (about 1.5 MB)
+# Rows added as tuples (`Spool.add`) are made into an array this many at a time: one numpy call
+# for many rows, not one a step, while the tuples (some 500 bytes a row) stay few.
+TUPLE_ROWS = 1024
 
 
 class Spool:
@@ -35,10 +39,14 @@ class Spool:
         self.dtype = np.dtype(dtype)
         self.chunk_rows = max(1, int(CHUNK_ROWS if chunk_rows is None else chunk_rows))
         self._pending: list[np.ndarray] = []
+        # Rows added as tuples (`add`), after those in `_pending`: made into an array (`TUPLE_ROWS`
+        # at a time, or when the rows are read).
+        self._tuples: list[tuple] = []
         self._pending_rows = 0
         self._file: IO[bytes] | None = None
         self._on_disk = 0
-        self._last = np.zeros(0, dtype=self.dtype)
+        self._last = np.zeros(0, dtype=self.dtype)  # the rows appended last
+        self._last_added = 0  # the last rows of `_tuples`, if they were added last (`add`)
 
     def __len__(self) -> int:
         return self._on_disk + self._pending_rows
@@ -52,13 +60,37 @@ class Spool:
             raise TypeError(f"Spool.append: rows of dtype {rows.dtype}, expected {self.dtype}")
         if len(rows) == 0:
             return
+        self._join_tuples()
         self._last = rows
         self._pending.append(rows)
         self._pending_rows += len(rows)
         if self._pending_rows >= self.chunk_rows:
             self._spill()
 
+    def add(self, rows: list[tuple]) -> None:
+        """Rows as tuples of their fields' values in the dtype's order (a field of several values
+        as a sequence of them): the same row as an array made of them would be."""
+        if not rows:
+            return
+        self._tuples += rows
+        self._last_added = len(rows)
+        self._pending_rows += len(rows)
+        if self._pending_rows >= self.chunk_rows:
+            self._spill()
+        elif len(self._tuples) >= TUPLE_ROWS:
+            self._join_tuples()
+
+    def _join_tuples(self) -> None:
+        """The rows added as tuples, as an array after the others in memory."""
+        if self._tuples:
+            block = np.array(self._tuples, dtype=self.dtype)
+            self._tuples = []
+            self._pending.append(block)
+            if self._last_added:
+                self._last, self._last_added = block[-self._last_added:], 0
+
     def _spill(self) -> None:
+        self._join_tuples()
         block = np.concatenate(self._pending)
         try:
             if self._file is None:
@@ -72,6 +104,7 @@ class Spool:
 
     def _memory(self) -> np.ndarray:
         """The rows in memory as one array (joined once, then kept joined)."""
+        self._join_tuples()
         if len(self._pending) > 1:
             self._pending = [np.concatenate(self._pending)]
         return self._pending[0]
@@ -85,7 +118,7 @@ class Spool:
                 self._file.seek(start * size)
                 data = self._file.read(count * size)
                 yield np.frombuffer(data, dtype=self.dtype, count=count)
-        if self._pending:
+        if self._pending or self._tuples:
             yield self._memory()
 
     def rows(self, start: int, stop: int) -> np.ndarray:
@@ -110,15 +143,16 @@ class Spool:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
 
     def last(self) -> np.ndarray:
-        """The rows appended last (the last `append`), or none."""
+        """The rows appended last (by the last `append` or `add`), or none."""
+        self._join_tuples()
         return self._last
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-        self._pending, self._pending_rows, self._on_disk = [], 0, 0
-        self._last = np.zeros(0, dtype=self.dtype)
+        self._pending, self._tuples, self._pending_rows, self._on_disk = [], [], 0, 0
+        self._last, self._last_added = np.zeros(0, dtype=self.dtype), 0
 
     def __del__(self) -> None:
         f = getattr(self, "_file", None)
@@ -166,9 +200,8 @@ class TradeLog:
     def extend(self, trades: list[Trade]) -> None:
         if not trades:
             return
-        rows = np.array([(t.step, t.seller, t.buyer, self._code_of(t.resource), t.shipped, t.delivered, t.price,
-                          t.seller_unit_price, t.transport_cost, t.distance_km) for t in trades], dtype=TRADE_DTYPE)
-        self.spool.append(rows)
+        self.spool.add([(t.step, t.seller, t.buyer, self._code_of(t.resource), t.shipped, t.delivered, t.price,
+                          t.seller_unit_price, t.transport_cost, t.distance_km) for t in trades])
         flows = self.flows
         for t in trades:
             key = (t.seller, t.buyer, t.resource)

@@ -35,9 +35,10 @@ class Plan:
     inputs: dict[str, float]
 
 
-@dataclass
+@dataclass(slots=True)
 class ResourceAccount:
-    """Quantities of one resource in one step, park-wide."""
+    """Quantities of one resource in one step, park-wide. (Slots: `settle` opens a dozen a step
+    and adds to their fields for every company's every resource.)"""
 
     produced: float = 0.0
     consumed: float = 0.0
@@ -83,8 +84,10 @@ class Ledger:
             if cap > 0 and resources[key[1]].shelf_life > 0
         }
         self.stores_of: dict[int, list[str]] = defaultdict(list)
-        for c, r in self.stores:
+        self.stores_at: dict[int, dict[str, Store]] = {}  # each company's stores by resource
+        for (c, r), store in self.stores.items():
             self.stores_of[c].append(r)
+            self.stores_at.setdefault(c, {})[r] = store
         self.reprice(resources)
 
     def reprice(self, resources: dict[str, Resource]) -> None:
@@ -101,6 +104,11 @@ class Ledger:
         self._names = sorted(resources)
         self._rid = {r: i for i, r in enumerate(self._names)}
         self._cells: tuple[tuple[tuple[int, str], ...], np.ndarray, np.ndarray] | None = None
+        # Per resource, what `_settle_loop` books a unit with: outside price, its tax, CO2 per unit;
+        # disposal price, its tax, CO2 per unit; and the steps a unit stored now keeps (shelf life + 1).
+        self._costs = {r: (self._buy[r], self._buy_tax[r], res.co2_virgin, self._dispose[r], self._dispose_tax[r],
+                           res.co2_disposal) for r, res in resources.items()}
+        self._keeps = {r: res.shelf_life + 1 for r, res in resources.items()}
 
     @property
     def buy_prices(self) -> Mapping[str, float]:
@@ -199,7 +207,6 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
 def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iterable[Trade]) -> None:
     """`settle`'s bookings, trade by trade, then plan by plan and each plan's resources by name."""
     step = acc.step
-    res = ledger.resources
     # Each company's money as Python floats while the step is booked (the same operations in
     # the same order, so the same sums as on the array, without indexing numpy per entry); so
     # are the step's and the government's totals, written back at the end.
@@ -207,13 +214,19 @@ def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades
     subsidy = ledger.policy.exchange_subsidy
     budget, subsidies = acc.budget, acc.subsidies
 
-    sold: dict[tuple[int, str], float] = defaultdict(float)
-    got: dict[tuple[int, str], float] = defaultdict(float)
+    # What each company shipped and received of each resource it traded: moved[c][r] = [shipped, received].
+    moved: dict[int, dict[str, list[float]]] = defaultdict(dict)
     accounts = acc.resources
     for t in trades:
         seller, buyer, r, shipped, delivered = t.seller, t.buyer, t.resource, t.shipped, t.delivered
-        sold[(seller, r)] += shipped
-        got[(buyer, r)] += delivered
+        tally = moved[seller].get(r)
+        if tally is None:
+            tally = moved[seller][r] = [0.0, 0.0]
+        tally[0] += shipped
+        tally = moved[buyer].get(r)
+        if tally is None:
+            tally = moved[buyer][r] = [0.0, 0.0]
+        tally[1] += delivered
         # t.payment and t.receipt, written out.
         payment = t.price * delivered
         receipt = (t.price if t.seller_price is None else t.seller_price) * delivered
@@ -229,39 +242,34 @@ def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades
         ra.lost += shipped - delivered
     acc.budget, acc.subsidies = budget, subsidies
 
-    touched: dict[int, set[str]] = defaultdict(set)
-    for c, r in list(sold) + list(got):
-        touched[c].add(r)
-    stores = ledger.stores
-    expires = {r: step + x.shelf_life + 1 for r, x in res.items()}
-    # Per resource: outside price, its tax, CO2 per unit; disposal price, its tax, CO2 per unit.
-    costs = {r: (ledger._buy[r], ledger._buy_tax[r], x.co2_virgin, ledger._dispose[r], ledger._dispose_tax[r],
-                 x.co2_disposal) for r, x in res.items()}
+    stores_at = ledger.stores_at
+    costs, keeps = ledger._costs, ledger._keeps
     government, taxes, co2 = ledger.government, acc.taxes, acc.co2_t
-    nothing: set[str] = set()
-    sold_get, got_get, stores_get = sold.get, got.get, stores.get
+    nothing: dict = {}
     for p in plans:
         c = p.company
-        money[c] += p.revenue
+        cash = money[c] + p.revenue  # the company's money while its plan is booked
         byproducts, inputs = p.byproducts, p.inputs
-        for r in sorted(byproducts.keys() | inputs.keys() | touched.get(c, nothing)):
+        # Its trades and stores (most companies have none).
+        traded, stores = moved.get(c, nothing), stores_at.get(c, nothing)
+        # (The resources it makes, uses or trades, as the keys of one dict: quicker than a set.)
+        for r in sorted({**byproducts, **inputs, **traded}):
             ra = accounts[r]
             made = byproducts.get(r, 0.0)
             need = inputs.get(r, 0.0)
             ra.produced += made
             ra.consumed += need
-            key = (c, r)
-            store = stores_get(key)
-            out, received = sold_get(key, 0.0), got_get(key, 0.0)
+            out, received = traded.get(r, (0.0, 0.0)) if traded else (0.0, 0.0)
+            store = stores.get(r) if stores else None
             try:
-                own, bought, surplus, overflow = carry(store, made, need, out, received, expires[r])
+                own, bought, surplus, overflow = carry(store, made, need, out, received, step + keeps[r])
             except ValueError as e:
                 raise ValueError(f"company {c}, {r}: {e}") from None
             ra.self_used += own
             if bought or surplus > 1e-12 or overflow > 1e-12:
                 buy, buy_tax, co2_buy, dispose, dispose_tax, co2_dispose = costs[r]
                 if bought:  # bought outside: its price, its tax and CO2 of virgin supply
-                    money[c] -= bought * buy
+                    cash -= bought * buy
                     tax = bought * buy_tax
                     government += tax
                     taxes += tax
@@ -272,12 +280,13 @@ def _settle_loop(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades
                 # over (`_dispose`, written out).
                 for q in (surplus, overflow):
                     if q > 1e-12:
-                        money[c] -= q * dispose
+                        cash -= q * dispose
                         tax = q * dispose_tax
                         government += tax
                         taxes += tax
                         co2 += q * co2_dispose
                         ra.disposed += q
+        money[c] = cash
     ledger.government, acc.taxes, acc.co2_t = government, taxes, co2
 
     for (_c, r), store in ledger.stores.items():

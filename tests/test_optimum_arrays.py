@@ -270,7 +270,7 @@ def old_carry(store: Store | None, made: float, need: float, shipped: float, rec
         overflow = fresh_left
         if store is not None:
             overflow = store.put(fresh_left, expires_at)
-    return Carried(own, bought, surplus, overflow)
+    return own, bought, surplus, overflow
 
 
 amounts = st.one_of(st.sampled_from([0.0, 1.0, 1e-13, 2.5]), st.floats(0, 50, allow_subnormal=False))

@@ -171,7 +171,7 @@ def snapshot(ledger: Ledger, acc: StepAccount) -> dict:
     return {
         "profit": repr(acc.profit.tolist()),
         "cash": repr(ledger.cash.tolist()),
-        "resources": [(r, repr(vars(ra))) for r, ra in acc.resources.items()],
+        "resources": [(r, repr(ra)) for r, ra in acc.resources.items()],
         "totals": repr((acc.co2_t, acc.taxes, acc.budget, acc.subsidies, ledger.government, ledger.operator)),
         "stores": {key: repr((list(map(list, s.batches)), s.level)) for key, s in ledger.stores.items()},
     }

@@ -51,6 +51,33 @@ def test_a_spool_gives_back_every_row_in_order_from_disk_and_memory(sizes, chunk
     assert len(s) == 0
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 9)), max_size=25), st.integers(1, 8), st.integers(1, 5),
+       st.data())
+def test_rows_added_as_tuples_are_the_rows_appended_as_arrays(steps, chunk, tuple_rows, data):
+    """`Spool.add` (rows as tuples, made into arrays a few at a time) against `append` of the same
+    rows as arrays: the same rows, chunks, disk and last rows at every point, mixed in any order."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spool, "TUPLE_ROWS", tuple_rows)
+        added, appended = Spool(DT, chunk), Spool(DT, chunk)
+        n = 0
+        for as_tuples, k in steps:
+            rows = _block(n, k)
+            if as_tuples:
+                added.add(rows.tolist())
+            else:
+                added.append(rows)
+            appended.append(rows)
+            n += k
+            assert len(added) == len(appended) and added.rows_on_disk == appended.rows_on_disk
+            if data.draw(st.booleans()):  # read in between
+                assert added.last().tobytes() == appended.last().tobytes()
+                lo = data.draw(st.integers(0, n))
+                assert added.rows(lo, n).tobytes() == appended.rows(lo, n).tobytes()
+        assert [c.tobytes() for c in added.chunks()] == [c.tobytes() for c in appended.chunks()]
+        assert added.last().tobytes() == appended.last().tobytes()
+
+
 def test_a_spool_refuses_rows_of_another_shape():
     with pytest.raises(TypeError, match="dtype"):
         Spool(DT, 4).append(np.zeros(2, dtype=[("i", "<i4")]))
@@ -107,6 +134,18 @@ def test_records_read_back_as_they_were_logged_by_index_slice_and_column(monkeyp
     assert any(r.exchanged for r in kept)  # the dict of resources exchanged comes back, keys and all
     with pytest.raises(IndexError):
         recs[15]
+    # Each row as a one-row array filled field by field (how `RecordLog.append` made them before
+    # it added them as tuples): the same bytes.
+    for rec, row in zip(kept, recs.spool.array()):
+        old = np.zeros(1, dtype=recs.spool.dtype)
+        for f in fields(StepRecord):
+            if f.name == "exchanged":
+                for r, q in rec.exchanged.items():
+                    old["exchanged"][0, recs.resources.index(r)] = q
+                    old["exchanged_named"][0, recs.resources.index(r)] = True
+            else:
+                old[f.name] = getattr(rec, f.name)
+        assert old.tobytes() == row.tobytes()
     twin = copy.deepcopy(recs)
     assert len(twin) == 15 and len(twin[15:]) == 0
     with pytest.raises(IndexError, match="from 15 on"):
