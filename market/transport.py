@@ -108,6 +108,10 @@ def solve_lists(supply: list[float], demand: list[float], i: list[int], j: list[
                 share: list[float]) -> list[float] | None:
     """`_solve_small` on a book already in Python lists (what the mechanisms' small-book paths
     hold): the shipments per edge, or None when the book needs HiGHS."""
+    if len(gain) == 1:  # one route (most of a small park's books): `_seller_walk`'s one step
+        s = supply[i[0]]
+        q = min(s, demand[j[0]] / share[0]) if gain[0] > EPS else 0.0
+        return [q if q > EPS else 0.0]
     use = [e for e, g in enumerate(gain) if g > EPS]
     x = [0.0] * len(gain)
     if not use:

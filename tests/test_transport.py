@@ -197,6 +197,28 @@ def test_small_books_walked_in_lists_give_the_same_bits(p):
         assert np.array_equal(small, full) and small.dtype == full.dtype
 
 
+
+tiny = st.sampled_from([0.0, 5e-10, 1e-9, 2e-9, 1e-6])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(tenths(0, 10), tiny), min_size=2, max_size=2), st.one_of(tenths(-1, 10), tiny),
+       st.floats(0.01, 1.0), st.integers(0, 2), st.integers(0, 2))
+def test_one_route_walked_in_lists_gives_the_same_bits(amounts, gain, share, seller, buyer):
+    """A book of one route (most of a small park's) takes `solve_lists`' one-step shortcut: the
+    same shipment to the last bit as the numpy path, at and around the EPS thresholds."""
+    from market import transport
+    supply, demand = np.full(3, amounts[0]), np.full(3, amounts[1])
+    p = (supply, demand, np.array([seller]), np.array([buyer]), np.array([gain]), np.array([share]))
+    small = transport.solve_lists(supply.tolist(), demand.tolist(), [seller], [buyer], [gain], [share])
+    saved = transport.SMALL
+    transport.SMALL = -1
+    try:
+        full = solve(*p)
+    finally:
+        transport.SMALL = saved
+    assert [repr(v) for v in small] == [repr(v) for v in full.tolist()]
+
 # ------------------------------------------------------------------ warm starts (`Warm`)
 def _days(seed: int, days: int, sellers: int = 12, buyers: int = 10):
     """A book's LPs day after day: the same routes (every seller to every buyer, random shares),
