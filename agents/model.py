@@ -303,6 +303,7 @@ class ParkModel(mesa.Model):
         self.lost_failure_by_company = np.zeros(n)
         self.lost_cascade_by_company = np.zeros(n)
         self._first = self.reliability.first_of
+        self._loads = ParkLoads(self.companies, self._first)  # the park's loads end to end (`_nominal_and_able`)
 
     def _start_totals(self, n: int, resources: list[str]) -> None:
         """The run's records and totals, which the collect phase adds each step to. Trades and
@@ -657,8 +658,8 @@ class ParkModel(mesa.Model):
         the arithmetic, element by element the same as company by company, runs once over the
         park on arrays built once. A share of 1 is not multiplied in (x 1.0 changes no bit)."""
         ops, first = self.operations, self._first
-        loads = getattr(self, "_loads", None)  # built on the first step, again if the processes change
-        if loads is None or not loads.fits(self.companies, first):
+        loads = self._loads
+        if not loads.fits(self.companies, first):  # the processes changed
             loads = self._loads = ParkLoads(self.companies, first)
         if not loads.aligned or len(avail) != loads.size or len(active) != loads.size:
             spy = self.park.steps_per_year
