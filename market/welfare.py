@@ -8,10 +8,8 @@ solved on truthful orders. Market efficiency = realised gains / optimal gains.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from array import array
-from itertools import count
 
 import numpy as np
 
@@ -36,78 +34,72 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
     between calls on one network) keeps each resource's solution by its book, so a second
     call that meets the very same book of a resource does not solve it again. `warm`: the run's
     memory of its LPs (`market.transport.Warm`), None to solve each afresh."""
-    n = len(true_orders)
-    moved = np.zeros(n)
-    if n == 0:
-        return 0.0, moved
-    # The orders as columns, and each order's book: 2 x its resource's number + 0 for an ask,
-    # 1 for a bid; -1 for an order with nothing to trade. Resources are numbered as they first
-    # appear among the orders with a quantity, the order in which their gains are summed.
-    codes: defaultdict[str, int] = defaultdict(count().__next__)  # a new resource: the next number
-    book = np.array([2 * codes[o.resource] + (o.side is not Side.SELL) if o.quantity > 0 else -1 for o in true_orders],
-                    dtype=np.int64)
-    if not codes:
-        return 0.0, moved
-    at = np.argsort(book, kind="stable")  # each book's orders together, in their own order
-    bounds = np.searchsorted(book[at], np.arange(2 * len(codes) + 1)).tolist()
-    # The columns in that order: each book's asks and bids are slices (views, not copies).
-    owner = np.array([o.owner for o in true_orders], dtype=np.int64)[at]
-    price = np.array([o.price for o in true_orders], dtype=float)[at]
-    quantity = np.array([o.quantity for o in true_orders], dtype=float)[at]
-    got = np.zeros(n)  # what each order moves, in that order
+    # Each resource's book: the numbers of its asks and of its bids, in the orders' own order;
+    # resources in the order they first appear among the orders with a quantity, the order in
+    # which their gains are summed. (Grouped in Python: a park's day has a few thousand orders at
+    # most, and most books are small enough to be walked in lists, `_solve_small_book`.)
+    books: dict[str, tuple[list[int], list[int]]] = {}
+    for k, o in enumerate(true_orders):
+        if o.quantity > 0:
+            sides = books.get(o.resource)
+            if sides is None:
+                sides = books[o.resource] = ([], [])
+            sides[o.side is not Side.SELL].append(k)
+    moved = [0.0] * len(true_orders)
     total = 0.0
-    lists = None  # the columns as Python lists, for the small books
-    for c, resource in enumerate(codes):
-        a0, b0, end = bounds[2 * c], bounds[2 * c + 1], bounds[2 * c + 2]
-        if a0 == b0 or b0 == end:
+    for resource, (asks, bids) in books.items():
+        if not asks or not bids:
             continue  # no seller or no buyer: nothing to move
-        if (b0 - a0) * (end - b0) <= transport.SMALL:
-            if lists is None:
-                lists = owner.tolist(), price.tolist(), quantity.tolist()
-            small = _solve_small_book(resource, a0, b0, end, *lists, network, memo)
-            if small is not None:
-                total += small[0]
-                got[a0:end] = small[1]
-                continue
-        b = Book(resource, owner[a0:b0], owner[b0:end], price[a0:b0], price[b0:end], quantity[a0:b0], quantity[b0:end])
-        key = None
-        found = None
-        if memo is not None:
-            # The book's own arrays (the solution depends on nothing else of its orders).
-            key = (resource, b0 - a0, owner[a0:end].tobytes(), price[a0:end].tobytes(), quantity[a0:end].tobytes())
-            found = memo.get(key)
+        at = asks + bids
+        b0, end = len(asks), len(at)
+        owner = [true_orders[k].owner for k in at]
+        price = [float(true_orders[k].price) for k in at]
+        quantity = [float(true_orders[k].quantity) for k in at]
+        found = _solve_small_book(resource, b0, owner, price, quantity, network, memo) \
+            if b0 * (end - b0) <= transport.SMALL else None
         if found is None:
-            found = _solve_book(b, network, warm)
-            if memo is not None:
-                memo[key] = found
-        gain, out, into = found
-        total += gain
-        got[a0:b0] = out
-        got[b0:end] = into
-    moved[at] = got
-    return total, moved
+            found = _solve_large_book(resource, b0, owner, price, quantity, network, memo, warm)
+        total += found[0]
+        for k, x in zip(at, found[1]):
+            moved[k] = x
+    return total, np.array(moved)
 
 
-def _solve_small_book(resource: str, a0: int, b0: int, end: int, owner: list[int], price: list[float],
-                      quantity: list[float], network: Network, memo: dict | None) -> tuple[float, list[float]] | None:
-    """`_solve_book` of a book of a few orders (the asks `a0:b0` and the bids `b0:end` of the
-    columns), walked in Python lists: its gain and what each of its orders moves, or None when
-    it needs HiGHS. The same routes, arithmetic and bits (see the sums below)."""
+def _solve_large_book(resource: str, b0: int, owner: list[int], price: list[float], quantity: list[float],
+                      network: Network, memo: dict | None, warm: transport.Warm | None) -> tuple[float, list[float]]:
+    """`_solve_book` of one book's columns (asks before `b0`, then bids): its gain and what
+    each of its orders moves, kept in `memo` by the book's exact bits."""
+    o, p, q = np.array(owner, dtype=np.int64), np.array(price, dtype=float), np.array(quantity, dtype=float)
     key = None
     if memo is not None:
-        # The book's exact bits, as `optimal_allocation`'s key for the other books.
-        key = ("small", resource, b0 - a0, tuple(owner[a0:end]), array("d", price[a0:end]).tobytes(),
-               array("d", quantity[a0:end]).tobytes())
+        key = (resource, b0, o.tobytes(), p.tobytes(), q.tobytes())
         found = memo.get(key)
         if found is not None:
             return found
-    sellers, buyers = owner[a0:b0], owner[b0:end]
-    i, j, _, share, cost = network.route_lists(resource, sellers, buyers)
-    moved = [0.0] * (end - a0)
+    gain, out, into = _solve_book(Book(resource, o[:b0], o[b0:], p[:b0], p[b0:], q[:b0], q[b0:]), network, warm)
+    found = (gain, out.tolist() + into.tolist())
+    if memo is not None:
+        memo[key] = found
+    return found
+
+
+def _solve_small_book(resource: str, b0: int, owner: list[int], price: list[float], quantity: list[float],
+                      network: Network, memo: dict | None) -> tuple[float, list[float]] | None:
+    """`_solve_book` of a book of a few orders (the asks before `b0`, then the bids), walked in
+    Python lists: its gain and what each of its orders moves, or None when it needs HiGHS. The
+    same routes, arithmetic and bits (see the sums below); kept in `memo` by the book's exact bits."""
+    key = None
+    if memo is not None:
+        key = ("small", resource, b0, tuple(owner), array("d", price).tobytes(), array("d", quantity).tobytes())
+        found = memo.get(key)
+        if found is not None:
+            return found
+    i, j, _, share, cost = network.route_lists(resource, owner[:b0], owner[b0:])
+    moved = [0.0] * len(owner)
     if i:
-        ask, bid = price[a0:b0], price[b0:end]
+        ask, bid = price[:b0], price[b0:]
         gain = [f * bid[b] - ask[a] - c for a, b, f, c in zip(i, j, share, cost)]
-        x = transport.solve_lists(quantity[a0:b0], quantity[b0:end], i, j, gain, share)
+        x = transport.solve_lists(quantity[:b0], quantity[b0:], i, j, gain, share)
         if x is None:
             return None
         # What each order moves: numpy's bincount, a sum per order in the edges' order from 0.0.
@@ -115,7 +107,7 @@ def _solve_small_book(resource: str, a0: int, b0: int, end: int, owner: list[int
         for e, q in enumerate(x):
             if q:
                 moved[i[e]] += q
-                moved[b0 - a0 + j[e]] += q * share[e]
+                moved[b0 + j[e]] += q * share[e]
                 terms.append(gain[e] * q)
         # The book's gain, `gain @ x`: zeros add nothing, so one term is its own sum; from two on,
         # numpy's own dot product (its order of summation and fused multiply-adds are its own).
