@@ -176,6 +176,17 @@ def test_shipments_do_not_depend_on_what_the_process_solved_before():
     check(*target)
 
 
+def solve_by_arrays(*p) -> np.ndarray:
+    """`solve` with its small-book shortcut in lists turned off: the numpy path, the reference."""
+    from market import transport
+    saved = transport.SMALL
+    transport.SMALL = -1
+    try:
+        return solve(*p)
+    finally:
+        transport.SMALL = saved
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.one_of(problems(one_seller=True, buyers=(1, 6)), problems(one_buyer=True, sellers=(1, 6)),
                  problems(sellers=(1, 3), buyers=(1, 3))))
@@ -184,18 +195,12 @@ def test_small_books_walked_in_lists_give_the_same_bits(p):
     numpy shortcuts: the same shipments to the last bit, or None where HiGHS is needed."""
     from market import transport
     small = transport._solve_small(*p)
-    saved = transport.SMALL
-    transport.SMALL = -1
-    try:
-        full = solve(*p)
-    finally:
-        transport.SMALL = saved
+    full = solve_by_arrays(*p)
     if small is None:
         ei, ej = p[2][p[4] > 1e-9], p[3][p[4] > 1e-9]
         assert len(set(ei.tolist())) > 1 and len(set(ej.tolist())) > 1
     else:
         assert np.array_equal(small, full) and small.dtype == full.dtype
-
 
 
 tiny = st.sampled_from([0.0, 5e-10, 1e-9, 2e-9, 1e-6])
@@ -211,13 +216,8 @@ def test_one_route_walked_in_lists_gives_the_same_bits(amounts, gain, share, sel
     supply, demand = np.full(3, amounts[0]), np.full(3, amounts[1])
     p = (supply, demand, np.array([seller]), np.array([buyer]), np.array([gain]), np.array([share]))
     small = transport.solve_lists(supply.tolist(), demand.tolist(), [seller], [buyer], [gain], [share])
-    saved = transport.SMALL
-    transport.SMALL = -1
-    try:
-        full = solve(*p)
-    finally:
-        transport.SMALL = saved
-    assert [repr(v) for v in small] == [repr(v) for v in full.tolist()]
+    assert [repr(v) for v in small] == [repr(v) for v in solve_by_arrays(*p).tolist()]
+
 
 # ------------------------------------------------------------------ warm starts (`Warm`)
 def _days(seed: int, days: int, sellers: int = 12, buyers: int = 10):
