@@ -218,8 +218,8 @@ def main() -> None:
     if not args.quick:
         t0 = time.perf_counter()
         s = measure("synthetic:1000", 365, "simulate")
-        print(f"synthetic:1000, 365 steps, run + baseline: {s['wall_s']:.1f} s wall (bar: < 30 s), peak {s['peak_rss_mb']:.0f} MB "
-              f"(measured in {time.perf_counter() - t0:.0f} s)")
+        print(f"synthetic:1000, 365 steps, run + baseline: {s['wall_s']:.1f} s wall (bar: < 30 s), "
+              f"peak {s['peak_rss_mb']:.0f} MB (measured in {time.perf_counter() - t0:.0f} s)")
     if args.huge:
         s = measure("synthetic:10000", 365, "simulate")
         print(f"synthetic:10000, 365 steps, run + baseline: {s['wall_s'] / 60:.1f} min wall, peak "
