@@ -14,6 +14,7 @@ from agents.scenario import CompanySpec
 from agents.strategies import Quote, Strategy
 from market.orders import Order, Side
 from market.settlement import Ledger, Plan
+from market.storage import Store
 
 if TYPE_CHECKING:
     from agents.model import ParkModel
@@ -137,38 +138,8 @@ class Company(mesa.Agent):
 
     def _positions(self, plan: Plan, ledger: Ledger, stock: Callable[[int, str], float] | None = None
                    ) -> list[tuple[int, str, Side, float, float]]:
-        """`positions` as (company, resource, side, quantity, price) rows: the model numbers the
-        park's orders as it builds them (`ParkModel._truthful`), each Order made once."""
-        # Only a company's stored resources have stock (the planner's stores are the park's, by key):
-        # the rest is counted as 0.0 without asking.
-        level_of = ledger.stock if stock is None else stock
-        stores = ledger.stores
-        idx = self.index
-        out: list[tuple[int, str, Side, float, float]] = []
-        byproducts, inputs = plan.byproducts, plan.inputs
-        for r in sorted(byproducts.keys() | inputs.keys()):
-            net = byproducts.get(r, 0.0) + (level_of(idx, r) if (idx, r) in stores else 0.0) - inputs.get(r, 0.0)
-            if net > 1e-9:
-                self._asks(r, net, ledger, out)
-            elif net < -1e-9:
-                out.append((idx, r, Side.BUY, -net, ledger.park_buy_value(r)))
-        # Stock of a resource the company neither makes nor needs this step is still for sale.
-        for r in ledger.stores_of.get(idx, ()):
-            level = level_of(idx, r)
-            if r not in byproducts and r not in inputs and level > 1e-9:
-                self._asks(r, level, ledger, out)
-        return out
-
-    def _asks(self, r: str, surplus: float, ledger: Ledger, out: list[tuple[int, str, Side, float, float]]) -> None:
-        if r in self._uses:
-            cap = ledger.store_capacity(self.index, r)
-            keep = cap if cap < surplus else surplus  # min(surplus, cap)
-        else:
-            keep = 0.0
-        if keep > 1e-9:
-            out.append((self.index, r, Side.SELL, keep, ledger.buy_prices[r]))
-        if surplus - keep > 1e-9:
-            out.append((self.index, r, Side.SELL, surplus - keep, -ledger.dispose_price(r)))
+        """`positions` as (company, resource, side, quantity, price) rows: `park_positions` of this company."""
+        return park_positions([self], [plan], ledger, stock)[0]
 
     def quote(self, true_order: Order, ledger: Ledger, unit: int = 0) -> Quote:
         """What the strategy sees when it prices `unit` of `true_order` (the numbering is
@@ -255,3 +226,57 @@ def park_noise(rngs: Sequence[np.random.Generator], lens: Sequence[int]) -> np.n
         else:
             out.extend(g.standard_normal(k).tolist())
     return np.array(out, dtype=float)
+
+
+Row = tuple[int, str, Side, float, float]
+
+
+def park_positions(companies: Sequence[Company], plans: Sequence[Plan], ledger: Ledger,
+                   stock: Callable[[int, str], float] | None = None) -> list[list[Row]]:
+    """Each company's `Company.positions` on its plan (`plans[k]` is `companies[k]`'s) as
+    (company, resource, side, quantity, price) rows, one list a company: the model numbers the
+    park's orders as it builds them (`ParkModel._truthful`), each Order made once. One loop over
+    the park, the prices and stores looked up by resource: a thousand companies' positions a step."""
+    buy, dispose = ledger.buy_prices, ledger.dispose_prices
+    subsidy = ledger.policy.exchange_subsidy  # a bid's value: `Ledger.park_buy_value`
+    stores_at = ledger.stores_at
+    nothing: dict[str, Store] = {}
+    blocks = []
+    for company, plan in zip(companies, plans):
+        idx, uses = company.index, company._uses
+        # Only a company's stored resources have stock (the planner's stores are the park's, by key):
+        # the rest is counted as 0.0 without asking.
+        at = stores_at.get(idx, nothing)
+        out: list[Row] = []
+        byproducts, inputs = plan.byproducts, plan.inputs
+        for r in sorted(byproducts.keys() | inputs.keys()):
+            store = at.get(r)
+            level = 0.0 if store is None else store.level if stock is None else stock(idx, r)
+            net = byproducts.get(r, 0.0) + level - inputs.get(r, 0.0)
+            if net > 1e-9:
+                _asks(out, idx, r, net, store if r in uses else None, buy[r], dispose[r])
+            elif net < -1e-9:
+                out.append((idx, r, Side.BUY, -net, buy[r] + subsidy))
+        # Stock of a resource the company neither makes nor needs this step is still for sale.
+        for r, store in at.items():
+            if r not in byproducts and r not in inputs:
+                level = store.level if stock is None else stock(idx, r)
+                if level > 1e-9:
+                    _asks(out, idx, r, level, store if r in uses else None, buy[r], dispose[r])
+        blocks.append(out)
+    return blocks
+
+
+def _asks(out: list[Row], idx: int, r: str, surplus: float, keeps_in: Store | None, buy: float, dispose: float) -> None:
+    """The asks of company `idx` for a `surplus` of `r`: what it can keep in its store of an
+    input (`keeps_in`; None: none, or not an input) at the outside purchase price it saves
+    (`buy`), the rest at minus its disposal price (`dispose`)."""
+    if keeps_in is not None:
+        cap = keeps_in.capacity
+        keep = cap if cap < surplus else surplus  # min(surplus, cap)
+    else:
+        keep = 0.0
+    if keep > 1e-9:
+        out.append((idx, r, Side.SELL, keep, buy))
+    if surplus - keep > 1e-9:
+        out.append((idx, r, Side.SELL, surplus - keep, -dispose))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import zlib
-from collections.abc import Iterator
+from itertools import accumulate
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -12,7 +13,7 @@ import mesa
 import numpy as np
 
 from agents.cascade import Cascade
-from agents.company import Company, ParkLoads
+from agents.company import Company, ParkLoads, park_positions
 from agents.forecast import foresight, stock_up
 from agents.cooperation import CooperationSettings
 from agents.decisions import ProductionDecisions
@@ -394,21 +395,21 @@ class ParkModel(mesa.Model):
             # on the stock only through its stores' levels, and the planner holds what the park
             # holds in most of them; an order the same as the park's at the same index (so with
             # the same number) is the park's.
-            stores_of, levels = ledger.stores_of, park[3]
-            blocks = [block if [stock(c.index, r) for r in stores_of.get(c.index, ())]
-                      == [levels[(c.index, r)] for r in stores_of.get(c.index, ())]
-                      else c._positions(p, ledger, stock)
-                      for c, p, block in zip(self.companies, plans, park[2])]
+            _, _, park_blocks, levels, park_raw, park_orders = park
+            changed = sorted({c for (c, r), level in levels.items() if stock(c, r) != level})
+            blocks = list(park_blocks)
+            for c, block in zip(changed, park_positions([self.companies[c] for c in changed], [plans[c] for c in changed],
+                                                        ledger, stock)):
+                blocks[c] = block
             raw = self._raw(blocks, t, stock)
-            park_raw, park_orders = park[4], park[5]
-            if len(raw) == len(park_raw):
-                new = [i for i, (x, y) in enumerate(zip(raw, park_raw)) if x != y]
-                orders = list(park_orders)
-                for i, o in zip(new, numbered_orders([raw[i] for i in new], new)):
-                    orders[i] = o
-                return orders
-            return numbered_orders(raw)
-        blocks = [c._positions(p, ledger, stock) for c, p in zip(self.companies, plans)]
+            if len(raw) != len(park_raw):
+                return numbered_orders(raw)
+            new = [i for i in _may_differ(changed, blocks, park_blocks, len(raw)) if raw[i] != park_raw[i]]
+            orders = list(park_orders)
+            for i, o in zip(new, numbered_orders([raw[i] for i in new], new)):
+                orders[i] = o
+            return orders
+        blocks = park_positions(self.companies, plans, ledger, stock)
         raw = self._raw(blocks, t, stock)
         # Each order carries its index, so a re-quote finds its own reservation even when a
         # company has two asks of one resource (what it could keep, what it would dispose of).
@@ -961,3 +962,16 @@ class ParkModel(mesa.Model):
             transfers_eur=tuple(ex.moved.tolist()),
             pipe_subsidy_eur=ex.gov,
         )
+
+
+def _may_differ(changed: list[int], blocks: Sequence[list], park_blocks: Sequence[list], n: int) -> Sequence[int]:
+    """Where the planner's `n` rows may differ from the park's, as many (`ParkModel._truthful`):
+    in the blocks of the companies whose positions were made again (`changed`) and in the
+    stocking-up bids after every company's, when those blocks have as many rows as the park's
+    (the rest are the park's rows at the park's places); else anywhere."""
+    if any(len(blocks[c]) != len(park_blocks[c]) for c in changed):
+        return range(n)
+    starts = list(accumulate(map(len, park_blocks), initial=0))
+    out = [i for c in changed for i in range(starts[c], starts[c + 1])]
+    out += range(starts[-1], n)
+    return out

@@ -117,6 +117,12 @@ class Ledger:
         return self._buy
 
     @property
+    def dispose_prices(self) -> Mapping[str, float]:
+        """Each resource's disposal price, as `buy_prices` (`dispose_price(r)` without a call each
+        time); not to be changed."""
+        return self._dispose
+
+    @property
     def transfers(self) -> Mapping[str, tuple[np.ndarray, ...]]:
         """Each resource's transfers per unit (`transfer_of`'s three cases: a bid, a unit kept,
         a unit disposed of); not to be changed."""
