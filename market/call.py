@@ -56,7 +56,7 @@ class CallMarket:
             price = self.k * bid[bi] + (1.0 - self.k) * ask[ai]
             return [Trade(step, int(s), int(b), resource, float(x), float(x), float(p), 0.0, 0.0)
                     for s, b, x, p in zip(sellers[ai], buyers[bi], q, price)]
-        e, gain = book.routes(network)
+        e, gain = book.routes(network, gaining=True)
         if len(e.i) == 0:
             return []
         x = transport.solve(supply, demand, e.i, e.j, gain, e.share, self.warm)

@@ -103,7 +103,7 @@ class Network:
         # changes every step replaces its set instead of filling the memory). Who knows whom
         # (`known`, changed in place as companies meet) is applied after, every call; the filters
         # commute, so the routes and their order are those built from scratch.
-        key = (resource, sellers.dtype.str, len(sellers), sellers.tobytes(), buyers.dtype.str, buyers.tobytes())
+        key: tuple = (resource, sellers.dtype.str, len(sellers), sellers.tobytes(), buyers.dtype.str, buyers.tobytes())
         if near:
             key = ("near",) + key
         cache = self._routes

@@ -259,3 +259,26 @@ def test_routes_within_a_reach_are_kept_per_book_and_reach(monkeypatch):
     assert network._routes["bytes"] == sum(
         sum(a.nbytes for a in dataclasses.astuple(v[1] if k[0] == "near" else v)) + len(k[-3]) + len(k[-1])
         for k, v in ((k, network._routes[k]) for k in kept))
+
+
+@pytest.mark.parametrize("mode", [Mode.TRUCK, Mode.PIPELINE])
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_gaining_routes_are_every_route_that_gains_in_order(mode, data):
+    """`mechanism.Book.routes(gaining=True)`, the call market's routes: every route whose gain
+    passes `transport.EPS`, in the order of all routes, with the same gains bit for bit."""
+    from market import transport
+    from market.mechanism import Book as Columns
+
+    bk = data.draw(order_books(max_traders=8, both_sides=True, loss_per_km=None, mode=mode,
+                               ask_prices=st.floats(-50, 50), bid_prices=st.floats(-20, 60)))
+    book = book_by_resource(bk.orders).get("r")
+    if book is None:
+        return
+    columns = Columns.of("r", *book)
+    e, gain = columns.routes(bk.network)
+    few, few_gain = columns.routes(bk.network, gaining=True)
+    rows = list(zip(e.i.tolist(), e.j.tolist(), e.distance.tolist(), gain.tolist()))
+    kept = list(zip(few.i.tolist(), few.j.tolist(), few.distance.tolist(), few_gain.tolist()))
+    assert [r for r in rows if r[3] > transport.EPS] == [r for r in kept if r[3] > transport.EPS]
+    assert set(kept) <= set(rows) and sorted(kept, key=rows.index) == kept
