@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
@@ -55,19 +56,18 @@ class CallMarket:
             price = self.k * bid[bi] + (1.0 - self.k) * ask[ai]
             return [Trade(step, int(s), int(b), resource, float(x), float(x), float(p), 0.0, 0.0)
                     for s, b, x, p in zip(sellers[ai], buyers[bi], q, price)]
-        e, gain = book.routes(network)
+        e, gain = book.routes(network, gaining=True)
         if len(e.i) == 0:
             return []
         x = transport.solve(supply, demand, e.i, e.j, gain, e.share, self.warm)
-        # Each trade's figures as Python floats, one array operation per column (the same values
-        # as indexing the arrays trade by trade).
+        # Each trade's figures worked out on the arrays (elementwise, so the same bits as in Python
+        # floats trade by trade), then handed over as Python floats, one column at a time.
         n = np.flatnonzero(x > 0)
-        keep = 1.0 - self.k
-        return trades_from(
-            (step, s, b, resource, shipped, shipped * f, bid_b - keep * unit_gain / f, cost * shipped, km)
-            for shipped, f, unit_gain, bid_b, cost, km, s, b in zip(
-                x[n].tolist(), e.share[n].tolist(), gain[n].tolist(), bid[e.j[n]].tolist(), e.cost[n].tolist(),
-                e.distance[n].tolist(), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist()))
+        shipped, f, km = x[n], e.share[n], e.distance[n]
+        price = bid[e.j[n]] - (1.0 - self.k) * gain[n] / f
+        return trades_from(zip(repeat(step), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist(), repeat(resource),
+                               shipped.tolist(), (shipped * f).tolist(), price.tolist(), (e.cost[n] * shipped).tolist(),
+                               km.tolist()))
 
     def _clear_small(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int
                      ) -> list[Trade] | None:

@@ -117,14 +117,26 @@ class Book:
                     np.array([o.price for o in asks]), np.array([o.price for o in bids]),
                     np.array([o.quantity for o in asks]), np.array([o.quantity for o in bids]))
 
-    def routes(self, network: Network) -> tuple[Edges, np.ndarray]:
+    def routes(self, network: Network, gaining: bool = False) -> tuple[Edges, np.ndarray]:
         """The routes the network allows from these sellers to these buyers, within reach of the
         best prices (`reach_km`), and each route's declared gain per unit shipped: delivered
-        share x bid - ask - transport cost."""
+        share x bid - ask - transport cost. With `gaining`, only the routes whose transport cost
+        leaves room for a gain, in their order: every route that gains more than
+        `transport.EPS` is among them (what a mechanism that ships on gains alone needs; the
+        optimum's total, a dot product over every route, needs them all)."""
         # (The reach only matters where `edges` would look for routes with a k-d tree.)
         dense = len(self.sellers) * len(self.buyers) > network.DENSE_PAIRS
         e = network.edges(self.resource, self.sellers, self.buyers,
                           max_km=reach_km(network, self.resource, self.ask, self.bid) if dense else np.inf)
+        if gaining and len(e.i):
+            # A gain is at most the best bid less the lowest ask less the cost (a delivered share
+            # is at most 1); the slack, a billionth of the prices, is far beyond their rounding.
+            bid, ask = self.bid, self.ask
+            best = max(0.0, float(bid.max())) - float(ask.min())
+            slack = 1e-9 * (1.0 + float(np.abs(bid).max()) + float(np.abs(ask).max()))
+            ok = np.flatnonzero(e.cost < best + slack)
+            if len(ok) < len(e.i):
+                e = Edges(e.i[ok], e.j[ok], e.distance[ok], e.share[ok], e.cost[ok])
         return e, e.share * self.bid[e.j] - self.ask[e.i] - e.cost
 
 

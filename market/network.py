@@ -96,40 +96,46 @@ class Network:
         r = self.resources[resource]
         near = r.transport is not Mode.PIPELINE and len(sellers) * len(buyers) > self.DENSE_PAIRS \
             and bool(np.isfinite(max_km))
-        # Every route but those the k-d tree finds within `max_km` depends only on the resource
-        # and on who sells and buys, which repeat from step to step: built once, kept. Who knows
-        # whom (`known`, changed in place as companies meet) is applied after, every call; the
-        # filters commute, so the routes and their order are those built from scratch.
-        key = None if near else (resource, sellers.dtype.str, len(sellers), sellers.tobytes(), buyers.dtype.str,
-                                 buyers.tobytes())
+        # The routes depend only on the resource, on who sells and buys (which repeat from step
+        # to step) and, for those the k-d tree finds, on `max_km`: built once, kept. The routes within
+        # `max_km` are kept as the book's last set, with the distance they were found within (a
+        # book's reach, `market.mechanism.reach_km`, stays while its best prices do; one that
+        # changes every step replaces its set instead of filling the memory). Who knows whom
+        # (`known`, changed in place as companies meet) is applied after, every call; the filters
+        # commute, so the routes and their order are those built from scratch.
+        key: tuple = (resource, sellers.dtype.str, len(sellers), sellers.tobytes(), buyers.dtype.str, buyers.tobytes())
+        if near:
+            key = ("near",) + key
         cache = self._routes
-        found = cache.get(key) if key is not None and cache is not None else None
-        if found is None:
-            if r.transport is Mode.PIPELINE:
-                i, j, d = self._pipe_routes(resource, sellers, buyers)
-            elif near:
-                i, j, d = self._near_routes(sellers, buyers, max_km)
-            else:
-                i, j = np.meshgrid(np.arange(len(sellers)), np.arange(len(buyers)), indexing="ij")
-                i, j = i.ravel(), j.ravel()
-                diff = self.positions[sellers][i] - self.positions[buyers][j]
-                d = np.hypot(diff[:, 0], diff[:, 1])
-            keep = sellers[i] != buyers[j]
-            i, j, d = i[keep], j[keep], d[keep]
-            share = np.clip(1.0 - r.loss_per_km * d, 0.0, 1.0)
-            cost = r.transport_cost * d
-            ok = share > 0.0
-            found = Edges(i[ok], j[ok], d[ok], share[ok], cost[ok])
-            for a in (found.i, found.j, found.distance, found.share, found.cost):
-                a.flags.writeable = False  # shared between calls
-            if key is not None and cache is not None:
-                size = sum(a.nbytes for a in (found.i, found.j, found.distance, found.share, found.cost)) + \
-                    len(key[3]) + len(key[5])
-                if len(cache) > self.ROUTE_CACHE or cache.get("bytes", 0) + size > self.ROUTE_CACHE_BYTES:
-                    for k in [k for k in cache if k not in ("of", "keep")]:
-                        del cache[k]
-                cache[key] = found
-                cache["bytes"] = cache.get("bytes", 0) + size
+        kept = cache.get(key) if cache is not None else None  # a set, or (its max_km, a set) if near
+        if kept is not None and (not near or kept[0] == max_km):
+            return kept[1] if near else kept
+        if r.transport is Mode.PIPELINE:
+            i, j, d = self._pipe_routes(resource, sellers, buyers)
+        elif near:
+            i, j, d = self._near_routes(sellers, buyers, max_km)
+        else:
+            i, j = np.meshgrid(np.arange(len(sellers)), np.arange(len(buyers)), indexing="ij")
+            i, j = i.ravel(), j.ravel()
+            diff = self.positions[sellers][i] - self.positions[buyers][j]
+            d = np.hypot(diff[:, 0], diff[:, 1])
+        keep = sellers[i] != buyers[j]
+        i, j, d = i[keep], j[keep], d[keep]
+        share = np.clip(1.0 - r.loss_per_km * d, 0.0, 1.0)
+        cost = r.transport_cost * d
+        ok = share > 0.0
+        found = Edges(i[ok], j[ok], d[ok], share[ok], cost[ok])
+        for a in (found.i, found.j, found.distance, found.share, found.cost):
+            a.flags.writeable = False  # shared between calls
+        if cache is not None:
+            size = _nbytes(found) + len(key[-3]) + len(key[-1])
+            if kept is not None:  # a book's routes within another reach, replaced
+                cache["bytes"] -= _nbytes(kept[1]) + len(key[-3]) + len(key[-1])
+            if len(cache) > self.ROUTE_CACHE or cache.get("bytes", 0) + size > self.ROUTE_CACHE_BYTES:
+                for k in [k for k in cache if k not in ("of", "keep")]:
+                    del cache[k]
+            cache[key] = (max_km, found) if near else found
+            cache["bytes"] = cache.get("bytes", 0) + size
         return found
 
     def route_lists(self, resource: str, sellers: list[int], buyers: list[int]
@@ -200,6 +206,11 @@ class Network:
         j = pairs["j"].astype(np.int64)
         diff = self.positions[sellers][i] - self.positions[buyers][j]
         return i, j, np.hypot(diff[:, 0], diff[:, 1])
+
+
+def _nbytes(e: Edges) -> int:
+    """The size of a set of routes' arrays, as `Network`'s memory of them counts it."""
+    return e.i.nbytes + e.j.nbytes + e.distance.nbytes + e.share.nbytes + e.cost.nbytes
 
 
 def free_routes(network: Network, resource: str, companies: np.ndarray | list[int]) -> bool:

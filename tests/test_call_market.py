@@ -236,3 +236,49 @@ def test_small_books_walked_in_lists_trade_as_the_array_path(mode, data):
                 lists = network.route_lists("r", [o.owner for o in book[0]], [o.owner for o in book[1]])
                 e = network.edges("r", np.array([o.owner for o in book[0]]), np.array([o.owner for o in book[1]]))
                 assert lists == (e.i.tolist(), e.j.tolist(), e.distance.tolist(), e.share.tolist(), e.cost.tolist())
+
+
+def test_routes_within_a_reach_are_kept_per_book_and_reach(monkeypatch):
+    """The k-d tree's routes of a dense book (`Network._all_edges`) are kept with the reach they
+    were found within: the same reach gives the same routes, in the same order, as a network that
+    never saw the book; another reach finds them again and replaces the kept set (one per book)."""
+    monkeypatch.setattr(Network, "DENSE_PAIRS", 4)
+    rng = np.random.default_rng(5)
+    r = Resource("r", "t", 0.0, 1.0, Mode.TRUCK, loss_per_km=0.01)
+    positions = rng.uniform(0, 20, (12, 2))
+    network = Network(positions, {"r": r})
+    sellers, buyers = np.arange(0, 6), np.arange(4, 12)
+    for max_km in (5.0, 5.0, 9.0, 5.0, np.inf):
+        got = network.edges("r", sellers, buyers, max_km)
+        fresh = Network(positions, {"r": r}).edges("r", sellers, buyers, max_km)
+        for a, b in zip(dataclasses.astuple(got), dataclasses.astuple(fresh)):
+            assert a.tobytes() == b.tobytes() and a.dtype == b.dtype
+        assert np.isinf(max_km) or got.distance.max() <= max_km
+    kept = [k for k in network._routes if k not in ("of", "keep", "bytes")]
+    assert len(kept) == 2  # the book's last set within a reach, and its every route (max_km inf)
+    assert network._routes["bytes"] == sum(
+        sum(a.nbytes for a in dataclasses.astuple(v[1] if k[0] == "near" else v)) + len(k[-3]) + len(k[-1])
+        for k, v in ((k, network._routes[k]) for k in kept))
+
+
+@pytest.mark.parametrize("mode", [Mode.TRUCK, Mode.PIPELINE])
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_gaining_routes_are_every_route_that_gains_in_order(mode, data):
+    """`mechanism.Book.routes(gaining=True)`, the call market's routes: every route whose gain
+    passes `transport.EPS`, in the order of all routes, with the same gains bit for bit."""
+    from market import transport
+    from market.mechanism import Book as Columns
+
+    bk = data.draw(order_books(max_traders=8, both_sides=True, loss_per_km=None, mode=mode,
+                               ask_prices=st.floats(-50, 50), bid_prices=st.floats(-20, 60)))
+    book = book_by_resource(bk.orders).get("r")
+    if book is None:
+        return
+    columns = Columns.of("r", *book)
+    e, gain = columns.routes(bk.network)
+    few, few_gain = columns.routes(bk.network, gaining=True)
+    rows = list(zip(e.i.tolist(), e.j.tolist(), e.distance.tolist(), gain.tolist()))
+    kept = list(zip(few.i.tolist(), few.j.tolist(), few.distance.tolist(), few_gain.tolist()))
+    assert [r for r in rows if r[3] > transport.EPS] == [r for r in kept if r[3] > transport.EPS]
+    assert set(kept) <= set(rows) and sorted(kept, key=rows.index) == kept
