@@ -218,32 +218,26 @@ class Expectations:
         """One step of trades (`trades` all of them, `spot` those of the spot market) and what
         was left after them."""
         _, n, nr = self._all.shape
-        col = self.col
+        size = n * nr
         # Every term of the step with its cell of `_all` (flattened): each cell's terms are added
         # in the order of the trades, onto 0.0, by one np.add.at into `_sums` (zeros between steps).
-        size = n * nr
-        r = [col[t.resource] for t in trades]
-        cells = [t.buyer * nr + k for t, k in zip(trades, r)]  # got
-        cells += [3 * size + t.seller * nr + k for t, k in zip(trades, r)]  # sold
-        terms = [t.delivered for t in trades]
-        terms += [t.shipped for t in trades]
+        # The trades are read into columns and their cells and terms worked out across them: the
+        # same elementwise arithmetic (the same bits) as per trade, without a Python step each.
+        got, sold, delivered, shipped = self._columns(trades)
+        cells = [got, 3 * size + sold]
+        terms = [delivered, shipped]
         if spot:
-            r = [col[t.resource] for t in spot]
-            buyer = [t.buyer * nr + k for t, k in zip(spot, r)]
-            seller = [t.seller * nr + k for t, k in zip(spot, r)]
-            cells += [size + i for i in buyer]  # got_spot
-            cells += [2 * size + i for i in buyer]  # paid
-            cells += [4 * size + i for i in seller]  # sold_spot
-            cells += [5 * size + i for i in seller]  # netted
-            terms += [t.delivered for t in spot]
-            terms += [t.price * t.delivered for t in spot]  # t.payment
-            terms += [t.shipped for t in spot]
-            # t.receipt - t.transport_cost
-            terms += [(t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
-                      for t in spot]
+            got, sold, delivered, shipped = self._columns(spot)
+            m = len(spot)
+            price = np.fromiter([t.price for t in spot], float, m)
+            seller_price = np.fromiter([t.price if t.seller_price is None else t.seller_price for t in spot], float, m)
+            transport = np.fromiter([t.transport_cost for t in spot], float, m)
+            cells += [size + got, 2 * size + got, 4 * size + sold, 5 * size + sold]  # got_spot, paid, sold_spot, netted
+            terms += [delivered, price * delivered, shipped, seller_price * delivered - transport]  # t.payment, receipt - cost
+        col = self.col
         for first, left in ((6 * size, unsold), (7 * size, unmet)):
-            cells += [first + c * nr + col[res] for c, res in left]
-            terms += left.values()
+            cells.append(np.fromiter([first + c * nr + col[res] for c, res in left], np.intp, len(left)))
+            terms.append(np.fromiter(left.values(), float, len(left)))
         # Smoothing that starts from the first observation rather than from zero: the weight
         # of a new step is max(1 / memory, 1 / steps seen) (a running mean until `memory` steps).
         self.steps += 1
@@ -252,15 +246,27 @@ class Expectations:
         # a term gets + 0.0 (a * 0.0, which turns -0.0 into 0.0), the others a * their sum.
         avg = self._all
         flat = avg.reshape(-1)  # a view: `_all` is contiguous
-        at = np.fromiter(cells, np.intp, len(cells))
+        at = np.concatenate(cells)
         sums = self._sums
-        np.add.at(sums, at, np.fromiter(terms, float, len(terms)))
+        np.add.at(sums, at, np.concatenate(terms))
         new = sums[at]  # a cell's sum as often as it has terms
         sums[at] = 0.0
         before = flat[at]
         avg *= 1.0 - a
         avg += 0.0
         flat[at] = before * (1.0 - a) + a * new
+
+    def _columns(self, trades: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The trades' cells in one field of `_all` (flattened) for their buyers and for their
+        sellers, and what they delivered and shipped."""
+        nr = self._all.shape[2]
+        m = len(trades)
+        r = np.fromiter([self.col[t.resource] for t in trades], np.intp, m)
+        buyer = np.fromiter([t.buyer for t in trades], np.intp, m)
+        seller = np.fromiter([t.seller for t in trades], np.intp, m)
+        delivered = np.fromiter([t.delivered for t in trades], float, m)
+        shipped = np.fromiter([t.shipped for t in trades], float, m)
+        return buyer * nr + r, seller * nr + r, delivered, shipped
 
     def inputs(self, c: int, r: str, contracted: float = 0.0) -> Tier | None:
         """The spot tier of an input: units a step (received in all, less what contracts now
