@@ -316,7 +316,7 @@ def _trade_steps(draw):
     return n, draw(st.integers(1, 4)), steps
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(case=_trade_steps())
 def test_expectations_average_as_eight_arrays_did(case):
     n, memory, steps = case
