@@ -95,14 +95,10 @@ class Company(mesa.Agent):
             out[k] = f
         return out
 
-    def plan_from(self, qty: np.ndarray) -> Plan:
-        """The plan of making `qty` of each process: output, revenue, by-products, inputs."""
-        # Python floats from the start (numpy scalars cost more per operation; the same values).
-        return self.plan_of(np.asarray(qty, dtype=float).tolist(), np.asarray(self.sale, dtype=float).tolist())
-
     def plan_of(self, qty: list[float], prices: list[float]) -> Plan:
-        """`plan_from` on Python floats: `qty` of each process sold at `prices` (the model makes
-        every company's plan from one list of the park's, `ParkModel._plan`)."""
+        """The plan of making `qty` of each process sold at `prices`: output, revenue, by-products,
+        inputs; on Python floats (the model makes every company's plan from one list of the
+        park's, `ParkModel._plan`)."""
         output: dict[str, float] = {}
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}

@@ -9,7 +9,7 @@ from itertools import repeat
 import numpy as np
 
 from market import transport
-from market.mechanism import Book, Traders, book_by_resource
+from market.mechanism import Book, Traders, book_by_resource, small_routes
 from market.network import Network, free_routes
 from market.orders import Order, Trade, trades_from
 
@@ -78,12 +78,10 @@ class CallMarket:
         buyers = [o.owner for o in bids]
         if free_routes(network, resource, sellers + buyers) and not set(sellers) & set(buyers):
             return None
-        i, j, km, share, cost = network.route_lists(resource, sellers, buyers)
+        bid = [float(o.price) for o in bids]
+        i, j, km, share, cost, gain = small_routes(network, resource, sellers, buyers, [float(o.price) for o in asks], bid)
         if not i:
             return []
-        ask = [float(o.price) for o in asks]
-        bid = [float(o.price) for o in bids]
-        gain = [f * bid[b] - ask[a] - c for a, b, f, c in zip(i, j, share, cost)]
         x = transport.solve_lists([float(o.quantity) for o in asks], [float(o.quantity) for o in bids], i, j, gain, share)
         if x is None:
             return None

@@ -140,6 +140,15 @@ class Book:
         return e, e.share * self.bid[e.j] - self.ask[e.i] - e.cost
 
 
+def small_routes(network: Network, resource: str, sellers: list[int], buyers: list[int], ask: list[float],
+                 bid: list[float]) -> tuple[list[int], list[int], list[float], list[float], list[float], list[float]]:
+    """`Book.routes` of a book of a few orders in Python lists: the routes of
+    `Network.route_lists` (i, j, distance, share, cost) and each one's declared gain, with the
+    same arithmetic (so the same bits)."""
+    i, j, km, share, cost = network.route_lists(resource, sellers, buyers)
+    return i, j, km, share, cost, [f * bid[b] - ask[a] - c for a, b, f, c in zip(i, j, share, cost)]
+
+
 def public_range(bounds: tuple[float, float] | None, traders: object, resource: str, missing: str) -> tuple[float, float]:
     """A resource's public (floor, ceiling) of prices: the mechanism's `bounds` if set, else the
     traders' `price_range(resource)`; `missing` is the error when neither is there."""

@@ -132,8 +132,7 @@ class Network:
             if kept is not None:  # a book's routes within another reach, replaced
                 cache["bytes"] -= _nbytes(kept[1]) + len(key[-3]) + len(key[-1])
             if len(cache) > self.ROUTE_CACHE or cache.get("bytes", 0) + size > self.ROUTE_CACHE_BYTES:
-                for k in [k for k in cache if k not in ("of", "keep")]:
-                    del cache[k]
+                _forget(cache)
             cache[key] = (max_km, found) if near else found
             cache["bytes"] = cache.get("bytes", 0) + size
         return found
@@ -177,8 +176,7 @@ class Network:
         if cache is None:
             return
         if len(cache) > self.ROUTE_CACHE:
-            for k in [k for k in cache if k not in ("of", "keep")]:
-                del cache[k]
+            _forget(cache)
         cache[key] = value
 
     def _pipe_routes(self, resource: str, sellers: np.ndarray, buyers: np.ndarray):
@@ -211,6 +209,13 @@ class Network:
 def _nbytes(e: Edges) -> int:
     """The size of a set of routes' arrays, as `Network`'s memory of them counts it."""
     return e.i.nbytes + e.j.nbytes + e.distance.nbytes + e.share.nbytes + e.cost.nbytes
+
+
+def _forget(cache: dict) -> None:
+    """Every set of routes a network's cache holds dropped at once (simple, and rare), its own
+    identity ("of", "keep") kept."""
+    for k in [k for k in cache if k not in ("of", "keep")]:
+        del cache[k]
 
 
 def free_routes(network: Network, resource: str, companies: np.ndarray | list[int]) -> bool:

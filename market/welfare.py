@@ -14,7 +14,7 @@ from array import array
 import numpy as np
 
 from market import transport
-from market.mechanism import Book
+from market.mechanism import Book, small_routes
 from market.network import Network
 from market.orders import Order, Side, Trade
 from market.policy import TRANSFER_PARTS
@@ -94,11 +94,9 @@ def _solve_small_book(resource: str, b0: int, owner: list[int], price: list[floa
         found = memo.get(key)
         if found is not None:
             return found
-    i, j, _, share, cost = network.route_lists(resource, owner[:b0], owner[b0:])
+    i, j, _, share, cost, gain = small_routes(network, resource, owner[:b0], owner[b0:], price[:b0], price[b0:])
     moved = [0.0] * len(owner)
     if i:
-        ask, bid = price[:b0], price[b0:]
-        gain = [f * bid[b] - ask[a] - c for a, b, f, c in zip(i, j, share, cost)]
         x = transport.solve_lists(quantity[:b0], quantity[b0:], i, j, gain, share)
         if x is None:
             return None
