@@ -134,9 +134,7 @@ def main() -> None:
                       f"{f['failed']:>6}  {f['wall']:>6.0f}  {shares}", flush=True)
                 print(f"      {alg} hypervolume by generation: " + " ".join(f"{h:.3f}" for h in f["curve"]))
     if started:
-        import ray
-
-        ray.shutdown()
+        optimise_run.sweep_run.stop_ray()
     n, r = np.array(hv["nsga2"]), np.array(hv["random"])
     print(f"mean hypervolume (joint front scaling): NSGA-II {n.mean():.3f} (sd {n.std(ddof=1) if len(n) > 1 else 0:.3f}), "
           f"random {r.mean():.3f} (sd {r.std(ddof=1) if len(r) > 1 else 0:.3f}); mean difference {np.mean(n - r):+.3f}")

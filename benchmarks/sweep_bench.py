@@ -71,14 +71,8 @@ def main() -> None:
     # its start-up is counted in full.
     blocks = 4
     per = args.runs // blocks
-    # The same environment `sweep_run` sets, before Ray is imported (it reads it at import).
-    os.environ.update({k: os.environ.get(k, v) for k, v in (
-        ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_AUTH_MODE", "disabled"),
-        ("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0"), ("RAY_USAGE_STATS_ENABLED", "0"))})
-    import ray
-
     t0 = time.perf_counter()
-    ray.init(**sweep_run.ray_init_kwargs(2, None))
+    sweep_run.start_ray(2, None)  # as a sweep starts it
     startup = time.perf_counter() - t0
     serial_wall, ray_wall, serial, on_ray = alternate(blocks, per, per, 100)
     ray_wall += startup
@@ -103,7 +97,7 @@ def main() -> None:
             k = max(1, len(rss) // 10)
             print(f"   worker {pid}: {len(rss)} runs, memory first tenth {np.median(rss[:k]):.0f} MB, "
                   f"last tenth {np.median(rss[-k:]):.0f} MB, max {rss.max():.0f} MB")
-    ray.shutdown()
+    sweep_run.stop_ray()
 
 
 def alternate(blocks: int, serial_runs: int, ray_runs: int, seed: int):

@@ -270,9 +270,7 @@ def _run(spec: Optimisation, out: Path, workers: int, address: str | None, resum
         bar.close()
         store.write_results()
         if started_ray:
-            import ray
-
-            ray.shutdown()
+            sweep_run.stop_ray()
     candidates = _candidates(spec, gens, rows_by_candidate)
     front = _front(spec, candidates, rows_by_candidate)
     convergence = _convergence(spec, gens)

@@ -167,9 +167,9 @@ class Runs:
 
     def __exit__(self, *exc: object) -> None:
         if self._started_ray:
-            import ray
+            from experiments.sweep_run import stop_ray
 
-            ray.shutdown()
+            stop_ray()
             self._started_ray = False
 
     def matches(self, cfg: RunConfig, park: Scenario, steps: int) -> bool:

@@ -254,17 +254,9 @@ def _serial(tasks: Iterable[Task], run_fn: Callable[[Task], dict[str, Any]]):
         yield run_fn(t)
 
 
-def ray_init_kwargs(workers: int, address: str | None) -> dict[str, Any]:
-    """How to start or join Ray. A local Ray is bound to 127.0.0.1 and nothing else: a Ray
-    reachable from the network runs any code it is sent."""
-    if address is None:
-        # "local": a Ray of its own even when another command on this machine runs one (without
-        # it ray.init joins the other's and refuses num_cpus: two sweeps at once crashed).
-        # No runtime_env: its agent delayed the first worker by 2-3 s here; the workers find the
-        # project through PYTHONPATH, inherited from this process (`ray_environment`).
-        return {"address": "local", "num_cpus": workers, "include_dashboard": False, "_node_ip_address": "127.0.0.1",
-                "log_to_driver": False}
-    # A cluster gets the code shipped with the job; it must have the same packages installed.
+def ray_init_kwargs(address: str) -> dict[str, Any]:
+    """How to join a Ray cluster by its address: the job ships the project's code, and the
+    cluster's nodes must have the same packages installed."""
     return {"address": address, "runtime_env": {"working_dir": str(REPO), "excludes": list(NOT_SHIPPED)},
             "log_to_driver": False}
 
@@ -300,16 +292,69 @@ ray_environment()
 
 def start_ray(workers: int, address: str | None) -> bool:
     """Start (or join) Ray unless it runs in this process already; True when this call started
-    it (the caller shuts it down). Every command that uses Ray starts it here."""
+    or joined it (the caller then calls `stop_ray`). Every command that uses Ray starts it here.
+    Without an address (argument or RAY_ADDRESS) this command starts a Ray of its own on this
+    machine (`_start_local`), never another command's: joining one crashed two sweeps at once."""
     ray_environment()
     import ray
 
     if ray.is_initialized():
         return False
-    ray.init(**ray_init_kwargs(workers, address or os.environ.get("RAY_ADDRESS") or None))
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        _start_local(workers)
+    else:
+        ray.init(**ray_init_kwargs(address))
     return True
 
 
+_local_node: Any = None  # the Ray node `_start_local` started, which `stop_ray` stops
+
+
+def _start_local(workers: int) -> None:
+    """A lean Ray node on 127.0.0.1 with `workers` CPUs, and this process joined to it.
+
+    `ray.init` would start it with two processes a sweep does not use: the autoscaler's monitor
+    (a local node never grows) and the log monitor (workers' output is not sent to the driver,
+    `log_to_driver=False`). Measured here with the Ray of uv.lock, they took 0.8 of the 5
+    CPU-seconds Ray's start-up costs and 1.0 of the 1.3 s its shutdown takes; a small sweep
+    waits for both (40 Kalundborg years: 28-30 s on 2 workers against 27-28 s). Ray exposes
+    the two switches only as node parameters (`ray start --head` has them, `ray.init` not), so
+    the node is made as `ray.init` makes it, with them off. No runtime_env either: its agent
+    delayed the first worker 2-3 s, and the workers find the project through PYTHONPATH,
+    inherited from this process (`ray_environment`)."""
+    global _local_node
+    import ray
+    from ray._private.node import Node
+    from ray._private.parameter import RayParams
+
+    params = RayParams(node_ip_address="127.0.0.1", num_cpus=workers, num_gpus=0, include_dashboard=False,
+                       no_monitor=True, include_log_monitor=False)
+    # As ray.init does: the node's processes are stopped by stop_ray, and by a reaper process if
+    # this one dies first.
+    node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
+    try:
+        ray.init(address=node.address, log_to_driver=False)
+    except BaseException:
+        node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
+        raise
+    _local_node = node
+
+
+def stop_ray() -> None:
+    """Leave Ray, and stop the node `start_ray` started on this machine (a cluster joined by its
+    address goes on running)."""
+    global _local_node
+    import ray
+
+    ray.shutdown()
+    node, _local_node = _local_node, None
+    if node is not None:
+        node.destroy_external_storage()
+        node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
+
+
+DRIVER_SWITCH_S = 1e-4  # Python's GIL turn while the driver's thread runs runs beside Ray's start-up
 TARGET_TASK_S = 1.0  # a Ray task of small runs lasts at least this long: Ray's 10-20 ms a task is then 1-2 %
 
 
@@ -332,7 +377,15 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
         local = address is None and not os.environ.get("RAY_ADDRESS")
         overlap = run_fn is execute and local and not ray.is_initialized()
     queue = deque(tasks)
-    early = _DriverRuns(queue, run_fn) if overlap and tasks else None
+    switch = sys.getswitchinterval()
+    early = None
+    if overlap and tasks:
+        # The thread's runs hold the GIL, which the start-up's own Python (polling the new node,
+        # connecting to it) waits for at every turn: at Python's 5 ms turns Ray took 6 s to start
+        # beside a run here, at 0.1 ms 3.2-3.5 s (2.4 s alone). Shorter turns cost the runs nothing
+        # measurable, and they last only while the thread runs (restored at the end).
+        sys.setswitchinterval(DRIVER_SWITCH_S)
+        early = _DriverRuns(queue, run_fn)
     error: BaseException | None = None
     started = False
     try:
@@ -346,12 +399,14 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
                 early.thread.join()  # Ray did not start: keep the run in flight, then report why
         yield from early.take()
     if error is not None:
+        sys.setswitchinterval(switch)
         raise error
     try:
         yield from _on_ray(queue, run_fn, workers, batch, early)
     finally:
+        sys.setswitchinterval(switch)
         if started:
-            ray.shutdown()
+            stop_ray()
 
 
 class _DriverRuns:

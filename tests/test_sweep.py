@@ -159,10 +159,10 @@ def local_ray():
     import ray
 
     if ray.is_initialized():
-        ray.shutdown()
+        sweep_run.stop_ray()
     sweep_run.start_ray(2, None)
     yield ray
-    ray.shutdown()
+    sweep_run.stop_ray()
 
 
 @pytest.mark.ray
@@ -188,6 +188,35 @@ def test_local_ray_gives_the_serial_rows_retries_a_killed_worker_and_listens_on_
             if "ray" in name:
                 exposed.append((c.laddr, name[:80]))
     assert exposed == []
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_local_ray_starts_lean_and_stops_every_process_it_started():
+    """The node a command starts has no autoscaler monitor and no log monitor (a local node
+    never grows, and workers' output is not sent to the driver: they cost a second of every
+    small sweep), runs tasks, and leaves no process behind when stopped."""
+    import psutil
+    import ray
+
+    was_up = ray.is_initialized()
+    if was_up:
+        sweep_run.stop_ray()
+    try:
+        assert sweep_run.start_ray(2, None)
+        assert ray.cluster_resources()["CPU"] == 2
+        assert ray.get(ray.remote(lambda: 6 * 7).remote()) == 42
+        started = psutil.Process().children(recursive=True)
+        names = [" ".join(p.cmdline()) for p in started]
+        assert any("raylet" in n for n in names) and any("gcs_server" in n for n in names)
+        assert not [n for n in names if "monitor.py" in n], names  # neither monitor.py nor log_monitor.py
+        sweep_run.stop_ray()
+        assert not ray.is_initialized()
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert [p.cmdline() for p in alive if "ray" in " ".join(p.cmdline())] == []
+    finally:
+        if was_up:
+            sweep_run.start_ray(2, None)
 
 
 @pytest.mark.ray
@@ -237,7 +266,7 @@ def test_runs_go_on_in_the_driver_while_ray_starts_and_give_the_serial_rows(tmp_
 
     was_up = ray.is_initialized()
     if was_up:
-        ray.shutdown()
+        sweep_run.stop_ray()
     monkeypatch.setenv("ECOPARK_TEST_DRIVER_PID", str(os.getpid()))
     tasks = [sweep_run.Task(r, str(EXAMPLE), 8, spec().base_sets) for r in spec().runs()]
     try:
@@ -260,7 +289,7 @@ def test_a_two_node_cluster_gives_the_same_rows(tmp_path, local_ray):
     from ray.cluster_utils import Cluster
 
     serial = stable(sweep_run.run_sweep(spec(), tmp_path / "serial", progress=False))
-    local_ray.shutdown()
+    sweep_run.stop_ray()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
                                                             "include_dashboard": False})
     cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
@@ -271,7 +300,7 @@ def test_a_two_node_cluster_gives_the_same_rows(tmp_path, local_ray):
     finally:
         local_ray.shutdown()
         cluster.shutdown()
-        local_ray.init(**sweep_run.ray_init_kwargs(2, None))  # leave the module fixture as it was
+        sweep_run.start_ray(2, None)  # leave the module fixture as it was
     pd.testing.assert_frame_equal(stable(got), serial)
 
 
