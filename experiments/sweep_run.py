@@ -14,6 +14,7 @@ duplicates none.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -334,7 +335,9 @@ def _start_local(workers: int) -> None:
     # this one dies first.
     node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
     try:
-        ray.init(address=node.address, log_to_driver=False)
+        # Ray's own INFO lines would call the node this command just started "an existing cluster":
+        # the command says which Ray it runs on; Ray's warnings still show.
+        ray.init(address=node.address, log_to_driver=False, logging_level=logging.WARNING)
     except BaseException:
         node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
         raise
