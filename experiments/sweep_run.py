@@ -318,8 +318,8 @@ def _start_local(workers: int) -> None:
     `ray.init` would start it with two processes a sweep does not use: the autoscaler's monitor
     (a local node never grows) and the log monitor (workers' output is not sent to the driver,
     `log_to_driver=False`). Measured here with the Ray of uv.lock, they took 0.8 of the 5
-    CPU-seconds Ray's start-up costs and 1.0 of the 1.3 s its shutdown takes; a small sweep
-    waits for both (40 Kalundborg years: 28-30 s on 2 workers against 27-28 s). Ray exposes
+    CPU-seconds Ray's start-up costs and 1.0 of the 1.3 s its shutdown takes, and a small sweep
+    waits for both (40 Kalundborg years on 2 workers: 28-30 s with them, 27-28 s without). Ray exposes
     the two switches only as node parameters (`ray start --head` has them, `ray.init` not), so
     the node is made as `ray.init` makes it, with them off. No runtime_env either: its agent
     delayed the first worker 2-3 s, and the workers find the project through PYTHONPATH,
@@ -386,7 +386,7 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
         # The thread's runs hold the GIL, which the start-up's own Python (polling the new node,
         # connecting to it) waits for at every turn: at Python's 5 ms turns Ray took 6 s to start
         # beside a run here, at 0.1 ms 3.2-3.5 s (2.4 s alone). Shorter turns cost the runs nothing
-        # measurable, and they last only while the thread runs (restored at the end).
+        # measurable; Python's own are restored when the sweep ends.
         sys.setswitchinterval(DRIVER_SWITCH_S)
         early = _DriverRuns(queue, run_fn)
     error: BaseException | None = None
