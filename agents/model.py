@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gc
 import zlib
-from itertools import accumulate
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
 
 import mesa
 import numpy as np

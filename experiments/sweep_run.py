@@ -381,30 +381,29 @@ def _ray(tasks: list[Task], run_fn: Callable[[Task], dict[str, Any]], workers: i
         overlap = run_fn is execute and local and not ray.is_initialized()
     queue = deque(tasks)
     switch = sys.getswitchinterval()
-    early = None
-    if overlap and tasks:
-        # The thread's runs hold the GIL, which the start-up's own Python (polling the new node,
-        # connecting to it) waits for at every turn: at Python's 5 ms turns Ray took 6 s to start
-        # beside a run here, at 0.1 ms 3.2-3.5 s (2.4 s alone). Shorter turns cost the runs nothing
-        # measurable; Python's own are restored when the sweep ends.
-        sys.setswitchinterval(DRIVER_SWITCH_S)
-        early = _DriverRuns(queue, run_fn)
-    error: BaseException | None = None
     started = False
-    try:
-        started = start_ray(workers, address)
-    except BaseException as e:  # noqa: B036 -- the runs done meanwhile are saved first
-        error = e
-    if early is not None:
+    try:  # Python's GIL turns restored and the Ray this call started stopped, however the sweep ends
+        early = None
+        if overlap and tasks:
+            # The thread's runs hold the GIL, which the start-up's own Python (polling the new node,
+            # connecting to it) waits for at every turn: at Python's 5 ms turns Ray took 6 s to start
+            # beside a run here, at 0.1 ms 3.2-3.5 s (2.4 s alone). Shorter turns cost the runs
+            # nothing measurable.
+            sys.setswitchinterval(DRIVER_SWITCH_S)
+            early = _DriverRuns(queue, run_fn)
+        error: BaseException | None = None
+        try:
+            started = start_ray(workers, address)
+        except BaseException as e:  # noqa: B036 -- the runs done meanwhile are saved first
+            error = e
+        if early is not None:
+            if error is not None:
+                early.halt.set()  # no more runs start here
+                if not isinstance(error, KeyboardInterrupt):
+                    early.thread.join()  # Ray did not start: keep the run in flight, then report why
+            yield from early.take()
         if error is not None:
-            early.halt.set()  # no more runs start here
-            if not isinstance(error, KeyboardInterrupt):
-                early.thread.join()  # Ray did not start: keep the run in flight, then report why
-        yield from early.take()
-    if error is not None:
-        sys.setswitchinterval(switch)
-        raise error
-    try:
+            raise error
         yield from _on_ray(queue, run_fn, workers, batch, early)
     finally:
         sys.setswitchinterval(switch)
