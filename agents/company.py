@@ -13,7 +13,7 @@ import numpy as np
 from agents.scenario import CompanySpec
 from agents.strategies import Quote, Strategy
 from market.orders import Order, Side
-from market.settlement import Ledger, Plan
+from market.settlement import Ledger, Plan, make_plan
 from market.storage import Store
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class Company(mesa.Agent):
                 byproducts[r] = byproducts.get(r, 0.0) + a * q
             for r, a in used:
                 inputs[r] = inputs.get(r, 0.0) + a * q
-        return Plan(self.index, revenue, output, byproducts, inputs)
+        return make_plan(self.index, revenue, output, byproducts, inputs)
 
     def prices(self) -> np.ndarray:
         return self.sale

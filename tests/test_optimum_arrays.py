@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -238,14 +238,15 @@ def test_the_trades_are_valued_as_order_by_order(case, with_transfers):
 
 def _old_take(store: Store, quantity: float) -> float:
     taken = 0.0
-    while store.batches and taken < quantity:
-        batch = store.batches[0]
-        q = min(batch[1], quantity - taken)
-        batch[1] -= q
+    amounts = store.amounts
+    while amounts and taken < quantity:
+        q = min(amounts[0], quantity - taken)
+        amounts[0] -= q
         taken += q
         store._level = None
-        if batch[1] <= 1e-12:
-            store.batches.popleft()
+        if amounts[0] <= 1e-12:
+            amounts.popleft()
+            store.expires.popleft()
     return taken
 
 
@@ -287,7 +288,7 @@ def test_a_store_is_carried_as_before(batches, capacity, stored, made, need, shi
         shipped = available - min(need, available) + over * max(1.0, available)
     if short is not None:  # received at the edge of the need left open: a hair short or over, within or beyond
         received = max(0.0, need - min(need, available) - short * max(1.0, need))  # the tolerances
-    stores = [Store(capacity, deque([[e, q] for e, q in batches])) if stored else None for _ in range(2)]
+    stores = [Store(capacity, batches) if stored else None for _ in range(2)]
     try:
         want = old_carry(stores[0], made, need, shipped, received, 12)
     except ValueError:
@@ -297,7 +298,7 @@ def test_a_store_is_carried_as_before(batches, capacity, stored, made, need, shi
     got = carry(stores[1], made, need, shipped, received, 12)
     assert [repr(x) for x in got] == [repr(x) for x in want]
     if stored:
-        assert list(map(list, stores[1].batches)) == list(map(list, stores[0].batches))
+        assert stores[1].batches == stores[0].batches
         assert repr(stores[1].level) == repr(stores[0].level)
 
 
