@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from agents.cooperation import CooperationSettings
 from market.contract_negotiation import Deal, Party, annuity, negotiate_contract
@@ -468,21 +470,30 @@ class Partnerships:
         fs = np.array([free_s.get((x, r), 0.0) for x in sellers.tolist()])
         fn = np.array([free_n.get((x, r), 0.0) for x in buyers.tolist()])
         # The pairs whose route delivers something (the others cannot gain), seller-major (each
-        # seller's buyers in order), a block of sellers at a time against every buyer: distance,
-        # delivered share and quantity are per pair, but need no pair's index until then.
-        m = len(buyers)
-        block = max(1, self.PAIR_BLOCK // m)
-        parts = []
-        for lo in range(0, len(sellers), block):
-            hi = min(lo + block, len(sellers))
-            d = np.hypot(at_s[lo:hi, 0, None] - at_b[None, :, 0], at_s[lo:hi, 1, None] - at_b[None, :, 1])
-            share = np.clip(1.0 - res.loss_per_km * d, 0.0, 1.0)
-            q = np.minimum(fs[lo:hi, None] * share, fn[None, :])
-            ok = (share > 0) & (q > 1e-9) & (sellers[lo:hi, None] != buyers[None, :])
-            if self.known is not None:
-                ok &= self.known[np.ix_(sellers[lo:hi], buyers)]
-            at = np.flatnonzero(ok)
-            parts.append((at // m + lo, at % m, d.ravel()[at], share.ravel()[at], q.ravel()[at]))
+        # seller's buyers in order): distance, delivered share and quantity are per pair.
+        reach = self._pipe_reach(ledger, r, fs, fn, fixed, per_km, network)
+        if reach is not None:
+            # Only the buyers within a seller's reach can gain (a k-d tree finds them): at 10,000
+            # companies 1 to 10 million pairs a resource, of which a few thousand are.
+            near = cKDTree(at_b).query_ball_point(at_s, reach * (1.0 + 1e-6) + 1e-6, return_sorted=True)
+            counts = np.fromiter(map(len, near), np.intp, len(near))
+            si = np.repeat(np.arange(len(sellers)), counts)
+            bi = np.fromiter(chain.from_iterable(near), np.intp, int(counts.sum()))
+            parts = [_pairs_worth_a_look(self.known, res.loss_per_km, sellers, buyers, at_s, at_b, fs, fn, si, bi)]
+        else:  # every pair, a block of sellers at a time against every buyer
+            m = len(buyers)
+            block = max(1, self.PAIR_BLOCK // m)
+            parts = []
+            for lo in range(0, len(sellers), block):
+                hi = min(lo + block, len(sellers))
+                d = np.hypot(at_s[lo:hi, 0, None] - at_b[None, :, 0], at_s[lo:hi, 1, None] - at_b[None, :, 1])
+                share = np.clip(1.0 - res.loss_per_km * d, 0.0, 1.0)
+                q = np.minimum(fs[lo:hi, None] * share, fn[None, :])
+                ok = (share > 0) & (q > 1e-9) & (sellers[lo:hi, None] != buyers[None, :])
+                if self.known is not None:
+                    ok &= self.known[np.ix_(sellers[lo:hi], buyers)]
+                at = np.flatnonzero(ok)
+                parts.append((at // m + lo, at % m, d.ravel()[at], share.ravel()[at], q.ravel()[at]))
         si, bi, d, share, q = (np.concatenate(x) for x in zip(*parts))
         if not len(si):  # no pair can gain (a small park's usual case: its few pairs are piped)
             return []
@@ -519,6 +530,37 @@ class Partnerships:
             out.append((-g, x, y, r, dist, inv))
         return out
 
+    def _pipe_reach(self, ledger: Ledger, r: str, fs: np.ndarray, fn: np.ndarray, fixed: float, per_km: float,
+                    network: Network) -> np.ndarray | None:
+        """Per seller (free surplus `fs`; the buyers' free needs `fn`), a distance from which no
+        new pipe of resource r to any buyer gains, or None where no such bound holds.
+
+        A pair's gain is aq x trust x worth - pipe - bar (`_pipe_candidates`), with trust <= 1
+        and pipe + bar = multiple x (1 - subsidy) x (fixed + per_km x d). The quantity q is at
+        most min(fs, the largest fn) and at most fs x share, so aq x worth is at most
+        annuity x (min(fs, max fn) x (buy value + CO2 value of virgin supply) + fs x (disposal
+        price + CO2 value of disposal)), each term taken where positive; a route with losses
+        also delivers nothing from 1 / loss_per_km km. A pipe whose cost passes that bound
+        cannot gain."""
+        res = network.resources[r]
+        sub = self.policy.investment_subsidy
+        multiple = getattr(self, "_multiples", {}).get(r, 1.0)
+        duration = min(int(round(self.s.horizon_years * self.steps_per_year)), self._pipe_life())
+        ann = annuity(duration, self.rate)
+        if not (per_km > 0 and fixed >= 0 and sub < 1 and multiple >= 1 and res.transport_cost >= 0
+                and res.loss_per_km >= 0 and ann >= 0 and len(fn)):
+            return None
+        v = self.policy.shared_vision_co2_value
+        per_delivered = max(ledger.park_buy_value(r), 0.0) + max(v * res.co2_virgin, 0.0)
+        per_shipped = max(ledger.dispose_price(r), 0.0) + max(v * res.co2_disposal, 0.0)
+        top = ann * (np.minimum(fs, float(fn.max())) * per_delivered + fs * per_shipped)
+        reach = (top / (multiple * (1.0 - sub)) - fixed) / per_km
+        if res.loss_per_km > 0:
+            reach = np.minimum(reach, 1.0 / res.loss_per_km)
+        if not np.isfinite(reach).all():
+            return None
+        return np.maximum(reach, 0.0)
+
     def _candidate(self, network: Network, ledger: Ledger, a: int, b: int, r: str, dist: float, invest: float,
                    free_s: dict, free_n: dict, weights: np.ndarray) -> tuple[float, int, int, str, float, float]:
         """A pair worth negotiating: its joint gain as the buyer's trust sees it, counting the
@@ -540,3 +582,19 @@ class Partnerships:
         extra = deal.park_value if max(weights[a], weights[b]) > 0 else 0.0
         gain = deal.annuity * q * rho * (deal.value - deal.cost + extra) - deal.pipe - self._bar(r, deal.pipe)
         return (-gain if gain > 0 else 0.0, a, b, r, dist, invest)
+
+
+def _pairs_worth_a_look(known: np.ndarray | None, loss_per_km: float, sellers: np.ndarray, buyers: np.ndarray,
+                        at_s: np.ndarray, at_b: np.ndarray, fs: np.ndarray, fn: np.ndarray, si: np.ndarray,
+                        bi: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Of the pairs (seller si, buyer bi, by their places in `sellers` and `buyers`), those whose
+    route delivers something between two companies that know each other: their si, bi,
+    distance, delivered share and quantity (the arithmetic of `_pipe_candidates`' blocks, pair by pair)."""
+    d = np.hypot(at_s[si, 0] - at_b[bi, 0], at_s[si, 1] - at_b[bi, 1])
+    share = np.clip(1.0 - loss_per_km * d, 0.0, 1.0)
+    q = np.minimum(fs[si] * share, fn[bi])
+    ok = (share > 0) & (q > 1e-9) & (sellers[si] != buyers[bi])
+    if known is not None:
+        ok &= known[sellers[si], buyers[bi]]
+    at = np.flatnonzero(ok)
+    return si[at], bi[at], d[at], share[at], q[at]

@@ -259,18 +259,21 @@ def test_active_at_is_the_contracts_active_that_step():
     assert any(company in (c.seller, c.buyer) for c in full(m.t - 1))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), information=st.sampled_from([0.3, 1.0]), block=st.sampled_from([1, 7, 1 << 20]))
 def test_pipe_candidates_are_the_scalar_candidates_of_every_pair(seed, information, block):
-    # _pipe_candidates scores every seller-buyer pair of a pipeline resource as arrays, a block
-    # of sellers at a time, and looks the buyer's trust up only where the gain can be positive:
-    # it must give _candidate's pairs, gains, distances and investments exactly, in seller-major order.
+    # _pipe_candidates scores the seller-buyer pairs of a pipeline resource as arrays: those
+    # within each seller's reach (`_pipe_reach`, found by a k-d tree), or where no reach bounds
+    # them (a free pipe, a full subsidy) every pair, a block of sellers at a time; and it looks
+    # the buyer's trust up only where the gain can be positive. It must give _candidate's pairs
+    # of all the park's, with their gains, distances and investments exactly, in seller-major
+    # order. (Parks of 8 km, where every pair is in reach, and of 300 km, where few are.)
     rng = np.random.default_rng(seed)
     n = 24
     res = Resource("heat", "MWh", float(rng.uniform(5, 40)), float(rng.uniform(0, 10)), co2_virgin=0.2,
                    co2_disposal=float(rng.uniform(0, 0.3)), transport=Mode.PIPELINE, transport_cost=0.05,
                    loss_per_km=float(rng.choice([0.0, 0.02, 0.2])))
-    policy = Policy(information=information, investment_subsidy=float(rng.uniform(0, 0.5)),
+    policy = Policy(information=information, investment_subsidy=float(rng.choice([rng.uniform(0, 0.5), 1.0])),
                     shared_vision_co2_value=float(rng.choice([0.0, 80.0])))
     pipes = [Pipeline(0, 1, "heat", 1.0), Pipeline(2, 3, "heat", 2.0)]
     p = Partnerships(CooperationSettings(), policy, n, 365, pipes)
@@ -280,16 +283,17 @@ def test_pipe_candidates_are_the_scalar_candidates_of_every_pair(seed, informati
         p.known |= rng.random((n, n)) < 0.5
     for _ in range(200):
         p.trust.record(int(rng.integers(n)), int(rng.integers(n)), bool(rng.random() < 0.7))
-    net = Network(rng.uniform(0, 8, (n, 2)), {"heat": res}, tuple(pipes), p.known)
+    net = Network(rng.uniform(0, float(rng.choice([8.0, 300.0])), (n, 2)), {"heat": res}, tuple(pipes), p.known)
     ledger = Ledger(n, {"heat": res}, policy, {})
     sellers = np.sort(rng.choice(n, 10, replace=False)).astype(np.int64)
     buyers = np.sort(rng.choice(n, 12, replace=False)).astype(np.int64)
-    free_s = {(int(x), "heat"): float(rng.uniform(0, 50)) for x in sellers}
-    free_n = {(int(x), "heat"): float(rng.uniform(0, 50)) for x in buyers}
+    most = float(rng.choice([50.0, 5000.0]))
+    free_s = {(int(x), "heat"): float(rng.uniform(0, most)) for x in sellers}
+    free_n = {(int(x), "heat"): float(rng.uniform(0, most)) for x in buyers}
     weights = np.where(rng.random(n) < 0.5, 0.0, rng.random(n))
     piped = {(0, 1), (1, 0), (2, 3), (3, 2)}
     bound = {(int(sellers[0]), int(buyers[-1]), "heat")}
-    fixed, per_km = float(rng.uniform(0, 1e5)), float(rng.uniform(0, 1e5))
+    fixed, per_km = float(rng.uniform(0, 1e5)), float(rng.choice([0.0, rng.uniform(0, 1e5), rng.uniform(1e5, 2e6)]))
     got = p._pipe_candidates(net, ledger, "heat", sellers, buyers, piped, bound, fixed, per_km, free_s, free_n, weights)
     want = []
     for a in sellers.tolist():
