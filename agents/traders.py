@@ -73,25 +73,36 @@ class ParkTraders:
         self._orders = list(true_orders)
         # The step's bilateral negotiations, as the mechanism reports them (`negotiated`).
         self.deals: list[Deal] = []
-        self._true: dict[tuple[int, str, Side], Order] = {}
-        self._by_ref: dict[int, Order] = {o.ref: o for o in true_orders if o.ref >= 0}
-        for o in true_orders:
-            key = (o.owner, o.resource, o.side)
-            if key not in self._true or (o.side is Side.SELL and o.price < self._true[key].price):
-                self._true[key] = o
+        # Each true order by its number, and each company's by resource and side (its cheapest
+        # ask): made when first asked for (`_index`). A step of truthful companies in a sealed-bid
+        # market never asks, and at 1,000 companies making them cost 1 % of a year.
+        self._true_index: tuple[dict[tuple[int, str, Side], Order], dict[int, Order]] | None = None
         # Posted units of per-unit companies: ref -> (true order, unit).
         self._units: dict[int, tuple[Order, int]] = {}
         # Who hears an event of a resource, with which quote: in `_listeners` every event
         # learner; those that learn nothing from an untaken shout of the other side
         # ("rival_shouts_only") also by side in `_rivals`, the others in `_others`, so an
-        # untaken shout goes to the listeners it can teach.
+        # untaken shout goes to the listeners it can teach. (Quoted now, on the ledger as it is.)
         self._listeners: dict[str, list[tuple["Company", Quote]]] = defaultdict(list)
         self._rivals: dict[tuple[str, Side], list[tuple["Company", Quote]]] = defaultdict(list)
         self._others: dict[str, list[tuple["Company", Quote]]] = defaultdict(list)
-        for o in self._true.values():
-            company = companies[o.owner]
-            if company.strategy.traits.get("memory") == "event" and not company.strategy.traits.get("per_unit"):
-                self._listen(company, company.quote(o, ledger))
+        if any(_listens(c) for c in companies):
+            for o in self._index()[0].values():
+                company = companies[o.owner]
+                if _listens(company):
+                    self._listen(company, company.quote(o, ledger))
+
+    def _index(self) -> tuple[dict[tuple[int, str, Side], Order], dict[int, Order]]:
+        """The true orders by (owner, resource, side), a company's cheapest ask of a resource
+        where it has several, and by their numbers."""
+        if self._true_index is None:
+            true: dict[tuple[int, str, Side], Order] = {}
+            for o in self._orders:
+                key = (o.owner, o.resource, o.side)
+                if key not in true or (o.side is Side.SELL and o.price < true[key].price):
+                    true[key] = o
+            self._true_index = (true, {o.ref: o for o in self._orders if o.ref >= 0})
+        return self._true_index
 
     def _listen(self, company: "Company", q: Quote) -> None:
         self._listeners[q.resource].append((company, q))
@@ -129,10 +140,11 @@ class ParkTraders:
         unit = self._units.get(order.ref)
         if unit is not None:
             return unit[0]
-        mine = self._by_ref.get(order.ref)
+        true, by_ref = self._index()
+        mine = by_ref.get(order.ref)
         if mine is not None and mine.owner == order.owner:
             return mine
-        return self._true.get((order.owner, order.resource, order.side), order)
+        return true.get((order.owner, order.resource, order.side), order)
 
     def requote(self, order: Order, rng: np.random.Generator) -> float:
         company = self._companies[order.owner]
@@ -196,3 +208,10 @@ def tally_deals(tally: dict[tuple[str, str], PairTally], deals: Sequence[Deal], 
     for d in deals:
         key = (companies[d.buyer].tactic.name, companies[d.seller].tactic.name)
         tally[key] = tally.get(key, PairTally()).add(d)
+
+
+def _listens(company: "Company") -> bool:
+    """Whether the company's strategy hears the market's events with one quote per true order
+    (not per unit): `ParkTraders` quotes it at the start of a step."""
+    traits = company.strategy.traits
+    return traits.get("memory") == "event" and not traits.get("per_unit")
