@@ -1,7 +1,8 @@
-"""A random park on which a day of the companies' own decisions beats the synchronised plan of
+"""A random park on which a day of the companies' own decisions beat the synchronised plan of
 that day (found by tests/test_synchronised.py's property test, seed 23863, 10 steps, day 7:
-EUR 22,110.75 against 22,074.93). It reproduces on the commit before 6 December 2026's session
-too: a defect of the plan or of what it is compared with, not yet explained."""
+EUR 22,110.75 against 22,074.93): c0 makes ash with a loss-making process and uses it in
+another, and the plan's side for c0's ash, fixed from full capacity (surplus), forbade buying
+it (`agents.synchronised.Operator.plan` now tries the other side)."""
 
 from agents.scenario import CompanySpec, ProcessSpec, Scenario  # noqa: F401
 from market.paths import PriceSchedule  # noqa: F401
