@@ -480,20 +480,13 @@ class Partnerships:
             si = np.repeat(np.arange(len(sellers)), counts)
             bi = np.fromiter(chain.from_iterable(near), np.intp, int(counts.sum()))
             parts = [_pairs_worth_a_look(self.known, res.loss_per_km, sellers, buyers, at_s, at_b, fs, fn, si, bi)]
-        else:  # every pair, a block of sellers at a time against every buyer
+        else:  # every pair, a block of sellers at a time against every buyer (`PAIR_BLOCK` pairs at most)
             m = len(buyers)
             block = max(1, self.PAIR_BLOCK // m)
-            parts = []
-            for lo in range(0, len(sellers), block):
-                hi = min(lo + block, len(sellers))
-                d = np.hypot(at_s[lo:hi, 0, None] - at_b[None, :, 0], at_s[lo:hi, 1, None] - at_b[None, :, 1])
-                share = np.clip(1.0 - res.loss_per_km * d, 0.0, 1.0)
-                q = np.minimum(fs[lo:hi, None] * share, fn[None, :])
-                ok = (share > 0) & (q > 1e-9) & (sellers[lo:hi, None] != buyers[None, :])
-                if self.known is not None:
-                    ok &= self.known[np.ix_(sellers[lo:hi], buyers)]
-                at = np.flatnonzero(ok)
-                parts.append((at // m + lo, at % m, d.ravel()[at], share.ravel()[at], q.ravel()[at]))
+            parts = [_pairs_worth_a_look(self.known, res.loss_per_km, sellers, buyers, at_s, at_b, fs, fn,
+                                         np.repeat(np.arange(lo, min(lo + block, len(sellers))), m),
+                                         np.tile(np.arange(m), min(lo + block, len(sellers)) - lo))
+                     for lo in range(0, len(sellers), block)]
         si, bi, d, share, q = (np.concatenate(x) for x in zip(*parts))
         if not len(si):  # no pair can gain (a small park's usual case: its few pairs are piped)
             return []
@@ -589,7 +582,7 @@ def _pairs_worth_a_look(known: np.ndarray | None, loss_per_km: float, sellers: n
                         bi: np.ndarray) -> tuple[np.ndarray, ...]:
     """Of the pairs (seller si, buyer bi, by their places in `sellers` and `buyers`), those whose
     route delivers something between two companies that know each other: their si, bi,
-    distance, delivered share and quantity (the arithmetic of `_pipe_candidates`' blocks, pair by pair)."""
+    distance, delivered share and quantity."""
     d = np.hypot(at_s[si, 0] - at_b[bi, 0], at_s[si, 1] - at_b[bi, 1])
     share = np.clip(1.0 - loss_per_km * d, 0.0, 1.0)
     q = np.minimum(fs[si] * share, fn[bi])
