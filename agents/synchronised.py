@@ -149,20 +149,11 @@ class Operator:
         may only ship or dispose of; net need: only receive or buy, unless it has a store), but
         for the nodes in `flipped`, which take the other side (`plan` tries them).
         Returns which routes stay open and the closed (company, resource, side) nodes."""
-        m = self.model
-        pr = m.pricing
-        owner = m.process_owner
-        n = len(m.companies)
-        net = np.zeros((n, pr.inputs.shape[1]))
-        np.add.at(net, owner, (pr.byproducts - pr.inputs) * x[:, None])
-        mixed = np.zeros_like(net, dtype=bool)
-        np.logical_or.at(mixed, owner, pr.byproducts > 0)
-        uses = np.zeros_like(mixed)
-        np.logical_or.at(uses, owner, pr.inputs > 0)
-        mixed &= uses
+        mixed = self._mixed()
         if not mixed.any():
             return np.ones(len(ef), dtype=bool), np.zeros((0, 3), dtype=np.int64)
-        surplus = net >= 0
+        pr = self.model.pricing
+        surplus = self._by_node((pr.byproducts - pr.inputs) * x[:, None]) >= 0
         for c, k in flipped:
             surplus[c, k] = not surplus[c, k]
         bad_out = mixed[ef, er] & ~surplus[ef, er]
@@ -204,20 +195,26 @@ class Operator:
     def _at_kink(self, x: np.ndarray) -> list[tuple[int, int]]:
         """The (company, resource column) nodes that make and use a resource and, producing `x`,
         make exactly what they use (to a millionth of it)."""
-        m = self.model
-        pr = m.pricing
-        owner = m.process_owner
-        n = len(m.companies)
-        made = np.zeros((n, pr.inputs.shape[1]))
-        used = np.zeros_like(made)
-        np.add.at(made, owner, pr.byproducts * x[:, None])
-        np.add.at(used, owner, pr.inputs * x[:, None])
-        makes = np.zeros_like(made, dtype=bool)
-        np.logical_or.at(makes, owner, pr.byproducts > 0)
-        uses = np.zeros_like(makes)
-        np.logical_or.at(uses, owner, pr.inputs > 0)
-        kink = makes & uses & (np.abs(made - used) <= 1e-6 * np.maximum(1.0, used))
+        mixed = self._mixed()
+        if not mixed.any():
+            return []
+        pr = self.model.pricing
+        made = self._by_node(pr.byproducts * x[:, None])
+        used = self._by_node(pr.inputs * x[:, None])
+        kink = mixed & (np.abs(made - used) <= 1e-6 * np.maximum(1.0, used))
         return [(int(c), int(k)) for c, k in zip(*np.nonzero(kink))]
+
+    def _mixed(self) -> np.ndarray:
+        """Which companies (rows) both make and use which resources (columns)."""
+        pr = self.model.pricing
+        return (self._by_node(pr.byproducts) > 0) & (self._by_node(pr.inputs) > 0)
+
+    def _by_node(self, per_process: np.ndarray) -> np.ndarray:
+        """Rows of processes by resource columns, summed over each company's processes in order."""
+        m = self.model
+        out = np.zeros((len(m.companies), per_process.shape[1]))
+        np.add.at(out, m.process_owner, per_process)
+        return out
 
     def execute(self, t: int, orders: list[Order]) -> list[Trade]:
         """The plan's shipments of step t as trades, within what each company has left after

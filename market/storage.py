@@ -18,7 +18,6 @@ class Store:
 
     __slots__ = ("capacity", "expires", "amounts", "_level")
 
-
     def __init__(self, capacity: float, batches: Iterable[Sequence[float]] = ()):
         self.capacity = capacity
         self.expires: deque[int] = deque()
