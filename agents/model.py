@@ -34,7 +34,7 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import MarketEvent, Order, Side, Trade, numbered_orders
+from market.orders import COLUMNS_FROM, MarketEvent, Order, Side, Trade, TradeList, columns_of, numbered_orders
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -483,7 +483,9 @@ class ParkModel(mesa.Model):
             extra[payee] += amount
             penalties += amount
         traders, orders, spot = self._clear(t, delivered.spot_orders)
-        trades = delivered.trades + spot
+        # Read field by field in several passes (`market.orders.TradeList`): columns kept.
+        trades = TradeList(delivered.trades + spot)
+        spot = trades.tail(len(delivered.trades))
         # The optimum knows every route, and counts each unit once (`market.optimum`).
         full = self.network if self.network.known is None else replace(self.network, known=None)
         true_orders = delivered.true_orders
@@ -719,9 +721,16 @@ class ParkModel(mesa.Model):
             key = (o.owner, o.resource, o.side)
             rest[key] = get(key, 0.0) + o.quantity
         sell, buy = Side.SELL, Side.BUY
-        for tr in spot:
-            rest[(tr.seller, tr.resource, sell)] -= tr.shipped
-            rest[(tr.buyer, tr.resource, buy)] -= tr.delivered
+        if len(spot) < COLUMNS_FROM:
+            for tr in spot:
+                rest[(tr.seller, tr.resource, sell)] -= tr.shipped
+                rest[(tr.buyer, tr.resource, buy)] -= tr.delivered
+            return rest
+        cols = columns_of(spot)  # the same subtractions in the same order, read from the columns
+        for s, b, r, x, d in zip(cols.seller.tolist(), cols.buyer.tolist(), cols.resource, cols.shipped.tolist(),
+                                 cols.delivered.tolist()):
+            rest[(s, r, sell)] -= x
+            rest[(b, r, buy)] -= d
         return rest
 
     @staticmethod
@@ -912,8 +921,14 @@ class ParkModel(mesa.Model):
         is its array's sum divided by the count, as `np.mean` takes it.)"""
         acc, ex, made = out.account, out.exchanges, out.production
         trades = ex.trades
-        links = {(t.seller, t.buyer, t.resource) for t in trades}
-        members = {t.seller for t in trades} | {t.buyer for t in trades}
+        if len(trades) < COLUMNS_FROM:
+            links = {(t.seller, t.buyer, t.resource) for t in trades}
+            members = {t.seller for t in trades} | {t.buyer for t in trades}
+        else:
+            cols = columns_of(trades)
+            sellers, buyers = cols.seller.tolist(), cols.buyer.tolist()
+            links = set(zip(sellers, buyers, cols.resource))
+            members = set(sellers) | set(buyers)
         pairs = {(s, b) if s < b else (b, s) for s, b, _ in links}
         n = len(self.companies)
         alive = int(np.count_nonzero(self.investor.alive))

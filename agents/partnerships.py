@@ -24,7 +24,7 @@ from agents.cooperation import CooperationSettings
 from market.contract_negotiation import Deal, Party, annuity, negotiate_contract
 from market.contracts import Contract, Delivery, deliver
 from market.network import Network, Pipeline
-from market.orders import Order, Side, Trade
+from market.orders import COLUMNS_FROM, Order, Side, Trade, columns_of
 from market.policy import Policy
 from market.resources import Mode
 from market.settlement import Ledger
@@ -189,12 +189,22 @@ class Partnerships:
                      rng: np.random.Generator) -> np.ndarray:
         """Count repeated trade; companies with surplus left or needs unmet search for partners
         they do not know yet. Returns each company's search cost this step."""
-        for t in trades:
-            key = (t.seller, t.buyer, t.resource)
-            self._spot_days[key] += 1
-            self._spot_dist[key] = t.distance_km
+        if len(trades) < COLUMNS_FROM:
+            for t in trades:
+                key = (t.seller, t.buyer, t.resource)
+                self._spot_days[key] += 1
+                self._spot_dist[key] = t.distance_km
+                if self.known is not None:
+                    self.known[t.seller, t.buyer] = self.known[t.buyer, t.seller] = True
+        else:  # the same, read from the trades' columns (`market.orders.TradeList`)
+            cols = columns_of(trades)
+            days, dist = self._spot_days, self._spot_dist
+            for key, km in zip(zip(cols.seller.tolist(), cols.buyer.tolist(), cols.resource), cols.distance_km.tolist()):
+                days[key] += 1
+                dist[key] = km
             if self.known is not None:
-                self.known[t.seller, t.buyer] = self.known[t.buyer, t.seller] = True
+                self.known[cols.seller, cols.buyer] = True
+                self.known[cols.buyer, cols.seller] = True
         cost = np.zeros(self.n)
         if self.known is None or not left:
             return cost

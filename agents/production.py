@@ -29,6 +29,8 @@ from enum import Enum
 
 import numpy as np
 
+from market.orders import COLUMNS_FROM, columns_of
+
 EPS = 1e-9
 
 
@@ -229,9 +231,13 @@ class Expectations:
         if spot:
             got, sold, delivered, shipped = self._columns(spot)
             m = len(spot)
-            price = np.fromiter([t.price for t in spot], float, m)
-            seller_price = np.fromiter([t.price if t.seller_price is None else t.seller_price for t in spot], float, m)
-            transport = np.fromiter([t.transport_cost for t in spot], float, m)
+            if m >= COLUMNS_FROM:
+                cols = columns_of(spot)
+                price, seller_price, transport = cols.price, cols.seller_unit_price, cols.transport_cost
+            else:
+                price = np.fromiter([t.price for t in spot], float, m)
+                seller_price = np.fromiter([t.price if t.seller_price is None else t.seller_price for t in spot], float, m)
+                transport = np.fromiter([t.transport_cost for t in spot], float, m)
             cells += [size + got, 2 * size + got, 4 * size + sold, 5 * size + sold]  # got_spot, paid, sold_spot, netted
             terms += [delivered, price * delivered, shipped, seller_price * delivered - transport]  # t.payment, receipt - cost
         col = self.col
@@ -261,6 +267,10 @@ class Expectations:
         sellers, and what they delivered and shipped."""
         nr = self._all.shape[2]
         m = len(trades)
+        if m >= COLUMNS_FROM:  # a large park's (a `TradeList`'s columns, read once for every pass)
+            cols = columns_of(trades)
+            r = np.fromiter(map(self.col.__getitem__, cols.resource), np.intp, m)
+            return cols.buyer * nr + r, cols.seller * nr + r, cols.delivered, cols.shipped
         r = np.fromiter([self.col[t.resource] for t in trades], np.intp, m)
         buyer = np.fromiter([t.buyer for t in trades], np.intp, m)
         seller = np.fromiter([t.seller for t in trades], np.intp, m)

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from market.orders import Trade
+from market.orders import COLUMNS_FROM, Trade, columns_of
 
 CHUNK_ROWS = 1 << 16  # rows per chunk: 4 MB of trades, 3 MB of production rows
 RECORD_CHUNK_ROWS = 4096  # steps per chunk of the per-step records (about 1.5 MB)
@@ -198,14 +198,28 @@ class TradeLog:
         return code
 
     def extend(self, trades: list[Trade]) -> None:
+        """The trades logged and added to the running totals (a `TradeList`'s columns are read)."""
         if not trades:
             return
-        self.spool.add([(t.step, t.seller, t.buyer, self._code_of(t.resource), t.shipped, t.delivered, t.price,
-                          t.seller_unit_price, t.transport_cost, t.distance_km) for t in trades])
+        if len(trades) < COLUMNS_FROM:  # a small park's few: tuples cost less than numpy's calls
+            self.spool.add([(t.step, t.seller, t.buyer, self._code_of(t.resource), t.shipped, t.delivered, t.price,
+                              t.seller_unit_price, t.transport_cost, t.distance_km) for t in trades])
+            for t in trades:
+                key = (t.seller, t.buyer, t.resource)
+                self.flows[key] = self.flows.get(key, 0.0) + t.delivered
+            return
+        cols = columns_of(trades)
+        rows = np.empty(len(cols), dtype=TRADE_DTYPE)
+        rows["step"], rows["seller"], rows["buyer"] = cols.step, cols.seller, cols.buyer
+        rows["resource"] = list(map(self._code_of, cols.resource))
+        rows["shipped"], rows["delivered"], rows["price"] = cols.shipped, cols.delivered, cols.price
+        rows["seller_price"], rows["transport_cost"], rows["distance_km"] = (cols.seller_unit_price, cols.transport_cost,
+                                                                             cols.distance_km)
+        self.spool.append(rows)
         flows = self.flows
-        for t in trades:
-            key = (t.seller, t.buyer, t.resource)
-            flows[key] = flows.get(key, 0.0) + t.delivered
+        get = flows.get
+        for key, q in zip(zip(cols.seller.tolist(), cols.buyer.tolist(), cols.resource), cols.delivered.tolist()):
+            flows[key] = get(key, 0.0) + q
 
     def chunks(self) -> Iterator[np.ndarray]:
         return self.spool.chunks()

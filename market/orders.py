@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from operator import attrgetter
+
+import numpy as np
 
 
 class Side(str, Enum):
@@ -123,3 +126,85 @@ def trades_from(rows: Iterable[tuple[int, int, int, str, float, float, float, fl
         seller_price(o, None)
         out.append(o)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class TradeColumns:
+    """Trades' fields as columns, in the trades' order (arrays never changed once made): what
+    the passes over a step's trades read (settlement, welfare, the trade log, the records)."""
+
+    seller: np.ndarray  # intp
+    buyer: np.ndarray  # intp
+    resource: list[str]
+    shipped: np.ndarray
+    delivered: np.ndarray
+    price: np.ndarray
+    seller_unit_price: np.ndarray  # `Trade.seller_unit_price`: the price unless the seller gets another
+    transport_cost: np.ndarray
+    distance_km: np.ndarray
+    step: np.ndarray  # intp
+
+    def __len__(self) -> int:
+        return len(self.resource)
+
+    @staticmethod
+    def of(trades: Sequence[Trade]) -> TradeColumns:
+        m = len(trades)
+        price = np.fromiter(map(_PRICE, trades), float, m)
+        seller_price = list(map(_SELLER_PRICE, trades))
+        unit = price if seller_price.count(None) == m else np.array(
+            [p if q is None else q for p, q in zip(price.tolist(), seller_price)], dtype=float)
+        return TradeColumns(np.fromiter(map(_SELLER, trades), np.intp, m), np.fromiter(map(_BUYER, trades), np.intp, m),
+                            list(map(_RESOURCE, trades)), np.fromiter(map(_SHIPPED, trades), float, m),
+                            np.fromiter(map(_DELIVERED, trades), float, m), price, unit,
+                            np.fromiter(map(_TRANSPORT, trades), float, m), np.fromiter(map(_KM, trades), float, m),
+                            np.fromiter(map(_STEP, trades), np.intp, m))
+
+
+(_STEP, _SELLER, _BUYER, _RESOURCE, _SHIPPED, _DELIVERED, _PRICE, _TRANSPORT, _KM, _SELLER_PRICE) = (
+    attrgetter(f) for f in ("step", "seller", "buyer", "resource", "shipped", "delivered", "price", "transport_cost",
+                            "distance_km", "seller_price"))
+
+
+# From this many trades on, the passes over them read their columns: below it numpy's calls cost
+# more than a pass trade by trade (a 10-company park has a handful a step).
+COLUMNS_FROM = 64
+
+
+class TradeList(list):
+    """A step's trades, a list like any other, whose `columns` are worked out on first asking and
+    kept: a large park's model reads the same fields of thousands of trades a step in several
+    passes. Not to be changed once its columns have been read."""
+
+    __slots__ = ("_columns", "_within")
+
+    def __init__(self, trades: Iterable[Trade] = ()):
+        super().__init__(trades)
+        self._columns: TradeColumns | None = None
+        self._within: tuple[TradeList, int] | None = None  # (a list this one ends, where it starts there)
+
+    @property
+    def columns(self) -> TradeColumns:
+        if self._columns is None:
+            if self._within is None:
+                self._columns = TradeColumns.of(self)
+            else:
+                whole, start = self._within
+                c = whole.columns
+                self._columns = TradeColumns(*(getattr(c, f)[start:] for f in _COLUMN_FIELDS))
+        return self._columns
+
+    def tail(self, start: int) -> TradeList:
+        """The trades from `start` on, whose columns are a slice of these (read, if asked for,
+        once for both)."""
+        part = TradeList(self[start:])
+        part._within = (self, start)
+        return part
+
+
+_COLUMN_FIELDS = TradeColumns.__dataclass_fields__  # the fields in their order
+
+
+def columns_of(trades: Sequence[Trade]) -> TradeColumns:
+    """The trades' columns: a `TradeList`'s own, else made for this call."""
+    return trades.columns if isinstance(trades, TradeList) else TradeColumns.of(trades)

@@ -18,7 +18,7 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from market.orders import Order, Side, Trade
+from market.orders import Order, Side, Trade, columns_of
 from market.policy import Policy
 from market.resources import Resource
 from market.storage import TOL, Store, carry
@@ -218,7 +218,7 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     A small park is booked by `_settle_loop`, a large one by `_settle_arrays`: the same books,
     bit for bit. (`_settle_arrays` takes one plan per company, as the model makes them.)"""
     if len(plans) >= ARRAYS_FROM and len(set(map(attrgetter("company"), plans))) == len(plans):
-        _settle_arrays(ledger, acc, plans, list(trades))
+        _settle_arrays(ledger, acc, plans, trades if isinstance(trades, Sequence) else list(trades))
     else:
         _settle_loop(ledger, acc, plans, trades)
     money = acc.profit
@@ -344,18 +344,12 @@ def _settle_arrays(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trad
     # The trades: each one's money (the buyer pays, the seller receives less the journey, the
     # buyer gets the subsidy), the market operator's budget and the government's subsidies.
     m = len(trades)
-    resource_of = list(map(attrgetter("resource"), trades))
-    t_row = np.fromiter(map(rid.__getitem__, resource_of), np.intp, m)
-    seller = np.fromiter(map(attrgetter("seller"), trades), np.intp, m)
-    buyer = np.fromiter(map(attrgetter("buyer"), trades), np.intp, m)
-    shipped = np.fromiter(map(attrgetter("shipped"), trades), float, m)
-    delivered = np.fromiter(map(attrgetter("delivered"), trades), float, m)
-    price = np.fromiter(map(attrgetter("price"), trades), float, m)
-    seller_price = list(map(attrgetter("seller_price"), trades))
+    cols = columns_of(trades)
+    t_row = np.fromiter(map(rid.__getitem__, cols.resource), np.intp, m)
+    seller, buyer, shipped, delivered, price = cols.seller, cols.buyer, cols.shipped, cols.delivered, cols.price
     payment = price * delivered
-    receipt = payment if seller_price.count(None) == m else np.array(
-        [p if q is None else q for p, q in zip(price.tolist(), seller_price)], dtype=float) * delivered
-    gets = receipt - np.fromiter(map(attrgetter("transport_cost"), trades), float, m)
+    receipt = payment if cols.seller_unit_price is price else cols.seller_unit_price * delivered
+    gets = receipt - cols.transport_cost
     subsidy = ledger.policy.exchange_subsidy
     if subsidy:
         paid = subsidy * delivered
@@ -469,7 +463,7 @@ def _settle_arrays(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trad
 
     # The park's account of each resource. The loop opens them as it goes: the trades', the
     # pairs' (in the order of a resource's first pair) and the stores'.
-    for r in dict.fromkeys(resource_of):
+    for r in dict.fromkeys(cols.resource):
         accounts[r]
     first = np.full(nr, n)
     np.minimum.at(first, row, np.arange(n))

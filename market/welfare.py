@@ -16,7 +16,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, small_routes
 from market.network import Network
-from market.orders import Order, Side, Trade
+from market.orders import COLUMNS_FROM, Order, Side, Trade, columns_of
 from market.policy import TRANSFER_PARTS
 
 N_PARTS = len(TRANSFER_PARTS)
@@ -155,25 +155,13 @@ def gains_by_company(trades: Iterable[Trade], true_orders: Sequence[Order], n: i
 
 def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: int = 0,
                     transfer_of: Callable[[Order], np.ndarray] | None = None) -> tuple[float, np.ndarray, np.ndarray]:
-    """In one pass over the trades: `realised_gain`; the part of it that is transfers rather
+    """From the trades: `realised_gain`; the part of it that is transfers rather
     than resources saved, by `market.policy.TRANSFER_PARTS` (the taxes the exchanges avoid and
     the subsidies they earn; `transfer_of(order)` gives an order's per unit, e.g.
     `Ledger.transfer_of`, an array never changed once returned; zeros without it); and
     `gains_by_company` (for `n` companies). Gains less transfers are the exchanges' social
     surplus: outside purchases and disposals avoided at their real cost, less transport and losses."""
-    shipped: dict[tuple[int, str], float] = {}
-    got: dict[tuple[int, str], float] = {}
-    own = [0.0] * n  # Python floats while summing (the same sums as on an array), an array at the end
-    transport_paid = 0.0
-    for t in trades:
-        key = (t.seller, t.resource)
-        shipped[key] = shipped.get(key, 0.0) + t.shipped
-        key = (t.buyer, t.resource)
-        got[key] = got.get(key, 0.0) + t.delivered
-        transport_paid += t.transport_cost
-        if n:  # t.receipt and t.payment, written out
-            own[t.seller] += (t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
-            own[t.buyer] -= t.price * t.delivered
+    shipped, got, own, transport_paid = _trade_sums(trades, n)
     # Only the orders of a company and resource that traded are valued.
     asks: dict[tuple[int, str], list[Order]] = {}
     bids: dict[tuple[int, str], list[Order]] = {}
@@ -222,6 +210,46 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
             if n:
                 own[key[0]] += sign * value
     return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
+
+
+def _trade_sums(trades: Iterable[Trade], n: int
+                ) -> tuple[dict[tuple[int, str], float], dict[tuple[int, str], float], list[float], float]:
+    """The trades' sums, each in the trades' order: per seller and resource what it shipped, per
+    buyer and resource what it got (keys in the order they first trade), each of the `n`
+    companies' receipts less journeys and payments (Python floats), and the transport paid."""
+    shipped: dict[tuple[int, str], float] = {}
+    got: dict[tuple[int, str], float] = {}
+    own = [0.0] * n
+    if not isinstance(trades, Sequence):
+        trades = list(trades)
+    if len(trades) < COLUMNS_FROM:
+        transport_paid = 0.0
+        for t in trades:
+            key = (t.seller, t.resource)
+            shipped[key] = shipped.get(key, 0.0) + t.shipped
+            key = (t.buyer, t.resource)
+            got[key] = got.get(key, 0.0) + t.delivered
+            transport_paid += t.transport_cost
+            if n:  # t.receipt and t.payment, written out
+                own[t.seller] += (t.price if t.seller_price is None else t.seller_price) * t.delivered - t.transport_cost
+                own[t.buyer] -= t.price * t.delivered
+        return shipped, got, own, transport_paid
+    # The same sums on the columns: `np.add.accumulate` and `np.add.at` add in index order, and
+    # a - x is a + -x, exactly (a buyer's payment is added as its negative).
+    cols = columns_of(trades)
+    resource = cols.resource
+    for amounts, who, q in ((shipped, cols.seller, cols.shipped), (got, cols.buyer, cols.delivered)):
+        get = amounts.get
+        for key, x in zip(zip(who.tolist(), resource), q.tolist()):
+            amounts[key] = get(key, 0.0) + x
+    transport_paid = float(np.add.accumulate(np.concatenate(([0.0], cols.transport_cost)))[-1])
+    if n:
+        at = np.zeros(n)
+        np.add.at(at, np.stack((cols.seller, cols.buyer), axis=1).ravel(),
+                  np.stack((cols.seller_unit_price * cols.delivered - cols.transport_cost,
+                            -(cols.price * cols.delivered)), axis=1).ravel())
+        own = at.tolist()
+    return shipped, got, own, transport_paid
 
 
 # `_per_part`'s floats of the arrays `transfer_of` returned, by the array's id, over calls (a
