@@ -484,7 +484,7 @@ class ParkModel(mesa.Model):
             penalties += amount
         traders, orders, spot = self._clear(t, delivered.spot_orders)
         # Read field by field in several passes (`market.orders.TradeList`): columns kept.
-        trades = TradeList(delivered.trades + spot)
+        trades = TradeList.joined([delivered.trades, spot])
         spot = trades.tail(len(delivered.trades))
         # The optimum knows every route, and counts each unit once (`market.optimum`).
         full = self.network if self.network.known is None else replace(self.network, known=None)

@@ -11,7 +11,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, Traders, book_by_resource, small_routes
 from market.network import Network, free_routes
-from market.orders import Order, Trade, trades_from
+from market.orders import Order, Trade, TradeColumns, TradeList, trades_from
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,8 @@ class CallMarket:
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:
-        trades: list[Trade] = []
-        for resource, (asks, bids) in sorted(book_by_resource(orders).items()):
-            trades.extend(self._clear_one(resource, asks, bids, network, step))
-        return trades
+        return TradeList.joined([self._clear_one(resource, asks, bids, network, step)
+                                 for resource, (asks, bids) in sorted(book_by_resource(orders).items())])
 
     def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int) -> list[Trade]:
         if len(asks) * len(bids) <= transport.SMALL:
@@ -65,9 +63,11 @@ class CallMarket:
         n = np.flatnonzero(x > 0)
         shipped, f, km = x[n], e.share[n], e.distance[n]
         price = bid[e.j[n]] - (1.0 - self.k) * gain[n] / f
-        return trades_from(zip(repeat(step), sellers[e.i[n]].tolist(), buyers[e.j[n]].tolist(), repeat(resource),
-                               shipped.tolist(), (shipped * f).tolist(), price.tolist(), (e.cost[n] * shipped).tolist(),
-                               km.tolist()))
+        cols = TradeColumns.given(np.full(len(n), step), sellers[e.i[n]], buyers[e.j[n]], [resource] * len(n), shipped,
+                                  shipped * f, price, e.cost[n] * shipped, km)
+        return trades_from(zip(repeat(step), cols.seller.tolist(), cols.buyer.tolist(), repeat(resource),
+                               shipped.tolist(), cols.delivered.tolist(), price.tolist(), cols.transport_cost.tolist(),
+                               km.tolist()), cols)
 
     def _clear_small(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int
                      ) -> list[Trade] | None:

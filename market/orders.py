@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -107,11 +108,18 @@ def numbered_orders(rows: Sequence[tuple[int, str, Side, float, float]],
     return out
 
 
-def trades_from(rows: Iterable[tuple[int, int, int, str, float, float, float, float, float]]) -> list[Trade]:
+def trades_from(rows: Iterable[tuple[int, int, int, str, float, float, float, float, float]],
+                columns: TradeColumns | None = None) -> TradeList:
     """Trades from (step, seller, buyer, resource, shipped, delivered, price, transport_cost,
-    distance_km) rows, `seller_price` None: the same objects as `Trade(*row)`, as `numbered_orders`."""
+    distance_km) rows, `seller_price` None: the same objects as `Trade(*row)`, as `numbered_orders`.
+    Their columns, if asked for, are `columns` (the rows' fields as arrays), else made from the
+    rows when they are a list, else read from the trades."""
     step, seller, buyer, resource, shipped, delivered, price, cost, km, seller_price = _TRADE_SLOTS
-    out = []
+    out = TradeList()
+    if columns is not None:
+        out._columns = columns
+    elif isinstance(rows, list) and rows:
+        out._make = lambda: TradeColumns.given(*zip(*rows))
     for t, s, b, r, x, d, p, c, k in rows:
         o = _new(Trade)
         step(o, t)
@@ -133,38 +141,69 @@ class TradeColumns:
     """Trades' fields as columns, in the trades' order (arrays never changed once made): what
     the passes over a step's trades read (settlement, welfare, the trade log, the records)."""
 
+    step: np.ndarray  # intp
     seller: np.ndarray  # intp
     buyer: np.ndarray  # intp
     resource: list[str]
     shipped: np.ndarray
     delivered: np.ndarray
     price: np.ndarray
-    seller_unit_price: np.ndarray  # `Trade.seller_unit_price`: the price unless the seller gets another
     transport_cost: np.ndarray
     distance_km: np.ndarray
-    step: np.ndarray  # intp
+    seller_unit_price: np.ndarray  # `Trade.seller_unit_price`: the price unless the seller gets another
 
     def __len__(self) -> int:
         return len(self.resource)
 
     @staticmethod
     def of(trades: Sequence[Trade]) -> TradeColumns:
+        """Read from the trades, field by field."""
         m = len(trades)
         price = np.fromiter(map(_PRICE, trades), float, m)
         seller_price = list(map(_SELLER_PRICE, trades))
         unit = price if seller_price.count(None) == m else np.array(
             [p if q is None else q for p, q in zip(price.tolist(), seller_price)], dtype=float)
-        return TradeColumns(np.fromiter(map(_SELLER, trades), np.intp, m), np.fromiter(map(_BUYER, trades), np.intp, m),
-                            list(map(_RESOURCE, trades)), np.fromiter(map(_SHIPPED, trades), float, m),
-                            np.fromiter(map(_DELIVERED, trades), float, m), price, unit,
-                            np.fromiter(map(_TRANSPORT, trades), float, m), np.fromiter(map(_KM, trades), float, m),
-                            np.fromiter(map(_STEP, trades), np.intp, m))
+        return TradeColumns(np.fromiter(map(_STEP, trades), np.intp, m), np.fromiter(map(_SELLER, trades), np.intp, m),
+                            np.fromiter(map(_BUYER, trades), np.intp, m), list(map(_RESOURCE, trades)),
+                            np.fromiter(map(_SHIPPED, trades), float, m), np.fromiter(map(_DELIVERED, trades), float, m),
+                            price, np.fromiter(map(_TRANSPORT, trades), float, m), np.fromiter(map(_KM, trades), float, m),
+                            unit)
+
+    @staticmethod
+    def given(step, seller, buyer, resource, shipped, delivered, price, cost, km) -> TradeColumns:
+        """The columns of `trades_from`'s trades, from its rows' fields (sequences or arrays)."""
+        price = np.asarray(price, dtype=float)
+        return TradeColumns(np.asarray(step, dtype=np.intp), np.asarray(seller, dtype=np.intp),
+                            np.asarray(buyer, dtype=np.intp), list(resource), np.asarray(shipped, dtype=float),
+                            np.asarray(delivered, dtype=float), price, np.asarray(cost, dtype=float),
+                            np.asarray(km, dtype=float), price)
+
+    def sliced(self, start: int) -> TradeColumns:
+        """The columns from trade `start` on."""
+        price = self.price[start:]
+        return TradeColumns(self.step[start:], self.seller[start:], self.buyer[start:], self.resource[start:],
+                            self.shipped[start:], self.delivered[start:], price, self.transport_cost[start:],
+                            self.distance_km[start:], price if self.seller_unit_price is self.price else
+                            self.seller_unit_price[start:])
+
+    @staticmethod
+    def joined(parts: Sequence[TradeColumns]) -> TradeColumns:
+        """These columns one after another."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def cat(field: str) -> np.ndarray:
+            return np.concatenate([getattr(p, field) for p in parts])
+
+        price = cat("price")
+        unit = price if all(p.seller_unit_price is p.price for p in parts) else cat("seller_unit_price")
+        return TradeColumns(cat("step"), cat("seller"), cat("buyer"), list(chain.from_iterable(p.resource for p in parts)),
+                            cat("shipped"), cat("delivered"), price, cat("transport_cost"), cat("distance_km"), unit)
 
 
 (_STEP, _SELLER, _BUYER, _RESOURCE, _SHIPPED, _DELIVERED, _PRICE, _TRANSPORT, _KM, _SELLER_PRICE) = (
     attrgetter(f) for f in ("step", "seller", "buyer", "resource", "shipped", "delivered", "price", "transport_cost",
                             "distance_km", "seller_price"))
-
 
 # From this many trades on, the passes over them read their columns: below it numpy's calls cost
 # more than a pass trade by trade (a 10-company park has a handful a step).
@@ -172,39 +211,44 @@ COLUMNS_FROM = 64
 
 
 class TradeList(list):
-    """A step's trades, a list like any other, whose `columns` are worked out on first asking and
-    kept: a large park's model reads the same fields of thousands of trades a step in several
-    passes. Not to be changed once its columns have been read."""
+    """Trades, a list like any other, whose `columns` are worked out on first asking and kept: a
+    large park's model reads the same fields of thousands of trades a step in several passes.
+    Where the trades were made from columns (`trades_from`), or are a slice (`tail`) or a join
+    (`joined`) of lists that have theirs, the columns are taken from those rather than read from
+    the trades again. Not to be changed once its columns have been read; a copy is a plain list's
+    copy (its columns read again if asked for)."""
 
-    __slots__ = ("_columns", "_within")
+    __slots__ = ("_columns", "_make")
 
     def __init__(self, trades: Iterable[Trade] = ()):
         super().__init__(trades)
         self._columns: TradeColumns | None = None
-        self._within: tuple[TradeList, int] | None = None  # (a list this one ends, where it starts there)
+        self._make: Callable[[], TradeColumns] | None = None  # how to make the columns, if not by reading
+
+    def __reduce__(self):
+        return TradeList, (list(self),)
 
     @property
     def columns(self) -> TradeColumns:
         if self._columns is None:
-            if self._within is None:
-                self._columns = TradeColumns.of(self)
-            else:
-                whole, start = self._within
-                c = whole.columns
-                self._columns = TradeColumns(*(getattr(c, f)[start:] for f in _COLUMN_FIELDS))
+            self._columns = TradeColumns.of(self) if self._make is None else self._make()
+            self._make = None
         return self._columns
 
     def tail(self, start: int) -> TradeList:
-        """The trades from `start` on, whose columns are a slice of these (read, if asked for,
-        once for both)."""
+        """The trades from `start` on."""
         part = TradeList(self[start:])
-        part._within = (self, start)
+        part._make = lambda: self.columns.sliced(start)
         return part
 
-
-_COLUMN_FIELDS = TradeColumns.__dataclass_fields__  # the fields in their order
+    @staticmethod
+    def joined(parts: Sequence[Sequence[Trade]]) -> TradeList:
+        """The trades of these lists one after another."""
+        whole = TradeList(chain.from_iterable(parts))
+        whole._make = lambda: TradeColumns.joined([columns_of(p) for p in parts if len(p)] or [TradeColumns.of(())])
+        return whole
 
 
 def columns_of(trades: Sequence[Trade]) -> TradeColumns:
-    """The trades' columns: a `TradeList`'s own, else made for this call."""
+    """The trades' columns: a `TradeList`'s own, else read for this call."""
     return trades.columns if isinstance(trades, TradeList) else TradeColumns.of(trades)

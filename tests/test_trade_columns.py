@@ -1,0 +1,112 @@
+"""A step's trades as columns (`market.orders.TradeColumns`, `TradeList`): the columns a list
+makes from its rows, a slice or a join are the fields of its trades, and the passes that read
+columns (welfare, the trade log) give the same bits as the passes trade by trade."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from unittest import mock
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import market.welfare as welfare
+from agents.spool import TradeLog
+from market.orders import COLUMNS_FROM, Order, Side, Trade, TradeColumns, TradeList, columns_of, trades_from
+
+RESOURCES = ("ash", "gypsum", "steam")
+
+
+def rough(lo: float, hi: float):
+    """Floats whose sums round (Hypothesis favours round numbers, whose sums are exact in any order)."""
+    return st.floats(lo, hi).map(lambda x: x * 0.7071067811865476 + 0.1 / 3)
+
+
+quantity = rough(0.001, 1e4)
+
+
+@st.composite
+def trade_rows(draw, n_companies: int = 6, min_size: int = 0, max_size: int = 90):
+    """(step, seller, buyer, resource, shipped, delivered, price, cost, km) rows, and for each
+    the price the seller gets if a mechanism keeps a budget (None mostly)."""
+    rows, seller_prices = [], []
+    for _ in range(draw(st.integers(min_size, max_size))):
+        s, b = draw(st.lists(st.integers(0, n_companies - 1), min_size=2, max_size=2, unique=True))
+        shipped = draw(quantity)
+        rows.append((3, s, b, draw(st.sampled_from(RESOURCES)), shipped, shipped * draw(st.floats(0.5, 1.0)),
+                     draw(rough(-50, 200)), draw(rough(0, 30)), draw(rough(0, 40))))
+        seller_prices.append(draw(st.one_of(st.none(), rough(-50, 200))))
+    return rows, seller_prices
+
+
+def as_trades(rows, seller_prices) -> list[Trade]:
+    return [Trade(*row, seller_price=p) for row, p in zip(rows, seller_prices)]
+
+
+def same(a: TradeColumns, b: TradeColumns) -> None:
+    for f in TradeColumns.__dataclass_fields__:
+        x, y = getattr(a, f), getattr(b, f)
+        if f == "resource":
+            assert x == y
+        else:
+            assert np.asarray(x).dtype == np.asarray(y).dtype, f
+            assert np.array_equal(x, y), f
+
+
+@settings(max_examples=60, deadline=None)
+@given(trade_rows(), st.data())
+def test_the_columns_of_rows_slices_and_joins_are_the_trades_fields(drawn, data):
+    rows, seller_prices = drawn
+    trades = as_trades(rows, seller_prices)
+    made = trades_from(rows)
+    assert made == [Trade(*row) for row in rows]
+    same(made.columns, TradeColumns.of(list(made)))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(trades)), max_size=3)))
+    parts = [TradeList(trades[a:b]) for a, b in zip([0, *cuts], [*cuts, len(trades)])]
+    whole = TradeList.joined(parts)
+    assert whole == trades
+    same(whole.columns, TradeColumns.of(trades))
+    start = data.draw(st.integers(0, len(trades)))
+    tail = whole.tail(start)
+    assert tail == trades[start:]
+    same(tail.columns, TradeColumns.of(trades[start:]))
+    # A copy is a list of the same trades, whose columns are read again.
+    for twin in (copy.deepcopy(whole), pickle.loads(pickle.dumps(whole))):
+        assert twin == trades
+        same(columns_of(twin), TradeColumns.of(trades))
+
+
+def true_orders(trades: list[Trade]) -> list[Order]:
+    """Orders that cover every trade: per seller and resource two asks, per buyer two bids."""
+    out = []
+    for key_of, side, q_of in ((lambda t: (t.seller, t.resource), Side.SELL, lambda t: t.shipped),
+                               (lambda t: (t.buyer, t.resource), Side.BUY, lambda t: t.delivered)):
+        total: dict[tuple[int, str], float] = {}
+        for t in trades:
+            total[key_of(t)] = total.get(key_of(t), 0.0) + q_of(t)
+        for (c, r), q in total.items():
+            out += [Order(c, r, side, 0.6 * q + 1.0, 10.0), Order(c, r, side, 0.6 * q + 1.0, 25.0)]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(trade_rows(min_size=COLUMNS_FROM, max_size=200))
+def test_welfare_and_the_trade_log_read_the_columns_to_the_same_bits(drawn):
+    """Enough trades for the columns (`COLUMNS_FROM`), against the pass trade by trade."""
+    rows, seller_prices = drawn
+    trades = as_trades(rows, seller_prices)
+    orders = true_orders(trades)
+    by_columns = welfare.exchange_values(TradeList(trades), orders, 6)
+    log = TradeLog(RESOURCES)
+    log.extend(TradeList(trades))
+    with mock.patch.object(welfare, "COLUMNS_FROM", 10**9), mock.patch("agents.spool.COLUMNS_FROM", 10**9):
+        one_by_one = welfare.exchange_values(trades, orders, 6)
+        plain = TradeLog(RESOURCES)
+        plain.extend(trades)
+    assert by_columns[0] == one_by_one[0]
+    assert np.array_equal(by_columns[1], one_by_one[1]) and np.array_equal(by_columns[2], one_by_one[2])
+    assert log.flows == plain.flows and list(log.flows) == list(plain.flows)
+    assert np.array_equal(log.array(), plain.array())
+    assert list(log) == list(plain)
