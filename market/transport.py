@@ -258,40 +258,58 @@ def _primal_solver() -> highspy.Highs:
     return _primal
 
 
+class Layout:
+    """What a transportation LP's routes alone fix: the sellers and buyers that become rows and
+    the constraint matrix, column-wise (each column, an edge, has two entries: its seller's row,
+    then its buyer's row), with the arrays HiGHS takes for the columns' bounds and kinds. The
+    same routes come back day after day (`Warm`): their layout is made once."""
+
+    __slots__ = ("s_ids", "b_ids", "rows", "starts", "index", "value", "col_lower", "col_upper", "row_lower",
+                 "integrality")
+
+    def __init__(self, ei: np.ndarray, ej: np.ndarray, f: np.ndarray):
+        # Only sellers and buyers that touch a useful edge become rows.
+        self.s_ids, s_row = np.unique(ei, return_inverse=True)
+        self.b_ids, b_row = np.unique(ej, return_inverse=True)
+        ns, n = len(self.s_ids), len(f)
+        self.rows = ns + len(self.b_ids)
+        # Written directly rather than through scipy.sparse.
+        self.index = np.empty(2 * n, dtype=np.int32)
+        self.index[0::2] = s_row
+        self.index[1::2] = ns + b_row
+        self.value = np.empty(2 * n)
+        self.value[0::2] = 1.0
+        self.value[1::2] = f
+        self.starts = np.arange(0, 2 * n + 1, 2, dtype=np.int32)
+        self.col_lower, self.col_upper = np.zeros(n), np.full(n, highspy.kHighsInf)
+        self.row_lower = np.full(self.rows, -highspy.kHighsInf)
+        self.integrality = np.zeros(n, dtype=np.int32)  # all continuous (HiGHS must be told)
+
+
 def _pass(h: highspy.Highs, supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray,
-          f: np.ndarray) -> None:
+          f: np.ndarray, layout: Layout | None = None) -> None:
     """Pass the transportation LP of these edges to `h` (which minimises: costs are -gain), with
-    no basis or solution left of the last LP it solved."""
-    # Only sellers and buyers that touch a useful edge become rows.
-    s_ids, s_row = np.unique(ei, return_inverse=True)
-    b_ids, b_row = np.unique(ej, return_inverse=True)
-    ns, nb, n = len(s_ids), len(b_ids), len(g)
-    # Each column (edge) has two entries, its seller's row then its buyer's row: the
-    # column-wise matrix is written directly rather than through scipy.sparse.
-    index = np.empty(2 * n, dtype=np.int32)
-    index[0::2] = s_row
-    index[1::2] = ns + b_row
-    value = np.empty(2 * n)
-    value[0::2] = 1.0
-    value[1::2] = f
+    no basis or solution left of the last LP it solved. `layout`, if given, is these routes'."""
+    if layout is None:
+        layout = Layout(ei, ej, f)
+    n = len(g)
     # The arrays straight to HiGHS: filling a HighsLp's fields converts them element by element
-    # (half the cost of a small LP's solve). The integrality must be given: all continuous.
-    status = h.passModel(n, ns + nb, 2 * n, int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize), 0.0,
-                         np.ascontiguousarray(-g, dtype=float), np.zeros(n), np.full(n, highspy.kHighsInf),
-                         np.full(ns + nb, -highspy.kHighsInf),
-                         np.concatenate([supply[s_ids], demand[b_ids]]).astype(float),
-                         np.arange(0, 2 * n + 1, 2, dtype=np.int32), index, value, np.zeros(n, dtype=np.int32))
+    # (half the cost of a small LP's solve).
+    status = h.passModel(n, layout.rows, 2 * n, int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize),
+                         0.0, np.ascontiguousarray(-g, dtype=float), layout.col_lower, layout.col_upper,
+                         layout.row_lower, np.concatenate([supply[layout.s_ids], demand[layout.b_ids]]).astype(float),
+                         layout.starts, layout.index, layout.value, layout.integrality)
     if status != highspy.HighsStatus.kOk:
         raise RuntimeError(f"HiGHS refused the market's LP: {status}")
     h.clearSolver()  # nothing of the last LP's basis or solution is a start for this one
 
 
 def _highs_lp(supply: np.ndarray, demand: np.ndarray, ei: np.ndarray, ej: np.ndarray, g: np.ndarray, f: np.ndarray,
-              duals: bool = False, start: highspy.HighsBasis | None = None):
+              duals: bool = False, start: highspy.HighsBasis | None = None, layout: Layout | None = None):
     """The LP solved by HiGHS: its shipments (and with `duals` the rents of `solve_with_prices`),
     from the basis `start` if given. Shipments come from the primal solver, duals from the default."""
     h = _highs_solver() if duals else _primal_solver()
-    _pass(h, supply, demand, ei, ej, g, f)
+    _pass(h, supply, demand, ei, ej, g, f, layout)
     if start is not None:
         h.setBasis(start)
     h.run()
@@ -328,19 +346,21 @@ class Warm:
     run carries (its market and its optimum share one), so a run's figures never depend on what
     the process ran before, and a copy (`copy.deepcopy`, a digital twin's) solves as the
     original would. At most `KEEP` of each are kept (the oldest dropped first), and bases of at
-    most `KEEP_COLUMNS` columns in all."""
+    most `KEEP_COLUMNS` columns in all, each with its routes' `Layout` (passing an LP then takes
+    its costs and bounds, and nothing else is worked out again)."""
 
     KEEP = 64
     KEEP_COLUMNS = 2_000_000
 
     def __init__(self) -> None:
-        self.bases: dict[bytes, tuple[highspy.HighsBasis, int]] = {}  # and its number of columns
+        # By routes: the last optimal basis, its number of columns and the routes' `Layout`.
+        self.bases: dict[bytes, tuple[highspy.HighsBasis, int, Layout]] = {}
         self.solved: dict[bytes, np.ndarray] = {}
         self._columns = 0
 
     def __deepcopy__(self, memo: dict) -> Warm:
         twin = Warm()
-        twin.bases = {k: (_copy_basis(b), n) for k, (b, n) in self.bases.items()}
+        twin.bases = {k: (_copy_basis(b), n, layout) for k, (b, n, layout) in self.bases.items()}  # layouts never change
         twin.solved = {k: x.copy() for k, x in self.solved.items()}
         twin._columns = self._columns
         return twin
@@ -361,10 +381,13 @@ class Warm:
         start = self.bases.pop(routes, None)
         if start is not None:
             self._columns -= start[1]
-        x = _highs_lp(supply, demand, ei, ej, g, f, start=None if start is None else start[0])
+            layout = start[2]
+        else:
+            layout = Layout(ei, ej, f)
+        x = _highs_lp(supply, demand, ei, ej, g, f, start=None if start is None else start[0], layout=layout)
         while self.bases and (len(self.bases) >= self.KEEP or self._columns + len(g) > self.KEEP_COLUMNS):
             self._columns -= self.bases.pop(next(iter(self.bases)))[1]  # the oldest
-        self.bases[routes] = (_primal_solver().getBasis(), len(g))
+        self.bases[routes] = (_primal_solver().getBasis(), len(g), layout)
         self._columns += len(g)
         return x
 

@@ -291,4 +291,4 @@ def test_warm_memory_is_bounded():
         for d in _days(seed, 2, sellers=3 + seed, buyers=2):
             solve(*d, warm)
     assert len(warm.bases) <= 3 and len(warm.solved) <= 3
-    assert warm._columns == sum(len(b.col_status) for b, _ in warm.bases.values())
+    assert warm._columns == sum(len(b.col_status) for b, _, _ in warm.bases.values())
