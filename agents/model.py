@@ -34,7 +34,7 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import COLUMNS_FROM, MarketEvent, Order, Side, Trade, TradeList, columns_of, numbered_orders
+from market.orders import COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Trade, TradeList, columns_of, numbered_orders
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -408,7 +408,7 @@ class ParkModel(mesa.Model):
             if len(raw) != len(park_raw):
                 return numbered_orders(raw)
             new = [i for i in _may_differ(changed, blocks, park_blocks, len(raw)) if raw[i] != park_raw[i]]
-            orders = list(park_orders)
+            orders = OrderList(park_orders, rows=raw)  # `raw` is every order's row, the park's where they are the same
             for i, o in zip(new, numbered_orders([raw[i] for i in new], new)):
                 orders[i] = o
             return orders
@@ -934,7 +934,10 @@ class ParkModel(mesa.Model):
         alive = int(np.count_nonzero(self.investor.alive))
         known = self.partners.known
         bound = self.partners.active if self.market.exchanges else []
-        trust = [self.partners.trust.trust(c.buyer, c.seller) for c in bound]
+        # What each contract's buyer expects of its seller (`TrustBook.trust`, the same values read at once).
+        trust = self.partners.trust.trust_of(np.fromiter([c.buyer for c in bound], np.int64, len(bound)),
+                                             np.fromiter([c.seller for c in bound], np.int64, len(bound))) \
+            if len(bound) >= COLUMNS_FROM else [self.partners.trust.trust(c.buyer, c.seller) for c in bound]
         kept = sum([d.kept for d in ex.deliveries])
         weights = self.weights
         cuts = self.cuts.get(acc.step, {})
@@ -965,7 +968,7 @@ class ParkModel(mesa.Model):
             capital_cost_eur=ex.capital,
             search_cost_eur=ex.search,
             known_share=1.0 if known is None or n < 2 else (float(np.count_nonzero(known)) - n) / (n * (n - 1)),
-            mean_trust=float(np.array(trust).sum()) / len(trust) if trust else float("nan"),
+            mean_trust=float(np.array(trust).sum()) / len(trust) if len(trust) else float("nan"),
             mean_sv_weight=float(weights.sum()) / len(weights) if n else 0.0,
             cooperative_share=int(np.count_nonzero(weights >= 0.5)) / len(weights) if n else 0.0,
             adoptions=out.adoptions,

@@ -61,7 +61,7 @@ import numpy as np
 
 from market.network import Network
 from market.transport import Warm
-from market.orders import Order, Side
+from market.orders import Order, OrderList, Side
 from market.settlement import Ledger, Plan
 from market.storage import Store, carry
 from market.welfare import optimal_allocation
@@ -124,7 +124,8 @@ class Planner:
 
     def orders(self, orders_for: OrdersFor) -> list[Order]:
         """The step's truthful orders on the planner's stock."""
-        return list(orders_for(None if self._as_park() else self.stock))
+        orders = orders_for(None if self._as_park() else self.stock)
+        return orders if isinstance(orders, OrderList) else list(orders)  # (an OrderList keeps its columns)
 
     def _at_real_costs(self, orders: list[Order]) -> list[Order]:
         """The orders with their transfers (taxes avoided, subsidies) taken out of their prices:

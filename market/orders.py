@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -89,13 +90,14 @@ _TRADE_SLOTS = tuple(Trade.__dict__[f].__set__ for f in ("step", "seller", "buye
 
 
 def numbered_orders(rows: Sequence[tuple[int, str, Side, float, float]],
-                    numbers: Iterable[int] | None = None) -> list[Order]:
+                    numbers: Iterable[int] | None = None) -> OrderList:
     """Orders from (owner, resource, side, quantity, price) rows, numbered (`ref`) by `numbers`,
     by default each by its row: the same objects as `Order(*row, number)` at about half the cost
     (each slot set directly instead of through the frozen dataclass's `__init__`, which has
-    nothing else to do): the model makes thousands a step."""
+    nothing else to do): the model makes thousands a step. Their columns, if asked for, are made
+    from the rows."""
     owner, resource, side, quantity, price, ref = _ORDER_SLOTS
-    out = []
+    out = OrderList(rows=rows)
     for i, (c, r, s, q, p) in zip(range(len(rows)) if numbers is None else numbers, rows):
         o = _new(Order)
         owner(o, c)
@@ -252,3 +254,71 @@ class TradeList(list):
 def columns_of(trades: Sequence[Trade]) -> TradeColumns:
     """The trades' columns: a `TradeList`'s own, else read for this call."""
     return trades.columns if isinstance(trades, TradeList) else TradeColumns.of(trades)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderColumns:
+    """Orders' fields as columns, in the orders' order (arrays never changed once made), and
+    each resource's code (`resource_code`, the same for a resource in every run of a process)."""
+
+    owner: np.ndarray  # intp
+    resource: list[str]
+    code: np.ndarray  # intp: `resource_code` of each order's resource
+    is_ask: np.ndarray  # bool
+    quantity: np.ndarray
+    price: np.ndarray
+
+    @staticmethod
+    def of(orders: Sequence[Order]) -> OrderColumns:
+        """Read from the orders, field by field."""
+        return OrderColumns.given([(o.owner, o.resource, o.side, o.quantity, o.price) for o in orders])
+
+    @staticmethod
+    def given(rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderColumns:
+        """From `numbered_orders`' (owner, resource, side, quantity, price) rows."""
+        m = len(rows)
+        if not m:
+            return OrderColumns(np.zeros(0, np.intp), [], np.zeros(0, np.intp), np.zeros(0, bool), np.zeros(0),
+                                np.zeros(0))
+        owner, resource, side, quantity, price = zip(*rows)
+        sell = Side.SELL
+        return OrderColumns(np.fromiter(owner, np.intp, m), list(resource),
+                            np.fromiter(map(_CODES.__getitem__, resource), np.intp, m),
+                            np.fromiter([s is sell for s in side], bool, m), np.fromiter(quantity, float, m),
+                            np.fromiter(price, float, m))
+
+
+# Each resource's code, in the order the process first meets them.
+_CODES: defaultdict[str, int] = defaultdict(lambda: len(_CODES))
+
+
+def resource_code(resource: str) -> int:
+    return _CODES[resource]
+
+
+class OrderList(list):
+    """Orders, a list like any other, whose `columns` are worked out on first asking (from the
+    rows they were made of, `numbered_orders`) and kept: large parks read thousands of orders a
+    step. Not to be changed once its columns have been read; a copy is a plain list's copy."""
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, orders: Iterable[Order] = (), rows: Sequence[tuple[int, str, Side, float, float]] | None = None):
+        super().__init__(orders)
+        self._columns: OrderColumns | None = None
+        self._rows = rows  # the orders' (owner, resource, side, quantity, price), if known
+
+    def __reduce__(self):
+        return OrderList, (list(self),)
+
+    @property
+    def columns(self) -> OrderColumns:
+        if self._columns is None:
+            self._columns = OrderColumns.of(self) if self._rows is None else OrderColumns.given(self._rows)
+            self._rows = None
+        return self._columns
+
+
+def order_columns_of(orders: Sequence[Order]) -> OrderColumns:
+    """The orders' columns: an `OrderList`'s own, else read for this call."""
+    return orders.columns if isinstance(orders, OrderList) else OrderColumns.of(orders)

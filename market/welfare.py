@@ -16,7 +16,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, small_routes
 from market.network import Network
-from market.orders import COLUMNS_FROM, Order, Side, Trade, columns_of
+from market.orders import COLUMNS_FROM, Order, Side, Trade, columns_of, order_columns_of
 from market.policy import TRANSFER_PARTS
 
 N_PARTS = len(TRANSFER_PARTS)
@@ -38,6 +38,8 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
     # resources in the order they first appear among the orders with a quantity, the order in
     # which their gains are summed. (Grouped in Python: a park's day has a few thousand orders at
     # most, and most books are small enough to be walked in lists, `_solve_small_book`.)
+    if len(true_orders) >= COLUMNS_FROM:
+        return _optimal_allocation_columns(true_orders, network, memo, warm)
     books: dict[str, tuple[list[int], list[int]]] = {}
     for k, o in enumerate(true_orders):
         if o.quantity > 0:
@@ -63,6 +65,44 @@ def optimal_allocation(true_orders: Sequence[Order], network: Network,
         for k, x in zip(at, found[1]):
             moved[k] = x
     return total, np.array(moved)
+
+
+def _optimal_allocation_columns(true_orders: Sequence[Order], network: Network, memo: dict | None,
+                                warm: transport.Warm | None) -> tuple[float, np.ndarray]:
+    """`optimal_allocation` of many orders, grouped into books on their columns (an
+    `OrderList`'s, made once): the same books, in the same order, with the same numbers."""
+    cols = order_columns_of(true_orders)
+    pos = np.flatnonzero(cols.quantity > 0)
+    moved = np.zeros(len(true_orders))
+    total = 0.0
+    if not len(pos):
+        return total, moved
+    code = cols.code[pos]
+    # The books' resources in the order they first appear; within a book, asks then bids, each
+    # in the orders' order (a stable sort on resource, then side: 2 x code for asks, + 1 for bids).
+    _, first = np.unique(code, return_index=True)
+    key = code * 2 + ~cols.is_ask[pos]
+    order = np.argsort(key, kind="stable")
+    sorted_pos, sorted_key = pos[order], key[order]
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(sorted_key)) + 1, [len(sorted_key)])).tolist()
+    groups = sorted_key[bounds[:-1]].tolist()
+    starts, ends = dict(zip(groups, bounds[:-1])), dict(zip(groups, bounds[1:]))
+    owners, prices, quantities = cols.owner, cols.price, cols.quantity
+    for c in code[np.sort(first)].tolist():
+        a, b = 2 * c, 2 * c + 1
+        if a not in starts or b not in starts:
+            continue  # no seller or no buyer: nothing to move
+        b0 = ends[a] - starts[a]
+        at = np.concatenate((sorted_pos[starts[a]:ends[a]], sorted_pos[starts[b]:ends[b]]))
+        resource = cols.resource[int(at[0])]
+        owner, price, quantity = owners[at].tolist(), prices[at].tolist(), quantities[at].tolist()
+        found = _solve_small_book(resource, b0, owner, price, quantity, network, memo) \
+            if b0 * (len(at) - b0) <= transport.SMALL else None
+        if found is None:
+            found = _solve_large_book(resource, b0, owner, price, quantity, network, memo, warm)
+        total += found[0]
+        moved[at] = found[1]
+    return total, moved
 
 
 def _solve_large_book(resource: str, b0: int, owner: list[int], price: list[float], quantity: list[float],

@@ -19,7 +19,7 @@ from agents.model import ParkModel
 from market.mechanism import Book
 from market.network import Network
 from market.optimum import Optimum, Planner, StepOptimum
-from market.orders import Order, Side, Trade
+from market.orders import COLUMNS_FROM, Order, Side, Trade, numbered_orders
 from market.policy import Policy
 from market.settlement import Ledger
 from market.storage import TOL, Carried, Store, carry
@@ -46,13 +46,13 @@ def per_order_allocation(true_orders, network):
 
 
 @st.composite
-def books(draw):
+def books(draw, min_size: int = 0, max_size: int = 14):
     res = draw(resources(draw(st.integers(1, 3))))
     n = draw(st.integers(2, 6))
     positions = np.array(draw(st.lists(st.tuples(tenths(0, 20), tenths(0, 20)), min_size=n, max_size=n)))
     orders = draw(st.lists(st.builds(Order, st.integers(0, n - 1), st.sampled_from(sorted(res)),
                                      st.sampled_from(list(Side)), st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0]),
-                                     tenths(-30, 120), st.integers(-1, 50)), max_size=14))
+                                     tenths(-30, 120), st.integers(-1, 50)), min_size=min_size, max_size=max_size))
     return orders, Network(positions, res)
 
 
@@ -64,6 +64,20 @@ def test_the_allocation_on_columns_is_the_per_order_one(case):
     memo: dict = {}
     for _ in range(2):  # the second call from the memo
         gain, moved = optimal_allocation(orders, network, memo)
+        assert gain == want_gain
+        assert moved.tolist() == want_moved.tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=books(min_size=COLUMNS_FROM, max_size=COLUMNS_FROM + 30))
+def test_many_orders_are_grouped_on_their_columns_into_the_same_books(case):
+    # Enough orders for `optimal_allocation` to group them on their columns: made from rows (an
+    # `OrderList`, as the model's) and read from the orders, against the allocation order by order.
+    orders, network = case
+    want_gain, want_moved = per_order_allocation(orders, network)
+    made = numbered_orders([(o.owner, o.resource, o.side, o.quantity, o.price) for o in orders])
+    for given_orders in (made, list(orders)):
+        gain, moved = optimal_allocation(given_orders, network, {})
         assert gain == want_gain
         assert moved.tolist() == want_moved.tolist()
 
