@@ -21,10 +21,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from agents.cooperation import CooperationSettings
+from agents.smoothing import KeyedAverages
 from market.contract_negotiation import Deal, Party, annuity, negotiate_contract
 from market.contracts import Contract, Delivery, deliver
 from market.network import Network, Pipeline
-from market.orders import COLUMNS_FROM, Order, Side, Trade, columns_of
+from market.orders import COLUMNS_FROM, Order, OrderColumns, Side, Trade, columns_of, order_columns_of
 from market.policy import Policy
 from market.resources import Mode
 from market.settlement import Ledger
@@ -87,10 +88,10 @@ class Partnerships:
             self.known = np.eye(n, dtype=bool)
             for p in pipelines:
                 self.known[p.a, p.b] = self.known[p.b, p.a] = True
-        self._surplus: dict[tuple[int, str], float] = defaultdict(float)
-        self._need: dict[tuple[int, str], float] = defaultdict(float)
-        self._surplus_sum: dict[tuple[int, str], float] = defaultdict(float)
-        self._need_sum: dict[tuple[int, str], float] = defaultdict(float)
+        # Each company's surplus (what it would dispose of) and need per resource, as seen by
+        # `observe`: averaged over about a period, and summed over the run.
+        self._surplus_seen = KeyedAverages()
+        self._need_seen = KeyedAverages()
         self._observed = 0
         self._below: tuple[object, dict[str, float]] = (None, {})  # `observe`'s prices of surplus, by the ledger's
         self._spot_days: dict[tuple[int, int, str], int] = defaultdict(int)
@@ -116,19 +117,38 @@ class Partnerships:
         return [c for c in self._live if c.start <= step]
 
     # ------------------------------------------------------------------ each step
+    # The averages and totals as dicts by (company, resource), in the order first seen.
+    @property
+    def _surplus(self) -> dict[tuple[int, str], float]:
+        return self._surplus_seen.averages()
+
+    @property
+    def _need(self) -> dict[tuple[int, str], float]:
+        return self._need_seen.averages()
+
+    @property
+    def _surplus_sum(self) -> dict[tuple[int, str], float]:
+        return self._surplus_seen.totals()
+
+    @property
+    def _need_sum(self) -> dict[tuple[int, str], float]:
+        return self._need_seen.totals()
+
     def observe(self, true_orders: Sequence[Order], ledger: Ledger) -> None:
         """Running averages of each company's surplus (what it would dispose of) and need,
         over about one period (exponential smoothing)."""
         a = 1.0 / self.s.period
-        b = 1 - a
-        seen_s: dict[tuple[int, str], float] = {}
-        seen_n: dict[tuple[int, str], float] = {}
         # An ask priced under `below[r]` is surplus: kept while the ledger's prices are the same
         # (`Ledger.reprice` replaces them).
         buy = ledger.buy_prices
         if self._below[0] is not buy:
             self._below = (buy, {r: p - 1e-9 for r, p in buy.items()})
         below = self._below[1]
+        if len(true_orders) >= COLUMNS_FROM:
+            self._observe_columns(order_columns_of(true_orders), below, a)
+            return
+        seen_s: dict[tuple[int, str], float] = {}
+        seen_n: dict[tuple[int, str], float] = {}
         sell = Side.SELL
         for o in true_orders:
             if o.side is sell:
@@ -138,16 +158,24 @@ class Partnerships:
             else:
                 key = (o.owner, o.resource)
                 seen_n[key] = seen_n.get(key, 0.0) + o.quantity
-        for avg, total, seen in ((self._surplus, self._surplus_sum, seen_s), (self._need, self._need_sum, seen_n)):
-            # avg[key] = (1 - a) * avg.get(key, 0.0) + a * seen.get(key, 0.0) for every key of
-            # either: the keys averaged before in one pass, then the new ones (nothing depends on
-            # the dict's order, which was a set's before); and what was seen added to the total.
-            got = seen.get
-            avg.update({key: b * v + a * got(key, 0.0) for key, v in avg.items()})
-            for key, q in seen.items():
-                if key not in avg:
-                    avg[key] = b * 0.0 + a * q
-                total[key] += q
+        self._surplus_seen.add(list(seen_s), list(seen_s.values()), a)
+        self._need_seen.add(list(seen_n), list(seen_n.values()), a)
+        self._observed += 1
+
+    def _observe_columns(self, cols: OrderColumns, below: dict[str, float], a: float) -> None:
+        """`observe` on the orders' columns: per side, each (company, resource) shown, in the
+        order first shown, with its orders' quantities added in the orders' order."""
+        is_ask = cols.is_ask
+        limit = np.fromiter(map(below.__getitem__, cols.resource), float, len(cols.resource))
+        for seen, mask in ((self._surplus_seen, is_ask & (cols.price < limit)), (self._need_seen, ~is_ask)):
+            at = np.flatnonzero(mask)
+            cell = cols.owner[at] * (1 << 20) + cols.code[at]
+            _, first, inverse = np.unique(cell, return_index=True, return_inverse=True)
+            sums = np.zeros(len(first))
+            np.add.at(sums, inverse, cols.quantity[at])
+            order = np.argsort(first)
+            shown = at[first[order]].tolist()
+            seen.add(list(zip(cols.owner[shown].tolist(), map(cols.resource.__getitem__, shown))), sums[order], a)
         self._observed += 1
 
     def deliver(self, step: int, true_orders: list[Order]

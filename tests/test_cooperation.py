@@ -17,7 +17,7 @@ from experiments import scenario_io, schemes
 from experiments.config import RunConfig, apply
 from market.contract_negotiation import Party, Deal, annuity, utility
 from market.network import Network, Pipeline
-from market.orders import Side
+from market.orders import COLUMNS_FROM, Side, numbered_orders
 from market.policy import GainSharing, Policy
 from market.resources import Mode, Resource
 from market.settlement import Ledger
@@ -310,7 +310,20 @@ def test_pipe_candidates_are_the_scalar_candidates_of_every_pair(seed, informati
 
 # --- deliver and observe against their plain rules ------------------------------------------------
 
-def _plain_observe(p: Partnerships, true_orders, buy: dict) -> None:
+class _PlainSeen:
+    """What `_plain_observe` keeps: `Partnerships`' running averages and totals as first written."""
+
+    def __init__(self, period: int):
+        from collections import defaultdict
+        self.s = type("S", (), {"period": period})()
+        self._surplus: dict = defaultdict(float)
+        self._need: dict = defaultdict(float)
+        self._surplus_sum: dict = defaultdict(float)
+        self._need_sum: dict = defaultdict(float)
+        self._observed = 0
+
+
+def _plain_observe(p: _PlainSeen, true_orders, buy: dict) -> None:
     """`Partnerships.observe` as first written (defaultdicts, every key of either dict)."""
     from collections import defaultdict
     a = 1.0 / p.s.period
@@ -362,12 +375,14 @@ def _plain_deliver(p: Partnerships, step: int, true_orders):
     return trades, done, rest, penalties
 
 
-def _bits(p: Partnerships) -> tuple:
-    """What deliver and observe leave behind, floats by repr (every bit)."""
-    def sorted_repr(d):
+def _bits(p: Partnerships, seen: Partnerships | _PlainSeen | None = None) -> tuple:
+    """What deliver and observe leave behind (observe's in `seen`, by default `p`), floats by
+    repr (every bit). (Nothing depends on the order of the averages' keys: the plain rule's is a set's.)"""
+    def items(d):
         return sorted((k, repr(v)) for k, v in d.items())
-    return (sorted_repr(p._surplus), sorted_repr(p._need), sorted_repr(p._surplus_sum), sorted_repr(p._need_sum),
-            p._observed, p._own_kept.tobytes(), p._own_broken.tobytes(), p.trust._slot, repr(p.trust._kept),
+    s = p if seen is None else seen
+    return (items(s._surplus), items(s._need), items(s._surplus_sum), items(s._need_sum),
+            s._observed, p._own_kept.tobytes(), p._own_broken.tobytes(), p.trust._slot, repr(p.trust._kept),
             repr(p.trust._broken), p.active)
 
 
@@ -392,14 +407,19 @@ def test_deliver_and_observe_are_their_plain_rules_bit_for_bit(seed, period, tol
         p.contracts.append(Contract(k, seller, buyer, str(rng.choice(res)), terms, int(rng.integers(0, 4)),
                                     float(rng.choice([1.0, 0.8, 1 / 3])), 0.5, 2.0))
     plain = copy.deepcopy(p)
+    plain_seen = _PlainSeen(period)
     buy = {"heat": 10.0, "water": 2.0}
     ledger = type("L", (), {"buy_prices": buy})()
     for step in range(8):
+        # Some steps with enough orders for `observe` to read their columns (`OrderList`).
+        many = rng.random() < 0.3
         orders = [Order(int(rng.integers(n)), str(rng.choice(res)), Side.SELL if rng.random() < 0.5 else Side.BUY,
                         float(rng.choice([0.0, 1e-10, rng.uniform(0, 12)])), float(rng.uniform(-5, 15)), ref=i)
-                  for i in range(int(rng.integers(0, 14)))]
+                  for i in range(int(rng.integers(COLUMNS_FROM, 2 * COLUMNS_FROM) if many else rng.integers(0, 14)))]
+        if many and rng.random() < 0.5:
+            orders = numbered_orders([(o.owner, o.resource, o.side, o.quantity, o.price) for o in orders])
         p.observe(orders, ledger)
-        _plain_observe(plain, orders, buy)
+        _plain_observe(plain_seen, orders, buy)
         got, want = p.deliver(step, orders), _plain_deliver(plain, step, orders)
         assert repr(got) == repr(want)
-        assert _bits(p) == _bits(plain)
+        assert _bits(p) == _bits(plain, plain_seen)

@@ -68,7 +68,7 @@ def test_the_allocation_on_columns_is_the_per_order_one(case):
         assert moved.tolist() == want_moved.tolist()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(case=books(min_size=COLUMNS_FROM, max_size=COLUMNS_FROM + 30))
 def test_many_orders_are_grouped_on_their_columns_into_the_same_books(case):
     # Enough orders for `optimal_allocation` to group them on their columns: made from rows (an

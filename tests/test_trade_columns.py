@@ -55,7 +55,7 @@ def same(a: TradeColumns, b: TradeColumns) -> None:
             assert np.array_equal(x, y), f
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(trade_rows(), st.data())
 def test_the_columns_of_rows_slices_and_joins_are_the_trades_fields(drawn, data):
     rows, seller_prices = drawn
@@ -91,7 +91,7 @@ def true_orders(trades: list[Trade]) -> list[Order]:
     return out
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(trade_rows(min_size=COLUMNS_FROM, max_size=120))
 def test_welfare_and_the_trade_log_read_the_columns_to_the_same_bits(drawn):
     """Enough trades for the columns (`COLUMNS_FROM`), against the pass trade by trade."""
