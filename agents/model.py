@@ -408,10 +408,8 @@ class ParkModel(mesa.Model):
             if len(raw) != len(park_raw):
                 return numbered_orders(raw)
             new = [i for i in _may_differ(changed, blocks, park_blocks, len(raw)) if raw[i] != park_raw[i]]
-            orders = OrderList(park_orders, rows=raw)  # `raw` is every order's row, the park's where they are the same
-            for i, o in zip(new, numbered_orders([raw[i] for i in new], new)):
-                orders[i] = o
-            return orders
+            rows = [raw[i] for i in new]
+            return OrderList.replacing(park_orders, new, numbered_orders(rows, new), rows)
         blocks = park_positions(self.companies, plans, ledger, stock)
         raw = self._raw(blocks, t, stock)
         # Each order carries its index, so a re-quote finds its own reservation even when a

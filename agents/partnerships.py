@@ -25,7 +25,8 @@ from agents.smoothing import KeyedAverages
 from market.contract_negotiation import Deal, Party, annuity, negotiate_contract
 from market.contracts import Contract, Delivery, deliver
 from market.network import Network, Pipeline
-from market.orders import COLUMNS_FROM, Order, OrderColumns, Side, Trade, columns_of, order_columns_of
+from market.orders import (COLUMNS_FROM, Order, OrderColumns, Side, Trade, columns_of, order_columns_of,
+                           resource_code)
 from market.policy import Policy
 from market.resources import Mode
 from market.settlement import Ledger
@@ -93,7 +94,8 @@ class Partnerships:
         self._surplus_seen = KeyedAverages()
         self._need_seen = KeyedAverages()
         self._observed = 0
-        self._below: tuple[object, dict[str, float]] = (None, {})  # `observe`'s prices of surplus, by the ledger's
+        # `observe`'s prices of surplus, by the ledger's, by resource and by resource code
+        self._below: tuple[object, dict[str, float], np.ndarray] = (None, {}, np.zeros(0))
         self._spot_days: dict[tuple[int, int, str], int] = defaultdict(int)
         self._spot_dist: dict[tuple[int, int, str], float] = {}
         self._linked: set[tuple[int, int, str]] = set()
@@ -142,10 +144,13 @@ class Partnerships:
         # (`Ledger.reprice` replaces them).
         buy = ledger.buy_prices
         if self._below[0] is not buy:
-            self._below = (buy, {r: p - 1e-9 for r, p in buy.items()})
+            below = {r: p - 1e-9 for r, p in buy.items()}
+            by_code = np.full(max(map(resource_code, below), default=-1) + 1, np.nan)  # by `resource_code`
+            by_code[[resource_code(r) for r in below]] = list(below.values())
+            self._below = (buy, below, by_code)
         below = self._below[1]
         if len(true_orders) >= COLUMNS_FROM:
-            self._observe_columns(order_columns_of(true_orders), below, a)
+            self._observe_columns(order_columns_of(true_orders), self._below[2], a)
             return
         seen_s: dict[tuple[int, str], float] = {}
         seen_n: dict[tuple[int, str], float] = {}
@@ -162,11 +167,12 @@ class Partnerships:
         self._need_seen.add(list(seen_n), list(seen_n.values()), a)
         self._observed += 1
 
-    def _observe_columns(self, cols: OrderColumns, below: dict[str, float], a: float) -> None:
-        """`observe` on the orders' columns: per side, each (company, resource) shown, in the
-        order first shown, with its orders' quantities added in the orders' order."""
+    def _observe_columns(self, cols: OrderColumns, below: np.ndarray, a: float) -> None:
+        """`observe` on the orders' columns (`below`: the price under which an ask is surplus, by
+        resource code): per side, each (company, resource) shown, in the order first shown, with
+        its orders' quantities added in the orders' order."""
         is_ask = cols.is_ask
-        limit = np.fromiter(map(below.__getitem__, cols.resource), float, len(cols.resource))
+        limit = below[cols.code]
         for seen, mask in ((self._surplus_seen, is_ask & (cols.price < limit)), (self._need_seen, ~is_ask)):
             at = np.flatnonzero(mask)
             cell = cols.owner[at] * (1 << 20) + cols.code[at]

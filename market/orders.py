@@ -287,6 +287,21 @@ class OrderColumns:
                             np.fromiter([s is sell for s in side], bool, m), np.fromiter(quantity, float, m),
                             np.fromiter(price, float, m))
 
+    def replaced(self, at: Sequence[int], rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderColumns:
+        """These columns with the orders at `at` replaced by orders of these rows."""
+        if not len(at):
+            return self
+        new = OrderColumns.given(rows)
+        at_ = np.asarray(at, dtype=np.intp)
+        owner, code, is_ask, quantity, price = (self.owner.copy(), self.code.copy(), self.is_ask.copy(),
+                                                self.quantity.copy(), self.price.copy())
+        owner[at_], code[at_], is_ask[at_], quantity[at_], price[at_] = (new.owner, new.code, new.is_ask, new.quantity,
+                                                                        new.price)
+        resource = list(self.resource)
+        for i, r in zip(at, new.resource):
+            resource[i] = r
+        return OrderColumns(owner, resource, code, is_ask, quantity, price)
+
 
 # Each resource's code, in the order the process first meets them.
 _CODES: defaultdict[str, int] = defaultdict(lambda: len(_CODES))
@@ -301,12 +316,14 @@ class OrderList(list):
     rows they were made of, `numbered_orders`) and kept: large parks read thousands of orders a
     step. Not to be changed once its columns have been read; a copy is a plain list's copy."""
 
-    __slots__ = ("_columns", "_rows")
+    __slots__ = ("_columns", "_make")
 
     def __init__(self, orders: Iterable[Order] = (), rows: Sequence[tuple[int, str, Side, float, float]] | None = None):
         super().__init__(orders)
         self._columns: OrderColumns | None = None
-        self._rows = rows  # the orders' (owner, resource, side, quantity, price), if known
+        # How to make the columns if not by reading the orders: from their (owner, resource,
+        # side, quantity, price) rows, if given.
+        self._make: Callable[[], OrderColumns] | None = None if rows is None else (lambda: OrderColumns.given(rows))
 
     def __reduce__(self):
         return OrderList, (list(self),)
@@ -314,9 +331,20 @@ class OrderList(list):
     @property
     def columns(self) -> OrderColumns:
         if self._columns is None:
-            self._columns = OrderColumns.of(self) if self._rows is None else OrderColumns.given(self._rows)
-            self._rows = None
+            self._columns = OrderColumns.of(self) if self._make is None else self._make()
+            self._make = None
         return self._columns
+
+    @staticmethod
+    def replacing(base: Sequence[Order], at: Sequence[int], orders: Sequence[Order],
+                  rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderList:
+        """`base` with its orders at `at` replaced by `orders` (made of `rows`): columns, if asked
+        for, are `base`'s with those rows replaced."""
+        out = OrderList(base)
+        for i, o in zip(at, orders):
+            out[i] = o
+        out._make = lambda: order_columns_of(base).replaced(at, rows)
+        return out
 
 
 def order_columns_of(orders: Sequence[Order]) -> OrderColumns:

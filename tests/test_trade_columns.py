@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import market.welfare as welfare
 from agents.spool import TradeLog
-from market.orders import COLUMNS_FROM, Order, Side, Trade, TradeColumns, TradeList, columns_of, trades_from
+from market.orders import (COLUMNS_FROM, Order, OrderColumns, OrderList, Side, Trade, TradeColumns, TradeList, columns_of,
+                           numbered_orders, trades_from)
 
 RESOURCES = ("ash", "gypsum", "steam")
 
@@ -110,3 +111,33 @@ def test_welfare_and_the_trade_log_read_the_columns_to_the_same_bits(drawn):
     assert log.flows == plain.flows and list(log.flows) == list(plain.flows)
     assert np.array_equal(log.array(), plain.array())
     assert list(log) == list(plain)
+
+
+@st.composite
+def order_rows(draw, max_size: int = 40):
+    return draw(st.lists(st.tuples(st.integers(0, 9), st.sampled_from(RESOURCES), st.sampled_from(list(Side)),
+                                   rough(0, 100), rough(-50, 200)), max_size=max_size))
+
+
+def same_orders(a: OrderColumns, b: OrderColumns) -> None:
+    assert a.resource == b.resource
+    for f in ("owner", "code", "is_ask", "quantity", "price"):
+        x, y = getattr(a, f), getattr(b, f)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f
+
+
+@settings(max_examples=30, deadline=None)
+@given(order_rows(), st.data())
+def test_the_columns_of_orders_made_or_replaced_are_their_fields(rows, data):
+    made = numbered_orders(rows)
+    same_orders(made.columns, OrderColumns.of(list(made)))
+    # Some orders replaced (as the planner's orders replace the park's where its stock differs).
+    at = sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)), max_size=len(rows))) if rows else [])
+    new_rows = [data.draw(order_rows(1).filter(len))[0] for _ in at]
+    replaced = OrderList.replacing(made, at, numbered_orders(new_rows, at), new_rows)
+    want = list(made)
+    for i, o in zip(at, numbered_orders(new_rows, at)):
+        want[i] = o
+    assert replaced == want
+    same_orders(replaced.columns, OrderColumns.of(want))
+    assert made == numbered_orders(rows)  # the base unchanged
