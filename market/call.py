@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -11,7 +11,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, Traders, book_by_resource, small_routes
 from market.network import Network, free_routes
-from market.orders import Order, Trade, TradeColumns, TradeList, trades_from
+from market.orders import COLUMNS_FROM, Order, OrderList, Trade, TradeColumns, TradeList, trades_from
 
 
 @dataclass(frozen=True)
@@ -34,19 +34,38 @@ class CallMarket:
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
               traders: Traders | None = None) -> list[Trade]:
+        if isinstance(orders, OrderList) and len(orders) >= COLUMNS_FROM:
+            return self._clear_columns(orders, network, step)
         return TradeList.joined([self._clear_one(resource, asks, bids, network, step)
                                  for resource, (asks, bids) in sorted(book_by_resource(orders).items())])
 
-    def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int) -> list[Trade]:
+    def _clear_columns(self, orders: OrderList, network: Network, step: int) -> TradeList:
+        """`clear` of many orders, grouped into books on their columns: the same books (by
+        resource name, each resource's asks and bids in the order posted), as arrays at once."""
+        cols = orders.columns
+        books = sorted(((cols.resource[int(asks[0])], asks, bids) for asks, bids in cols.books().values()
+                        if len(asks) and len(bids)), key=lambda book: book[0])
+        parts = []
+        for resource, a, b in books:
+            def book(resource: str = resource, a: np.ndarray = a, b: np.ndarray = b) -> Book:
+                return Book(resource, cols.owner[a], cols.owner[b], cols.price[a], cols.price[b], cols.quantity[a],
+                            cols.quantity[b])
+            asks, bids = [orders[k] for k in a.tolist()], [orders[k] for k in b.tolist()]
+            parts.append(self._clear_one(resource, asks, bids, network, step, book))
+        return TradeList.joined(parts)
+
+    def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int,
+                   book: Callable[[], Book] | None = None) -> list[Trade]:
+        """One resource's book cleared; `book` makes its arrays, if not from the orders."""
         if len(asks) * len(bids) <= transport.SMALL:
             found = self._clear_small(resource, asks, bids, network, step)
             if found is not None:
                 return found
-        return self._clear_arrays(resource, asks, bids, network, step)
+        return self._clear_arrays(resource, asks, bids, network, step, book)
 
-    def _clear_arrays(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int
-                      ) -> list[Trade]:
-        book = Book.of(resource, asks, bids)
+    def _clear_arrays(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int,
+                      book_of: Callable[[], Book] | None = None) -> list[Trade]:
+        book = Book.of(resource, asks, bids) if book_of is None else book_of()
         sellers, buyers, ask, bid, supply, demand = book.sellers, book.buyers, book.ask, book.bid, book.supply, book.demand
         if free_routes(network, resource, np.concatenate([sellers, buyers])) and not set(sellers.tolist()) & set(buyers.tolist()):
             # Every unit travels free: the highest bids meet the lowest asks, by sorting.

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from market.orders import Order, Side, Trade, numbered_orders, trades_from
+import numpy as np
+
+from market.orders import COLUMNS_FROM, Order, OrderColumns, OrderList, Side, Trade, numbered_orders, trades_from
 
 EPS = 1e-9
 
@@ -185,7 +187,18 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             rest.append(o)
     for k, o in zip(at_less, numbered_orders(less, [rest[k].ref for k in at_less])):
         rest[k] = o
+    if isinstance(orders, OrderList) and len(orders) >= COLUMNS_FROM:
+        # The orders left keep columns too (the spot market reads them): the given orders' own,
+        # those left over, with what is left of each.
+        rest = OrderList(rest)
+        rest._make = lambda: _left_columns(orders, left)
     return trades_from(shipments), done, rest
+
+
+def _left_columns(orders: OrderList, left: list[float]) -> OrderColumns:
+    quantity = np.array(left, dtype=float)
+    keep = np.flatnonzero(quantity > EPS)
+    return orders.columns.taken(keep, quantity[keep])
 
 
 def _take(left: list[float], idx: list[int], amount: float) -> None:

@@ -287,6 +287,29 @@ class OrderColumns:
                             np.fromiter([s is sell for s in side], bool, m), np.fromiter(quantity, float, m),
                             np.fromiter(price, float, m))
 
+    def books(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The orders with a quantity, by resource code, in the order each resource first
+        appears: the numbers of its asks and of its bids, each in the orders' order."""
+        pos = np.flatnonzero(self.quantity > 0)
+        if not len(pos):
+            return {}
+        code = self.code[pos]
+        _, first = np.unique(code, return_index=True)
+        # A stable sort on resource, then side (2 x code for an ask, + 1 for a bid).
+        key = code * 2 + ~self.is_ask[pos]
+        order = np.argsort(key, kind="stable")
+        sorted_pos, sorted_key = pos[order], key[order]
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(sorted_key)) + 1, [len(sorted_key)])).tolist()
+        side = {k: sorted_pos[a:b] for k, a, b in zip(sorted_key[bounds[:-1]].tolist(), bounds[:-1], bounds[1:])}
+        none = np.zeros(0, dtype=np.intp)
+        return {c: (side.get(2 * c, none), side.get(2 * c + 1, none)) for c in code[np.sort(first)].tolist()}
+
+    def taken(self, keep: np.ndarray, quantity: np.ndarray) -> OrderColumns:
+        """The orders at `keep` (ascending), with these quantities."""
+        resource = self.resource
+        return OrderColumns(self.owner[keep], [resource[k] for k in keep.tolist()], self.code[keep], self.is_ask[keep],
+                            quantity, self.price[keep])
+
     def replaced(self, at: Sequence[int], rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderColumns:
         """These columns with the orders at `at` replaced by orders of these rows."""
         if not len(at):

@@ -72,28 +72,14 @@ def _optimal_allocation_columns(true_orders: Sequence[Order], network: Network, 
     """`optimal_allocation` of many orders, grouped into books on their columns (an
     `OrderList`'s, made once): the same books, in the same order, with the same numbers."""
     cols = order_columns_of(true_orders)
-    pos = np.flatnonzero(cols.quantity > 0)
     moved = np.zeros(len(true_orders))
     total = 0.0
-    if not len(pos):
-        return total, moved
-    code = cols.code[pos]
-    # The books' resources in the order they first appear; within a book, asks then bids, each
-    # in the orders' order (a stable sort on resource, then side: 2 x code for asks, + 1 for bids).
-    _, first = np.unique(code, return_index=True)
-    key = code * 2 + ~cols.is_ask[pos]
-    order = np.argsort(key, kind="stable")
-    sorted_pos, sorted_key = pos[order], key[order]
-    bounds = np.concatenate(([0], np.flatnonzero(np.diff(sorted_key)) + 1, [len(sorted_key)])).tolist()
-    groups = sorted_key[bounds[:-1]].tolist()
-    starts, ends = dict(zip(groups, bounds[:-1])), dict(zip(groups, bounds[1:]))
     owners, prices, quantities = cols.owner, cols.price, cols.quantity
-    for c in code[np.sort(first)].tolist():
-        a, b = 2 * c, 2 * c + 1
-        if a not in starts or b not in starts:
+    for asks, bids in cols.books().values():
+        if not len(asks) or not len(bids):
             continue  # no seller or no buyer: nothing to move
-        b0 = ends[a] - starts[a]
-        at = np.concatenate((sorted_pos[starts[a]:ends[a]], sorted_pos[starts[b]:ends[b]]))
+        b0 = len(asks)
+        at = np.concatenate((asks, bids))
         resource = cols.resource[int(at[0])]
         owner, price, quantity = owners[at].tolist(), prices[at].tolist(), quantities[at].tolist()
         found = _solve_small_book(resource, b0, owner, price, quantity, network, memo) \

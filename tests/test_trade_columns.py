@@ -13,6 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import market.welfare as welfare
+from market.call import CallMarket
+from market.network import Network
+from market.resources import Mode, Resource
 from agents.spool import TradeLog
 from market.orders import (COLUMNS_FROM, Order, OrderColumns, OrderList, Side, Trade, TradeColumns, TradeList, columns_of,
                            numbered_orders, trades_from)
@@ -141,3 +144,25 @@ def test_the_columns_of_orders_made_or_replaced_are_their_fields(rows, data):
     assert replaced == want
     same_orders(replaced.columns, OrderColumns.of(want))
     assert made == numbered_orders(rows)  # the base unchanged
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.data())
+def test_a_call_market_clears_many_orders_on_their_columns_as_one_by_one(data):
+    # Enough orders (of three resources, some of no quantity) for the call market to group them
+    # on their columns (an `OrderList`'s): the same trades, in the same order, to the bit.
+    n = data.draw(st.integers(8, 40))
+    positions = np.array(data.draw(st.lists(st.tuples(rough(0, 30), rough(0, 30)), min_size=n, max_size=n)))
+    network = Network(positions, {r: Resource(r, "t", virgin_price=0.0, disposal_cost=0.0, transport=Mode.TRUCK,
+                                              transport_cost=data.draw(st.sampled_from([0.0, 0.4, 1.5])),
+                                              loss_per_km=data.draw(st.sampled_from([0.0, 0.01])))
+                                  for r in RESOURCES})
+    rows = [(data.draw(st.integers(0, n - 1)), data.draw(st.sampled_from(RESOURCES)),
+             data.draw(st.sampled_from(list(Side))), data.draw(st.one_of(st.just(0.0), rough(0, 50))),
+             data.draw(rough(-20, 60)))
+            for _ in range(data.draw(st.integers(COLUMNS_FROM, COLUMNS_FROM + 40)))]
+    market = CallMarket()
+    want = market.clear([Order(*row, ref=i) for i, row in enumerate(rows)], network, 0, np.random.default_rng(0))
+    got = market.clear(numbered_orders(rows), network, 0, np.random.default_rng(0))
+    assert repr(list(got)) == repr(list(want))
+    same(columns_of(got), TradeColumns.of(list(want)))
