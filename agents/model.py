@@ -34,7 +34,8 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Trade, TradeList, columns_of, numbered_orders
+from market.orders import (COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Trade, TradeList, columns_of,
+                           numbered_orders, resource_code)
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -715,10 +716,16 @@ class ParkModel(mesa.Model):
         """What each company still had after the market, per resource and side."""
         rest: dict[tuple[int, str, Side], float] = {}
         get = rest.get
-        for o in spot_true:
-            key = (o.owner, o.resource, o.side)
-            rest[key] = get(key, 0.0) + o.quantity
         sell, buy = Side.SELL, Side.BUY
+        if isinstance(spot_true, OrderList) and len(spot_true) >= COLUMNS_FROM:  # the same sums, from the columns
+            oc = spot_true.columns
+            sides = [sell if a else buy for a in oc.is_ask.tolist()]
+            for key, q in zip(zip(oc.owner.tolist(), oc.resource, sides), oc.quantity.tolist()):
+                rest[key] = get(key, 0.0) + q
+        else:
+            for o in spot_true:
+                key = (o.owner, o.resource, o.side)
+                rest[key] = get(key, 0.0) + o.quantity
         if len(spot) < COLUMNS_FROM:
             for tr in spot:
                 rest[(tr.seller, tr.resource, sell)] -= tr.shipped
@@ -750,10 +757,18 @@ class ParkModel(mesa.Model):
         keep: dict[tuple[int, str], float] = {}
         buy = self.ledger.buy_prices  # each resource's outside price, read per order
         sell = Side.SELL
-        for o in spot_true:
-            if o.side is sell and o.price >= buy[o.resource] - 1e-9:
-                key = (o.owner, o.resource)
-                keep[key] = keep.get(key, 0.0) + o.quantity
+        if isinstance(spot_true, OrderList) and len(spot_true) >= COLUMNS_FROM:  # the same, on the columns
+            oc = spot_true.columns
+            at_buy = np.full(max(oc.code.max(initial=-1), max(map(resource_code, buy), default=-1)) + 1, np.inf)
+            at_buy[[resource_code(r) for r in buy]] = list(buy.values())
+            kept = np.flatnonzero(oc.is_ask & (oc.price >= at_buy[oc.code] - 1e-9)).tolist()
+            for key, q in zip(zip(oc.owner[kept].tolist(), map(oc.resource.__getitem__, kept)), oc.quantity[kept].tolist()):
+                keep[key] = keep.get(key, 0.0) + q
+        else:
+            for o in spot_true:
+                if o.side is sell and o.price >= buy[o.resource] - 1e-9:
+                    key = (o.owner, o.resource)
+                    keep[key] = keep.get(key, 0.0) + o.quantity
         unsold, unmet = {}, {}
         for (c, r, side), q in rest.items():
             if side is sell:

@@ -117,9 +117,9 @@ def test_welfare_and_the_trade_log_read_the_columns_to_the_same_bits(drawn):
 
 
 @st.composite
-def order_rows(draw, max_size: int = 40):
+def order_rows(draw, min_size: int = 0, max_size: int = 40):
     return draw(st.lists(st.tuples(st.integers(0, 9), st.sampled_from(RESOURCES), st.sampled_from(list(Side)),
-                                   rough(0, 100), rough(-50, 200)), max_size=max_size))
+                                   rough(0, 100), rough(-50, 200)), min_size=min_size, max_size=max_size))
 
 
 def same_orders(a: OrderColumns, b: OrderColumns) -> None:
@@ -166,3 +166,18 @@ def test_a_call_market_clears_many_orders_on_their_columns_as_one_by_one(data):
     got = market.clear(numbered_orders(rows), network, 0, np.random.default_rng(0))
     assert repr(list(got)) == repr(list(want))
     same(columns_of(got), TradeColumns.of(list(want)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(order_rows(min_size=COLUMNS_FROM, max_size=COLUMNS_FROM + 40))
+def test_what_the_market_left_is_summed_alike_on_columns(rows):
+    from agents.model import ParkModel
+    orders = numbered_orders(rows)
+    # Trades that take part of some orders (a seller's ask, a buyer's bid of the same resource).
+    asks = [o for o in orders if o.side is Side.SELL][:5]
+    bids = [o for o in orders if o.side is Side.BUY and o.resource in {a.resource for a in asks}][:5]
+    spot = [Trade(0, a.owner, b.owner, a.resource, a.quantity / 3, a.quantity / 4, 1.0, 0.0, 0.0)
+            for a, b in zip(asks, bids) if a.resource == b.resource]
+    got = ParkModel._rest(orders, spot)
+    want = ParkModel._rest(list(orders), spot)
+    assert list(got.items()) == list(want.items())
