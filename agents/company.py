@@ -99,11 +99,19 @@ class Company(mesa.Agent):
         """The plan of making `qty` of each process sold at `prices`: output, revenue, by-products,
         inputs; on Python floats (the model makes every company's plan from one list of the
         park's, `ParkModel._plan`)."""
+        recipes = self._recipes
+        if len(recipes) == 1:  # one process (most companies): the loop's one round, its sums onto 0.0 written out
+            q = qty[0]
+            if q <= 0:
+                return make_plan(self.index, 0.0, {}, {}, {})
+            product, made, used = recipes[0]
+            return make_plan(self.index, 0.0 + q * prices[0], {product: 0.0 + q}, {r: 0.0 + a * q for r, a in made},
+                             {r: 0.0 + a * q for r, a in used})
         output: dict[str, float] = {}
         byproducts: dict[str, float] = {}
         inputs: dict[str, float] = {}
         revenue = 0.0
-        for (product, made, used), q, price in zip(self._recipes, qty, prices):
+        for (product, made, used), q, price in zip(recipes, qty, prices):
             if q <= 0:
                 continue
             output[product] = output.get(product, 0.0) + q
