@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import chain
 from operator import attrgetter
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -212,30 +213,46 @@ class TradeColumns:
 COLUMNS_FROM = 64
 
 
-class TradeList(list):
-    """Trades, a list like any other, whose `columns` are worked out on first asking and kept: a
-    large park's model reads the same fields of thousands of trades a step in several passes.
-    Where the trades were made from columns (`trades_from`), or are a slice (`tail`) or a join
-    (`joined`) of lists that have theirs, the columns are taken from those rather than read from
-    the trades again. Not to be changed once its columns have been read; a copy is a plain list's
-    copy (its columns read again if asked for)."""
+C = TypeVar("C")
+
+
+class _WithColumns(list, Generic[C]):
+    """A list like any other whose items' `columns` are worked out on first asking and kept:
+    from what the list was built from where that is known (`_make`), else read from the items.
+    Not to be changed once its columns have been read; a copy is a plain list's copy (its
+    columns read again if asked for)."""
 
     __slots__ = ("_columns", "_make")
 
-    def __init__(self, trades: Iterable[Trade] = ()):
-        super().__init__(trades)
-        self._columns: TradeColumns | None = None
-        self._make: Callable[[], TradeColumns] | None = None  # how to make the columns, if not by reading
+    def __init__(self, items: Iterable = ()):
+        super().__init__(items)
+        self._columns: C | None = None
+        self._make: Callable[[], C] | None = None  # how to make the columns, if not by reading the items
 
     def __reduce__(self):
-        return TradeList, (list(self),)
+        return type(self), (list(self),)
+
+    def _read(self) -> C:
+        raise NotImplementedError
 
     @property
-    def columns(self) -> TradeColumns:
+    def columns(self) -> C:
         if self._columns is None:
-            self._columns = TradeColumns.of(self) if self._make is None else self._make()
+            self._columns = self._read() if self._make is None else self._make()
             self._make = None
         return self._columns
+
+
+class TradeList(_WithColumns[TradeColumns]):
+    """Trades with their columns (`_WithColumns`): a large park's model reads the same fields of
+    thousands of trades a step in several passes. Where the trades were made from columns
+    (`trades_from`), or are a slice (`tail`) or a join (`joined`) of lists that have theirs, the
+    columns are taken from those rather than read from the trades again."""
+
+    __slots__ = ()
+
+    def _read(self) -> TradeColumns:
+        return TradeColumns.of(self)
 
     def tail(self, start: int) -> TradeList:
         """The trades from `start` on."""
@@ -334,29 +351,20 @@ def resource_code(resource: str) -> int:
     return _CODES[resource]
 
 
-class OrderList(list):
-    """Orders, a list like any other, whose `columns` are worked out on first asking (from the
-    rows they were made of, `numbered_orders`) and kept: large parks read thousands of orders a
-    step. Not to be changed once its columns have been read; a copy is a plain list's copy."""
+class OrderList(_WithColumns[OrderColumns]):
+    """Orders with their columns (`_WithColumns`), made from the (owner, resource, side,
+    quantity, price) `rows` they were made of if given (`numbered_orders`): large parks read
+    thousands of orders a step."""
 
-    __slots__ = ("_columns", "_make")
+    __slots__ = ()
 
     def __init__(self, orders: Iterable[Order] = (), rows: Sequence[tuple[int, str, Side, float, float]] | None = None):
         super().__init__(orders)
-        self._columns: OrderColumns | None = None
-        # How to make the columns if not by reading the orders: from their (owner, resource,
-        # side, quantity, price) rows, if given.
-        self._make: Callable[[], OrderColumns] | None = None if rows is None else (lambda: OrderColumns.given(rows))
+        if rows is not None:
+            self._make = lambda: OrderColumns.given(rows)
 
-    def __reduce__(self):
-        return OrderList, (list(self),)
-
-    @property
-    def columns(self) -> OrderColumns:
-        if self._columns is None:
-            self._columns = OrderColumns.of(self) if self._make is None else self._make()
-            self._make = None
-        return self._columns
+    def _read(self) -> OrderColumns:
+        return OrderColumns.of(self)
 
     @staticmethod
     def replacing(base: Sequence[Order], at: Sequence[int], orders: Sequence[Order],
