@@ -34,8 +34,8 @@ from agents.tactics import TACTICS
 from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
-from market.orders import (COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Trade, TradeList, columns_of,
-                           numbered_orders, resource_code)
+from market.orders import (COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Trade, TradeList, by_resource_code,
+                           columns_of, numbered_orders)
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -759,9 +759,7 @@ class ParkModel(mesa.Model):
         sell = Side.SELL
         if isinstance(spot_true, OrderList) and len(spot_true) >= COLUMNS_FROM:  # the same, on the columns
             oc = spot_true.columns
-            at_buy = np.full(max(oc.code.max(initial=-1), max(map(resource_code, buy), default=-1)) + 1, np.inf)
-            at_buy[[resource_code(r) for r in buy]] = list(buy.values())
-            kept = np.flatnonzero(oc.is_ask & (oc.price >= at_buy[oc.code] - 1e-9)).tolist()
+            kept = np.flatnonzero(oc.is_ask & (oc.price >= by_resource_code(buy)[oc.code] - 1e-9)).tolist()
             for key, q in zip(zip(oc.owner[kept].tolist(), map(oc.resource.__getitem__, kept)), oc.quantity[kept].tolist()):
                 keep[key] = keep.get(key, 0.0) + q
         else:

@@ -25,8 +25,8 @@ from agents.smoothing import KeyedAverages
 from market.contract_negotiation import Deal, Party, annuity, negotiate_contract
 from market.contracts import Contract, Delivery, deliver
 from market.network import Network, Pipeline
-from market.orders import (COLUMNS_FROM, Order, OrderColumns, Side, Trade, columns_of, order_columns_of,
-                           resource_code)
+from market.orders import (COLUMNS_FROM, Order, OrderColumns, Side, Trade, by_resource_code, columns_of,
+                           order_columns_of)
 from market.policy import Policy
 from market.resources import Mode
 from market.settlement import Ledger
@@ -145,9 +145,7 @@ class Partnerships:
         buy = ledger.buy_prices
         if self._below[0] is not buy:
             below = {r: p - 1e-9 for r, p in buy.items()}
-            by_code = np.full(max(map(resource_code, below), default=-1) + 1, np.nan)  # by `resource_code`
-            by_code[[resource_code(r) for r in below]] = list(below.values())
-            self._below = (buy, below, by_code)
+            self._below = (buy, below, by_resource_code(below))
         below = self._below[1]
         if len(true_orders) >= COLUMNS_FROM:
             self._observe_columns(order_columns_of(true_orders), self._below[2], a)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import chain
@@ -349,6 +349,15 @@ _CODES: defaultdict[str, int] = defaultdict(lambda: len(_CODES))
 
 def resource_code(resource: str) -> int:
     return _CODES[resource]
+
+
+def by_resource_code(values: Mapping[str, float]) -> np.ndarray:
+    """`values` by resource, as an array by `resource_code` (NaN for every other code known, so
+    that any comparison with it is false)."""
+    codes = [resource_code(r) for r in values]
+    out = np.full(len(_CODES), np.nan)
+    out[codes] = list(values.values())
+    return out
 
 
 class OrderList(_WithColumns[OrderColumns]):
