@@ -77,10 +77,10 @@ class Delivered:
     """The deliver-contracts phase: every company's truthful orders, the contract trades and
     deliveries, what is left for the spot market, and the penalties owed (payer, payee, EUR)."""
 
-    true_orders: list[Order]
-    trades: list[Trade]
+    true_orders: Sequence[Order]
+    trades: Sequence[Trade]
     deliveries: list[Delivery]
-    spot_orders: list[Order]
+    spot_orders: Sequence[Order]
     owed: list[tuple[int, int, float]]
 
 
@@ -91,11 +91,11 @@ class Exchanges:
     transfers in them, and the money outside the market (penalties, search, pipe annuities:
     `pay` per company, `gov` the government's share)."""
 
-    trades: list[Trade] = field(default_factory=list)
-    spot: list[Trade] = field(default_factory=list)
+    trades: Sequence[Trade] = field(default_factory=list)
+    spot: Sequence[Trade] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     traders: ParkTraders | None = None
-    orders: list[Order] = field(default_factory=list)
+    orders: Sequence[Order] = field(default_factory=list)
     optimum: StepOptimum = StepOptimum(0.0, 0.0)
     realised: float = 0.0
     moved: np.ndarray = field(default_factory=lambda: np.zeros(N_PARTS))  # taxes avoided, subsidies earned
@@ -238,7 +238,7 @@ class ParkModel(mesa.Model):
         self.companies: list[Company] = self._make_companies(scenario, setup_rng)
         # The park's positions of the step, for the planner's orders (`_truthful`).
         self._park_positions: tuple[list[Plan], int, list[list], dict[tuple[int, str], float], list[tuple],
-                                    list[Order]] | None = None
+                                    Sequence[Order]] | None = None
         self._ways_changed()
         # The company of each process, flat over every process of the park (in company order).
         self.process_owner = np.repeat(np.arange(n), [len(c.processes) for c in scenario.companies]).astype(np.int64)
@@ -315,7 +315,7 @@ class ParkModel(mesa.Model):
         production are logged in spools (`agents.spool`): a long run's memory stays flat."""
         self.records = RecordLog(resources)
         self.trade_log = TradeLog(resources)
-        self.last_trades: list[Trade] = []  # the last step's trades (contract deliveries first)
+        self.last_trades: Sequence[Trade] = []  # the last step's trades (contract deliveries first)
         # Bilateral negotiations by (buyer's tactic, seller's tactic): agreements and the split.
         self.negotiations: dict[tuple[str, str], PairTally] = {}
         self.co2_t = 0.0
@@ -389,7 +389,7 @@ class ParkModel(mesa.Model):
         self._setup_production(scenario)
         self.cascade.respec(scenario)
 
-    def _truthful(self, plans, t: int, stock: Stock | None = None) -> list[Order]:
+    def _truthful(self, plans, t: int, stock: Stock | None = None) -> Sequence[Order]:
         """The step's truthful orders: each company's needs and surpluses and the bids to fill
         its stores, on the park's stock or on another's (`stock`, the optimum's planner's)."""
         ledger = self.ledger
@@ -518,7 +518,7 @@ class ParkModel(mesa.Model):
         contract_trades, deliveries, spot_true, owed = self.partners.deliver(t, true_orders)
         return Delivered(true_orders, contract_trades, deliveries, spot_true, owed)
 
-    def _clear(self, t: int, spot_true: list[Order]) -> tuple[ParkTraders, list[Order], list[Trade]]:
+    def _clear(self, t: int, spot_true: Sequence[Order]) -> tuple[ParkTraders, Sequence[Order], Sequence[Trade]]:
         """The spot market: the traders post their orders (the true ones when every company is
         truthful) and the mechanism clears them, or the operator carries out its plan. Returns
         the traders, the orders posted and the spot trades."""
@@ -533,7 +533,7 @@ class ParkModel(mesa.Model):
             self._report(traders, orders, spot)
         return traders, orders, spot
 
-    def _after_market(self, t: int, spot_true: list[Order], trades: list[Trade], spot: list[Trade]) -> np.ndarray:
+    def _after_market(self, t: int, spot_true: Sequence[Order], trades: Sequence[Trade], spot: Sequence[Trade]) -> np.ndarray:
         """What the market left each company: companies holding expectations learn from it, and
         those with needs unmet or surplus unsold search for partners. Returns each company's
         search costs."""
@@ -543,7 +543,7 @@ class ParkModel(mesa.Model):
         left = self._left(rest) if self.partners.known is not None else {}
         return self.partners.after_market(t, spot, left, self.coop_rng)
 
-    def _wear(self, t: int, trades: list[Trade], made: Production) -> None:
+    def _wear(self, t: int, trades: Sequence[Trade], made: Production) -> None:
         """After the day: the cascade remembers who supplied whom, processes wear, and the
         failures and stops that start are shocks."""
         if self.market.exchanges and self.operations.cascades and self.cascade.active:
@@ -712,7 +712,7 @@ class ParkModel(mesa.Model):
         return self.decisions.decide(able, prices, self.ledger, contracts, self.expect, self.network)
 
     @staticmethod
-    def _rest(spot_true: list, spot: list[Trade]) -> dict[tuple[int, str, Side], float]:
+    def _rest(spot_true: Sequence[Order], spot: Sequence[Trade]) -> dict[tuple[int, str, Side], float]:
         """What each company still had after the market, per resource and side."""
         rest: dict[tuple[int, str, Side], float] = {}
         get = rest.get
@@ -749,7 +749,7 @@ class ParkModel(mesa.Model):
                 (surplus if side is Side.SELL else need).add(r)
         return out
 
-    def _expect(self, spot_true: list, trades: list[Trade], spot: list[Trade],
+    def _expect(self, spot_true: Sequence[Order], trades: Sequence[Trade], spot: Sequence[Trade],
                 rest: dict[tuple[int, str, Side], float]) -> None:
         """Companies learn from the step's spot market: what they received and sold and at
         what price, and what was left unsold or unmet (surplus a company would have kept in its
@@ -811,7 +811,7 @@ class ParkModel(mesa.Model):
             self._share_of = self._sharing_weights(self.partners.average_orders(self.ledger))
         return signed, adoptions
 
-    def _sharing_weights(self, orders: list[Order]) -> np.ndarray | None:
+    def _sharing_weights(self, orders: Sequence[Order]) -> np.ndarray | None:
         """The operator's split of the park's gains: each company's Shapley value (or Nash
         share) of the park game on these positions, normalised to sum to 1."""
         n = len(self.companies)
@@ -830,7 +830,7 @@ class ParkModel(mesa.Model):
             return np.zeros_like(gains)
         return float(gains.sum()) * self._share_of - gains
 
-    def _report(self, traders: ParkTraders, orders: list, trades: list[Trade]) -> None:
+    def _report(self, traders: ParkTraders, orders: Sequence[Order], trades: Sequence[Trade]) -> None:
         """For a sealed-bid mechanism, what a trader could have seen: every trade, as an
         accepted bid at the buyer's price and an accepted ask at the seller's net per unit
         shipped, and every order left (partly) unfilled as a shout nobody took."""
@@ -850,7 +850,7 @@ class ParkModel(mesa.Model):
             if done < o.quantity - 1e-9:
                 traders.observe(MarketEvent(t, o.resource, o.side, o.price, False))
 
-    def _learn(self, traders: ParkTraders, orders: list, trades: list[Trade]) -> None:
+    def _learn(self, traders: ParkTraders, orders: Sequence[Order], trades: Sequence[Trade]) -> None:
         """End of step: each learning company hears how each of its posted orders fared, judged
         against the reservation of the true order behind it."""
         moved: dict[tuple[int, str, Side], list[float]] = {}
@@ -893,7 +893,7 @@ class ParkModel(mesa.Model):
         self._add_to_totals(out.account, out.production.plans, out.exchanges.trades)
         self.records.append(self._record(out))
 
-    def _add_to_totals(self, acc: StepAccount, plans: list[Plan], trades: list[Trade]) -> None:
+    def _add_to_totals(self, acc: StepAccount, plans: list[Plan], trades: Sequence[Trade]) -> None:
         self.trade_log.extend(trades)
         self.last_trades = trades
         profit = acc.profit.tolist()  # Python floats: the same values as indexing the array company by company

@@ -182,8 +182,8 @@ class Partnerships:
             seen.add(list(zip(cols.owner[shown].tolist(), map(cols.resource.__getitem__, shown))), sums[order], a)
         self._observed += 1
 
-    def deliver(self, step: int, true_orders: list[Order]
-                ) -> tuple[list[Trade], list[Delivery], list[Order], list[tuple[int, int, float]]]:
+    def deliver(self, step: int, true_orders: Sequence[Order]
+                ) -> tuple[Sequence[Trade], list[Delivery], Sequence[Order], list[tuple[int, int, float]]]:
         """Contracts deliver; trust and self-belief are updated; returns the contract trades,
         the deliveries, the orders left for the spot market and the penalties (payer, payee,
         EUR)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -197,7 +197,7 @@ class TradeLog:
             self.resources.append(resource)
         return code
 
-    def extend(self, trades: list[Trade]) -> None:
+    def extend(self, trades: Sequence[Trade]) -> None:
         """The trades logged and added to the running totals (a `TradeList`'s columns are read)."""
         if not trades:
             return

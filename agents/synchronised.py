@@ -20,6 +20,7 @@ what it made under its own plans (`side_payments`).
 from __future__ import annotations
 
 from dataclasses import replace
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -216,7 +217,7 @@ class Operator:
         np.add.at(out, m.process_owner, per_process)
         return out
 
-    def execute(self, t: int, orders: list[Order]) -> list[Trade]:
+    def execute(self, t: int, orders: Sequence[Order]) -> list[Trade]:
         """The plan's shipments of step t as trades, within what each company has left after
         its contracts delivered, each priced at the plan's value of the resource at the buyer
         (kept between the seller's and the buyer's outside options)."""

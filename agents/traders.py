@@ -13,7 +13,7 @@ import numpy as np
 from agents.strategies import Quote
 from market.bilateral import Deal
 from market.mechanism import Negotiator
-from market.orders import MarketEvent, Order, Side
+from market.orders import MarketEvent, Order, OrderList, Side
 from market.settlement import Ledger
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ class ParkTraders:
         self._companies = companies
         self._ledger = ledger
         self._rng = rng
-        self._orders = list(true_orders)
+        # (An `OrderList` is kept as it is: its orders are made only if read.)
+        self._orders = true_orders if isinstance(true_orders, OrderList) else list(true_orders)
         # The step's bilateral negotiations, as the mechanism reports them (`negotiated`).
         self.deals: list[Deal] = []
         # Each true order by its number, and each company's by resource and side (its cheapest

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 
 import numpy as np
 
 from market import transport
 from market.mechanism import Book, Traders, book_by_resource, small_routes
 from market.network import Network, free_routes
-from market.orders import COLUMNS_FROM, Order, OrderList, Trade, TradeColumns, TradeList, trades_from
+from market.orders import COLUMNS_FROM, Order, OrderList, Trade, TradeColumns, TradeList, trades_from, trades_of
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class CallMarket:
     warm: transport.Warm = field(default_factory=transport.Warm, compare=False, repr=False)
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
-              traders: Traders | None = None) -> list[Trade]:
+              traders: Traders | None = None) -> Sequence[Trade]:
         if isinstance(orders, OrderList) and len(orders) >= COLUMNS_FROM:
             return self._clear_columns(orders, network, step)
         return TradeList.joined([self._clear_one(resource, asks, bids, network, step)
@@ -41,30 +40,38 @@ class CallMarket:
 
     def _clear_columns(self, orders: OrderList, network: Network, step: int) -> TradeList:
         """`clear` of many orders, grouped into books on their columns: the same books (by
-        resource name, each resource's asks and bids in the order posted), as arrays at once."""
+        resource name, each resource's asks and bids in the order posted), as arrays at once. The
+        orders themselves are not read."""
         cols = orders.columns
         books = sorted(((cols.resource[int(asks[0])], asks, bids) for asks, bids in cols.books().values()
                         if len(asks) and len(bids)), key=lambda book: book[0])
         parts = []
         for resource, a, b in books:
+            if len(a) * len(b) <= transport.SMALL:
+                # `_clear_small`'s lists, from the columns (the same Python floats as the orders')
+                found = self._clear_lists(resource, cols.owner[a].tolist(), cols.owner[b].tolist(),
+                                          cols.price[a].tolist(), cols.price[b].tolist(), cols.quantity[a].tolist(),
+                                          cols.quantity[b].tolist(), network, step)
+                if found is not None:
+                    parts.append(found)
+                    continue
             def book(resource: str = resource, a: np.ndarray = a, b: np.ndarray = b) -> Book:
                 return Book(resource, cols.owner[a], cols.owner[b], cols.price[a], cols.price[b], cols.quantity[a],
                             cols.quantity[b])
-            asks, bids = [orders[k] for k in a.tolist()], [orders[k] for k in b.tolist()]
-            parts.append(self._clear_one(resource, asks, bids, network, step, book))
+            parts.append(self._clear_arrays(resource, [], [], network, step, book))
         return TradeList.joined(parts)
 
-    def _clear_one(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int,
-                   book: Callable[[], Book] | None = None) -> list[Trade]:
-        """One resource's book cleared; `book` makes its arrays, if not from the orders."""
+    def _clear_one(self, resource: str, asks: Sequence[Order], bids: Sequence[Order], network: Network, step: int
+                   ) -> Sequence[Trade]:
+        """One resource's book cleared."""
         if len(asks) * len(bids) <= transport.SMALL:
             found = self._clear_small(resource, asks, bids, network, step)
             if found is not None:
                 return found
-        return self._clear_arrays(resource, asks, bids, network, step, book)
+        return self._clear_arrays(resource, asks, bids, network, step)
 
-    def _clear_arrays(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int,
-                      book_of: Callable[[], Book] | None = None) -> list[Trade]:
+    def _clear_arrays(self, resource: str, asks: Sequence[Order], bids: Sequence[Order], network: Network, step: int,
+                      book_of: Callable[[], Book] | None = None) -> Sequence[Trade]:
         book = Book.of(resource, asks, bids) if book_of is None else book_of()
         sellers, buyers, ask, bid, supply, demand = book.sellers, book.buyers, book.ask, book.bid, book.supply, book.demand
         if free_routes(network, resource, np.concatenate([sellers, buyers])) and not set(sellers.tolist()) & set(buyers.tolist()):
@@ -84,27 +91,29 @@ class CallMarket:
         price = bid[e.j[n]] - (1.0 - self.k) * gain[n] / f
         cols = TradeColumns.given(np.full(len(n), step), sellers[e.i[n]], buyers[e.j[n]], [resource] * len(n), shipped,
                                   shipped * f, price, e.cost[n] * shipped, km)
-        return trades_from(zip(repeat(step), cols.seller.tolist(), cols.buyer.tolist(), repeat(resource),
-                               shipped.tolist(), cols.delivered.tolist(), price.tolist(), cols.transport_cost.tolist(),
-                               km.tolist()), cols)
+        return trades_of(cols)
 
-    def _clear_small(self, resource: str, asks: list[Order], bids: list[Order], network: Network, step: int
-                     ) -> list[Trade] | None:
+    def _clear_small(self, resource: str, asks: Sequence[Order], bids: Sequence[Order], network: Network, step: int
+                     ) -> Sequence[Trade] | None:
         """`_clear_one` of a book of a few orders (most books of a small park), walked in Python
         lists: the same routes, arithmetic and trades. None when the book needs another path
         (every unit travels free, or HiGHS)."""
-        sellers = [o.owner for o in asks]
-        buyers = [o.owner for o in bids]
+        return self._clear_lists(resource, [o.owner for o in asks], [o.owner for o in bids],
+                                 [float(o.price) for o in asks], [float(o.price) for o in bids],
+                                 [float(o.quantity) for o in asks], [float(o.quantity) for o in bids], network, step)
+
+    def _clear_lists(self, resource: str, sellers: list[int], buyers: list[int], ask: list[float], bid: list[float],
+                     supply: list[float], demand: list[float], network: Network, step: int) -> Sequence[Trade] | None:
+        """`_clear_small` on the asks' and bids' owners, prices and quantities."""
         if free_routes(network, resource, sellers + buyers) and not set(sellers) & set(buyers):
             return None
-        bid = [float(o.price) for o in bids]
-        i, j, km, share, cost, gain = small_routes(network, resource, sellers, buyers, [float(o.price) for o in asks], bid)
+        i, j, km, share, cost, gain = small_routes(network, resource, sellers, buyers, ask, bid)
         if not i:
             return []
-        x = transport.solve_lists([float(o.quantity) for o in asks], [float(o.quantity) for o in bids], i, j, gain, share)
+        x = transport.solve_lists(supply, demand, i, j, gain, share)
         if x is None:
             return None
         keep = 1.0 - self.k
-        return trades_from((step, sellers[i[e]], buyers[j[e]], resource, q, q * share[e],
-                            bid[j[e]] - keep * gain[e] / share[e], cost[e] * q, km[e])
-                           for e, q in enumerate(x) if q > 0)
+        return trades_from([(step, sellers[i[e]], buyers[j[e]], resource, q, q * share[e],
+                             bid[j[e]] - keep * gain[e] / share[e], cost[e] * q, km[e])
+                            for e, q in enumerate(x) if q > 0])

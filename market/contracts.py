@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from market.orders import COLUMNS_FROM, Order, OrderColumns, OrderList, Side, Trade, numbered_orders, trades_from
+from market.orders import COLUMNS_FROM, Order, OrderList, Side, Trade, numbered_orders, trades_from
 
 EPS = 1e-9
 
@@ -81,7 +81,7 @@ _DELIVERY_SLOTS = tuple(Delivery.__dict__[f.name].__set__ for f in fields(Delive
 
 
 def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
-            tolerance: float) -> tuple[list[Trade], list[Delivery], list[Order]]:
+            tolerance: float) -> tuple[Sequence[Trade], list[Delivery], Sequence[Order]]:
     """Contracts deliver first, in the order given, out of the companies' true positions.
 
     A seller ships from its surplus of the resource, the part it values least first (what it
@@ -96,17 +96,26 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
     # A one-order side is read and drawn on directly: the same operations as `sum` and `_take`
     # on a list of one, without them. Trades, deliveries and orders are built slot by slot
     # (`market.orders.trades_from`, `numbered_orders`).
-    left = [o.quantity for o in orders]
-    sell = Side.SELL
-    at = {(o.owner, o.resource, o.side is sell): n for n, o in enumerate(orders)}  # a key's last order
+    # A large park's orders are read from their columns (`market.orders.OrderList`): the same
+    # Python values, without making the orders.
+    given = orders if isinstance(orders, OrderList) and len(orders) >= COLUMNS_FROM else None
+    if given is not None:
+        cols = given.columns
+        left = cols.quantity.tolist()
+        keys = list(zip(cols.owner.tolist(), cols.resource, cols.is_ask.tolist()))
+    else:
+        sell = Side.SELL
+        left = [o.quantity for o in orders]
+        keys = [(o.owner, o.resource, o.side is sell) for o in orders]
+    at = {key: n for n, key in enumerate(keys)}  # a key's last order
     several: dict[tuple[int, str, bool], list[int]] = {}
     if len(at) < len(orders):
-        for n, o in enumerate(orders):
-            key = (o.owner, o.resource, o.side is sell)
+        for n, key in enumerate(keys):
             if at[key] != n or key in several:
                 several.setdefault(key, []).append(n)
+        prices = cols.price.tolist() if given is not None else [o.price for o in orders]
         for (_, _, is_ask), idx in several.items():
-            idx.sort(key=(lambda n: orders[n].price) if is_ask else (lambda n: -orders[n].price))
+            idx.sort(key=(lambda n: prices[n]) if is_ask else (lambda n: -prices[n]))
 
     shipments: list[tuple[int, int, int, str, float, float, float, float, float]] = []  # trades_from's rows
     done: list[Delivery] = []
@@ -176,6 +185,22 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             d_penalty(d, 0.0)
         done.append(d)
 
+    rest: Sequence[Order]
+    if given is not None:
+        # The orders left keep columns (the spot market reads them): the given orders' own, those
+        # left over, with what is left of each; the orders are made when first asked for.
+        quantity = np.array(left, dtype=float)
+        keep = np.flatnonzero(quantity > EPS)
+        rest = OrderList._lazy(len(keep), lambda: _left(orders, left))
+        rest._make = lambda: given.columns.taken(keep, quantity[keep])
+    else:
+        rest = _left(orders, left)
+    return trades_from(shipments), done, rest
+
+
+def _left(orders: Sequence[Order], left: list[float]) -> list[Order]:
+    """The orders with something left, each with what is left: the same order where nothing of
+    it was taken, a new one with the same number where some was."""
     rest: list[Order] = []
     at_less: list[int] = []  # where in `rest` an order goes on with less than it had
     less: list[tuple[int, str, Side, float, float]] = []
@@ -187,18 +212,7 @@ def deliver(contracts: Sequence[Contract], orders: Sequence[Order], step: int,
             rest.append(o)
     for k, o in zip(at_less, numbered_orders(less, [rest[k].ref for k in at_less])):
         rest[k] = o
-    if isinstance(orders, OrderList) and len(orders) >= COLUMNS_FROM:
-        # The orders left keep columns too (the spot market reads them): the given orders' own,
-        # those left over, with what is left of each.
-        rest = OrderList(rest)
-        rest._make = lambda: _left_columns(orders, left)
-    return trades_from(shipments), done, rest
-
-
-def _left_columns(orders: OrderList, left: list[float]) -> OrderColumns:
-    quantity = np.array(left, dtype=float)
-    keep = np.flatnonzero(quantity > EPS)
-    return orders.columns.taken(keep, quantity[keep])
+    return rest
 
 
 def _take(left: list[float], idx: list[int], amount: float) -> None:

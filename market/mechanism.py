@@ -71,7 +71,7 @@ class Mechanism(Protocol):
         ...
 
     def clear(self, orders: Sequence[Order], network: Network, step: int, rng: np.random.Generator,
-              traders: Traders | None = None) -> list[Trade]:
+              traders: Traders | None = None) -> Sequence[Trade]:
         """Match `orders` over `network` and return the trades of this step. `traders` lets a
         mechanism ask for re-quotes, report events and get negotiators; None means `Fixed`."""
         ...

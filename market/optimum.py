@@ -61,7 +61,7 @@ import numpy as np
 
 from market.network import Network
 from market.transport import Warm
-from market.orders import Order, OrderList, Side
+from market.orders import COLUMNS_FROM, Order, OrderList, Side
 from market.settlement import Ledger, Plan
 from market.storage import Store, carry
 from market.welfare import optimal_allocation
@@ -122,12 +122,12 @@ class Planner:
             if decay > 0:
                 store.shrink(decay)
 
-    def orders(self, orders_for: OrdersFor) -> list[Order]:
+    def orders(self, orders_for: OrdersFor) -> Sequence[Order]:
         """The step's truthful orders on the planner's stock."""
         orders = orders_for(None if self._as_park() else self.stock)
         return orders if isinstance(orders, OrderList) else list(orders)  # (an OrderList keeps its columns)
 
-    def _at_real_costs(self, orders: list[Order]) -> list[Order]:
+    def _at_real_costs(self, orders: Sequence[Order]) -> Sequence[Order]:
         """The orders with their transfers (taxes avoided, subsidies) taken out of their prices:
         `orders` itself where no order has any."""
         # A resource whose bid, keep and dispose transfers (`Ledger.transfer_of`) each sum to
@@ -165,11 +165,21 @@ class Planner:
     def _carry(self, t: int, plans: Sequence[Plan], orders: Sequence[Order], moved: np.ndarray) -> None:
         shipped: dict[tuple[int, str], float] = defaultdict(float)
         got: dict[tuple[int, str], float] = defaultdict(float)
-        for k in np.flatnonzero(moved > 0).tolist():
-            o = orders[k]
-            key = (o.owner, o.resource)
-            if key in self.stores:
-                (shipped if o.side is Side.SELL else got)[key] += float(moved[k])
+        idx = np.flatnonzero(moved > 0)
+        if isinstance(orders, OrderList) and len(orders) >= COLUMNS_FROM:  # the same, from the columns
+            cols = orders.columns
+            resource = cols.resource
+            for k, c, is_ask, x in zip(idx.tolist(), cols.owner[idx].tolist(), cols.is_ask[idx].tolist(),
+                                       moved[idx].tolist()):
+                key = (c, resource[k])
+                if key in self.stores:
+                    (shipped if is_ask else got)[key] += x
+        else:
+            for k in idx.tolist():
+                o = orders[k]
+                key = (o.owner, o.resource)
+                if key in self.stores:
+                    (shipped if o.side is Side.SELL else got)[key] += float(moved[k])
         expires = {r: t + res.shelf_life + 1 for r, res in self.ledger.resources.items()}
         for key, store in self.stores.items():
             c, r = key

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import chain
 from operator import attrgetter
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar, overload
 
 import numpy as np
 
@@ -95,11 +95,18 @@ def numbered_orders(rows: Sequence[tuple[int, str, Side, float, float]],
     """Orders from (owner, resource, side, quantity, price) rows, numbered (`ref`) by `numbers`,
     by default each by its row: the same objects as `Order(*row, number)` at about half the cost
     (each slot set directly instead of through the frozen dataclass's `__init__`, which has
-    nothing else to do): the model makes thousands a step. Their columns, if asked for, are made
-    from the rows."""
+    nothing else to do), made when first asked for: the model makes thousands a step, and a large
+    park's reads their columns, made from the rows. `rows` are not to be changed afterwards."""
+    refs = range(len(rows)) if numbers is None else list(numbers)
+    out = OrderList._lazy(min(len(refs), len(rows)), lambda: _orders(rows, refs))
+    out._make = lambda: OrderColumns.given(rows if len(refs) >= len(rows) else rows[:len(refs)])
+    return out
+
+
+def _orders(rows: Sequence[tuple[int, str, Side, float, float]], refs: Iterable[int]) -> list[Order]:
     owner, resource, side, quantity, price, ref = _ORDER_SLOTS
-    out = OrderList(rows=rows)
-    for i, (c, r, s, q, p) in zip(range(len(rows)) if numbers is None else numbers, rows):
+    out = []
+    for i, (c, r, s, q, p) in zip(refs, rows):
         o = _new(Order)
         owner(o, c)
         resource(o, r)
@@ -111,18 +118,34 @@ def numbered_orders(rows: Sequence[tuple[int, str, Side, float, float]],
     return out
 
 
-def trades_from(rows: Iterable[tuple[int, int, int, str, float, float, float, float, float]],
-                columns: TradeColumns | None = None) -> TradeList:
+TradeRow = tuple[int, int, int, str, float, float, float, float, float]
+
+
+def trades_from(rows: Iterable[TradeRow]) -> TradeList:
     """Trades from (step, seller, buyer, resource, shipped, delivered, price, transport_cost,
-    distance_km) rows, `seller_price` None: the same objects as `Trade(*row)`, as `numbered_orders`.
-    Their columns, if asked for, are `columns` (the rows' fields as arrays), else made from the
-    rows when they are a list, else read from the trades."""
-    step, seller, buyer, resource, shipped, delivered, price, cost, km, seller_price = _TRADE_SLOTS
-    out = TradeList()
-    if columns is not None:
-        out._columns = columns
-    elif isinstance(rows, list) and rows:
+    distance_km) rows, `seller_price` None: the same objects as `Trade(*row)`, as `numbered_orders`,
+    made when first asked for. Their columns, if asked for, are made from the rows."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    out = TradeList._lazy(len(rows), lambda: _trades(rows))
+    if rows:
         out._make = lambda: TradeColumns.given(*zip(*rows))
+    return out
+
+
+def trades_of(columns: TradeColumns) -> TradeList:
+    """`trades_from` the rows of these columns (`seller_unit_price` the price): the trades made
+    from the columns' values when first asked for, the columns kept."""
+    out = TradeList._lazy(len(columns), lambda: _trades(zip(
+        columns.step.tolist(), columns.seller.tolist(), columns.buyer.tolist(), columns.resource,
+        columns.shipped.tolist(), columns.delivered.tolist(), columns.price.tolist(), columns.transport_cost.tolist(),
+        columns.distance_km.tolist())))
+    out._columns = columns
+    return out
+
+
+def _trades(rows: Iterable[TradeRow]) -> list[Trade]:
+    step, seller, buyer, resource, shipped, delivered, price, cost, km, seller_price = _TRADE_SLOTS
+    out = []
     for t, s, b, r, x, d, p, c, k in rows:
         o = _new(Trade)
         step(o, t)
@@ -213,24 +236,45 @@ class TradeColumns:
 COLUMNS_FROM = 64
 
 
+T = TypeVar("T")
 C = TypeVar("C")
 
 
-class _WithColumns(list, Generic[C]):
-    """A list like any other whose items' `columns` are worked out on first asking and kept:
-    from what the list was built from where that is known (`_make`), else read from the items.
-    Not to be changed once its columns have been read; a copy is a plain list's copy (its
-    columns read again if asked for)."""
+class _WithColumns(Sequence, Generic[T, C]):
+    """A sequence of frozen items (orders or trades) that a large park's model mostly reads as
+    `columns`: the columns are worked out on first asking and kept, from what the sequence was
+    built from where that is known (`_make`), else read from the items; and the items, where the
+    sequence was built from rows or columns (`_lazy`), are made on first asking too, the same
+    objects as made at once. A step of `synthetic:1000` makes thousands of orders and trades that
+    only their columns are read of. Read-only: it compares equal to a list of the same items, and
+    `+` with a list gives a list; a copy (`list(...)`) is a plain list."""
 
-    __slots__ = ("_columns", "_make")
+    __slots__ = ("_items", "_items_of", "_n", "_columns", "_make")
 
-    def __init__(self, items: Iterable = ()):
-        super().__init__(items)
+    def __init__(self, items: Iterable[T] = ()):
+        self._items: list[T] | None = list(items)
+        self._items_of: Callable[[], list[T]] | None = None  # how to make the items, if not made yet
+        self._n = len(self._items)
         self._columns: C | None = None
         self._make: Callable[[], C] | None = None  # how to make the columns, if not by reading the items
 
-    def __reduce__(self):
-        return type(self), (list(self),)
+    @classmethod
+    def _lazy(cls, n: int, items_of: Callable[[], list[T]]) -> Self:
+        """`n` items that `items_of()` makes when first asked for."""
+        out = cls.__new__(cls)
+        out._items, out._items_of, out._n, out._columns, out._make = None, items_of, n, None, None
+        return out
+
+    def _list(self) -> list[T]:
+        items = self._items
+        if items is None:
+            make = self._items_of
+            assert make is not None
+            items = self._items = make()
+            self._items_of = None
+            if len(items) != self._n:
+                raise AssertionError(f"{type(self).__name__}: made {len(items)} items, expected {self._n}")
+        return items
 
     def _read(self) -> C:
         raise NotImplementedError
@@ -242,28 +286,79 @@ class _WithColumns(list, Generic[C]):
             self._make = None
         return self._columns
 
+    def __len__(self) -> int:
+        return self._n
 
-class TradeList(_WithColumns[TradeColumns]):
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i):
+        return self._list()[i]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._list())
+
+    def __reversed__(self) -> Iterator[T]:
+        return reversed(self._list())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._list()
+
+    def index(self, item: T, *args: int) -> int:
+        return self._list().index(item, *args)
+
+    def count(self, item: T) -> int:
+        return self._list().count(item)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _WithColumns):
+            return self._list() == other._list()
+        if isinstance(other, list):
+            return self._list() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Iterable[T]) -> list[T]:
+        return self._list() + list(other)
+
+    def __radd__(self, other: Iterable[T]) -> list[T]:
+        return list(other) + self._list()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._list()!r})"
+
+    def __reduce__(self):
+        return type(self), (list(self._list()),)
+
+
+class TradeList(_WithColumns[Trade, TradeColumns]):
     """Trades with their columns (`_WithColumns`): a large park's model reads the same fields of
-    thousands of trades a step in several passes. Where the trades were made from columns
-    (`trades_from`), or are a slice (`tail`) or a join (`joined`) of lists that have theirs, the
-    columns are taken from those rather than read from the trades again."""
+    thousands of trades a step in several passes, and seldom a trade. Where the trades were made
+    from rows or columns (`trades_from`, `trades_of`), or are a slice (`tail`) or a join
+    (`joined`) of lists that have theirs, the columns are taken from those rather than read from
+    the trades, and the trades are made when first asked for."""
 
     __slots__ = ()
 
     def _read(self) -> TradeColumns:
-        return TradeColumns.of(self)
+        return TradeColumns.of(self._list())
 
     def tail(self, start: int) -> TradeList:
-        """The trades from `start` on."""
-        part = TradeList(self[start:])
+        """The trades from `start` (0 or more) on."""
+        part = TradeList._lazy(max(0, self._n - start), lambda: self._list()[start:])
         part._make = lambda: self.columns.sliced(start)
         return part
 
     @staticmethod
     def joined(parts: Sequence[Sequence[Trade]]) -> TradeList:
-        """The trades of these lists one after another."""
-        whole = TradeList(chain.from_iterable(parts))
+        """The trades of these lists one after another (the lists not changed afterwards)."""
+        parts = list(parts)
+        whole = TradeList._lazy(sum(map(len, parts)), lambda: list(chain.from_iterable(parts)))
         whole._make = lambda: TradeColumns.joined([columns_of(p) for p in parts if len(p)] or [TradeColumns.of(())])
         return whole
 
@@ -284,6 +379,9 @@ class OrderColumns:
     is_ask: np.ndarray  # bool
     quantity: np.ndarray
     price: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.resource)
 
     @staticmethod
     def of(orders: Sequence[Order]) -> OrderColumns:
@@ -360,10 +458,10 @@ def by_resource_code(values: Mapping[str, float]) -> np.ndarray:
     return out
 
 
-class OrderList(_WithColumns[OrderColumns]):
+class OrderList(_WithColumns[Order, OrderColumns]):
     """Orders with their columns (`_WithColumns`), made from the (owner, resource, side,
     quantity, price) `rows` they were made of if given (`numbered_orders`): large parks read
-    thousands of orders a step."""
+    thousands of orders a step, and seldom an order."""
 
     __slots__ = ()
 
@@ -373,16 +471,19 @@ class OrderList(_WithColumns[OrderColumns]):
             self._make = lambda: OrderColumns.given(rows)
 
     def _read(self) -> OrderColumns:
-        return OrderColumns.of(self)
+        return OrderColumns.of(self._list())
 
     @staticmethod
     def replacing(base: Sequence[Order], at: Sequence[int], orders: Sequence[Order],
                   rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderList:
         """`base` with its orders at `at` replaced by `orders` (made of `rows`): columns, if asked
-        for, are `base`'s with those rows replaced."""
-        out = OrderList(base)
-        for i, o in zip(at, orders):
-            out[i] = o
+        for, are `base`'s with those rows replaced; the orders are made when first asked for."""
+        def items() -> list[Order]:
+            out = list(base)
+            for i, o in zip(at, orders):
+                out[i] = o
+            return out
+        out = OrderList._lazy(len(base), items)
         out._make = lambda: order_columns_of(base).replaced(at, rows)
         return out
 

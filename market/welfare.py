@@ -16,7 +16,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, small_routes
 from market.network import Network
-from market.orders import COLUMNS_FROM, Order, Side, Trade, columns_of, order_columns_of
+from market.orders import COLUMNS_FROM, Order, OrderList, Side, Trade, columns_of, order_columns_of
 from market.policy import TRANSFER_PARTS
 
 N_PARTS = len(TRANSFER_PARTS)
@@ -191,14 +191,31 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     # Only the orders of a company and resource that traded are valued.
     asks: dict[tuple[int, str], list[Order]] = {}
     bids: dict[tuple[int, str], list[Order]] = {}
-    sell = Side.SELL
-    for o in true_orders:
-        key = (o.owner, o.resource)
-        if o.side is sell:
-            if key in shipped:
-                asks.setdefault(key, []).append(o)
-        elif key in got:
-            bids.setdefault(key, []).append(o)
+    if isinstance(true_orders, OrderList) and len(true_orders) >= COLUMNS_FROM:
+        # A large park's orders from their columns: only those valued are made, without their
+        # numbers (nothing here reads them).
+        cols = true_orders.columns
+        owner, is_ask = cols.owner.tolist(), cols.is_ask.tolist()
+        picked: list[tuple[dict[tuple[int, str], list[Order]], tuple[int, str], int]] = []
+        for n, key in enumerate(zip(owner, cols.resource)):
+            if is_ask[n]:
+                if key in shipped:
+                    picked.append((asks, key, n))
+            elif key in got:
+                picked.append((bids, key, n))
+        quantity, price = cols.quantity.tolist(), cols.price.tolist()
+        for book, key, n in picked:
+            book.setdefault(key, []).append(Order(owner[n], key[1], Side.SELL if is_ask[n] else Side.BUY, quantity[n],
+                                                  price[n]))
+    else:
+        sell = Side.SELL
+        for o in true_orders:
+            key = (o.owner, o.resource)
+            if o.side is sell:
+                if key in shipped:
+                    asks.setdefault(key, []).append(o)
+            elif key in got:
+                bids.setdefault(key, []).append(o)
     total = -transport_paid
     # The transfers part by part as Python floats (the same sums as on arrays); the arrays
     # `transfer_of` returns, as tuples of floats (None where all are zero), by identity.

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market.contracts import Contract, Delivery, Terms, deliver
-from market.orders import Order, Side, Trade
+from market.orders import COLUMNS_FROM, Order, Side, Trade, numbered_orders
 from tests.strategies import tenths
 
 S, B = Side.SELL, Side.BUY
@@ -333,3 +333,28 @@ def test_deliver_is_the_plain_rule_bit_for_bit(book):
 def test_deliver_is_the_plain_rule_bit_for_bit_long(book):
     """The same on more books: a term out of order shows only in some last bits."""
     test_deliver_is_the_plain_rule_bit_for_bit.hypothesis.inner_test(book)
+
+
+@settings(max_examples=60, deadline=None)
+@given(book=st.one_of(books(), crowded_books()),
+       more=st.lists(st.tuples(st.integers(0, 9), st.sampled_from(RES), st.sampled_from(list(Side)), awkward,
+                               tenths(-3, 3)), min_size=COLUMNS_FROM, max_size=COLUMNS_FROM + 12))
+def test_deliver_reads_a_large_parks_orders_from_their_columns(book, more):
+    """A large park's orders (an `OrderList` of `COLUMNS_FROM` or more) are read from their
+    columns, and what is left is made only when read: the plain rule's figures, bit for bit."""
+    orders, contracts, step, tolerance = book
+    rows = [(o.owner, o.resource, o.side, o.quantity, o.price) for o in orders] + more
+    given_orders = numbered_orders(rows)
+    trades, done, rest = deliver(contracts, given_orders, step, tolerance)
+    assert given_orders._items is None and rest._items is None  # no order made yet
+    plain = [Order(*row, ref=n) for n, row in enumerate(rows)]
+    want_trades, want_done, want_rest = plain_deliver(contracts, plain, step, tolerance)
+    assert exactly(trades) == exactly(want_trades)
+    assert exactly(done) == exactly(want_done)
+    assert len(rest) == len(want_rest)
+    left = rest.columns
+    assert [repr(x) for x in left.quantity.tolist()] == [repr(o.quantity) for o in want_rest]
+    assert left.owner.tolist() == [o.owner for o in want_rest] and left.resource == [o.resource for o in want_rest]
+    assert left.price.tolist() == [o.price for o in want_rest]
+    assert left.is_ask.tolist() == [o.side is Side.SELL for o in want_rest]
+    assert exactly(rest) == exactly(want_rest)

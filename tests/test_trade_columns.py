@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 import market.welfare as welfare
 from market.call import CallMarket
 from market.network import Network
+from market.policy import Policy
 from market.resources import Mode, Resource
+from market.settlement import Ledger
 from agents.spool import TradeLog
 from market.orders import (COLUMNS_FROM, Order, OrderColumns, OrderList, Side, Trade, TradeColumns, TradeList, columns_of,
-                           numbered_orders, trades_from)
+                           numbered_orders, trades_from, trades_of)
 
 RESOURCES = ("ash", "gypsum", "steam")
 
@@ -181,3 +183,79 @@ def test_what_the_market_left_is_summed_alike_on_columns(rows):
     got = ParkModel._rest(orders, spot)
     want = ParkModel._rest(list(orders), spot)
     assert list(got.items()) == list(want.items())
+
+
+@settings(max_examples=20, deadline=None)
+@given(trade_rows(min_size=1), order_rows(min_size=1), st.data())
+def test_orders_and_trades_are_made_only_when_read_and_then_as_made_at_once(drawn, rows, data):
+    """`trades_from`, `trades_of`, `numbered_orders`, joins, slices and replacements make their
+    items only when an item is read; their length and columns need none. Read, they are the
+    objects made at once, and the sequence behaves as a read-only list of them."""
+    trade_rows_, _ = drawn
+    want_trades = [Trade(*row) for row in trade_rows_]
+    want_orders = [Order(*row, ref=i) for i, row in enumerate(rows)]
+    cut = data.draw(st.integers(0, len(trade_rows_)))
+    made = trades_from(trade_rows_)
+    again = trades_of(made.columns)
+    joined = TradeList.joined([trades_from(trade_rows_[:cut]), trades_of(made.columns).tail(cut)])
+    orders = numbered_orders(rows)
+    at = sorted(data.draw(st.sets(st.integers(0, len(rows) - 1), max_size=3)))
+    replaced = OrderList.replacing(orders, at, numbered_orders([rows[0]] * len(at), at), [rows[0]] * len(at))
+    for lazy, want in ((made, want_trades), (again, want_trades), (joined, want_trades), (orders, want_orders)):
+        assert len(lazy) == len(want) and bool(lazy)
+        assert len(lazy.columns) == len(want)
+        assert lazy._items is None  # nothing made yet
+        assert lazy == want and want == lazy and lazy != want[:-1]
+        assert list(lazy) == want and lazy[-1] == want[-1] and lazy[1:] == want[1:]
+        assert list(reversed(lazy)) == want[::-1] and want[0] in lazy and lazy.index(want[-1]) == want.index(want[-1])
+        assert lazy + want[:1] == want + want[:1] and want[:1] + lazy == want[:1] + want
+        assert pickle.loads(pickle.dumps(lazy)) == want and copy.deepcopy(lazy) == want
+        assert repr(lazy) == f"{type(lazy).__name__}({want!r})"
+    same(again.columns, TradeColumns.of(want_trades))
+    same(joined.columns, TradeColumns.of(want_trades))
+    want_replaced = list(want_orders)
+    for i in at:
+        want_replaced[i] = Order(*rows[0], ref=i)
+    assert replaced._items is None and len(replaced) == len(rows)
+    same_orders(replaced.columns, OrderColumns.of(want_replaced))
+    assert replaced == want_replaced
+
+
+@settings(max_examples=15, deadline=None)
+@given(trade_rows(min_size=COLUMNS_FROM, max_size=120))
+def test_welfare_reads_a_large_parks_true_orders_from_their_columns(drawn):
+    """The true orders as an `OrderList` (a large park's): valued from their columns, none
+    made, to the same bits as order by order."""
+    rows, seller_prices = drawn
+    trades = as_trades(rows, seller_prices)
+    orders = true_orders(trades)
+    # (with orders of a resource nobody trades, for a large park's count)
+    orders += [Order(c % 6, "slag", Side(side), 1.0 + c, 3.0) for c in range(COLUMNS_FROM) for side in ("buy", "sell")]
+    given_orders = numbered_orders([(o.owner, o.resource, o.side, o.quantity, o.price) for o in orders])
+    ledger = ledger_for(RESOURCES)
+    got = welfare.exchange_values(TradeList(trades), given_orders, 6, ledger.transfer_of)
+    assert given_orders._items is None
+    want = welfare.exchange_values(TradeList(trades), orders, 6, ledger.transfer_of)
+    assert got[0] == want[0]
+    assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
+
+
+def test_a_call_market_makes_none_of_a_large_parks_orders():
+    rng = np.random.default_rng(4)
+    n = 30
+    network = Network(rng.random((n, 2)) * 20, {r: Resource(r, "t", virgin_price=0.0, disposal_cost=0.0,
+                                                            transport=Mode.TRUCK, transport_cost=0.5)
+                                                for r in RESOURCES})
+    rows = [(int(rng.integers(n)), RESOURCES[int(rng.integers(3))], Side.SELL if rng.random() < 0.5 else Side.BUY,
+             float(rng.random() * 40), float(rng.random() * 60 - 10)) for _ in range(3 * COLUMNS_FROM)]
+    orders = numbered_orders(rows)
+    trades = CallMarket().clear(orders, network, 0, rng)
+    assert len(trades) and orders._items is None and trades._items is None
+
+
+def ledger_for(names) -> Ledger:
+    """A ledger whose prices carry taxes and a subsidy, so that the transfers are not all zero
+    (an ask at 25 is what its owner would keep, at the outside price; the rest it disposes of)."""
+    res = {r: Resource(r, "t", virgin_price=25.0, disposal_cost=4.0, landfill=True, virgin_material=True)
+           for r in names}
+    return Ledger(6, res, Policy(carbon_tax=40.0, landfill_tax=7.0, virgin_tax=3.0, exchange_subsidy=1.5), {})
