@@ -12,8 +12,8 @@ import numpy as np
 
 from agents.scenario import CompanySpec
 from agents.strategies import Quote, Strategy
-from market.orders import Order, Side
-from market.settlement import Ledger, Plan, make_plan
+from market.orders import COLUMNS_FROM, Order, Side, by_resource_code, resource_code
+from market.settlement import Ledger, Plan, PlanColumns, PlanList, make_plan
 from market.storage import Store
 
 if TYPE_CHECKING:
@@ -202,6 +202,8 @@ class ParkLoads:
         self.util = np.concatenate([c._util for c in companies]) if companies else np.zeros(0)
         self.owner = np.repeat(np.arange(len(companies)), self.lens)
         self.profiled = any(c._profiled for c in companies)
+        self._table_made = False  # `_table`, made when first asked for
+        self._recipe_table: tuple | None = None
 
     def fits(self, companies: Sequence[Company], first: np.ndarray) -> bool:
         """Whether these arrays are still those of `companies` (their processes unchanged)."""
@@ -216,6 +218,51 @@ class ParkLoads:
         """Each company's part of a park-wide array or list (an array's as views, as np.split
         gives, without its per-piece overhead)."""
         return [flat[a:b] for a, b in self.bounds]
+
+    def plans(self, companies: Sequence[Company], made: np.ndarray, sale: np.ndarray) -> PlanList | None:
+        """Every company's `Company.plan_of` on its part of `made` and `sale` (each process's
+        amount and price, end to end), as columns worked out on the arrays at once: the same
+        numbers as plan by plan (`0.0 + a * q` elementwise), in the same order. The plans are
+        made only if read (`market.settlement.PlanList`). None unless every company has one
+        process (then a company's process is its plan's only one, and no entry sums two)."""
+        table = self._table(companies)
+        if table is None:
+            return None
+        product, made_plan, made_resource, made_code, made_coef, used_plan, used_resource, used_code, used_coef = table
+        q, price = made, sale
+        on = ~(q <= 0)  # `plan_of` makes an empty plan where q <= 0
+        revenue = np.where(on, 0.0 + q * price, 0.0)
+        out_plan = np.flatnonzero(on)
+        keep_made, keep_used = np.flatnonzero(on[made_plan]), np.flatnonzero(on[used_plan])
+        made_at, used_at = made_plan[keep_made], used_plan[keep_used]
+        columns = PlanColumns(
+            np.arange(len(q)), revenue, out_plan, [product[k] for k in out_plan.tolist()], 0.0 + q[out_plan],
+            made_at, [made_resource[k] for k in keep_made.tolist()], made_code[keep_made],
+            0.0 + made_coef[keep_made] * q[made_at], used_at, [used_resource[k] for k in keep_used.tolist()],
+            used_code[keep_used], 0.0 + used_coef[keep_used] * q[used_at])
+
+        def all_plans() -> list[Plan]:
+            return [c.plan_of(x, p) for c, x, p in zip(companies, self.slices(q.tolist()), self.slices(price.tolist()))]
+
+        def one(k: int) -> Plan:
+            return companies[k].plan_of([float(q[k])], [float(price[k])])
+        return PlanList.made(columns, all_plans, one)
+
+    def _table(self, companies: Sequence[Company]) -> tuple | None:
+        """Each company's product and its one process's by-products and inputs per unit, as
+        entries end to end (the company, the resource, its code, the amount per unit)."""
+        if not self._table_made:
+            self._table_made = True
+            if all(len(c._recipes) == 1 and c.index == k for k, c in enumerate(companies)):
+                product = [c._recipes[0][0] for c in companies]
+                sides: list = []
+                for per_unit in ([c._recipes[0][1] for c in companies], [c._recipes[0][2] for c in companies]):
+                    rows = [(k, r, a) for k, entries in enumerate(per_unit) for r, a in entries]
+                    sides += [np.array([k for k, _, _ in rows], dtype=np.intp), [r for _, r, _ in rows],
+                              np.array([resource_code(r) for _, r, _ in rows], dtype=np.intp),
+                              np.array([a for _, _, a in rows], dtype=float)]
+                self._recipe_table = (product, *sides)
+        return self._recipe_table
 
 
 def park_noise(rngs: Sequence[np.random.Generator], lens: Sequence[int]) -> np.ndarray:
@@ -241,6 +288,9 @@ def park_positions(companies: Sequence[Company], plans: Sequence[Plan], ledger: 
     (company, resource, side, quantity, price) rows, one list a company: the model numbers the
     park's orders as it builds them (`ParkModel._truthful`), each Order made once. One loop over
     the park, the prices and stores looked up by resource: a thousand companies' positions a step."""
+    if stock is None and isinstance(plans, PlanList) and len(plans) >= COLUMNS_FROM and \
+            all(c.index == k for k, c in enumerate(companies)):
+        return _park_positions_columns(companies, plans, ledger)
     buy, dispose = ledger.buy_prices, ledger.dispose_prices
     subsidy = ledger.policy.exchange_subsidy  # a bid's value: `Ledger.park_buy_value`
     stores_at = ledger.stores_at
@@ -269,6 +319,79 @@ def park_positions(companies: Sequence[Company], plans: Sequence[Plan], ledger: 
                     _asks(out, idx, r, level, store if r in uses else None, buy[r], dispose[r])
         blocks.append(out)
     return blocks
+
+
+_SIDES = (Side.SELL, Side.BUY)
+
+
+def _park_positions_columns(companies: Sequence[Company], plans: PlanList, ledger: Ledger) -> list[list[Row]]:
+    """`park_positions` of the whole park (company k's plan `plans[k]`, the park's own stock) on
+    the plans' columns: the same rows, made at once. A company's rows: its resources by name
+    (the ledger's rows are in name order), each an ask of what it could keep and one of the rest,
+    or a bid; then its stock of what it neither makes nor needs, in its stores' order."""
+    pc = plans.columns
+    names = ledger._names
+    nr = len(names)
+    code_row = by_resource_code(dict(zip(names, range(nr))))
+    made_at = pc.made_plan * nr + code_row[pc.made_code].astype(np.intp)
+    used_at = pc.used_plan * nr + code_row[pc.used_code].astype(np.intp)
+    pairs = np.union1d(made_at, used_at)  # ascending: by company, then resource name
+    made = np.zeros(len(pairs))
+    made[np.searchsorted(pairs, made_at)] = pc.made
+    used = np.zeros(len(pairs))
+    used[np.searchsorted(pairs, used_at)] = pc.used
+    level = np.zeros(len(pairs))
+    # The stores: each one's cell, level, capacity, whether its company uses the resource, and
+    # its place among its company's stores; those at no pair are stock the company only holds.
+    keys, levels, caps, uses, order = [], [], [], [], []
+    for c, at in ledger.stores_at.items():
+        input_of = companies[c]._uses
+        for k, (r, store) in enumerate(at.items()):
+            keys.append(c * nr + ledger._rid[r])
+            levels.append(store.level)
+            caps.append(store.capacity)
+            uses.append(r in input_of)
+            order.append(k)
+    cell = np.array(keys, dtype=np.intp)
+    where = np.searchsorted(pairs, cell)
+    at_pair = where < len(pairs)
+    at_pair[at_pair] = pairs[where[at_pair]] == cell[at_pair]
+    store_level, store_cap, store_uses = (np.array(levels, dtype=float), np.array(caps, dtype=float),
+                                          np.array(uses, dtype=bool))
+    level[where[at_pair]] = store_level[at_pair]
+    keeps_in = np.full(len(pairs), -1)  # the store a surplus may go to (an input's), -1: none
+    keeps_in[where[at_pair & store_uses]] = np.flatnonzero(at_pair & store_uses)
+    net = made + level - used
+    # Every candidate row: pairs, then stores alone, with where it goes among its company's rows.
+    alone = np.flatnonzero(~at_pair & (store_level > 1e-9))
+    cell_of = np.concatenate((pairs, cell[alone]))
+    surplus = np.concatenate((np.where(net > 1e-9, net, 0.0), store_level[alone]))
+    store_of = np.concatenate((keeps_in, np.where(store_uses[alone], alone, -1)))
+    has = store_of >= 0
+    cap = np.zeros(len(store_of))
+    cap[has] = store_cap[store_of[has]]
+    keep = np.where(has, np.where(cap < surplus, cap, surplus), 0.0)  # min(surplus, cap)
+    rest = surplus - keep
+    bid = np.concatenate((np.where(net < -1e-9, -net, 0.0), np.zeros(len(alone))))
+    # (sort key: company, then pairs before stores alone, then place, then keep / rest / bid)
+    place = np.concatenate((cell_of[:len(pairs)] % nr, nr + np.asarray(order, dtype=np.intp)[alone]))
+    rank = (cell_of // nr) * (2 * nr + len(order) + 1) + place
+    kinds = (np.flatnonzero(keep > 1e-9), np.flatnonzero(rest > 1e-9), np.flatnonzero(bid > 0))
+    take = np.concatenate(kinds)
+    kind = np.repeat(np.arange(3), [len(x) for x in kinds])
+    sort = np.lexsort((kind, rank[take]))
+    take, kind = take[sort], kind[sort]
+    row = cell_of[take] % nr
+    owner = cell_of[take] // nr
+    buy = np.array([ledger.buy_prices[r] for r in names], dtype=float)
+    dispose = np.array([ledger.dispose_prices[r] for r in names], dtype=float)
+    subsidy = ledger.policy.exchange_subsidy
+    quantity = np.choose(kind, (keep[take], rest[take], bid[take]))
+    price = np.choose(kind, (buy[row], -dispose[row], buy[row] + subsidy))
+    rows = list(zip(owner.tolist(), map(names.__getitem__, row.tolist()), map(_SIDES.__getitem__, (kind == 2).tolist()),
+                    quantity.tolist(), price.tolist()))
+    ends = np.cumsum(np.bincount(owner, minlength=len(companies))).tolist()
+    return [rows[a:b] for a, b in zip([0, *ends[:-1]], ends)]
 
 
 def _asks(out: list[Row], idx: int, r: str, surplus: float, keeps_in: Store | None, buy: float, dispose: float) -> None:

@@ -39,7 +39,7 @@ from market.orders import (COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Tr
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
-from market.settlement import Ledger, Plan, StepAccount, book, open_step, settle
+from market.settlement import Ledger, Plan, PlanList, StepAccount, book, open_step, settle
 from market.optimum import Optimum, Stock, StepOptimum
 from market.transport import Warm
 from market.welfare import N_PARTS, exchange_values
@@ -65,7 +65,7 @@ class Production:
     cascade cut it by (1: not cut), the sales value lost to failures, stops and outages and to
     the cascade, and each process's share of capacity used (None when no process wears)."""
 
-    plans: list[Plan]
+    plans: Sequence[Plan]
     cut: np.ndarray
     lost_failure: np.ndarray
     lost_cascade: np.ndarray
@@ -402,7 +402,8 @@ class ParkModel(mesa.Model):
             _, _, park_blocks, levels, park_raw, park_orders = park
             changed = sorted({c for (c, r), level in levels.items() if stock(c, r) != level})
             blocks = list(park_blocks)
-            for c, block in zip(changed, park_positions([self.companies[c] for c in changed], [plans[c] for c in changed],
+            one = plans.one if isinstance(plans, PlanList) else plans.__getitem__  # (the others not made)
+            for c, block in zip(changed, park_positions([self.companies[c] for c in changed], [one(c) for c in changed],
                                                         ledger, stock)):
                 blocks[c] = block
             raw = self._raw(blocks, t, stock)
@@ -469,7 +470,7 @@ class ParkModel(mesa.Model):
         self._transfers = np.zeros(n)
         return projects, sunk, extra
 
-    def _exchange(self, t: int, plans: list[Plan], extra: np.ndarray) -> Exchanges:
+    def _exchange(self, t: int, plans: Sequence[Plan], extra: np.ndarray) -> Exchanges:
         """Contracts deliver, the spot market clears what is left, and the trades are valued
         against the optimum; companies learn what the market left them, pay for search and pipes,
         and the operator re-splits the gains if it shares them. `extra`, each company's money
@@ -511,7 +512,7 @@ class ParkModel(mesa.Model):
         return Exchanges(trades, spot, delivered.deliveries, traders, orders, best, realised, moved, penalties,
                          float(costs.sum()), float(pay.sum()), pay, gov)
 
-    def _deliver(self, t: int, plans: list[Plan]) -> Delivered:
+    def _deliver(self, t: int, plans: Sequence[Plan]) -> Delivered:
         """Contracts deliver out of the companies' truthful positions, before the spot market."""
         true_orders = self._truthful(plans, t)
         self.partners.observe(true_orders, self.ledger)
@@ -556,13 +557,16 @@ class ParkModel(mesa.Model):
             self.shocks.append(Shock(c, kind, when, int(self.reliability.until[p]),
                                      self.park.companies[c].processes[p - self._first[c]].name))
 
-    def _adapt(self, t: int, plans: list[Plan], ex: Exchanges) -> tuple[int, int]:
+    def _adapt(self, t: int, plans: Sequence[Plan], ex: Exchanges) -> tuple[int, int]:
         """Learning traders hear how their orders fared; at the end of a cooperation period,
         pairs negotiate and companies imitate. Returns the contracts signed and the adoptions."""
         if self._learners and ex.traders is not None:
             self._learn(ex.traders, ex.orders, ex.spot)
-        for p in plans:
-            self._period_revenue[p.company] += p.revenue
+        if isinstance(plans, PlanList):  # a large park's, on its columns (one plan a company)
+            self._period_revenue[plans.columns.company] += plans.columns.revenue
+        else:
+            for p in plans:
+                self._period_revenue[p.company] += p.revenue
         if self.market.exchanges and (t + 1) % self.cooperation.period == 0:
             return self._period(t)
         return 0, 0
@@ -651,7 +655,10 @@ class ParkModel(mesa.Model):
         made = None
         if len(rel.worn):
             made = np.divide(produced, loads.caps, out=np.zeros_like(produced), where=loads.caps > 0)
-        plans = [c.plan_of(q, p) for c, q, p in zip(companies, amounts, loads.slices(sale.tolist()))]
+        # A large park's plans as columns, made plan by plan only if read (`ParkLoads.plans`).
+        plans: Sequence[Plan] | None = loads.plans(companies, produced, sale) if n >= COLUMNS_FROM else None
+        if plans is None:
+            plans = [c.plan_of(q, p) for c, q, p in zip(companies, amounts, loads.slices(sale.tolist()))]
         return Production(plans, f, lost_fail, lost_cascade, made)
 
     def _nominal_and_able(self, t: int, avail: np.ndarray, cap: np.ndarray | None, active: np.ndarray,
@@ -893,19 +900,27 @@ class ParkModel(mesa.Model):
         self._add_to_totals(out.account, out.production.plans, out.exchanges.trades)
         self.records.append(self._record(out))
 
-    def _add_to_totals(self, acc: StepAccount, plans: list[Plan], trades: Sequence[Trade]) -> None:
+    def _add_to_totals(self, acc: StepAccount, plans: Sequence[Plan], trades: Sequence[Trade]) -> None:
         self.trade_log.extend(trades)
         self.last_trades = trades
         profit = acc.profit.tolist()  # Python floats: the same values as indexing the array company by company
         output_totals = self.output_totals
-        for c, p in zip(self.companies, plans):
-            c.profit_eur += profit[c.index]
-            for prod, q in p.output.items():
-                key = (c.index, prod)
+        if isinstance(plans, PlanList):  # a large park's, on its columns (plan k company k's)
+            for c in self.companies[:len(plans)]:
+                c.profit_eur += profit[c.index]
+            pc = plans.columns
+            for key, q in zip(zip(pc.out_plan.tolist(), pc.out_product), pc.out.tolist()):
                 output_totals[key] = output_totals.get(key, 0.0) + q
+            revenue: np.ndarray | list[float] = pc.revenue
+        else:
+            for c, p in zip(self.companies, plans):
+                c.profit_eur += profit[c.index]
+                for prod, q in p.output.items():
+                    key = (c.index, prod)
+                    output_totals[key] = output_totals.get(key, 0.0) + q
+            revenue = [p.revenue for p in plans]
         # Each company's revenue added to its entry, element by element as company by company.
-        k = len(plans)
-        self.output_eur[:k] += [p.revenue for p in plans]
+        self.output_eur[:len(plans)] += revenue
         k = acc.step // self.cooperation.period
         while len(self.profit_periods) <= k:
             self.profit_periods.append(np.zeros(len(self.companies)))

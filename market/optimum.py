@@ -62,7 +62,7 @@ import numpy as np
 from market.network import Network
 from market.transport import Warm
 from market.orders import COLUMNS_FROM, Order, OrderList, Side
-from market.settlement import Ledger, Plan
+from market.settlement import Ledger, Plan, PlanList
 from market.storage import Store, carry
 from market.welfare import optimal_allocation
 
@@ -181,10 +181,13 @@ class Planner:
                 if key in self.stores:
                     (shipped if o.side is Side.SELL else got)[key] += float(moved[k])
         expires = {r: t + res.shelf_life + 1 for r, res in self.ledger.resources.items()}
-        for key, store in self.stores.items():
-            c, r = key
-            p = plans[c]
-            made, need = p.byproducts.get(r, 0.0), p.inputs.get(r, 0.0)
+        if isinstance(plans, PlanList):  # a large park's, on its columns
+            made_at, need_at = plans.columns.amounts_at(list(self.stores))
+        else:
+            made_at = [plans[c].byproducts.get(r, 0.0) for c, r in self.stores]
+            need_at = [plans[c].inputs.get(r, 0.0) for c, r in self.stores]
+        for (key, store), made, need in zip(self.stores.items(), made_at, need_at):
+            r = key[1]
             out, received = shipped.get(key, 0.0), got.get(key, 0.0)
             if made or need or out or received:
                 carry(store, made, need, out, received, expires[r])

@@ -11,14 +11,15 @@ write to it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from market.orders import Order, Side, Trade, columns_of
+from market.orders import _CODES as _CODE_OF
+from market.orders import Order, Side, Trade, _WithColumns, by_resource_code, columns_of, resource_code
 from market.policy import Policy
 from market.resources import Resource
 from market.storage import TOL, Store, carry
@@ -52,6 +53,106 @@ def make_plan(company: int, revenue: float, output: dict[str, float], byproducts
     set_byproducts(plan, byproducts)
     set_inputs(plan, inputs)
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class PlanColumns:
+    """Plans' fields as columns (arrays never changed once made): per plan its company and
+    revenue; per entry of the plans' `output`, `byproducts` and `inputs` the plan it belongs to
+    (its index), the product or resource, its `resource_code` and the amount, plan by plan and
+    each plan's entries in its dict's order."""
+
+    company: np.ndarray  # intp
+    revenue: np.ndarray
+    out_plan: np.ndarray  # intp
+    out_product: list[str]
+    out: np.ndarray
+    made_plan: np.ndarray  # intp
+    made_resource: list[str]
+    made_code: np.ndarray  # intp
+    made: np.ndarray
+    used_plan: np.ndarray  # intp
+    used_resource: list[str]
+    used_code: np.ndarray  # intp
+    used: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.company)
+
+    @staticmethod
+    def of(plans: Sequence[Plan]) -> PlanColumns:
+        """Read from the plans, field by field."""
+        k = len(plans)
+
+        def entries(field: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+            books = list(map(attrgetter(field), plans))
+            counts = np.fromiter(map(len, books), np.intp, k)
+            m = int(counts.sum())
+            return (np.repeat(np.arange(k), counts), list(chain.from_iterable(books)),
+                    np.fromiter(chain.from_iterable(map(dict.values, books)), float, m))
+
+        out_plan, out_product, out = entries("output")
+        made_plan, made_resource, made = entries("byproducts")
+        used_plan, used_resource, used = entries("inputs")
+        return PlanColumns(np.fromiter(map(attrgetter("company"), plans), np.intp, k),
+                           np.fromiter(map(attrgetter("revenue"), plans), float, k), out_plan, out_product, out,
+                           made_plan, made_resource, _codes(made_resource), made, used_plan, used_resource,
+                           _codes(used_resource), used)
+
+
+    def amounts_at(self, keys: Sequence[tuple[int, str]]) -> tuple[list[float], list[float]]:
+        """Each (plan, resource)'s by-product and input amount: `plans[k].byproducts.get(r, 0.0)`
+        and `.inputs.get(r, 0.0)`, as Python floats."""
+        m = len(keys)
+        if not m:
+            return [], []
+        codes = [resource_code(r) for _, r in keys]
+        width = len(_CODE_OF)  # more than any code
+        cell = np.fromiter((k * width + code for (k, _), code in zip(keys, codes)), np.intp, m)
+        out = []
+        for plan_at, code, values in ((self.made_plan, self.made_code, self.made), (self.used_plan, self.used_code, self.used)):
+            cells = plan_at * width + code
+            order = np.argsort(cells)
+            where = np.searchsorted(cells, cell, sorter=order).clip(max=max(len(cells) - 1, 0))
+            got = np.zeros(m)
+            if len(cells):
+                hit = cells[order[where]] == cell
+                got[hit] = values[order[where[hit]]]
+            out.append(got.tolist())
+        return out[0], out[1]
+
+
+def _codes(resources: list[str]) -> np.ndarray:
+    return np.fromiter(map(resource_code, resources), np.intp, len(resources))
+
+
+class PlanList(_WithColumns[Plan, PlanColumns]):
+    """A step's plans with their columns (`market.orders._WithColumns`): a large park's model
+    makes them as columns (`agents.company.ParkLoads.plans`) and reads those; a plan is made
+    only when asked for, the whole list (`plans[k]`, iterating) or one (`one`)."""
+
+    __slots__ = ("_one",)
+
+    def __init__(self, plans: Iterable[Plan] = ()):
+        super().__init__(plans)
+        self._one: Callable[[int], Plan] | None = None
+
+    def _read(self) -> PlanColumns:
+        return PlanColumns.of(self._list())
+
+    @staticmethod
+    def made(columns: PlanColumns, plans_of: Callable[[], list[Plan]], one: Callable[[int], Plan]) -> PlanList:
+        """Plans of these columns, made by `plans_of()` when first read, or one by `one(k)`."""
+        out = PlanList._lazy(len(columns), plans_of)
+        out._columns = columns
+        out._one = one
+        return out
+
+    def one(self, k: int) -> Plan:
+        """Plan `k`, without making the others (the same plan as `self[k]`)."""
+        if self._items is not None or self._one is None:
+            return self._list()[k]
+        return self._one(k)
 
 
 @dataclass(slots=True)
@@ -217,7 +318,12 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
 
     A small park is booked by `_settle_loop`, a large one by `_settle_arrays`: the same books,
     bit for bit. (`_settle_arrays` takes one plan per company, as the model makes them.)"""
-    if len(plans) >= ARRAYS_FROM and len(set(map(attrgetter("company"), plans))) == len(plans):
+    if isinstance(plans, PlanList) and len(plans) >= ARRAYS_FROM:
+        company = plans.columns.company
+        one_each = len(np.unique(company)) == len(company)
+    else:
+        one_each = len(set(map(attrgetter("company"), plans))) == len(plans)
+    if len(plans) >= ARRAYS_FROM and one_each:
         _settle_arrays(ledger, acc, plans, trades if isinstance(trades, Sequence) else list(trades))
     else:
         _settle_loop(ledger, acc, plans, trades)
@@ -372,17 +478,24 @@ def _settle_arrays(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trad
     # The pairs: the cells of a grid of plans by resources (plan * nr + row) that the plan
     # makes, uses or trades; in ascending order they are the loop's order.
     k = len(plans)
-    company = np.fromiter(map(attrgetter("company"), plans), np.intp, k)
+    # The plans' columns: a `PlanList`'s own (a large park's model makes them so), else read.
+    pc = plans.columns if isinstance(plans, PlanList) else PlanColumns.of(plans)
+    company = pc.company
     grid = traded.reshape(ledger.n, nr)[company].ravel()
     amounts = []
-    for side in ("byproducts", "inputs"):
-        books = list(map(attrgetter(side), plans))
-        counts = np.fromiter(map(len, books), np.intp, k)
-        at = np.repeat(np.arange(0, k * nr, nr), counts) + np.fromiter(
-            map(rid.__getitem__, chain.from_iterable(books)), np.intp, int(counts.sum()))
+    code_row = by_resource_code(dict(zip(names, range(nr))))
+    for plan_at, code, values in ((pc.made_plan, pc.made_code, pc.made), (pc.used_plan, pc.used_code, pc.used)):
+        if not len(values):
+            amounts.append(np.zeros(k * nr))
+            continue
+        row_of = code_row[code]
+        if np.isnan(row_of).any():  # a resource the ledger does not know (as `rid[r]` would say)
+            bad = int(np.flatnonzero(np.isnan(row_of))[0])
+            raise KeyError((pc.made_resource if code is pc.made_code else pc.used_resource)[bad])
+        at = plan_at * nr + row_of.astype(np.intp)
         grid[at] = True
         amount = np.zeros(k * nr)
-        amount[at] = np.fromiter(chain.from_iterable(map(dict.values, books)), float, len(at))
+        amount[at] = values
         amounts.append(amount)
     pair = np.flatnonzero(grid)
     n = len(pair)
@@ -455,7 +568,7 @@ def _settle_arrays(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trad
     at_booking = np.arange(len(q)) + b_plan + 1
     terms = np.empty(len(q) + k)
     who = np.empty(len(q) + k, dtype=np.intp)
-    terms[at_revenue] = np.fromiter(map(attrgetter("revenue"), plans), float, k)
+    terms[at_revenue] = pc.revenue
     who[at_revenue] = company
     terms[at_booking] = -q * cost.take(at)
     who[at_booking] = company.take(b_plan)
