@@ -9,6 +9,7 @@ solved on truthful orders. Market efficiency = realised gains / optimal gains.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from array import array
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, small_routes
 from market.network import Network
-from market.orders import COLUMNS_FROM, Order, OrderList, Side, Trade, columns_of, order_columns_of
+from market.orders import COLUMNS_FROM, Order, OrderList, Side, Trade, columns_of, numbered_orders, order_columns_of
 from market.policy import TRANSFER_PARTS
 
 N_PARTS = len(TRANSFER_PARTS)
@@ -204,9 +205,11 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
             elif key in got:
                 picked.append((bids, key, n))
         quantity, price = cols.quantity.tolist(), cols.price.tolist()
-        for book, key, n in picked:
-            book.setdefault(key, []).append(Order(owner[n], key[1], Side.SELL if is_ask[n] else Side.BUY, quantity[n],
-                                                  price[n]))
+        sides = (Side.BUY, Side.SELL)
+        made = numbered_orders([(owner[n], key[1], sides[is_ask[n]], quantity[n], price[n]) for _, key, n in picked],
+                               repeat(-1, len(picked)))
+        for (book, key, _), o in zip(picked, made):
+            book.setdefault(key, []).append(o)
     else:
         sell = Side.SELL
         for o in true_orders:
