@@ -335,11 +335,18 @@ def _park_positions_columns(companies: Sequence[Company], plans: PlanList, ledge
     code_row = by_resource_code(dict(zip(names, range(nr))))
     made_at = pc.made_plan * nr + code_row[pc.made_code].astype(np.intp)
     used_at = pc.used_plan * nr + code_row[pc.used_code].astype(np.intp)
-    pairs = np.union1d(made_at, used_at)  # ascending: by company, then resource name
-    made = np.zeros(len(pairs))
-    made[np.searchsorted(pairs, made_at)] = pc.made
-    used = np.zeros(len(pairs))
-    used[np.searchsorted(pairs, used_at)] = pc.used
+    # The pairs of a company and a resource its plan makes or uses: cells of a grid of companies
+    # by resources, ascending (by company, then resource name).
+    grid = np.zeros(len(companies) * nr, dtype=bool)
+    grid[made_at] = True
+    grid[used_at] = True
+    pairs = np.flatnonzero(grid)
+    amount = np.zeros(len(grid))
+    amount[made_at] = pc.made
+    made = amount[pairs]
+    amount[:] = 0.0
+    amount[used_at] = pc.used
+    used = amount[pairs]
     level = np.zeros(len(pairs))
     # The stores: each one's cell, level, capacity, whether its company uses the resource, and
     # its place among its company's stores; those at no pair are stock the company only holds.

@@ -320,7 +320,7 @@ def settle(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trades: Iter
     bit for bit. (`_settle_arrays` takes one plan per company, as the model makes them.)"""
     if isinstance(plans, PlanList) and len(plans) >= ARRAYS_FROM:
         company = plans.columns.company
-        one_each = len(np.unique(company)) == len(company)
+        one_each = not len(company) or int(np.bincount(company).max()) == 1
     else:
         one_each = len(set(map(attrgetter("company"), plans))) == len(plans)
     if len(plans) >= ARRAYS_FROM and one_each:
