@@ -224,6 +224,7 @@ class Ledger:
         self._names = sorted(resources)
         self._rid = {r: i for i, r in enumerate(self._names)}
         self._cells: tuple[tuple[tuple[int, str], ...], np.ndarray, np.ndarray] | None = None
+        self._transfer_table: tuple[np.ndarray, np.ndarray] | None = None  # `transfer_rows`'
         # Per resource, what `_settle_loop` books a unit with: outside price, its tax, CO2 per unit;
         # disposal price, its tax, CO2 per unit; and the steps a unit stored now keeps (shelf life + 1).
         self._costs = {r: (self._buy[r], self._buy_tax[r], res.co2_virgin, self._dispose[r], self._dispose_tax[r],
@@ -257,6 +258,19 @@ class Ledger:
             return bid
         buy = self._buy[order.resource]
         return keep if abs(order.price - buy) <= 1e-9 * max(1.0, abs(buy)) else dispose
+
+    def transfer_rows(self, resources: Sequence[str], is_ask: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """`transfer_of` of many truthful orders at once: row k is what it gives an order of
+        `resources[k]`, an ask if `is_ask[k]`, at `price[k]` (the same values)."""
+        table = self._transfer_table
+        if table is None:
+            table = self._transfer_table = (np.array([self._transfer[r] for r in self._names], dtype=float),
+                                            np.array([self._buy[r] for r in self._names], dtype=float))
+        per_unit, buy_of = table
+        row = np.fromiter(map(self._rid.__getitem__, resources), np.intp, len(resources))
+        buy = buy_of[row]
+        keep = np.abs(price - buy) <= 1e-9 * np.maximum(1.0, np.abs(buy))
+        return per_unit[row, np.where(is_ask, np.where(keep, 1, 2), 0)]
 
     def _store_cells(self) -> tuple[np.ndarray, np.ndarray]:
         """Each store's resource row (`_rid`), and the number of the store (in `stores`) of each

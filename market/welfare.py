@@ -17,7 +17,8 @@ import numpy as np
 from market import transport
 from market.mechanism import Book, small_routes
 from market.network import Network
-from market.orders import COLUMNS_FROM, Order, OrderList, Side, Trade, columns_of, numbered_orders, order_columns_of
+from market.orders import (_CODES, COLUMNS_FROM, Order, OrderList, Side, Trade, columns_of, numbered_orders,
+                           order_columns_of, resource_code)
 from market.policy import TRANSFER_PARTS
 
 N_PARTS = len(TRANSFER_PARTS)
@@ -188,6 +189,13 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     `Ledger.transfer_of`, an array never changed once returned; zeros without it); and
     `gains_by_company` (for `n` companies). Gains less transfers are the exchanges' social
     surplus: outside purchases and disposals avoided at their real cost, less transport and losses."""
+    if isinstance(true_orders, OrderList) and len(true_orders) >= COLUMNS_FROM and \
+            (transfer_of is None or hasattr(getattr(transfer_of, "__self__", None), "transfer_rows")):
+        trades = trades if isinstance(trades, Sequence) else list(trades)
+        if len(trades) >= COLUMNS_FROM:
+            on_columns = _values_on_columns(trades, true_orders, n, transfer_of)
+            if on_columns is not None:
+                return on_columns
     shipped, got, own, transport_paid = _trade_sums(trades, n)
     # Only the orders of a company and resource that traded are valued.
     asks: dict[tuple[int, str], list[Order]] = {}
@@ -256,6 +264,74 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
             if n:
                 own[key[0]] += sign * value
     return total, np.array(transfers, dtype=float), np.array(own, dtype=float)
+
+
+def _values_on_columns(trades: Sequence[Trade], true_orders: OrderList, n: int,
+                       transfer_of: Callable[[Order], np.ndarray] | None) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """`exchange_values` of a large park on the trades' and orders' columns: the same sums in
+    the same order (the sold keys, then the bought ones, each in the order they first trade;
+    `np.add.at` and `np.add.accumulate` add in index order). A key with one order (nearly all)
+    is valued on arrays; one with several or none by `_schedule_value`, its orders made for it.
+    `transfer_of` is None or a ledger's (`Ledger.transfer_rows` gives its arrays at once).
+    None when some company sold or bought more than it offered: the loop then says which."""
+    tc, oc = columns_of(trades), true_orders.columns
+    t_code = np.fromiter(map(resource_code, tc.resource), np.intp, len(tc))
+    width = len(_CODES)  # more than any code
+    transport_paid = float(np.add.accumulate(np.concatenate(([0.0], tc.transport_cost)))[-1])
+    own = np.zeros(n)
+    if n:
+        np.add.at(own, np.stack((tc.seller, tc.buyer), axis=1).ravel(),
+                  np.stack((tc.seller_unit_price * tc.delivered - tc.transport_cost, -(tc.price * tc.delivered)),
+                           axis=1).ravel())
+    order_key = oc.owner * width + oc.code
+    ledger = getattr(transfer_of, "__self__", None)  # (None without transfers)
+    rows_of = None if ledger is None else ledger.transfer_rows
+    parts = _PARTS
+    if len(parts) > _PARTS_KEPT:
+        parts.clear()
+    terms, whose, moved = [], [], []
+    for sign, who, amount, ask, what in ((-1.0, tc.seller, tc.shipped, True, "sold"),
+                                         (1.0, tc.buyer, tc.delivered, False, "bought")):
+        key = who * width + t_code
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        q = np.zeros(len(uniq))
+        np.add.at(q, inverse.ravel(), amount)
+        by_first = np.argsort(first, kind="stable")  # the keys in the order they first trade
+        keys, q, first = uniq[by_first], q[by_first], first[by_first]
+        # Each key's orders of this side, in the orders' order.
+        side = np.flatnonzero(oc.is_ask == ask)
+        sorted_side = side[np.argsort(order_key[side], kind="stable")]
+        side_keys = order_key[sorted_side]
+        lo, hi = np.searchsorted(side_keys, keys, "left"), np.searchsorted(side_keys, keys, "right")
+        single = np.flatnonzero(hi - lo == 1)
+        at = sorted_side[lo[single]]
+        qs, quantity = q[single], oc.quantity[at]
+        take = np.where(quantity < qs, quantity, qs)
+        if (qs - take > 1e-6 * np.where(qs > 1.0, qs, 1.0)).any():
+            return None
+        value = np.zeros(len(keys))
+        value[single] = 0.0 + take * oc.price[at]
+        part = np.zeros((len(keys), N_PARTS))
+        if rows_of is not None and len(single):
+            per_unit = rows_of([oc.resource[k] for k in at.tolist()], oc.is_ask[at], oc.price[at])
+            part[single] = np.where((take > 0)[:, None], 0.0 + take[:, None] * per_unit, 0.0)
+        for i in np.flatnonzero(hi - lo != 1).tolist():  # several orders, or none
+            idx = sorted_side[lo[i]:hi[i]].tolist()
+            orders = numbered_orders([(int(oc.owner[k]), oc.resource[k], Side.SELL if ask else Side.BUY,
+                                       float(oc.quantity[k]), float(oc.price[k])) for k in idx], repeat(-1, len(idx)))
+            name = tc.resource[int(first[i])]
+            value[i], m = _schedule_value(float(q[i]), sorted(orders, key=_minus_price if sign > 0 else _price),
+                                          (int(keys[i]) // width, name), what, transfer_of, parts)
+            part[i] = m
+        terms.append(sign * value)
+        whose.append(keys // width)
+        moved.append(sign * part)
+    values = np.concatenate(terms)
+    total = float(np.add.accumulate(np.concatenate(([-transport_paid], values)))[-1])
+    if n:
+        np.add.at(own, np.concatenate(whose), values)
+    transfers = np.add.accumulate(np.concatenate([np.zeros((1, N_PARTS)), *moved]), axis=0)[-1]
+    return total, transfers, own
 
 
 def _trade_sums(trades: Iterable[Trade], n: int

@@ -9,6 +9,7 @@ import pickle
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -221,23 +222,40 @@ def test_orders_and_trades_are_made_only_when_read_and_then_as_made_at_once(draw
     assert replaced == want_replaced
 
 
-@settings(max_examples=15, deadline=None)
-@given(trade_rows(min_size=COLUMNS_FROM, max_size=120))
-def test_welfare_reads_a_large_parks_true_orders_from_their_columns(drawn):
+@settings(max_examples=25, deadline=None)
+@given(trade_rows(min_size=COLUMNS_FROM, max_size=120), st.data())
+def test_welfare_reads_a_large_parks_true_orders_from_their_columns(drawn, data):
     """The true orders as an `OrderList` (a large park's): valued from their columns, none
-    made, to the same bits as order by order."""
+    made, to the same bits as order by order, with and without transfers. A company and resource
+    has one order (most) or several; an ask at the outside price is one its owner would keep."""
     rows, seller_prices = drawn
     trades = as_trades(rows, seller_prices)
-    orders = true_orders(trades)
+    orders = []
+    pairs = true_orders(trades)  # two orders a key, one after the other
+    short = data.draw(st.integers(-4, len(pairs) // 2))  # the key offered too little, if any
+    for k, (o, other) in enumerate(zip(pairs[::2], pairs[1::2])):
+        if data.draw(st.integers(0, 3)):  # one order for the key (most): what it traded, a little more, or less
+            orders.append(Order(o.owner, o.resource, o.side, 2 * o.quantity - 2.0 + data.draw(st.sampled_from(
+                [0.0, 0.5, 1e-9, 1e-9, -1e-3])) - (5.0 if k == short else 0.0),
+                data.draw(st.sampled_from([25.0, 12.5, -3.0]))))
+        else:
+            orders += [o, other] if k != short else [o]
     # (with orders of a resource nobody trades, for a large park's count)
     orders += [Order(c % 6, "slag", Side(side), 1.0 + c, 3.0) for c in range(COLUMNS_FROM) for side in ("buy", "sell")]
     given_orders = numbered_orders([(o.owner, o.resource, o.side, o.quantity, o.price) for o in orders])
     ledger = ledger_for(RESOURCES)
-    got = welfare.exchange_values(TradeList(trades), given_orders, 6, ledger.transfer_of)
-    assert given_orders._items is None
-    want = welfare.exchange_values(TradeList(trades), orders, 6, ledger.transfer_of)
-    assert got[0] == want[0]
-    assert np.array_equal(got[1], want[1]) and np.array_equal(got[2], want[2])
+    for transfer_of in (ledger.transfer_of, None):
+        try:
+            want = welfare.exchange_values(TradeList(trades), orders, 6, transfer_of)
+        except ValueError as e:
+            with pytest.raises(ValueError) as got_error:
+                welfare.exchange_values(TradeList(trades), given_orders, 6, transfer_of)
+            assert str(got_error.value) == str(e)
+            continue
+        got = welfare.exchange_values(TradeList(trades), given_orders, 6, transfer_of)
+        assert given_orders._items is None
+        assert repr(got[0]) == repr(want[0])
+        assert repr(got[1].tolist()) == repr(want[1].tolist()) and repr(got[2].tolist()) == repr(want[2].tolist())
 
 
 def test_a_call_market_makes_none_of_a_large_parks_orders():
