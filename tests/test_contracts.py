@@ -335,7 +335,7 @@ def test_deliver_is_the_plain_rule_bit_for_bit_long(book):
     test_deliver_is_the_plain_rule_bit_for_bit.hypothesis.inner_test(book)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(book=st.one_of(books(), crowded_books()),
        more=st.lists(st.tuples(st.integers(0, 9), st.sampled_from(RES), st.sampled_from(list(Side)), awkward,
                                tenths(-3, 3)), min_size=COLUMNS_FROM, max_size=COLUMNS_FROM + 12))

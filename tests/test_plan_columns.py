@@ -9,6 +9,7 @@ import copy
 from functools import cache
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,7 +104,7 @@ def test_a_large_parks_plans_as_columns_are_the_plans_made_one_by_one(day):
     assert repr(got_used) == repr([want[k].inputs.get(r, 0.0) for k, r in keys])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)  # 100 in the slow suite (below)
 @given(days())
 def test_positions_and_settlement_read_the_plans_columns_to_the_same_bits(day):
     made, sale, extra, levels = day
@@ -133,3 +134,10 @@ def test_positions_and_settlement_read_the_plans_columns_to_the_same_bits(day):
             return str(e)
         return snapshot(led, acc)
     assert booked(plans) == booked(want)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None)
+@given(days())
+def test_positions_and_settlement_read_the_plans_columns_to_the_same_bits_long(day):
+    test_positions_and_settlement_read_the_plans_columns_to_the_same_bits.hypothesis.inner_test(day)

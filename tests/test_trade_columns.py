@@ -186,7 +186,7 @@ def test_what_the_market_left_is_summed_alike_on_columns(rows):
     assert list(got.items()) == list(want.items())
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(trade_rows(min_size=1), order_rows(min_size=1), st.data())
 def test_orders_and_trades_are_made_only_when_read_and_then_as_made_at_once(drawn, rows, data):
     """`trades_from`, `trades_of`, `numbered_orders`, joins, slices and replacements make their
@@ -222,7 +222,7 @@ def test_orders_and_trades_are_made_only_when_read_and_then_as_made_at_once(draw
     assert replaced == want_replaced
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)  # 100 in the slow suite (below)
 @given(trade_rows(min_size=COLUMNS_FROM, max_size=120), st.data())
 def test_welfare_reads_a_large_parks_true_orders_from_their_columns(drawn, data):
     """The true orders as an `OrderList` (a large park's): valued from their columns, none
@@ -256,6 +256,13 @@ def test_welfare_reads_a_large_parks_true_orders_from_their_columns(drawn, data)
         assert given_orders._items is None
         assert repr(got[0]) == repr(want[0])
         assert repr(got[1].tolist()) == repr(want[1].tolist()) and repr(got[2].tolist()) == repr(want[2].tolist())
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None)
+@given(trade_rows(min_size=COLUMNS_FROM, max_size=120), st.data())
+def test_welfare_reads_a_large_parks_true_orders_from_their_columns_long(drawn, data):
+    test_welfare_reads_a_large_parks_true_orders_from_their_columns.hypothesis.inner_test(drawn, data)
 
 
 def test_a_call_market_makes_none_of_a_large_parks_orders():
