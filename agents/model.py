@@ -35,7 +35,7 @@ from agents.traders import PairTally, ParkTraders, tally_deals
 from market import sharing
 from market.network import Network, Pipeline
 from market.orders import (COLUMNS_FROM, MarketEvent, Order, OrderList, Side, Trade, TradeList, by_resource_code,
-                           columns_of, numbered_orders)
+                           columns_of, numbered_orders, tail)
 from market.policy import Coordination, GainSharing, Policy
 from market.settings import MarketSettings
 from market.contracts import Delivery
@@ -485,7 +485,7 @@ class ParkModel(mesa.Model):
         traders, orders, spot = self._clear(t, delivered.spot_orders)
         # Read field by field in several passes (`market.orders.TradeList`): columns kept.
         trades = TradeList.joined([delivered.trades, spot])
-        spot = trades.tail(len(delivered.trades))
+        spot = tail(trades, len(delivered.trades))
         # The optimum knows every route, and counts each unit once (`market.optimum`).
         full = self.network if self.network.known is None else replace(self.network, known=None)
         true_orders = delivered.true_orders

@@ -38,7 +38,7 @@ class CallMarket:
         return TradeList.joined([self._clear_one(resource, asks, bids, network, step)
                                  for resource, (asks, bids) in sorted(book_by_resource(orders).items())])
 
-    def _clear_columns(self, orders: OrderList, network: Network, step: int) -> TradeList:
+    def _clear_columns(self, orders: OrderList, network: Network, step: int) -> Sequence[Trade]:
         """`clear` of many orders, grouped into books on their columns: the same books (by
         resource name, each resource's asks and bids in the order posted), as arrays at once. The
         orders themselves are not read."""

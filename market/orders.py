@@ -91,13 +91,16 @@ _TRADE_SLOTS = tuple(Trade.__dict__[f].__set__ for f in ("step", "seller", "buye
 
 
 def numbered_orders(rows: Sequence[tuple[int, str, Side, float, float]],
-                    numbers: Iterable[int] | None = None) -> OrderList:
+                    numbers: Iterable[int] | None = None) -> OrderList | list[Order]:
     """Orders from (owner, resource, side, quantity, price) rows, numbered (`ref`) by `numbers`,
     by default each by its row: the same objects as `Order(*row, number)` at about half the cost
     (each slot set directly instead of through the frozen dataclass's `__init__`, which has
     nothing else to do), made when first asked for: the model makes thousands a step, and a large
-    park's reads their columns, made from the rows. `rows` are not to be changed afterwards."""
+    park's reads their columns, made from the rows. `rows` are not to be changed afterwards.
+    Fewer than `COLUMNS_FROM` are a plain list, made at once (a small park reads each order)."""
     refs = range(len(rows)) if numbers is None else list(numbers)
+    if len(rows) < COLUMNS_FROM:
+        return _orders(rows, refs)
     out = OrderList._lazy(min(len(refs), len(rows)), lambda: _orders(rows, refs))
     out._make = lambda: OrderColumns.given(rows if len(refs) >= len(rows) else rows[:len(refs)])
     return out
@@ -121,24 +124,31 @@ def _orders(rows: Sequence[tuple[int, str, Side, float, float]], refs: Iterable[
 TradeRow = tuple[int, int, int, str, float, float, float, float, float]
 
 
-def trades_from(rows: Iterable[TradeRow]) -> TradeList:
+def trades_from(rows: Iterable[TradeRow]) -> TradeList | list[Trade]:
     """Trades from (step, seller, buyer, resource, shipped, delivered, price, transport_cost,
     distance_km) rows, `seller_price` None: the same objects as `Trade(*row)`, as `numbered_orders`,
-    made when first asked for. Their columns, if asked for, are made from the rows."""
+    made when first asked for. Their columns, if asked for, are made from the rows. Fewer than
+    `COLUMNS_FROM` are a plain list, made at once."""
     rows = rows if isinstance(rows, list) else list(rows)
+    if len(rows) < COLUMNS_FROM:
+        return _trades(rows)
     out = TradeList._lazy(len(rows), lambda: _trades(rows))
     if rows:
         out._make = lambda: TradeColumns.given(*zip(*rows))
     return out
 
 
-def trades_of(columns: TradeColumns) -> TradeList:
+def trades_of(columns: TradeColumns) -> TradeList | list[Trade]:
     """`trades_from` the rows of these columns (`seller_unit_price` the price): the trades made
-    from the columns' values when first asked for, the columns kept."""
-    out = TradeList._lazy(len(columns), lambda: _trades(zip(
-        columns.step.tolist(), columns.seller.tolist(), columns.buyer.tolist(), columns.resource,
-        columns.shipped.tolist(), columns.delivered.tolist(), columns.price.tolist(), columns.transport_cost.tolist(),
-        columns.distance_km.tolist())))
+    from the columns' values when first asked for, the columns kept (fewer than `COLUMNS_FROM`:
+    a plain list, made at once)."""
+    def made() -> list[Trade]:
+        return _trades(zip(columns.step.tolist(), columns.seller.tolist(), columns.buyer.tolist(), columns.resource,
+                           columns.shipped.tolist(), columns.delivered.tolist(), columns.price.tolist(),
+                           columns.transport_cost.tolist(), columns.distance_km.tolist()))
+    if len(columns) < COLUMNS_FROM:
+        return made()
+    out = TradeList._lazy(len(columns), made)
     out._columns = columns
     return out
 
@@ -349,18 +359,27 @@ class TradeList(_WithColumns[Trade, TradeColumns]):
         return TradeColumns.of(self._list())
 
     def tail(self, start: int) -> TradeList:
-        """The trades from `start` (0 or more) on."""
+        """The trades from `start` (0 or more) on (as a `TradeList` whatever their number)."""
         part = TradeList._lazy(max(0, self._n - start), lambda: self._list()[start:])
         part._make = lambda: self.columns.sliced(start)
         return part
 
     @staticmethod
-    def joined(parts: Sequence[Sequence[Trade]]) -> TradeList:
-        """The trades of these lists one after another (the lists not changed afterwards)."""
+    def joined(parts: Sequence[Sequence[Trade]]) -> TradeList | list[Trade]:
+        """The trades of these lists one after another (the lists not changed afterwards); fewer
+        than `COLUMNS_FROM` as a plain list."""
         parts = list(parts)
-        whole = TradeList._lazy(sum(map(len, parts)), lambda: list(chain.from_iterable(parts)))
+        n = sum(map(len, parts))
+        if n < COLUMNS_FROM:
+            return list(chain.from_iterable(parts))
+        whole = TradeList._lazy(n, lambda: list(chain.from_iterable(parts)))
         whole._make = lambda: TradeColumns.joined([columns_of(p) for p in parts if len(p)] or [TradeColumns.of(())])
         return whole
+
+
+def tail(trades: Sequence[Trade], start: int) -> Sequence[Trade]:
+    """The trades from `start` on: a `TradeList`'s `tail` (its columns kept), else a slice."""
+    return trades.tail(start) if isinstance(trades, TradeList) else trades[start:]
 
 
 def columns_of(trades: Sequence[Trade]) -> TradeColumns:
@@ -475,7 +494,7 @@ class OrderList(_WithColumns[Order, OrderColumns]):
 
     @staticmethod
     def replacing(base: Sequence[Order], at: Sequence[int], orders: Sequence[Order],
-                  rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderList:
+                  rows: Sequence[tuple[int, str, Side, float, float]]) -> OrderList | list[Order]:
         """`base` with its orders at `at` replaced by `orders` (made of `rows`): columns, if asked
         for, are `base`'s with those rows replaced; the orders are made when first asked for."""
         def items() -> list[Order]:
@@ -483,6 +502,8 @@ class OrderList(_WithColumns[Order, OrderColumns]):
             for i, o in zip(at, orders):
                 out[i] = o
             return out
+        if len(base) < COLUMNS_FROM:
+            return items()
         out = OrderList._lazy(len(base), items)
         out._make = lambda: order_columns_of(base).replaced(at, rows)
         return out

@@ -10,7 +10,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import market.welfare as welfare
@@ -21,7 +21,7 @@ from market.resources import Mode, Resource
 from market.settlement import Ledger
 from agents.spool import TradeLog
 from market.orders import (COLUMNS_FROM, Order, OrderColumns, OrderList, Side, Trade, TradeColumns, TradeList, columns_of,
-                           numbered_orders, trades_from, trades_of)
+                           numbered_orders, order_columns_of, tail, trades_from, trades_of)
 
 RESOURCES = ("ash", "gypsum", "steam")
 
@@ -69,16 +69,18 @@ def test_the_columns_of_rows_slices_and_joins_are_the_trades_fields(drawn, data)
     trades = as_trades(rows, seller_prices)
     made = trades_from(rows)
     assert made == [Trade(*row) for row in rows]
-    same(made.columns, TradeColumns.of(list(made)))
+    # (fewer than COLUMNS_FROM: a plain list, its columns read from the trades)
+    assert isinstance(made, TradeList) == (len(rows) >= COLUMNS_FROM)
+    same(columns_of(made), TradeColumns.of(list(made)))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(trades)), max_size=3)))
     parts = [TradeList(trades[a:b]) for a, b in zip([0, *cuts], [*cuts, len(trades)])]
     whole = TradeList.joined(parts)
     assert whole == trades
-    same(whole.columns, TradeColumns.of(trades))
+    same(columns_of(whole), TradeColumns.of(trades))
     start = data.draw(st.integers(0, len(trades)))
-    tail = whole.tail(start)
-    assert tail == trades[start:]
-    same(tail.columns, TradeColumns.of(trades[start:]))
+    part = tail(whole, start)
+    assert part == trades[start:]
+    same(columns_of(part), TradeColumns.of(trades[start:]))
     # A copy is a list of the same trades, whose columns are read again.
     for twin in (copy.deepcopy(whole), pickle.loads(pickle.dumps(whole))):
         assert twin == trades
@@ -136,7 +138,7 @@ def same_orders(a: OrderColumns, b: OrderColumns) -> None:
 @given(order_rows(), st.data())
 def test_the_columns_of_orders_made_or_replaced_are_their_fields(rows, data):
     made = numbered_orders(rows)
-    same_orders(made.columns, OrderColumns.of(list(made)))
+    same_orders(order_columns_of(made), OrderColumns.of(list(made)))
     # Some orders replaced (as the planner's orders replace the park's where its stock differs).
     at = sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)), max_size=len(rows))) if rows else [])
     new_rows = [data.draw(order_rows(1).filter(len))[0] for _ in at]
@@ -145,7 +147,7 @@ def test_the_columns_of_orders_made_or_replaced_are_their_fields(rows, data):
     for i, o in zip(at, numbered_orders(new_rows, at)):
         want[i] = o
     assert replaced == want
-    same_orders(replaced.columns, OrderColumns.of(want))
+    same_orders(order_columns_of(replaced), OrderColumns.of(want))
     assert made == numbered_orders(rows)  # the base unchanged
 
 
@@ -186,8 +188,9 @@ def test_what_the_market_left_is_summed_alike_on_columns(rows):
     assert list(got.items()) == list(want.items())
 
 
-@settings(max_examples=10, deadline=None)
-@given(trade_rows(min_size=1), order_rows(min_size=1), st.data())
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@given(trade_rows(min_size=COLUMNS_FROM, max_size=COLUMNS_FROM + 20), order_rows(min_size=COLUMNS_FROM, max_size=80),
+       st.data())
 def test_orders_and_trades_are_made_only_when_read_and_then_as_made_at_once(drawn, rows, data):
     """`trades_from`, `trades_of`, `numbered_orders`, joins, slices and replacements make their
     items only when an item is read; their length and columns need none. Read, they are the
@@ -198,7 +201,7 @@ def test_orders_and_trades_are_made_only_when_read_and_then_as_made_at_once(draw
     cut = data.draw(st.integers(0, len(trade_rows_)))
     made = trades_from(trade_rows_)
     again = trades_of(made.columns)
-    joined = TradeList.joined([trades_from(trade_rows_[:cut]), trades_of(made.columns).tail(cut)])
+    joined = TradeList.joined([trades_from(trade_rows_[:cut]), tail(trades_of(made.columns), cut)])
     orders = numbered_orders(rows)
     at = sorted(data.draw(st.sets(st.integers(0, len(rows) - 1), max_size=3)))
     replaced = OrderList.replacing(orders, at, numbered_orders([rows[0]] * len(at), at), [rows[0]] * len(at))
