@@ -99,7 +99,6 @@ class PlanColumns:
                            made_plan, made_resource, _codes(made_resource), made, used_plan, used_resource,
                            _codes(used_resource), used)
 
-
     def amounts_at(self, keys: Sequence[tuple[int, str]]) -> tuple[list[float], list[float]]:
         """Each (plan, resource)'s by-product and input amount: `plans[k].byproducts.get(r, 0.0)`
         and `.inputs.get(r, 0.0)`, as Python floats."""
