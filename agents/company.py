@@ -12,7 +12,7 @@ import numpy as np
 
 from agents.scenario import CompanySpec
 from agents.strategies import Quote, Strategy
-from market.orders import COLUMNS_FROM, Order, Side, by_resource_code, resource_code
+from market.orders import COLUMNS_FROM, Order, Side, resource_code
 from market.settlement import Ledger, Plan, PlanColumns, PlanList, make_plan
 from market.storage import Store
 
@@ -332,9 +332,7 @@ def _park_positions_columns(companies: Sequence[Company], plans: PlanList, ledge
     pc = plans.columns
     names = ledger._names
     nr = len(names)
-    code_row = by_resource_code(dict(zip(names, range(nr))))
-    made_at = pc.made_plan * nr + code_row[pc.made_code].astype(np.intp)
-    used_at = pc.used_plan * nr + code_row[pc.used_code].astype(np.intp)
+    made_at, used_at = pc.cells(names)
     # The pairs of a company and a resource its plan makes or uses: cells of a grid of companies
     # by resources, ascending (by company, then resource name).
     grid = np.zeros(len(companies) * nr, dtype=bool)

@@ -905,16 +905,15 @@ class ParkModel(mesa.Model):
         self.last_trades = trades
         profit = acc.profit.tolist()  # Python floats: the same values as indexing the array company by company
         output_totals = self.output_totals
+        for c in self.companies[:len(plans)]:
+            c.profit_eur += profit[c.index]
         if isinstance(plans, PlanList):  # a large park's, on its columns (plan k company k's)
-            for c in self.companies[:len(plans)]:
-                c.profit_eur += profit[c.index]
             pc = plans.columns
             for key, q in zip(zip(pc.out_plan.tolist(), pc.out_product), pc.out.tolist()):
                 output_totals[key] = output_totals.get(key, 0.0) + q
             revenue: np.ndarray | list[float] = pc.revenue
         else:
             for c, p in zip(self.companies, plans):
-                c.profit_eur += profit[c.index]
                 for prod, q in p.output.items():
                     key = (c.index, prod)
                     output_totals[key] = output_totals.get(key, 0.0) + q

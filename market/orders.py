@@ -133,8 +133,7 @@ def trades_from(rows: Iterable[TradeRow]) -> TradeList | list[Trade]:
     if len(rows) < COLUMNS_FROM:
         return _trades(rows)
     out = TradeList._lazy(len(rows), lambda: _trades(rows))
-    if rows:
-        out._make = lambda: TradeColumns.given(*zip(*rows))
+    out._make = lambda: TradeColumns.given(*zip(*rows))
     return out
 
 
@@ -479,15 +478,10 @@ def by_resource_code(values: Mapping[str, float]) -> np.ndarray:
 
 class OrderList(_WithColumns[Order, OrderColumns]):
     """Orders with their columns (`_WithColumns`), made from the (owner, resource, side,
-    quantity, price) `rows` they were made of if given (`numbered_orders`): large parks read
-    thousands of orders a step, and seldom an order."""
+    quantity, price) rows they were made of (`numbered_orders`): large parks read thousands of
+    orders a step, and seldom an order."""
 
     __slots__ = ()
-
-    def __init__(self, orders: Iterable[Order] = (), rows: Sequence[tuple[int, str, Side, float, float]] | None = None):
-        super().__init__(orders)
-        if rows is not None:
-            self._make = lambda: OrderColumns.given(rows)
 
     def _read(self) -> OrderColumns:
         return OrderColumns.of(self._list())

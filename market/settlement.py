@@ -99,6 +99,22 @@ class PlanColumns:
                            made_plan, made_resource, _codes(made_resource), made, used_plan, used_resource,
                            _codes(used_resource), used)
 
+    def cells(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each by-product's and each input's cell in a grid of plans by resources: plan *
+        len(names) + its resource's place among `names` (a ledger's `_names`). A resource not
+        among them is a `KeyError`, as looking it up by name would be."""
+        nr = len(names)
+        row_of = by_resource_code(dict(zip(names, range(nr))))
+        out = []
+        for plan_at, code, resources in ((self.made_plan, self.made_code, self.made_resource),
+                                         (self.used_plan, self.used_code, self.used_resource)):
+            row = row_of[code]
+            unknown = np.flatnonzero(np.isnan(row))
+            if len(unknown):
+                raise KeyError(resources[int(unknown[0])])
+            out.append(plan_at * nr + row.astype(np.intp))
+        return out[0], out[1]
+
     def amounts_at(self, keys: Sequence[tuple[int, str]]) -> tuple[list[float], list[float]]:
         """Each (plan, resource)'s by-product and input amount: `plans[k].byproducts.get(r, 0.0)`
         and `.inputs.get(r, 0.0)`, as Python floats."""
@@ -496,16 +512,7 @@ def _settle_arrays(ledger: Ledger, acc: StepAccount, plans: Sequence[Plan], trad
     company = pc.company
     grid = traded.reshape(ledger.n, nr)[company].ravel()
     amounts = []
-    code_row = by_resource_code(dict(zip(names, range(nr))))
-    for plan_at, code, values in ((pc.made_plan, pc.made_code, pc.made), (pc.used_plan, pc.used_code, pc.used)):
-        if not len(values):
-            amounts.append(np.zeros(k * nr))
-            continue
-        row_of = code_row[code]
-        if np.isnan(row_of).any():  # a resource the ledger does not know (as `rid[r]` would say)
-            bad = int(np.flatnonzero(np.isnan(row_of))[0])
-            raise KeyError((pc.made_resource if code is pc.made_code else pc.used_resource)[bad])
-        at = plan_at * nr + row_of.astype(np.intp)
+    for at, values in zip(pc.cells(names), (pc.made, pc.used)):
         grid[at] = True
         amount = np.zeros(k * nr)
         amount[at] = values

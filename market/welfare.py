@@ -200,33 +200,14 @@ def exchange_values(trades: Iterable[Trade], true_orders: Sequence[Order], n: in
     # Only the orders of a company and resource that traded are valued.
     asks: dict[tuple[int, str], list[Order]] = {}
     bids: dict[tuple[int, str], list[Order]] = {}
-    if isinstance(true_orders, OrderList) and len(true_orders) >= COLUMNS_FROM:
-        # A large park's orders from their columns: only those valued are made, without their
-        # numbers (nothing here reads them).
-        cols = true_orders.columns
-        owner, is_ask = cols.owner.tolist(), cols.is_ask.tolist()
-        picked: list[tuple[dict[tuple[int, str], list[Order]], tuple[int, str], int]] = []
-        for n, key in enumerate(zip(owner, cols.resource)):
-            if is_ask[n]:
-                if key in shipped:
-                    picked.append((asks, key, n))
-            elif key in got:
-                picked.append((bids, key, n))
-        quantity, price = cols.quantity.tolist(), cols.price.tolist()
-        sides = (Side.BUY, Side.SELL)
-        made = numbered_orders([(owner[n], key[1], sides[is_ask[n]], quantity[n], price[n]) for _, key, n in picked],
-                               repeat(-1, len(picked)))
-        for (book, key, _), o in zip(picked, made):
-            book.setdefault(key, []).append(o)
-    else:
-        sell = Side.SELL
-        for o in true_orders:
-            key = (o.owner, o.resource)
-            if o.side is sell:
-                if key in shipped:
-                    asks.setdefault(key, []).append(o)
-            elif key in got:
-                bids.setdefault(key, []).append(o)
+    sell = Side.SELL
+    for o in true_orders:
+        key = (o.owner, o.resource)
+        if o.side is sell:
+            if key in shipped:
+                asks.setdefault(key, []).append(o)
+        elif key in got:
+            bids.setdefault(key, []).append(o)
     total = -transport_paid
     # The transfers part by part as Python floats (the same sums as on arrays); the arrays
     # `transfer_of` returns, as tuples of floats (None where all are zero), by identity.
